@@ -1,0 +1,15 @@
+/**
+ * Cloudflare Workers entry point of the Parley control plane (see wrangler.toml `main`).
+ *
+ * Durable Object classes will be exported from here too once presence lands.
+ */
+import { createControlApp } from './app.js';
+import type { ControlBindings } from './bindings.js';
+
+const app = createControlApp();
+
+export default {
+  fetch(request, env, ctx) {
+    return app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<ControlBindings>;

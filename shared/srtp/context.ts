@@ -1,0 +1,277 @@
+/**
+ * A one-way SRTP/SRTCP context: one master key, one direction. A party that both sends and
+ * receives holds two (RFC 3711 §3.2.1 keeps them apart; Parley derives a different master key
+ * per direction, so a packet reflected back to its sender never authenticates).
+ *
+ * Security-relevant order, for every unprotect (RFC 3711 §3.3, §3.4):
+ *   1. parse and estimate the index (ROC guess, §3.3.1),
+ *   2. replay check against the window — read only (§3.3.2),
+ *   3. authenticate and decrypt,
+ *   4. only then commit: stream state, ROC, replay window, key usage.
+ * A packet that fails any step changes nothing.
+ */
+import { assertBytes } from '../bytes.js';
+import { AeadTransform } from './aead-transform.js';
+import { AesCmTransform } from './aes-cm-transform.js';
+import type { SrtpCryptoBackend } from './crypto-backend.js';
+import { SrtpError } from './errors.js';
+import { deriveSrtpSessionKeys, wipeSessionKeys, type SessionKeys, type SrtpSessionKeys } from './kdf.js';
+import { KeyUsage, type KeyUsageCounts } from './key-usage.js';
+import { srtpProfile, type SrtpProfile, type SrtpProfileName } from './profiles.js';
+import { ReplayWindow, checkReplayWindowSize, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
+import { rtcpSenderSsrc, RTCP_HEADER_LENGTH } from './rtcp-header.js';
+import { estimateSrtpIndex, MAX_SRTP_INDEX } from './roc.js';
+import { readUint32, rtpHeaderLength, rtpPaddingLength } from './rtp-header.js';
+import type { SrtpTransform } from './transform.js';
+
+/** The largest SRTCP index: it is a 31-bit field (RFC 3711 §3.4). */
+const MAX_SRTCP_INDEX = 0x7fffffff;
+
+export interface SrtpContextOptions {
+  readonly profile: SrtpProfileName;
+  readonly masterKey: Uint8Array;
+  readonly masterSalt: Uint8Array;
+  readonly backend: SrtpCryptoBackend;
+  /** Replay window size in packets, 64..32768 (default 128). */
+  readonly replayWindowSize?: number;
+  /**
+   * Refuse SRTCP packets whose E flag is clear (default true). Parley always encrypts SRTCP;
+   * only tests of RFC 7714's authentication-only vectors turn this off.
+   */
+  readonly requireEncryptedSrtcp?: boolean;
+  /** Packets already processed under this master key elsewhere, counted toward §9.2's limits. */
+  readonly priorKeyUsage?: KeyUsageCounts;
+}
+
+export interface SrtpSessionKeyOptions extends Omit<SrtpContextOptions, 'masterKey' | 'masterSalt'> {
+  readonly sessionKeys: SrtpSessionKeys;
+}
+
+interface RtpStreamState {
+  readonly window: ReplayWindow;
+}
+
+interface RtcpStreamState {
+  readonly window: ReplayWindow;
+  /** Last SRTCP index this context protected for the SSRC (0 before the first). */
+  lastSentIndex: number;
+}
+
+function createTransform(profile: SrtpProfile, backend: SrtpCryptoBackend, keys: SrtpSessionKeys): SrtpTransform {
+  const check = (k: SessionKeys, what: string): void => {
+    assertBytes(k.encryptionKey, `srtp: ${what} encryption key`, profile.keyLength);
+    assertBytes(k.salt, `srtp: ${what} salt`, profile.saltLength);
+    assertBytes(k.authKey, `srtp: ${what} auth key`, profile.authKeyLength);
+  };
+  check(keys.srtp, 'SRTP');
+  check(keys.srtcp, 'SRTCP');
+  return profile.aead
+    ? new AeadTransform(backend, keys.srtp, keys.srtcp)
+    : new AesCmTransform(backend, keys.srtp, keys.srtcp);
+}
+
+export class SrtpContext {
+  readonly profile: SrtpProfile;
+  readonly backend: SrtpCryptoBackend;
+  readonly replayWindowSize: number;
+  readonly #requireEncryptedSrtcp: boolean;
+  readonly #transform: SrtpTransform;
+  readonly #usage: KeyUsage;
+  readonly #rtpStreams = new Map<number, RtpStreamState>();
+  readonly #rtcpStreams = new Map<number, RtcpStreamState>();
+  #closed = false;
+
+  constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
+    const profile = srtpProfile(options.profile);
+    if ('sessionKeys' in options) {
+      this.#transform = createTransform(profile, options.backend, options.sessionKeys);
+    } else {
+      assertBytes(options.masterKey, 'srtp: master key', profile.keyLength);
+      assertBytes(options.masterSalt, 'srtp: master salt', profile.saltLength);
+      const keys = deriveSrtpSessionKeys(options.backend, profile, options.masterKey, options.masterSalt);
+      try {
+        this.#transform = createTransform(profile, options.backend, keys);
+      } finally {
+        wipeSessionKeys(keys); // the engines hold their own copies
+      }
+    }
+    this.profile = profile;
+    this.backend = options.backend;
+    this.replayWindowSize = checkReplayWindowSize(options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW);
+    this.#requireEncryptedSrtcp = options.requireEncryptedSrtcp ?? true;
+    this.#usage = new KeyUsage(options.priorKeyUsage);
+  }
+
+  /**
+   * A context from already-derived session keys, skipping RFC 3711 §4.3. For known-answer
+   * tests (RFC 7714 publishes session keys) and peers that export session keys. The caller
+   * keeps ownership of `sessionKeys` (the context copies them).
+   */
+  static fromSessionKeys(options: SrtpSessionKeyOptions): SrtpContext {
+    return new SrtpContext(options);
+  }
+
+  /** True once the soft key-usage limit is reached: the owner should rekey soon. */
+  get rekeyRequested(): boolean {
+    return this.#usage.rekeyRequested;
+  }
+
+  get keyUsage(): KeyUsageCounts {
+    return this.#usage.counts;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * What this context has committed for an SSRC's RTP stream, or undefined before its first
+   * authenticated packet. For monitoring and tests; it exposes no key material.
+   */
+  rtpStreamState(ssrc: number): { readonly highestIndex: number; readonly rolloverCounter: number } | undefined {
+    const stream = this.#rtpStreams.get(ssrc);
+    if (stream === undefined) return undefined;
+    const highestIndex = stream.window.highest;
+    return { highestIndex, rolloverCounter: Math.floor(highestIndex / 0x10000) };
+  }
+
+  /** Number of SSRCs with committed RTP state. */
+  get rtpStreamCount(): number {
+    return this.#rtpStreams.size;
+  }
+
+  /** RFC 3711 §3.3: SRTP-protects one RTP packet. */
+  protectRtp(packet: Uint8Array): Uint8Array {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    const headerLength = rtpHeaderLength(packet);
+    rtpPaddingLength(packet, headerLength);
+    const ssrc = readUint32(packet, 8);
+    const seq = (packet[2]! << 8) | packet[3]!;
+    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    const stream = this.#rtpStreams.get(ssrc);
+    const index = this.#estimateIndex(stream, seq, ssrc);
+    // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
+    this.#checkReplay(stream?.window, index, ssrc);
+    const protectedPacket = this.#transform.protectRtp(packet, headerLength, ssrc, index);
+    this.#commitRtp(stream, ssrc, index);
+    return protectedPacket;
+  }
+
+  /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */
+  unprotectRtp(packet: Uint8Array): Uint8Array {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    const headerLength = rtpHeaderLength(packet);
+    if (packet.length < headerLength + this.#transform.srtpOverhead) {
+      throw new SrtpError('malformed', 'SRTP packet is too short to hold its authentication tag');
+    }
+    const ssrc = readUint32(packet, 8);
+    const seq = (packet[2]! << 8) | packet[3]!;
+    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    const stream = this.#rtpStreams.get(ssrc);
+    const index = this.#estimateIndex(stream, seq, ssrc);
+    this.#checkReplay(stream?.window, index, ssrc);
+    const plain = this.#transform.unprotectRtp(packet, headerLength, ssrc, index);
+    if (plain === null) throw new SrtpError('auth-failed', 'SRTP authentication failed', { ssrc, index });
+    rtpPaddingLength(plain, headerLength);
+    this.#commitRtp(stream, ssrc, index);
+    return plain;
+  }
+
+  /** RFC 3711 §3.4: SRTCP-protects one (compound) RTCP packet, always encrypted (E=1). */
+  protectRtcp(packet: Uint8Array): Uint8Array {
+    return this.#protectRtcp(packet, true);
+  }
+
+  /** SRTCP with E=0 (authentication only). Only for tests of RFC 7714 §17's vectors. */
+  protectRtcpUnencrypted(packet: Uint8Array): Uint8Array {
+    return this.#protectRtcp(packet, false);
+  }
+
+  /** RFC 3711 §3.4: verifies and decrypts one SRTCP packet; throws SrtpError on any failure. */
+  unprotectRtcp(packet: Uint8Array): Uint8Array {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    const ssrc = rtcpSenderSsrc(packet);
+    if (packet.length < RTCP_HEADER_LENGTH + this.#transform.srtcpOverhead) {
+      throw new SrtpError('malformed', 'SRTCP packet is too short to hold its trailer and tag', { ssrc });
+    }
+    const word = readUint32(packet, this.#transform.srtcpTrailerOffset(packet.length));
+    const encrypted = word >>> 31 === 1;
+    const index = word & MAX_SRTCP_INDEX;
+    if (!encrypted && this.#requireEncryptedSrtcp) {
+      throw new SrtpError('unencrypted-srtcp', 'SRTCP packet is not encrypted (E=0)', { ssrc, index });
+    }
+    if (!this.#usage.srtcpAvailable()) throw new SrtpError('key-exhausted', 'SRTCP key-usage limit reached', { ssrc });
+    const stream = this.#rtcpStreams.get(ssrc);
+    this.#checkReplay(stream?.window, index, ssrc);
+    const plain = this.#transform.unprotectRtcp(packet, ssrc, index, encrypted);
+    if (plain === null) throw new SrtpError('auth-failed', 'SRTCP authentication failed', { ssrc, index });
+    const committed = stream ?? this.#newRtcpStream(ssrc);
+    committed.window.commit(index);
+    this.#usage.countSrtcp();
+    return plain;
+  }
+
+  /** Erases the session keys and forgets all stream state. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transform.wipe();
+    this.#rtpStreams.clear();
+    this.#rtcpStreams.clear();
+  }
+
+  #protectRtcp(packet: Uint8Array, encrypt: boolean): Uint8Array {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    const ssrc = rtcpSenderSsrc(packet);
+    if (!this.#usage.srtcpAvailable()) throw new SrtpError('key-exhausted', 'SRTCP key-usage limit reached', { ssrc });
+    const stream = this.#rtcpStreams.get(ssrc) ?? this.#newRtcpStream(ssrc);
+    // Indices start at 1, as libsrtp numbers them, so output is byte-identical to libsrtp's.
+    const index = stream.lastSentIndex + 1;
+    if (index > MAX_SRTCP_INDEX) throw new SrtpError('key-exhausted', 'SRTCP index space exhausted', { ssrc });
+    const protectedPacket = this.#transform.protectRtcp(packet, ssrc, index, encrypt);
+    stream.lastSentIndex = index;
+    stream.window.commit(index);
+    this.#usage.countSrtcp();
+    return protectedPacket;
+  }
+
+  #estimateIndex(stream: RtpStreamState | undefined, seq: number, ssrc: number): number {
+    // A new stream starts at ROC 0 with its first sequence number (as libsrtp does).
+    if (stream === undefined) return seq;
+    const index = estimateSrtpIndex(stream.window.highest, seq);
+    if (index < 0) throw new SrtpError('too-old', 'packet precedes the start of the stream', { ssrc });
+    if (index > MAX_SRTP_INDEX) throw new SrtpError('key-exhausted', 'SRTP index space exhausted', { ssrc });
+    return index;
+  }
+
+  #checkReplay(window: ReplayWindow | undefined, index: number, ssrc: number): void {
+    if (window === undefined) return;
+    const verdict = window.check(index);
+    if (verdict === 'replay') throw new SrtpError('replay', 'packet index already received', { ssrc, index });
+    if (verdict === 'too-old') throw new SrtpError('too-old', 'packet index is behind the replay window', { ssrc, index });
+  }
+
+  #commitRtp(stream: RtpStreamState | undefined, ssrc: number, index: number): void {
+    let state = stream;
+    if (state === undefined) {
+      state = { window: new ReplayWindow(this.replayWindowSize) };
+      this.#rtpStreams.set(ssrc, state);
+    }
+    state.window.commit(index);
+    this.#usage.countSrtp();
+  }
+
+  #newRtcpStream(ssrc: number): RtcpStreamState {
+    const state: RtcpStreamState = { window: new ReplayWindow(this.replayWindowSize), lastSentIndex: 0 };
+    this.#rtcpStreams.set(ssrc, state);
+    return state;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TypeError('srtp: context is closed');
+  }
+}

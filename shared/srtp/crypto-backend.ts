@@ -1,0 +1,39 @@
+/**
+ * The primitives SRTP needs, behind one interface with two implementations:
+ * - `nodeCryptoBackend` (node:crypto, OpenSSL) — the relay's hot path;
+ * - `nobleBackend` (@noble/ciphers, @noble/hashes) — portable, for runtimes without node:crypto.
+ * The same test suite runs against both and they must agree byte for byte.
+ *
+ * Engines are bound to one key at creation so a backend can prepare per-key state once,
+ * and `wipe()` erases the copy of the key the engine holds.
+ */
+export interface SrtpCryptoBackend {
+  readonly name: string;
+  createAesGcm(key: Uint8Array, tagLength: number): AesGcmEngine;
+  createAesCtr(key: Uint8Array): AesCtrEngine;
+  createHmacSha1(key: Uint8Array): HmacSha1Engine;
+}
+
+export interface AesGcmEngine {
+  /** Encrypts `plaintext` with `aad` under the 12-byte `iv`; returns ciphertext ‖ tag. */
+  seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Verifies and decrypts ciphertext ‖ tag; returns null when the tag does not verify. */
+  open(iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null;
+  wipe(): void;
+}
+
+export interface AesCtrEngine {
+  /**
+   * XORs `input` with the AES counter-mode keystream starting at the 16-byte block `iv`
+   * (RFC 3711 §4.1.1 "AES in Counter Mode"; the counter is the whole 128-bit block, of
+   * which SRTP only ever uses the low 16 bits).
+   */
+  xor(iv: Uint8Array, input: Uint8Array): Uint8Array;
+  wipe(): void;
+}
+
+export interface HmacSha1Engine {
+  /** Full 20-byte HMAC-SHA1 over the concatenation of `parts` (RFC 2104). */
+  mac(...parts: Uint8Array[]): Uint8Array;
+  wipe(): void;
+}

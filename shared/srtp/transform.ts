@@ -1,0 +1,26 @@
+/**
+ * A profile's packet transform: the cryptographic part of SRTP for one set of session keys,
+ * with no state. The context (context.ts) decides the index and owns replay and ROC state;
+ * the transform only seals and opens.
+ */
+export interface SrtpTransform {
+  /** Bytes appended to an SRTP packet (the tag). */
+  readonly srtpOverhead: number;
+  /** Bytes appended to an SRTCP packet (tag + 4-byte E‖index trailer). */
+  readonly srtcpOverhead: number;
+  /** Offset of the E‖SRTCP-index word in an SRTCP packet of `length` bytes. */
+  srtcpTrailerOffset(length: number): number;
+  protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array;
+  /** Returns the RTP packet, or null when authentication fails. */
+  unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null;
+  protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array;
+  /** Returns the RTCP packet, or null when authentication fails. */
+  unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null;
+  wipe(): void;
+}
+
+/** The 32-bit SRTCP trailer word: E flag in the top bit, then the 31-bit SRTCP index (RFC 3711 §3.4). */
+export function srtcpTrailer(srtcpIndex: number, encrypted: boolean): Uint8Array {
+  const word = ((encrypted ? 0x80000000 : 0) | srtcpIndex) >>> 0;
+  return Uint8Array.of(word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff);
+}
