@@ -47,6 +47,13 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** True when every byte is zero; reads every byte whatever it finds (constant time). */
+export function isAllZero(bytes: Uint8Array): boolean {
+  let accumulated = 0;
+  for (let i = 0; i < bytes.length; i++) accumulated |= bytes[i]!;
+  return accumulated === 0;
+}
+
 /** Overwrites every given buffer with zeros (key hygiene; best effort in a GC'd runtime). */
 export function wipeBytes(...buffers: Array<Uint8Array | undefined | null>): void {
   for (const buffer of buffers) buffer?.fill(0);
