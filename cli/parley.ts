@@ -1,0 +1,89 @@
+/**
+ * `parley`: Parley's command-line tool. Entry point; dispatches to subcommands.
+ *
+ *   npm run --silent parley -- srtp protect --profile aes128gcm --key HEX --salt HEX < packets.hex
+ *
+ * Exit codes: 0 success, 1 unexpected failure (a bug), 2 bad usage.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
+
+export const PARLEY_USAGE = `usage: parley <command> [options]
+
+commands:
+  srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
+  help [command]           show help for parley or for a command
+
+Run 'parley help srtp' for the srtp options.
+`;
+
+const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE });
+
+/**
+ * Quotes a value back only if it is a short word with a letter beyond f: it could be a
+ * pasted key, and hex never is.
+ */
+function quotable(value: string): string {
+  return /^[A-Za-z][A-Za-z0-9-]{0,23}$/.test(value) && /[g-zG-Z]/.test(value) ? ` '${value}'` : '';
+}
+
+export async function runParley(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'srtp':
+      return runSrtpCommand(rest, io);
+    case 'help':
+    case '--help':
+    case '-h': {
+      const topic = rest[0];
+      if (topic === undefined) {
+        io.stdout.write(PARLEY_USAGE);
+        return 0;
+      }
+      const usage = COMMAND_USAGE[topic];
+      if (usage === undefined) {
+        io.stderr.write(`parley: no help for unknown command${quotable(topic)}\n\n${PARLEY_USAGE}`);
+        return 2;
+      }
+      io.stdout.write(usage);
+      return 0;
+    }
+    case undefined:
+      io.stderr.write(PARLEY_USAGE);
+      return 2;
+    default:
+      io.stderr.write(`parley: unknown command${quotable(command)}\n\n${PARLEY_USAGE}`);
+      return 2;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // `parley … | head` closes stdout early: stop quietly instead of dying on EPIPE.
+  process.stdout.on('error', function exitOnClosedStdout(error: NodeJS.ErrnoException) {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  runParley(process.argv.slice(2), process).then(
+    function setExitCode(code) {
+      process.exitCode = code;
+    },
+    function reportUnexpected(error: unknown) {
+      // A bug, not bad input: say what broke, but never dump arguments (they hold keys).
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+      process.stderr.write(`parley: unexpected failure: ${message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
