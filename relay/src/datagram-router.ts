@@ -1,0 +1,140 @@
+/**
+ * The relay's per-datagram work, free of sockets: a datagram and its source address in, zero or
+ * more (datagram, address) sends out through a `DatagramSink`.
+ *
+ * RTP (voice) from a speaker:
+ *   1. size and header checks, SSRC → session lookup (unknown SSRC: drop, nothing sent back);
+ *   2. a cheap pre-authentication budget: packets from the latched address spend the session's
+ *      packet bucket, packets from any other address spend a small separate bucket, so a forged
+ *      flood can neither starve the real stream nor buy unbounded decryption work;
+ *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit);
+ *   4. only now latch or re-latch the address (RFC 3711 §3.3: nothing before authentication;
+ *      this is what stops RTP Bleed, CVE-2017-14114);
+ *   5. permission and mute checks, byte budget;
+ *   6. for every other member who listens: protect with that member's own outbound context and
+ *      send to that member's latched address. Never back to the sender.
+ * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong of the same
+ * length; other RTCP is consumed (reports describe the client↔relay leg only).
+ */
+import { isRtcpPacket } from '../../shared/srtp/demux.js';
+import { SrtpError, type SrtpErrorReason } from '../../shared/srtp/errors.js';
+import { decodeKeepalive, encodeKeepalive } from '../../shared/protocol/keepalive.js';
+import type { DropReason, PacketCounters } from './packet-counters.js';
+import type { RemoteAddress } from './relay-session.js';
+import type { SessionRegistry } from './session-registry.js';
+
+export interface DatagramSink {
+  send(datagram: Uint8Array, to: RemoteAddress): void;
+}
+
+export interface RouterOptions {
+  /** Datagrams larger than this are dropped unread. */
+  readonly maxDatagramBytes: number;
+  /** Observe processing time for one datagram in this many (a power of two keeps it cheap). */
+  readonly timingSampleEvery: number;
+}
+
+const SRTP_DROP: Record<SrtpErrorReason, DropReason> = {
+  malformed: 'malformed',
+  'bad-version': 'malformed',
+  'auth-failed': 'auth',
+  'unencrypted-srtcp': 'auth',
+  replay: 'replay',
+  'too-old': 'replay',
+  'key-exhausted': 'key-exhausted',
+};
+
+function sameAddress(a: RemoteAddress | null, b: RemoteAddress): boolean {
+  return a !== null && a.port === b.port && a.address === b.address;
+}
+
+function readSsrc(datagram: Uint8Array, offset: number): number {
+  return ((datagram[offset]! << 24) | (datagram[offset + 1]! << 16) | (datagram[offset + 2]! << 8) | datagram[offset + 3]!) >>> 0;
+}
+
+export class DatagramRouter {
+  #sampleCountdown: number;
+
+  constructor(
+    private readonly registry: SessionRegistry,
+    private readonly sink: DatagramSink,
+    private readonly counters: PacketCounters,
+    private readonly options: RouterOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#sampleCountdown = options.timingSampleEvery;
+  }
+
+  handle(datagram: Uint8Array, from: RemoteAddress): void {
+    this.counters.received(datagram.length);
+    const timed = --this.#sampleCountdown <= 0;
+    const started = timed ? performance.now() : 0;
+    try {
+      this.#route(datagram, from);
+    } catch (error) {
+      // SRTP failures are expected input; anything else is a bug worth seeing, but one bad
+      // datagram must never take the relay down.
+      if (error instanceof SrtpError) this.counters.dropped(SRTP_DROP[error.reason]);
+      else throw error;
+    } finally {
+      if (timed) {
+        this.#sampleCountdown = this.options.timingSampleEvery;
+        this.counters.observeProcessing((performance.now() - started) / 1000);
+      }
+    }
+  }
+
+  #route(datagram: Uint8Array, from: RemoteAddress): void {
+    if (datagram.length > this.options.maxDatagramBytes) return this.counters.dropped('oversize');
+    if (datagram.length < 12 || datagram[0]! >> 6 !== 2) return this.counters.dropped('malformed');
+    if (isRtcpPacket(datagram)) return this.#routeRtcp(datagram, from);
+
+    const owner = this.registry.bySsrc(readSsrc(datagram, 8));
+    if (owner === undefined) return this.counters.dropped('unknown-ssrc');
+    const { session, epoch } = owner;
+    const now = this.now();
+    const fromLatched = sameAddress(session.address, from);
+    if (!(fromLatched ? session.packetBucket.take(now) : session.unlatchedBucket.take(now))) {
+      return this.counters.dropped('rate-limit');
+    }
+    const plain = epoch.inbound.unprotectRtp(datagram); // throws SrtpError → counted in handle()
+    session.noteAuthenticated(epoch, from, now);
+    if (!session.speaking) return this.counters.dropped('muted');
+    if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
+
+    const members = this.registry.members(session.channelId);
+    for (let i = 0; i < members.length; i++) {
+      const listener = members[i]!;
+      if (listener === session || !listener.listening) continue;
+      let sealed: Uint8Array;
+      try {
+        sealed = listener.outbound.protectRtp(plain);
+      } catch (error) {
+        if (!(error instanceof SrtpError)) throw error;
+        this.counters.dropped(error.reason === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+        continue;
+      }
+      this.sink.send(sealed, listener.address!);
+      this.counters.sent(sealed.length);
+    }
+  }
+
+  #routeRtcp(datagram: Uint8Array, from: RemoteAddress): void {
+    const owner = this.registry.bySsrc(readSsrc(datagram, 4));
+    if (owner === undefined) return this.counters.dropped('unknown-ssrc');
+    const { session, epoch } = owner;
+    const now = this.now();
+    const fromLatched = sameAddress(session.address, from);
+    if (!(fromLatched ? session.packetBucket.take(now) : session.unlatchedBucket.take(now))) {
+      return this.counters.dropped('rate-limit');
+    }
+    const plain = epoch.inbound.unprotectRtcp(datagram);
+    session.noteAuthenticated(epoch, from, now);
+    const keepalive = decodeKeepalive(plain);
+    if (keepalive === null || keepalive.kind !== 'ping') return; // other RTCP: consumed
+    const pong = session.outbound.protectRtcp(encodeKeepalive('pong', epoch.ssrc, keepalive.token));
+    if (pong.length > datagram.length) return; // never answer with more than was received
+    this.sink.send(pong, session.address!);
+    this.counters.sent(pong.length);
+  }
+}

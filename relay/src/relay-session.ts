@@ -1,0 +1,185 @@
+/**
+ * One voice session on the relay: a client in a channel, with its key epochs, its latched UDP
+ * address, its permissions and its rate limits.
+ *
+ * Keys live only here, in memory, inside SrtpContexts; close() wipes them.
+ *
+ * Key rotation keeps up to two epochs: the newest, and the previous one until its overlap
+ * ends. The client may send under either. The relay keeps sending to the client under the
+ * older keys until the client proves it holds the new ones (its first authenticated packet
+ * under them), so no packet is ever sent under keys the client might not have yet.
+ */
+import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import { SrtpContext } from '../../shared/srtp/context.js';
+import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface RemoteAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface SessionLimits {
+  readonly packetsPerSecond: number;
+  readonly packetBurst: number;
+  readonly bytesPerSecond: number;
+  readonly byteBurst: number;
+  /** Packets per second accepted for authentication from an address other than the latched one. */
+  readonly unlatchedPacketsPerSecond: number;
+  readonly replayWindowSize: number;
+}
+
+export class KeyEpoch {
+  readonly inbound: SrtpContext;
+  readonly outbound: SrtpContext;
+  /** When this epoch stops being accepted (set when a newer epoch replaces it). */
+  retiresAt: number | null = null;
+
+  constructor(
+    readonly ssrc: number,
+    readonly createdAt: number,
+    profile: SrtpProfileName,
+    keys: SessionKeyMaterial,
+    backend: SrtpCryptoBackend,
+    replayWindowSize: number,
+  ) {
+    this.inbound = new SrtpContext({ profile, backend, replayWindowSize, ...keys.clientToRelay });
+    this.outbound = new SrtpContext({ profile, backend, replayWindowSize, ...keys.relayToClient });
+  }
+
+  close(): void {
+    this.inbound.close();
+    this.outbound.close();
+  }
+}
+
+export class RelaySession {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  readonly profile: SrtpProfileName;
+  readonly installedAt: number;
+  canSpeak: boolean;
+  canListen: boolean;
+  muted: boolean;
+  deafened: boolean;
+  expiresAt: number;
+  /** Last time a packet from the client authenticated (or install time). */
+  lastActiveAt: number;
+  /** Where the client's last authenticated packet came from; null until the first one. */
+  address: RemoteAddress | null = null;
+  readonly packetBucket: TokenBucket;
+  readonly byteBucket: TokenBucket;
+  readonly unlatchedBucket: TokenBucket;
+  /** Newest first; at most two. */
+  #epochs: KeyEpoch[];
+  /** The epoch whose relay→client keys the client is known to hold. */
+  #sendEpoch: KeyEpoch;
+  #closed = false;
+
+  constructor(spec: SessionSpec, backend: SrtpCryptoBackend, limits: SessionLimits, now: number) {
+    this.sessionId = spec.sessionId;
+    this.userId = spec.userId;
+    this.channelId = spec.channelId;
+    this.profile = spec.profile;
+    this.canSpeak = spec.canSpeak;
+    this.canListen = spec.canListen;
+    this.muted = spec.muted;
+    this.deafened = spec.deafened;
+    this.expiresAt = spec.expiresAt;
+    this.installedAt = now;
+    this.lastActiveAt = now;
+    this.#backend = backend;
+    this.#replayWindowSize = limits.replayWindowSize;
+    this.packetBucket = new TokenBucket(limits.packetsPerSecond, limits.packetBurst, now);
+    this.byteBucket = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now);
+    this.unlatchedBucket = new TokenBucket(limits.unlatchedPacketsPerSecond, limits.unlatchedPacketsPerSecond, now);
+    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
+    this.#epochs = [epoch];
+    this.#sendEpoch = epoch;
+  }
+
+  readonly #backend: SrtpCryptoBackend;
+  readonly #replayWindowSize: number;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get epochs(): readonly KeyEpoch[] {
+    return this.#epochs;
+  }
+
+  /** The SSRC the client currently sends with (the newest epoch's). */
+  get ssrc(): number {
+    return this.#epochs[0]!.ssrc;
+  }
+
+  /** Context for packets the relay sends to this client. */
+  get outbound(): SrtpContext {
+    return this.#sendEpoch.outbound;
+  }
+
+  /** Whether forwarded voice should reach this client now. */
+  get listening(): boolean {
+    return this.canListen && !this.deafened && this.address !== null;
+  }
+
+  /** Whether this client's voice may be forwarded now. */
+  get speaking(): boolean {
+    return this.canSpeak && !this.muted;
+  }
+
+  /** Records an authenticated packet under `epoch` from `from`: latches the address. */
+  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, now: number): void {
+    this.lastActiveAt = now;
+    if (this.address === null || this.address.address !== from.address || this.address.port !== from.port) {
+      this.address = { address: from.address, port: from.port };
+    }
+    // The client sent under these keys, so it holds them: send to it under them from now on.
+    if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {
+      this.#sendEpoch = epoch;
+    }
+  }
+
+  applyPatch(patch: SessionPatch): void {
+    if (patch.canSpeak !== undefined) this.canSpeak = patch.canSpeak;
+    if (patch.canListen !== undefined) this.canListen = patch.canListen;
+    if (patch.muted !== undefined) this.muted = patch.muted;
+    if (patch.deafened !== undefined) this.deafened = patch.deafened;
+    if (patch.expiresAt !== undefined) this.expiresAt = patch.expiresAt;
+  }
+
+  /**
+   * Adds a new key epoch; the current one stays valid until `now + overlapMs`. An epoch still
+   * in its overlap from an earlier rotation is dropped (and returned) first.
+   */
+  rotate(keys: SessionKeyMaterial, now: number, overlapMs: number): KeyEpoch[] {
+    const dropped = this.#epochs.slice(1);
+    for (const old of dropped) old.close();
+    const current = this.#epochs[0]!;
+    current.retiresAt = now + overlapMs;
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#replayWindowSize);
+    this.#epochs = [next, current];
+    if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
+    return dropped;
+  }
+
+  /** Ends the overlap of a retired epoch whose time has come; returns it, or null. */
+  retireExpiredEpoch(now: number): KeyEpoch | null {
+    const old = this.#epochs[1];
+    if (old === undefined || old.retiresAt === null || old.retiresAt > now) return null;
+    old.close();
+    this.#epochs = [this.#epochs[0]!];
+    this.#sendEpoch = this.#epochs[0]!;
+    return old;
+  }
+
+  /** Wipes every key. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const epoch of this.#epochs) epoch.close();
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The relay's packet path with real SRTP on both sides and an in-memory sink instead of a
+ * socket (the same flows run over real UDP in test/e2e/relay-udp.test.ts).
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DatagramRouter, type DatagramSink } from '../../../relay/src/datagram-router.js';
+import { createTallyCounters, type TallyCounters } from '../../../relay/src/packet-counters.js';
+import type { RemoteAddress } from '../../../relay/src/relay-session.js';
+import { InstallRefusedError, SessionRegistry } from '../../../relay/src/session-registry.js';
+import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
+import { SrtpContext } from '../../../shared/srtp/context.js';
+import { SrtpError } from '../../../shared/srtp/errors.js';
+import { readUint32 } from '../../../shared/srtp/rtp-header.js';
+import { clientFor, makeMember, randomKeyMaterial, TEST_LIMITS, type TestMember } from '../../support/relay-fixtures.js';
+
+interface Sent {
+  readonly datagram: Uint8Array;
+  readonly to: RemoteAddress;
+}
+
+class RecordingSink implements DatagramSink {
+  readonly sent: Sent[] = [];
+  send(datagram: Uint8Array, to: RemoteAddress): void {
+    this.sent.push({ datagram: Uint8Array.from(datagram), to });
+  }
+  take(): Sent[] {
+    return this.sent.splice(0);
+  }
+}
+
+const addr = (port: number, address = '127.0.0.1'): RemoteAddress => ({ address, port });
+const token = (n: number): Uint8Array => Uint8Array.of(0, 0, 0, 0, 0, 0, 0, n);
+
+let clock: number;
+let registry: SessionRegistry;
+let sink: RecordingSink;
+let counters: TallyCounters;
+let router: DatagramRouter;
+
+beforeEach(() => {
+  clock = 1_000_000;
+  registry = new SessionRegistry(TEST_LIMITS, nodeCryptoBackend);
+  sink = new RecordingSink();
+  counters = createTallyCounters();
+  router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => clock);
+});
+
+/** Installs members and latches each one's address with an authenticated keepalive. */
+function join(members: TestMember[], firstPort = 50000): void {
+  members.forEach((m, i) => {
+    registry.install(m.spec, clock);
+    router.handle(m.client.protectKeepalive(token(i)), addr(firstPort + i));
+  });
+  sink.take(); // the pongs
+}
+
+function channel(n: number, overrides: Parameters<typeof makeMember>[2][] = []): TestMember[] {
+  return Array.from({ length: n }, (_, i) => makeMember(`s${i}`, 'room', overrides[i] ?? {}, clock));
+}
+
+function drops(): Record<string, number> {
+  return Object.fromEntries(Object.entries(counters.tally.dropped).filter(([, n]) => n > 0));
+}
+
+describe('forwarding', () => {
+  it('a speaker reaches every other member, each under its own key, in order, never the sender', () => {
+    const members = channel(4);
+    join(members);
+    const [speaker, ...listeners] = members as [TestMember, ...TestMember[]];
+    const frames = Array.from({ length: 20 }, (_, i) => Uint8Array.from({ length: 160 }, (_, j) => (i * 31 + j) & 0xff));
+    for (const frame of frames) router.handle(speaker.client.protectVoice(frame), addr(50000));
+    const sent = sink.take();
+    expect(sent.length).toBe(frames.length * listeners.length);
+    expect(sent.some((s) => s.to.port === 50000)).toBe(false);
+    listeners.forEach((listener, i) => {
+      const mine = sent.filter((s) => s.to.port === 50001 + i);
+      const opened = mine.map((s) => listener.client.open(s.datagram));
+      expect(opened.map((o) => (o.kind === 'voice' ? o.payload : null))).toEqual(frames);
+      expect(opened.map((o) => (o.kind === 'voice' ? o.ssrc : -1))).toEqual(frames.map(() => speaker.spec.ssrc));
+      // Another listener's key does not open these packets.
+      const other = listeners[(i + 1) % listeners.length]!;
+      expect(() => other.client.open(mine[0]!.datagram)).toThrow(SrtpError);
+    });
+    expect(drops()).toEqual({});
+  });
+
+  it('answers an authenticated keepalive with one pong no larger than the ping, echoing the token', () => {
+    const [m] = channel(1) as [TestMember];
+    registry.install(m.spec, clock);
+    const ping = m.client.protectKeepalive(token(42));
+    router.handle(ping, addr(50000));
+    const [pong, ...rest] = sink.take();
+    expect(rest).toEqual([]);
+    expect(pong!.to).toEqual(addr(50000));
+    expect(pong!.datagram.length).toBeLessThanOrEqual(ping.length);
+    expect(m.client.open(pong!.datagram)).toEqual({ kind: 'pong', token: token(42) });
+  });
+
+  it('a deafened listener receives nothing; one who may not listen neither', () => {
+    const members = channel(4, [{}, { deafened: true }, { canListen: false }, {}]);
+    join(members);
+    router.handle(members[0]!.client.protectVoice(new Uint8Array(160)), addr(50000));
+    expect(sink.take().map((s) => s.to.port)).toEqual([50003]);
+  });
+
+  it('case 16: muted, no-permission and revoked members are dropped from the next packet on', () => {
+    const members = channel(3);
+    join(members);
+    const [speaker] = members as [TestMember];
+    router.handle(speaker.client.protectVoice(new Uint8Array(10)), addr(50000));
+    expect(sink.take()).toHaveLength(2);
+    registry.update('s0', { muted: true });
+    router.handle(speaker.client.protectVoice(new Uint8Array(10)), addr(50000));
+    expect(sink.take()).toHaveLength(0);
+    expect(counters.tally.dropped.muted).toBe(1);
+    registry.update('s0', { muted: false, canSpeak: false });
+    router.handle(speaker.client.protectVoice(new Uint8Array(10)), addr(50000));
+    expect(sink.take()).toHaveLength(0);
+    registry.update('s0', { canSpeak: true });
+    registry.revoke('s0', clock); // kicked or banned: the session is gone
+    router.handle(speaker.client.protectVoice(new Uint8Array(10)), addr(50000));
+    expect(sink.take()).toHaveLength(0);
+    expect(counters.tally.dropped['unknown-ssrc']).toBe(1);
+  });
+
+  it('sheds a speaker over its packet rate', () => {
+    const members = channel(2);
+    join(members);
+    for (let i = 0; i < 300; i++) router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
+    // The keepalive that latched the address came from an unlatched source, so the whole burst is left.
+    expect(sink.take().length).toBe(TEST_LIMITS.session.packetBurst);
+    expect(counters.tally.dropped['rate-limit']).toBe(300 - TEST_LIMITS.session.packetBurst);
+    clock += 1000; // a second later the bucket has refilled
+    router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
+    expect(sink.take()).toHaveLength(1);
+  });
+
+  it('drops oversize and malformed datagrams unread', () => {
+    join(channel(2));
+    router.handle(new Uint8Array(1501).fill(0x80), addr(50000));
+    router.handle(Uint8Array.of(1, 2, 3), addr(50000));
+    router.handle(new Uint8Array(40), addr(50000)); // version 0
+    expect(drops()).toEqual({ oversize: 1, malformed: 2 });
+    expect(sink.take()).toEqual([]);
+  });
+});
+
+describe('abuse cases', () => {
+  it('case 10: a second session with the same SSRC is refused; no (SSRC, index) is encrypted twice per listener key', () => {
+    const members = channel(3);
+    join(members);
+    const clash = makeMember('clash', 'other-room', { ssrc: members[0]!.spec.ssrc }, clock);
+    expect(() => registry.install(clash.spec, clock)).toThrow(expect.objectContaining({ reason: 'duplicate-ssrc' }));
+    expect(() => registry.install(clash.spec, clock)).toThrow(InstallRefusedError);
+    // Everyone speaks, some packets are delivered twice; record every nonce per listener key.
+    const seen = new Set<string>();
+    for (let round = 0; round < 50; round++) {
+      members.forEach((m, i) => {
+        const packet = m.client.protectVoice(new Uint8Array(40));
+        router.handle(packet, addr(50000 + i));
+        if (round % 7 === 0) router.handle(packet, addr(50000 + i)); // duplicate delivery
+      });
+      clock += 20;
+    }
+    for (const { datagram, to } of sink.take()) {
+      const nonce = `${to.port}/${readUint32(datagram, 8)}/${(datagram[2]! << 8) | datagram[3]!}`;
+      expect(seen.has(nonce)).toBe(false);
+      seen.add(nonce);
+    }
+    expect(seen.size).toBe(50 * 3 * 2);
+    expect(counters.tally.dropped.replay).toBe(8 * 3);
+  });
+
+  it('case 10: an SSRC is not reused while an outbound context that may have used it lives', () => {
+    const members = channel(2);
+    join(members);
+    registry.revoke('s0', clock);
+    clock += 10;
+    const reuse = makeMember('again', 'room', { ssrc: members[0]!.spec.ssrc }, clock);
+    expect(() => registry.install(reuse.spec, clock)).toThrow(expect.objectContaining({ reason: 'duplicate-ssrc' }));
+    registry.revoke('s1', clock); // the last listener key that could have seen it is gone
+    registry.sweep(clock);
+    expect(registry.install(reuse.spec, clock).ssrc).toBe(members[0]!.spec.ssrc);
+  });
+
+  it('case 11: a packet the relay sent, reflected back to the relay, is rejected', () => {
+    const members = channel(2);
+    join(members);
+    router.handle(members[0]!.client.protectVoice(new Uint8Array(40)), addr(50000));
+    const [forwarded] = sink.take();
+    router.handle(forwarded!.datagram, addr(50001)); // the listener reflects it
+    router.handle(forwarded!.datagram, addr(50000)); // or sends it as the speaker
+    expect(sink.take()).toEqual([]);
+    // The relay's replay window catches it first (its index was seen); and even where it would
+    // not, the speaker's client→relay key cannot authenticate what was sealed relay→client.
+    expect(drops()).toEqual({ replay: 2 });
+    const speakerKeyOnly = new SrtpContext({ profile: 'aes128gcm', backend: nodeCryptoBackend, ...members[0]!.spec.clientToRelay });
+    expect(() => speakerKeyOnly.unprotectRtp(forwarded!.datagram)).toThrow(expect.objectContaining({ reason: 'auth-failed' }));
+    const pong = (router.handle(members[1]!.client.protectKeepalive(token(5)), addr(50001)), sink.take()[0]!);
+    router.handle(pong.datagram, addr(50001)); // a pong reflected back
+    expect(sink.take()).toEqual([]);
+    expect(counters.tally.dropped.auth + counters.tally.dropped.replay).toBe(3);
+  });
+
+  it('case 12: a new source address re-latches only with an authentic packet; spoofed sources never redirect', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    const listenerSession = registry.get('s1')!;
+    // The listener's NAT rebinds: an authentic keepalive from a new port moves it.
+    router.handle(listener.client.protectKeepalive(token(1)), addr(60001));
+    expect(listenerSession.address).toEqual(addr(60001));
+    sink.take();
+    // An attacker replays the listener's keepalive and forges one, from its own address.
+    const genuine = listener.client.protectKeepalive(token(2));
+    router.handle(genuine, addr(60001));
+    sink.take();
+    router.handle(genuine, addr(6666, '127.0.0.2'));
+    const forged = Uint8Array.from(listener.client.protectKeepalive(token(3)));
+    forged[forged.length - 5]! ^= 1;
+    router.handle(forged, addr(6666, '127.0.0.2'));
+    expect(listenerSession.address).toEqual(addr(60001));
+    router.handle(speaker.client.protectVoice(new Uint8Array(40)), addr(50000));
+    expect(sink.take().map((s) => s.to)).toEqual([addr(60001)]);
+    expect(drops()).toEqual({ replay: 1, auth: 1 });
+  });
+
+  it('case 13: unauthenticated and unknown-SSRC packets get nothing back', () => {
+    const members = channel(2);
+    join(members);
+    const stranger = clientFor({ ...randomKeyMaterial(0xdead), profile: 'aes128gcm' });
+    router.handle(stranger.protectVoice(new Uint8Array(40)), addr(7000));
+    router.handle(stranger.protectKeepalive(token(1)), addr(7000));
+    const forged = Uint8Array.from(members[0]!.client.protectKeepalive(token(1)));
+    forged[forged.length - 1]! ^= 0x40; // the SRTCP index: still "from" a known SSRC
+    router.handle(forged, addr(7000));
+    expect(sink.take()).toEqual([]);
+    expect(drops()).toEqual({ 'unknown-ssrc': 2, auth: 1 });
+  });
+
+  it('case 9 (in miniature): forged packets for a known SSRC from elsewhere buy little decryption and change nothing', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker] = members as [TestMember];
+    const sample = speaker.client.protectVoice(new Uint8Array(160));
+    router.handle(sample, addr(50000));
+    sink.take();
+    const inbound = registry.bySsrc(speaker.spec.ssrc)!.epoch.inbound;
+    const before = inbound.rtpStreamState(speaker.spec.ssrc);
+    for (let i = 0; i < 5000; i++) {
+      const forged = Uint8Array.from(sample);
+      forged[3] = i & 0xff;
+      forged[forged.length - 1] = i & 0xff;
+      router.handle(forged, addr(9000 + (i % 50), '127.0.0.9'));
+    }
+    expect(inbound.rtpStreamState(speaker.spec.ssrc)).toEqual(before);
+    expect(registry.get('s0')!.address).toEqual(addr(50000));
+    // Only the unlatched budget reached the cipher; the rest was shed before it.
+    expect(counters.tally.dropped.auth + counters.tally.dropped.replay).toBeLessThanOrEqual(TEST_LIMITS.session.unlatchedPacketsPerSecond);
+    expect(counters.tally.dropped['rate-limit']).toBeGreaterThanOrEqual(5000 - TEST_LIMITS.session.unlatchedPacketsPerSecond);
+    router.handle(speaker.client.protectVoice(new Uint8Array(160)), addr(50000));
+    expect(sink.take()).toHaveLength(1);
+  });
+});
+
+describe('key rotation', () => {
+  it('keeps audio flowing: old SSRC during the overlap, new SSRC after, listener switched once it proves the new keys', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    // Rotate the listener first: the relay keeps sending under the old keys until the listener uses the new ones.
+    const listenerKeys = randomKeyMaterial(0x7000_0001);
+    registry.rotate('s1', listenerKeys, clock);
+    const newListener = clientFor({ ...listenerKeys, profile: 'aes128gcm' });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
+    expect(listener.client.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(1) });
+    router.handle(newListener.protectKeepalive(token(9)), addr(50001));
+    expect(newListener.open(sink.take()[0]!.datagram)).toEqual({ kind: 'pong', token: token(9) });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
+    expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(2) });
+
+    // Rotate the speaker: packets in flight under the old SSRC still pass during the overlap.
+    const speakerKeys = randomKeyMaterial(0x7000_0002);
+    registry.rotate('s0', speakerKeys, clock);
+    const newSpeaker = clientFor({ ...speakerKeys, profile: 'aes128gcm' });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(3)), addr(50000));
+    router.handle(newSpeaker.protectVoice(Uint8Array.of(4)), addr(50000));
+    const heard = sink.take().map((s) => newListener.open(s.datagram));
+    expect(heard).toMatchObject([
+      { kind: 'voice', ssrc: speaker.spec.ssrc, payload: Uint8Array.of(3) },
+      { kind: 'voice', ssrc: 0x7000_0002, payload: Uint8Array.of(4) },
+    ]);
+    // After the overlap the old SSRC is gone.
+    clock += TEST_LIMITS.rotationOverlapMs;
+    registry.sweep(clock);
+    router.handle(speaker.client.protectVoice(Uint8Array.of(5)), addr(50000));
+    router.handle(newSpeaker.protectVoice(Uint8Array.of(6)), addr(50000));
+    expect(sink.take().map((s) => newListener.open(s.datagram))).toMatchObject([{ kind: 'voice', payload: Uint8Array.of(6) }]);
+    expect(counters.tally.dropped['unknown-ssrc']).toBe(1);
+    expect(() => registry.rotate('s0', randomKeyMaterial(members[1]!.spec.ssrc), clock)).toThrow(InstallRefusedError);
+  });
+});
+
+describe('session lifetime', () => {
+  it('ends sessions at absolute expiry and after idling, wiping their keys', () => {
+    const ended: string[] = [];
+    registry = new SessionRegistry(TEST_LIMITS, nodeCryptoBackend, { onSessionEnded: (s, reason) => ended.push(`${s.sessionId}:${reason}`) });
+    const a = makeMember('a', 'room', { expiresAt: clock + 2_000 }, clock);
+    const b = makeMember('b', 'room', {}, clock);
+    registry.install(a.spec, clock);
+    const session = registry.install(b.spec, clock);
+    const inbound: SrtpContext = session.epochs[0]!.inbound;
+    clock += 2_000;
+    registry.sweep(clock);
+    expect(ended).toEqual(['a:expired']);
+    clock += TEST_LIMITS.idleTimeoutMs;
+    registry.sweep(clock);
+    expect(ended).toEqual(['a:expired', 'b:idle']);
+    expect(inbound.closed).toBe(true);
+    expect(registry.size).toBe(0);
+    expect(registry.channelCount).toBe(0);
+  });
+
+  it('refuses installs past the session and channel caps, and while draining', () => {
+    registry = new SessionRegistry({ ...TEST_LIMITS, maxSessions: 2, maxChannels: 1 }, nodeCryptoBackend);
+    registry.install(makeMember('a', 'one', {}, clock).spec, clock);
+    expect(() => registry.install(makeMember('b', 'two', {}, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'channel-limit' }));
+    registry.install(makeMember('c', 'one', {}, clock).spec, clock);
+    expect(() => registry.install(makeMember('d', 'one', {}, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'session-limit' }));
+    registry.revoke('c', clock);
+    registry.startDraining();
+    expect(() => registry.install(makeMember('e', 'one', {}, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'draining' }));
+  });
+});
