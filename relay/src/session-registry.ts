@@ -8,6 +8,7 @@
  * SSRCs are unique on the relay (a duplicate install is refused), and an SSRC is not handed out
  * again while any outbound context that may have used it is still alive (`#retiredSsrcs`).
  */
+import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
 import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
 import { KeyEpoch, RelaySession, type SessionLimits } from './relay-session.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
@@ -38,20 +39,6 @@ export interface SsrcOwner {
   readonly epoch: KeyEpoch;
 }
 
-export interface SessionSummary {
-  readonly sessionId: string;
-  readonly userId: string;
-  readonly channelId: string;
-  readonly ssrcs: readonly number[];
-  readonly profile: string;
-  readonly canSpeak: boolean;
-  readonly canListen: boolean;
-  readonly muted: boolean;
-  readonly deafened: boolean;
-  readonly expiresAt: number;
-  readonly lastActiveAt: number;
-  readonly addressLatched: boolean;
-}
 
 export interface RegistryEvents {
   onSessionEnded?(session: RelaySession, reason: SessionEndReason): void;
@@ -163,7 +150,8 @@ export class SessionRegistry {
     this.#forgetSafeRetiredSsrcs();
   }
 
-  list(): SessionSummary[] {
+  /** State for reconciliation (GET /v1/sessions); never key material. */
+  list(): RelaySessionSummary[] {
     return [...this.#sessions.values()].map((s) => ({
       sessionId: s.sessionId,
       userId: s.userId,

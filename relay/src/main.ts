@@ -1,0 +1,60 @@
+/**
+ * The relay process: `node --import tsx relay/src/main.ts` (development) or
+ * `node dist/relay/src/main.js` (the Docker image). Configuration comes from the environment
+ * (relay/src/config.ts, docs/deploying-relays.md).
+ *
+ * SIGTERM / SIGINT: drain (no new sessions; existing calls continue) until every session has
+ * ended or RELAY_DRAIN_DEADLINE_SECONDS pass, then wipe all keys and exit 0. A second signal
+ * exits at once.
+ */
+import { loadRelayConfig, RelayConfigError } from './config.js';
+import { createRelayLogger } from './logger.js';
+import { RelayServer } from './relay-server.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadRelayConfig(process.env);
+  } catch (error) {
+    if (error instanceof RelayConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createRelayLogger(config);
+  if (config.insecureDefaults.length > 0) {
+    logger.warn({ variables: config.insecureDefaults }, 'using insecure development defaults; never in production');
+  }
+  // RELAY_REGISTER=false runs a relay with no control plane (tests, benchmarks, local tools).
+  const register = process.env['RELAY_REGISTER'] !== 'false';
+  const server = await RelayServer.start({ config, logger, register });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      void server.close().finally(() => process.exit(1));
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void server
+      .drain()
+      .then((outcome) => logger.info({ outcome }, 'drained'))
+      .then(() => server.close())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // Tell a parent process (tests, benchmarks) where we listen, as one JSON line on stdout.
+  if (process.env['RELAY_ANNOUNCE_PORTS'] === 'true') {
+    process.stdout.write(`${JSON.stringify({ parleyRelay: 'ready', udpPort: server.udpPort, apiPort: server.apiPort, metricsPort: server.metricsPort })}\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  process.stderr.write(`parley-relay: failed to start: ${detail}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,291 @@
+/**
+ * Bodies of the relay internal API (docs/protocol.md §8.5–§8.6), with strict validators shared
+ * by the relay (which parses them) and the control plane (which builds and, for registration,
+ * parses them).
+ *
+ * Strict means: objects only, unknown fields refused, ids 1..128 visible ASCII (ids.ts), SSRCs
+ * uint32, times integer milliseconds since the Unix epoch. A refusal names the field and the
+ * rule and never repeats the value, so nothing secret can end up in a 400 body or a log line.
+ */
+import { decodeBase64Url } from './base64url.js';
+import { isRelayApiId, MAX_RELAY_API_ID_LENGTH } from './ids.js';
+import { SEAL_VERSION, type SealedKeys } from './sealed-keys.js';
+import { isSrtpProfileName, type SrtpProfileName } from '../srtp/profiles.js';
+
+export interface SessionPermissionsBody {
+  readonly canSpeak: boolean;
+  readonly canListen: boolean;
+  readonly muted: boolean;
+  readonly deafened: boolean;
+}
+
+/** POST /v1/sessions */
+export interface InstallSessionBody {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  readonly ssrc: number;
+  readonly profile: SrtpProfileName;
+  readonly permissions: SessionPermissionsBody;
+  /** Absolute expiry, ms since the Unix epoch. */
+  readonly expiresAt: number;
+  /** Sealed to this relay for (relayId, sessionId, ssrc, profile): sealed-keys.ts. */
+  readonly sealedKeys: SealedKeys;
+}
+
+/** PATCH /v1/sessions/:id — at least one field. */
+export interface UpdateSessionBody {
+  readonly canSpeak?: boolean;
+  readonly canListen?: boolean;
+  readonly muted?: boolean;
+  readonly deafened?: boolean;
+  readonly expiresAt?: number;
+}
+
+/** POST /v1/sessions/:id/rotate — keys sealed for the new SSRC and the session's profile. */
+export interface RotateSessionBody {
+  readonly ssrc: number;
+  readonly sealedKeys: SealedKeys;
+}
+
+/** DELETE /v1/sessions/:id — an empty body, or `{}`. */
+export type RevokeSessionBody = Readonly<Record<string, never>>;
+
+/** 201 answer to an install. */
+export interface InstallSessionResponse {
+  readonly sessionId: string;
+  readonly ssrc: number;
+}
+
+/** One entry of GET /v1/sessions: state for reconciliation, never key material. */
+export interface RelaySessionSummary {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  /** Newest first: the current SSRC, then the previous one while its rotation overlap lasts. */
+  readonly ssrcs: readonly number[];
+  readonly profile: string;
+  readonly canSpeak: boolean;
+  readonly canListen: boolean;
+  readonly muted: boolean;
+  readonly deafened: boolean;
+  readonly expiresAt: number;
+  readonly lastActiveAt: number;
+  readonly addressLatched: boolean;
+}
+
+export interface SessionListResponse {
+  readonly relayId: string;
+  readonly draining: boolean;
+  readonly sessions: readonly RelaySessionSummary[];
+}
+
+/** Body of every 4xx/5xx answer. `detail`/`reason` never carry request values. */
+export interface ErrorResponse {
+  readonly error: 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'payload_too_large' | 'unavailable' | 'internal';
+  readonly detail?: string;
+  readonly reason?: string;
+}
+
+/** POST {control}/internal/relays/register and …/heartbeat (same body). */
+export interface RelayRegistrationBody {
+  readonly relayId: string;
+  /** fly.io region code or similar. */
+  readonly region: string;
+  /** Where clients send SRTP. */
+  readonly udpEndpoint: { readonly host: string; readonly port: number };
+  /** The relay's X25519 public key, base64url (43 characters). */
+  readonly publicKey: string;
+  readonly load: { readonly sessions: number; readonly channels: number };
+  readonly draining: boolean;
+}
+
+export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
+
+/** Longest accepted `ct`: the largest profile's plaintext (2 × (32 + 12)) + tag, with room to spare. */
+const MAX_SEALED_CT_CHARS = 256;
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
+const HOST_PATTERN = /^[A-Za-z0-9.:_-]{1,253}$/;
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** UTF-8 JSON → value. Refuses invalid UTF-8 and invalid JSON without quoting either. */
+export function parseJsonBody(body: Uint8Array): ParseResult<unknown> {
+  let text: string;
+  try {
+    text = utf8Strict.decode(body);
+  } catch {
+    return fail('body is not valid UTF-8');
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return fail('body is not valid JSON');
+  }
+}
+
+export function parseInstallSession(value: unknown): ParseResult<InstallSessionBody> {
+  try {
+    const o = object(value, 'body', ['sessionId', 'userId', 'channelId', 'ssrc', 'profile', 'permissions', 'expiresAt', 'sealedKeys']);
+    const p = object(o.permissions, 'permissions', ['canSpeak', 'canListen', 'muted', 'deafened']);
+    return {
+      ok: true,
+      value: {
+        sessionId: id(o.sessionId, 'sessionId'),
+        userId: id(o.userId, 'userId'),
+        channelId: id(o.channelId, 'channelId'),
+        ssrc: ssrc(o.ssrc, 'ssrc'),
+        profile: profile(o.profile, 'profile'),
+        permissions: {
+          canSpeak: bool(p.canSpeak, 'permissions.canSpeak'),
+          canListen: bool(p.canListen, 'permissions.canListen'),
+          muted: bool(p.muted, 'permissions.muted'),
+          deafened: bool(p.deafened, 'permissions.deafened'),
+        },
+        expiresAt: time(o.expiresAt, 'expiresAt'),
+        sealedKeys: sealedKeys(o.sealedKeys, 'sealedKeys'),
+      },
+    };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+export function parseUpdateSession(value: unknown): ParseResult<UpdateSessionBody> {
+  try {
+    const o = object(value, 'body', ['canSpeak', 'canListen', 'muted', 'deafened', 'expiresAt']);
+    const patch: { -readonly [K in keyof UpdateSessionBody]: UpdateSessionBody[K] } = {};
+    for (const field of ['canSpeak', 'canListen', 'muted', 'deafened'] as const) {
+      if (o[field] !== undefined) patch[field] = bool(o[field], field);
+    }
+    if (o.expiresAt !== undefined) patch.expiresAt = time(o.expiresAt, 'expiresAt');
+    if (Object.keys(patch).length === 0) throw new Refusal('body must change at least one field');
+    return { ok: true, value: patch };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+export function parseRotateSession(value: unknown): ParseResult<RotateSessionBody> {
+  try {
+    const o = object(value, 'body', ['ssrc', 'sealedKeys']);
+    return { ok: true, value: { ssrc: ssrc(o.ssrc, 'ssrc'), sealedKeys: sealedKeys(o.sealedKeys, 'sealedKeys') } };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+/** Revoke takes no parameters: the body must be empty or `{}`. */
+export function parseRevokeSession(body: Uint8Array): ParseResult<RevokeSessionBody> {
+  if (body.length === 0) return { ok: true, value: {} };
+  const json = parseJsonBody(body);
+  if (!json.ok) return json;
+  try {
+    object(json.value, 'body', []);
+    return { ok: true, value: {} };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
+  try {
+    const o = object(value, 'body', ['relayId', 'region', 'udpEndpoint', 'publicKey', 'load', 'draining']);
+    const endpoint = object(o.udpEndpoint, 'udpEndpoint', ['host', 'port']);
+    const load = object(o.load, 'load', ['sessions', 'channels']);
+    if (typeof endpoint.host !== 'string' || !HOST_PATTERN.test(endpoint.host)) {
+      throw new Refusal('udpEndpoint.host must be a host name or IP address');
+    }
+    const port = endpoint.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Refusal('udpEndpoint.port must be an integer in 1..65535');
+    }
+    const publicKey = o.publicKey;
+    if (typeof publicKey !== 'string' || publicKey.length !== 43 || decodeBase64Url(publicKey) === null) {
+      throw new Refusal('publicKey must be 32 bytes of base64url');
+    }
+    return {
+      ok: true,
+      value: {
+        relayId: id(o.relayId, 'relayId'),
+        region: id(o.region, 'region'),
+        udpEndpoint: { host: endpoint.host, port },
+        publicKey,
+        load: { sessions: count(load.sessions, 'load.sessions'), channels: count(load.channels, 'load.channels') },
+        draining: bool(o.draining, 'draining'),
+      },
+    };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+/** A validation failure; `message` is the client-facing detail (field and rule, no value). */
+class Refusal extends Error {}
+
+function fail(detail: string): { ok: false; detail: string } {
+  return { ok: false, detail };
+}
+
+function refusal(error: unknown): { ok: false; detail: string } {
+  if (error instanceof Refusal) return fail(error.message);
+  throw error;
+}
+
+function object(value: unknown, what: string, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Refusal(`${what} must be a JSON object`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      // Name the field only when it looks like a field name; never echo arbitrary input.
+      const name = /^[A-Za-z0-9_]{1,32}$/.test(key) ? ` '${key}'` : '';
+      throw new Refusal(`${what} has an unknown field${name}`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function id(value: unknown, what: string): string {
+  if (!isRelayApiId(value)) throw new Refusal(`${what} must be a string of 1..${MAX_RELAY_API_ID_LENGTH} visible ASCII characters`);
+  return value;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw new Refusal(`${what} must be a boolean`);
+  return value;
+}
+
+function ssrc(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new Refusal(`${what} must be an integer in 0..4294967295`);
+  }
+  return value;
+}
+
+function time(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new Refusal(`${what} must be a positive integer (ms since the Unix epoch)`);
+  }
+  return value;
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Refusal(`${what} must be a non-negative integer`);
+  return value;
+}
+
+function profile(value: unknown, what: string): SrtpProfileName {
+  if (!isSrtpProfileName(value)) throw new Refusal(`${what} must be one of aes128gcm, aes256gcm, aescm128sha80`);
+  return value;
+}
+
+/** Shape only; openSessionKeys() checks lengths against the profile and authenticates. */
+function sealedKeys(value: unknown, what: string): SealedKeys {
+  const o = object(value, what, ['v', 'epk', 'ct']);
+  if (o.v !== SEAL_VERSION) throw new Refusal(`${what}.v must be ${SEAL_VERSION}`);
+  if (typeof o.epk !== 'string' || o.epk.length !== 43 || !BASE64URL_PATTERN.test(o.epk)) {
+    throw new Refusal(`${what}.epk must be 32 bytes of base64url`);
+  }
+  if (typeof o.ct !== 'string' || o.ct.length === 0 || o.ct.length > MAX_SEALED_CT_CHARS || !BASE64URL_PATTERN.test(o.ct)) {
+    throw new Refusal(`${what}.ct must be base64url of at most ${MAX_SEALED_CT_CHARS} characters`);
+  }
+  return { v: SEAL_VERSION, epk: o.epk, ct: o.ct };
+}

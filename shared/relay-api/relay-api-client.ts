@@ -1,0 +1,115 @@
+/**
+ * The caller's side of the relay internal API (docs/protocol.md §8): seals session keys to the
+ * relay, signs each request for that relay, and turns answers into values or RelayApiError.
+ * The control plane uses it to drive relays; tests and benchmarks use it to drive a real relay.
+ * `fetch` and the clock are injected, so it runs in workerd and Node alike.
+ */
+import { signRequest, type SigningKey } from './request-signing.js';
+import { sealSessionKeys, type SessionKeyMaterial } from './sealed-keys.js';
+import type {
+  InstallSessionBody,
+  InstallSessionResponse,
+  RotateSessionBody,
+  SessionListResponse,
+  SessionPermissionsBody,
+  UpdateSessionBody,
+} from './messages.js';
+import type { SrtpProfileName } from '../srtp/profiles.js';
+
+export interface RelayApiClientOptions {
+  /** The relay's internal API base URL, e.g. https://relay-ams.example.net/. */
+  readonly baseUrl: string;
+  readonly relayId: string;
+  /** The relay's X25519 public key, as it registered it. */
+  readonly relayPublicKey: Uint8Array;
+  readonly key: SigningKey;
+  readonly fetch: (request: Request) => Promise<Response>;
+  /** ms since the Unix epoch. */
+  readonly now: () => number;
+}
+
+export interface InstallSessionInput {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  readonly ssrc: number;
+  readonly profile: SrtpProfileName;
+  readonly permissions: SessionPermissionsBody;
+  readonly expiresAt: number;
+  readonly keys: SessionKeyMaterial;
+}
+
+/** A non-2xx answer. `status` and the relay's `error` code are safe to log. */
+export class RelayApiError extends Error {
+  override readonly name = 'RelayApiError';
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly detail: string | undefined,
+  ) {
+    super(`relay-api: ${status} ${error}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+export class RelayApiClient {
+  readonly #options: RelayApiClientOptions;
+  readonly #base: string;
+
+  constructor(options: RelayApiClientOptions) {
+    this.#options = options;
+    this.#base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+  }
+
+  async installSession(input: InstallSessionInput): Promise<InstallSessionResponse> {
+    const { keys, ...fields } = input;
+    const body: InstallSessionBody = {
+      ...fields,
+      sealedKeys: sealSessionKeys(this.#options.relayPublicKey, this.#sealContext(input.sessionId, input.ssrc, input.profile), keys),
+    };
+    return (await this.#request('POST', 'v1/sessions', body)) as InstallSessionResponse;
+  }
+
+  async updateSession(sessionId: string, patch: UpdateSessionBody): Promise<void> {
+    await this.#request('PATCH', `v1/sessions/${encodeURIComponent(sessionId)}`, patch);
+  }
+
+  /** New keys and SSRC for a session; `profile` must be the session's. */
+  async rotateSession(sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial): Promise<void> {
+    const body: RotateSessionBody = { ssrc, sealedKeys: sealSessionKeys(this.#options.relayPublicKey, this.#sealContext(sessionId, ssrc, profile), keys) };
+    await this.#request('POST', `v1/sessions/${encodeURIComponent(sessionId)}/rotate`, body);
+  }
+
+  async revokeSession(sessionId: string): Promise<void> {
+    await this.#request('DELETE', `v1/sessions/${encodeURIComponent(sessionId)}`);
+  }
+
+  async listSessions(): Promise<SessionListResponse> {
+    return (await this.#request('GET', 'v1/sessions')) as SessionListResponse;
+  }
+
+  #sealContext(sessionId: string, ssrc: number, profile: SrtpProfileName) {
+    return { relayId: this.#options.relayId, sessionId, ssrc, profile };
+  }
+
+  async #request(method: string, path: string, json?: unknown): Promise<unknown> {
+    const url = new URL(path, this.#base);
+    const body = json === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(json));
+    const authorization = signRequest({ method, url, body, audience: this.#options.relayId, key: this.#options.key, now: this.#options.now() });
+    const headers: Record<string, string> = { authorization };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const init: RequestInit = { method, headers };
+    if (json !== undefined) init.body = body;
+    const response = await this.#options.fetch(new Request(url, init));
+    const text = await response.text();
+    if (!response.ok) {
+      let parsed: { error?: unknown; detail?: unknown } = {};
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        // a proxy's HTML error page, say: keep the status only
+      }
+      throw new RelayApiError(response.status, typeof parsed.error === 'string' ? parsed.error : 'error', typeof parsed.detail === 'string' ? parsed.detail : undefined);
+    }
+    return text === '' ? undefined : JSON.parse(text);
+  }
+}

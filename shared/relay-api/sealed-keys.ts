@@ -1,0 +1,316 @@
+/**
+ * Sealing a session's SRTP master keys to one relay (docs/protocol.md §8.4), so the keys cross
+ * the network — and any TLS-terminating proxy on the way — only as ciphertext that the target
+ * relay alone can open, and only for the session and SSRC they were sealed for.
+ *
+ * The relay has a long-term X25519 key pair and publishes the public key when it registers.
+ * The control plane seals with a fresh ephemeral key pair per message:
+ *
+ *   C      = ctx(relayId, sessionId, ssrc, profile, epk, relayPublicKey)     (below)
+ *   shared = X25519(esk, relayPublicKey)                                     RFC 7748 §6.1
+ *   PRK    = HKDF-Extract(salt = SHA-256(C), shared)                         RFC 5869 §2.2
+ *   key    = HKDF-Expand(PRK, "parley-v1 relay-seal key", 32)                RFC 5869 §2.3
+ *   iv     = HKDF-Expand(PRK, "parley-v1 relay-seal iv", 12)
+ *   ct     = AES-256-GCM(key, iv, aad = C).encrypt(
+ *              c2r.masterKey || c2r.masterSalt || r2c.masterKey || r2c.masterSalt)   (ct || 16-byte tag)
+ *
+ * C is the concatenation of `uint16 length (big-endian) || value` for: the label
+ * "parley-v1 relay-seal", relayId, sessionId (UTF-8 — visible ASCII, see ids.ts), ssrc (uint32
+ * big-endian), profile (ASCII short name), epk (32 bytes), relayPublicKey (32 bytes).
+ *
+ * Because the key and IV come from a fresh ephemeral secret, a (key, iv) pair is never used
+ * twice. Binding C both into the KDF and as AAD means a sealed blob opened for any other relay,
+ * session, SSRC or profile fails authentication. The profile fixes the plaintext layout, so it
+ * is bound too. Intermediate secrets are zeroed before returning, also on error.
+ *
+ * Pure: bytes in, bytes out; @noble/* only, so the control plane (workerd) runs the same code.
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { assertBytes, wipeBytes } from '../bytes.js';
+import { KeyScheduleError, type KeyScheduleErrorReason } from '../keys/errors.js';
+import { X25519_KEY_LENGTH } from '../keys/transcript.js';
+import { assertUsablePublicKey, generateEphemeralKeyPair, x25519PublicKey, x25519SharedSecret, type RandomBytesSource } from '../keys/x25519.js';
+import { isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
+import { decodeBase64Url, encodeBase64Url } from './base64url.js';
+import { assertRelayApiId } from './ids.js';
+
+export const SEAL_LABEL = 'parley-v1 relay-seal';
+export const SEAL_VERSION = 1;
+export const SEAL_HKDF_INFO = Object.freeze({
+  key: `${SEAL_LABEL} key`,
+  iv: `${SEAL_LABEL} iv`,
+});
+const AES_KEY_LENGTH = 32;
+const GCM_IV_LENGTH = 12;
+const GCM_TAG_LENGTH = 16;
+
+/** What a sealed blob is bound to. Opening with any other value fails. */
+export interface SealContext {
+  readonly relayId: string;
+  readonly sessionId: string;
+  /** The SSRC the client will send with under these keys (uint32). */
+  readonly ssrc: number;
+  /** Fixes the key and salt lengths (shared/srtp/profiles.ts). */
+  readonly profile: SrtpProfileName;
+}
+
+export interface DirectionMasterKeys {
+  readonly masterKey: Uint8Array;
+  readonly masterSalt: Uint8Array;
+}
+
+/** The secrets a relay needs for one session's key epoch. */
+export interface SessionKeyMaterial {
+  readonly clientToRelay: DirectionMasterKeys;
+  readonly relayToClient: DirectionMasterKeys;
+}
+
+/** JSON form carried in install and rotate messages. */
+export interface SealedKeys {
+  readonly v: typeof SEAL_VERSION;
+  /** Ephemeral X25519 public key, base64url (43 characters). */
+  readonly epk: string;
+  /** AES-256-GCM ciphertext and tag, base64url. */
+  readonly ct: string;
+}
+
+export type SealErrorReason =
+  /** Not a version-1 sealed object, or a field with the wrong encoding or length. */
+  | 'malformed'
+  /** The ephemeral public key is a point of small order (RFC 7748 §7). */
+  | 'low-order-public-key'
+  /** The ephemeral public key is not canonically encoded. */
+  | 'non-canonical-public-key'
+  /** X25519 produced the all-zero shared secret. */
+  | 'zero-shared-secret'
+  /** Authentication failed: wrong relay, session, SSRC or profile, or altered ciphertext. */
+  | 'authentication-failed';
+
+export class SealError extends Error {
+  override readonly name = 'SealError';
+  constructor(
+    readonly reason: SealErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`relay-seal: ${message}`, options);
+  }
+}
+
+export function isSealError(value: unknown): value is SealError {
+  return value instanceof SealError;
+}
+
+/** Plaintext length for a profile: two (master key, master salt) pairs. */
+export function sealedPlaintextLength(profile: SrtpProfileName): number {
+  const p = SRTP_PROFILES[profile];
+  return 2 * (p.keyLength + p.saltLength);
+}
+
+/**
+ * Throws SealError unless `publicKey` is a usable relay public key (the checks of
+ * docs/protocol.md §3.3). The control plane calls it when a relay registers.
+ */
+export function assertUsableRelayPublicKey(publicKey: Uint8Array): void {
+  try {
+    assertUsablePublicKey(publicKey, 'serverPublicKey');
+  } catch (error) {
+    throw toSealError(error);
+  }
+}
+
+export interface SealOptions {
+  /** Source of the ephemeral private key; tests only. Defaults to crypto.getRandomValues. */
+  readonly randomBytes?: RandomBytesSource;
+}
+
+/** Seals `keys` to the relay whose X25519 public key is `recipientPublicKey`. */
+export function sealSessionKeys(
+  recipientPublicKey: Uint8Array,
+  context: SealContext,
+  keys: SessionKeyMaterial,
+  options: SealOptions = {},
+): SealedKeys {
+  assertBytes(recipientPublicKey, 'relay-seal: recipientPublicKey', X25519_KEY_LENGTH);
+  assertContext(context);
+  const plaintext = encodeKeyMaterial(context.profile, keys);
+  const ephemeral = generateEphemeralKeyPair(options.randomBytes);
+  let shared: Uint8Array | undefined;
+  let secrets: AeadSecrets | undefined;
+  try {
+    try {
+      shared = x25519SharedSecret(ephemeral.privateKey, recipientPublicKey, 'serverPublicKey');
+    } catch (error) {
+      throw toSealError(error);
+    }
+    const aad = encodeSealContext(context, ephemeral.publicKey, recipientPublicKey);
+    secrets = deriveAeadSecrets(shared, aad);
+    const ct = gcm(secrets.key, secrets.iv, aad).encrypt(plaintext);
+    return { v: SEAL_VERSION, epk: encodeBase64Url(ephemeral.publicKey), ct: encodeBase64Url(ct) };
+  } finally {
+    wipeBytes(plaintext, ephemeral.privateKey, shared, secrets?.key, secrets?.iv);
+  }
+}
+
+/**
+ * Opens a sealed blob with the relay's private key, for the context the relay expects. Throws
+ * SealError for anything a sender or an attacker can cause; TypeError/RangeError for API misuse
+ * (a private key of the wrong length, an invalid context). The caller owns (and must wipe) the
+ * returned key material.
+ */
+export function openSessionKeys(relayPrivateKey: Uint8Array, context: SealContext, sealed: unknown): SessionKeyMaterial {
+  assertBytes(relayPrivateKey, 'relay-seal: relayPrivateKey', X25519_KEY_LENGTH);
+  assertContext(context);
+  const { epk, ct } = decodeSealed(sealed, context.profile);
+  const recipientPublicKey = x25519PublicKey(relayPrivateKey);
+  let shared: Uint8Array | undefined;
+  let secrets: AeadSecrets | undefined;
+  let plaintext: Uint8Array | undefined;
+  try {
+    try {
+      shared = x25519SharedSecret(relayPrivateKey, epk, 'clientPublicKey');
+    } catch (error) {
+      throw toSealError(error);
+    }
+    const aad = encodeSealContext(context, epk, recipientPublicKey);
+    secrets = deriveAeadSecrets(shared, aad);
+    try {
+      plaintext = gcm(secrets.key, secrets.iv, aad).decrypt(ct);
+    } catch {
+      throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, session, SSRC and profile');
+    }
+    return decodeKeyMaterial(context.profile, plaintext);
+  } finally {
+    wipeBytes(shared, secrets?.key, secrets?.iv, plaintext);
+  }
+}
+
+/** Zeroes every key and salt in `keys`. */
+export function wipeSessionKeyMaterial(keys: SessionKeyMaterial): void {
+  wipeBytes(keys.clientToRelay.masterKey, keys.clientToRelay.masterSalt, keys.relayToClient.masterKey, keys.relayToClient.masterSalt);
+}
+
+/** The encoded context C (module comment): the AAD, and SHA-256(C) is the HKDF salt. */
+export function encodeSealContext(context: SealContext, ephemeralPublicKey: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array {
+  const utf8 = new TextEncoder();
+  const ssrc = new Uint8Array(4);
+  new DataView(ssrc.buffer).setUint32(0, context.ssrc, false);
+  const fields = [
+    utf8.encode(SEAL_LABEL),
+    utf8.encode(context.relayId),
+    utf8.encode(context.sessionId),
+    ssrc,
+    utf8.encode(context.profile),
+    ephemeralPublicKey,
+    recipientPublicKey,
+  ];
+  let total = 0;
+  for (const field of fields) total += 2 + field.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (const field of fields) {
+    view.setUint16(offset, field.length, false);
+    out.set(field, offset + 2);
+    offset += 2 + field.length;
+  }
+  return out;
+}
+
+interface AeadSecrets {
+  readonly key: Uint8Array;
+  readonly iv: Uint8Array;
+}
+
+function deriveAeadSecrets(shared: Uint8Array, encodedContext: Uint8Array): AeadSecrets {
+  const ascii = new TextEncoder();
+  const prk = extract(sha256, shared, sha256(encodedContext));
+  try {
+    return {
+      key: expand(sha256, prk, ascii.encode(SEAL_HKDF_INFO.key), AES_KEY_LENGTH),
+      iv: expand(sha256, prk, ascii.encode(SEAL_HKDF_INFO.iv), GCM_IV_LENGTH),
+    };
+  } finally {
+    prk.fill(0);
+  }
+}
+
+function assertContext(context: SealContext): void {
+  if (typeof context !== 'object' || context === null) throw new TypeError('relay-seal: context must be an object');
+  assertRelayApiId(context.relayId, 'context.relayId');
+  assertRelayApiId(context.sessionId, 'context.sessionId');
+  if (typeof context.ssrc !== 'number' || !Number.isInteger(context.ssrc) || context.ssrc < 0 || context.ssrc > 0xffffffff) {
+    throw new RangeError('relay-seal: context.ssrc must be an integer in 0..2^32-1');
+  }
+  if (!isSrtpProfileName(context.profile)) throw new RangeError('relay-seal: context.profile is not a known SRTP profile');
+}
+
+function encodeKeyMaterial(profileName: SrtpProfileName, keys: SessionKeyMaterial): Uint8Array {
+  const profile = SRTP_PROFILES[profileName];
+  if (typeof keys !== 'object' || keys === null) throw new TypeError('relay-seal: keys must be an object');
+  const parts = [
+    [keys.clientToRelay?.masterKey, 'clientToRelay.masterKey', profile.keyLength],
+    [keys.clientToRelay?.masterSalt, 'clientToRelay.masterSalt', profile.saltLength],
+    [keys.relayToClient?.masterKey, 'relayToClient.masterKey', profile.keyLength],
+    [keys.relayToClient?.masterSalt, 'relayToClient.masterSalt', profile.saltLength],
+  ] as const;
+  const out = new Uint8Array(sealedPlaintextLength(profileName));
+  let offset = 0;
+  for (const [bytes, what, length] of parts) {
+    assertBytes(bytes, `relay-seal: keys.${what}`, length);
+    out.set(bytes, offset);
+    offset += length;
+  }
+  return out;
+}
+
+/** Copies the four values out of the plaintext; the caller wipes the plaintext. */
+function decodeKeyMaterial(profileName: SrtpProfileName, plaintext: Uint8Array): SessionKeyMaterial {
+  const { keyLength, saltLength } = SRTP_PROFILES[profileName];
+  let offset = 0;
+  const take = (length: number): Uint8Array => plaintext.slice(offset, (offset += length));
+  const clientToRelay = { masterKey: take(keyLength), masterSalt: take(saltLength) };
+  const relayToClient = { masterKey: take(keyLength), masterSalt: take(saltLength) };
+  return { clientToRelay, relayToClient };
+}
+
+function decodeSealed(sealed: unknown, profile: SrtpProfileName): { epk: Uint8Array; ct: Uint8Array } {
+  if (typeof sealed !== 'object' || sealed === null || Array.isArray(sealed)) {
+    throw new SealError('malformed', 'sealed keys must be an object');
+  }
+  const { v, epk, ct, ...rest } = sealed as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) throw new SealError('malformed', 'sealed keys have unknown fields');
+  if (v !== SEAL_VERSION) throw new SealError('malformed', `sealed keys must have v = ${SEAL_VERSION}`);
+  const epkBytes = typeof epk === 'string' ? decodeBase64Url(epk) : null;
+  if (epkBytes === null || epkBytes.length !== X25519_KEY_LENGTH) {
+    throw new SealError('malformed', 'epk must be 32 bytes of base64url');
+  }
+  const ctBytes = typeof ct === 'string' ? decodeBase64Url(ct) : null;
+  if (ctBytes === null || ctBytes.length !== sealedPlaintextLength(profile) + GCM_TAG_LENGTH) {
+    throw new SealError('malformed', `ct must be base64url of ${sealedPlaintextLength(profile) + GCM_TAG_LENGTH} bytes for ${profile}`);
+  }
+  return { epk: epkBytes, ct: ctBytes };
+}
+
+function toSealError(error: unknown): unknown {
+  if (error instanceof KeyScheduleError) {
+    const reason: Record<KeyScheduleErrorReason, SealErrorReason> = {
+      'low-order-public-key': 'low-order-public-key',
+      'non-canonical-public-key': 'non-canonical-public-key',
+      'zero-shared-secret': 'zero-shared-secret',
+      'key-confirmation-failed': 'authentication-failed',
+    };
+    const messages: Record<SealErrorReason, string> = {
+      malformed: 'malformed public key',
+      'low-order-public-key': 'public key is a point of small order',
+      'non-canonical-public-key': 'public key is not canonically encoded',
+      'zero-shared-secret': 'X25519 gave the all-zero shared secret',
+      'authentication-failed': 'authentication failed',
+    };
+    const mapped = reason[error.reason];
+    return new SealError(mapped, messages[mapped], { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,134 @@
+/**
+ * Runs the real relay process (relay/src/main.ts) for end-to-end tests and benchmarks, on
+ * loopback ports of its own, with the development keys, and drives it through its signed
+ * internal API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
+import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
+import { RelayApiClient } from '../../shared/relay-api/relay-api-client.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A TCP and a UDP port that were free a moment ago (the relay binds them right after). */
+export async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
+  if (kind === 'udp') {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const { port } = socket.address();
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    return port;
+  }
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface RelayPorts {
+  readonly udp: number;
+  readonly api: number;
+  readonly metrics: number;
+}
+
+export interface RelayProcess {
+  readonly child: ChildProcess;
+  readonly ports: RelayPorts;
+  readonly api: RelayApiClient;
+  readonly relayId: string;
+  /** Every line the relay wrote to stdout (JSON logs). */
+  readonly output: string[];
+  /** Resident set size of the relay process, bytes (Linux /proc). */
+  rssBytes(): number;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited(): Promise<number | NodeJS.Signals>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export async function allocateRelayPorts(): Promise<RelayPorts> {
+  return { udp: await freePort('udp'), api: await freePort('tcp'), metrics: await freePort('tcp') };
+}
+
+/** Starts relay/src/main.ts and waits for it to listen. */
+export async function startRelayProcess(options: { ports?: RelayPorts; env?: Record<string, string>; relayId?: string; cpu?: string } = {}): Promise<RelayProcess> {
+  const ports = options.ports ?? (await allocateRelayPorts());
+  const relayId = options.relayId ?? 'test-relay';
+  const env = {
+    ...process.env,
+    PARLEY_ENV: 'development',
+    RELAY_ID: relayId,
+    RELAY_UDP_HOST: '127.0.0.1',
+    RELAY_UDP_PORT: String(ports.udp),
+    RELAY_API_PORT: String(ports.api),
+    RELAY_METRICS_PORT: String(ports.metrics),
+    RELAY_REGISTER: 'false',
+    RELAY_ANNOUNCE_PORTS: 'true',
+    RELAY_LOG_LEVEL: 'info',
+    // Tests send bursts far above a voice stream's 50 packets/s: lift the per-session budgets
+    // (the rate limits have tests of their own).
+    RELAY_SESSION_PPS: '20000',
+    RELAY_SESSION_PACKET_BURST: '20000',
+    RELAY_SESSION_BPS: '10000000',
+    RELAY_SESSION_BYTE_BURST: '10000000',
+    ...options.env,
+  };
+  const command = options.cpu ? 'taskset' : process.execPath;
+  const args = [...(options.cpu ? ['-c', options.cpu, process.execPath] : []), '--import', 'tsx', 'relay/src/main.ts'];
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  let stderr = '';
+  const exit = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`relay did not start in 20 s; stderr: ${stderr}`)), 20_000);
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        output.push(line);
+        if (line.includes('"parleyRelay":"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    void exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`relay exited (${code}) before it was ready; stderr: ${stderr}`));
+    });
+  });
+  const [keyId, secret] = INSECURE_DEV_API_KEYS.split(':') as [string, string];
+  const api = new RelayApiClient({
+    baseUrl: `http://127.0.0.1:${ports.api}/`,
+    relayId,
+    relayPublicKey: decodeBase64Url(INSECURE_DEV_RELAY_PUBLIC_KEY)!,
+    key: { keyId, secret: decodeBase64Url(secret)! },
+    fetch: (request) => fetch(request),
+    now: Date.now,
+  });
+  return {
+    child,
+    ports,
+    api,
+    relayId,
+    output,
+    rssBytes() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+      if (kb === undefined) throw new Error('no VmRSS for the relay process');
+      return Number(kb) * 1024;
+    },
+    exited: () => exit,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}

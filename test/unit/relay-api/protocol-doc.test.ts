@@ -1,0 +1,61 @@
+/** docs/protocol.md §8 is a spec the control plane is built from: its labels and examples must be the code's. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { hexToBytes } from '../../../shared/bytes.js';
+import { x25519PublicKey } from '../../../shared/keys/x25519.js';
+import { canonicalRequest, SIGNATURE_SCHEME, SIGNING_LABEL, signRequest } from '../../../shared/relay-api/request-signing.js';
+import { encodeSealContext, openSessionKeys, SEAL_HKDF_INFO, SEAL_LABEL, sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
+import { INTERNAL_API_REALM } from '../../../relay/src/internal-api.js';
+
+const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
+const section = doc.slice(doc.indexOf('## 8. Relay internal API'));
+const sectionWithoutSpace = section.replace(/\s+/g, '');
+const seq = (length: number, start = 0): Uint8Array => Uint8Array.from({ length }, (_, i) => (start + i) & 0xff);
+
+describe('docs/protocol.md §8', () => {
+  it('quotes the labels, the scheme and the challenge', () => {
+    expect(section.length).toBeGreaterThan(1000);
+    for (const label of [SIGNING_LABEL, SEAL_LABEL, SEAL_HKDF_INFO.key, SEAL_HKDF_INFO.iv]) expect(section).toContain(label);
+    expect(section).toContain(`Authorization: ${SIGNATURE_SCHEME} keyId=<kid>, ts=<ms>, nonce=<nonce>, sig=<sig>`);
+    expect(section).toContain(`WWW-Authenticate: ${SIGNATURE_SCHEME} realm="${INTERNAL_API_REALM}"`);
+  });
+
+  it('gives the signing example the code produces', () => {
+    const body = new TextEncoder().encode('{"muted":true}');
+    const header = signRequest({
+      method: 'PATCH',
+      url: 'https://relay-fra-1.internal:7000/v1/sessions/ses-example',
+      body,
+      audience: 'relay-fra-1',
+      key: { keyId: 'example-key', secret: seq(32) },
+      now: 1_760_000_000_000,
+      randomBytes: () => seq(16, 0xa0),
+    });
+    expect(section).toContain(`Authorization: ${header}`);
+    const canonical = canonicalRequest({
+      keyId: 'example-key',
+      audience: 'relay-fra-1',
+      timestamp: 1_760_000_000_000,
+      nonce: 'oKGio6SlpqeoqaqrrK2urw',
+      method: 'PATCH',
+      target: '/v1/sessions/ses-example',
+      body,
+    });
+    expect(section).toContain(new TextDecoder().decode(canonical));
+  });
+
+  it('gives the sealing example the code produces, and it opens', () => {
+    const relayPrivateKey = hexToBytes('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb');
+    const esk = hexToBytes('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
+    const relayPublicKey = x25519PublicKey(relayPrivateKey);
+    const context = { relayId: 'relay-fra-1', sessionId: 'ses-example', ssrc: 0x12345678, profile: 'aes128gcm' as const };
+    const keys = {
+      clientToRelay: { masterKey: seq(16, 0x10), masterSalt: seq(12, 0x20) },
+      relayToClient: { masterKey: seq(16, 0x30), masterSalt: seq(12, 0x40) },
+    };
+    const sealed = sealSessionKeys(relayPublicKey, context, keys, { randomBytes: () => esk.slice() });
+    expect(section).toContain(`sealed = ${JSON.stringify(sealed)}`);
+    expect(sectionWithoutSpace).toContain(Buffer.from(encodeSealContext(context, x25519PublicKey(esk), relayPublicKey)).toString('hex'));
+    expect(openSessionKeys(relayPrivateKey, context, sealed)).toEqual(keys);
+  });
+});
