@@ -1,0 +1,299 @@
+/**
+ * `npm run bench:relay`: how many voice packets per second one core of the real relay forwards,
+ * compared with a plain Node UDP forwarder doing no crypto (the I/O ceiling), the latency the
+ * relay adds, and the memory an idle session costs. A benchmark, not a test: nothing here
+ * asserts on time. How it measures: docs/performance.md.
+ *
+ * Processes: the relay (`node --import tsx relay/src/main.ts`, development mode, fixed ports the
+ * bench picks) or the plain forwarder pinned to core 0, and the load generator
+ * (bench/relay/load-generator.ts) pinned to core 1, talking over loopback.
+ *
+ * Phases:
+ *   1. relay: per fan-out, install channels through the signed internal API, latch listeners with
+ *      keepalives, ramp the number of talking channels; the highest step losing < 0.1% is the
+ *      maximum sustained load; then a latency step at half of it.
+ *   2. plain forwarder: the same channels and steps, and the latency step at the same load.
+ *   3. memory: a fresh relay, RSS and heap before and after installing the idle sessions.
+ *   4. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
+ *
+ * Options: see bench/relay/options.ts (--json, --quick, --seconds, --fanout, --max-sockets,
+ * --sessions, --cpu-prof).
+ */
+import { readdirSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { detectPinning, findFreePortBlock, installExitHooks, stopAllChildren } from './relay/child-processes.js';
+import { summariseCpuProfile, type ProfileSummary } from './relay/cpu-profile-summary.js';
+import type { StepResult } from './relay/load-protocol.js';
+import { parseBenchOptions, type BenchOptions } from './relay/options.js';
+import { coreBusySeconds, residentBytes } from './relay/proc-stats.js';
+import {
+  buildReport,
+  compareLatency,
+  formatReport,
+  shared,
+  sustained,
+  type FanoutResult,
+  type MemoryResult,
+  type RampResult,
+} from './relay/report.js';
+import { LoadGenerator, makeProfileDir, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PORT_BASE = 47_300;
+const MEMORY_WARMUP_SESSIONS = 100;
+const IDLE_CHANNEL_SIZE = 5;
+
+const options = parseBenchOptions(process.argv.slice(2));
+const progress = (message: string): void => {
+  process.stderr.write(`bench:relay: ${message}\n`);
+};
+
+interface RelayPhase {
+  readonly ramps: Map<number, RampResult>;
+  readonly latency: Map<number, StepResult | null>;
+  readonly maxChannels: Map<number, number>;
+}
+
+function channelsFor(fanout: number): number {
+  return Math.max(1, Math.floor(options.maxSockets / fanout));
+}
+
+function stepChannels(fanout: number, fractions: readonly number[]): number[] {
+  const max = channelsFor(fanout);
+  return [...new Set(fractions.map((f) => Math.max(1, Math.round(f * max))))];
+}
+
+function describeStep(kind: string, s: StepResult): string {
+  return (
+    `${kind} f${s.fanout} ${s.channels} ch: ${Math.round(s.out_pps)} out/s, loss ${(s.loss * 100).toFixed(3)}%, ` +
+    `${s.target_cores.toFixed(2)} cores, drain ${Math.round(s.drain_ms)} ms, load ${s.load_cores.toFixed(2)} (late sends ${s.late_sends}, max lag ${s.max_send_lag_ms.toFixed(1)} ms), ` +
+    `cores busy ${s.core_busy.map((b) => b.toFixed(2)).join('/')}`
+  );
+}
+
+/** Steps through `channelCounts` until one loses too much. */
+async function ramp(load: LoadGenerator, kind: string, channelCounts: readonly number[]): Promise<RampResult> {
+  const steps: StepResult[] = [];
+  let best: StepResult | null = null;
+  for (const channels of channelCounts) {
+    const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
+    steps.push(step);
+    progress(describeStep(kind, step));
+    if (!sustained(step)) return { steps, max_sustained: best, stopped_by: 'loss' };
+    best = step;
+  }
+  return { steps, max_sustained: best, stopped_by: 'socket-cap' };
+}
+
+function halfLoadChannels(ramp: RampResult): number | null {
+  return ramp.max_sustained === null ? null : Math.max(1, Math.round(ramp.max_sustained.channels / 2));
+}
+
+async function runRelayPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<RelayPhase> {
+  const phase: RelayPhase = { ramps: new Map(), latency: new Map(), maxChannels: new Map() };
+  progress('starting the relay');
+  const relay = await startRelay({ root: ROOT, pinning, ports });
+  try {
+    await load.call('configure', relay.target);
+    for (const fanout of options.fanouts) {
+      const channels = channelsFor(fanout);
+      phase.maxChannels.set(fanout, channels);
+      const prepared = await load.call('prepare', { fanout, channels });
+      progress(`relay f${fanout}: ${prepared.sessions} sessions installed and ${prepared.latched} listeners latched in ${prepared.installSeconds.toFixed(1)} s`);
+      const result = await ramp(load, 'relay', stepChannels(fanout, options.relaySteps));
+      phase.ramps.set(fanout, result);
+      const half = halfLoadChannels(result);
+      if (half !== null) {
+        const step = await load.call('step', { channels: half, seconds: options.seconds, recordLatency: true });
+        progress(`${describeStep('relay latency', step)}, p50 ${step.latency?.p50_us} µs p99 ${step.latency?.p99_us} µs`);
+        phase.latency.set(fanout, step);
+      }
+      await load.call('release', {});
+    }
+  } finally {
+    await relay.stop();
+  }
+  return phase;
+}
+
+async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, relay: RelayPhase): Promise<FanoutResult[]> {
+  progress('starting the plain forwarder');
+  const plain = await startPlainForwarder(ROOT, pinning, ports.udp);
+  const results: FanoutResult[] = [];
+  try {
+    await load.call('configure', plain.target);
+    for (const fanout of options.fanouts) {
+      const prepared = await load.call('prepare', { fanout, channels: channelsFor(fanout) });
+      await plain.setTable(prepared.table ?? []);
+      const relayRamp = relay.ramps.get(fanout)!;
+      // The relay's own steps first (a comparison at equal load), then coarser steps above them.
+      const relayCounts = relayRamp.steps.map((step) => step.channels);
+      const highest = Math.max(0, ...relayCounts);
+      const plainCounts = [...relayCounts, ...stepChannels(fanout, options.plainSteps).filter((c) => c > highest)];
+      const plainRamp = await ramp(load, 'plain', plainCounts);
+      const half = halfLoadChannels(relayRamp);
+      let plainLatency: StepResult | null = null;
+      if (half !== null) {
+        plainLatency = await load.call('step', { channels: half, seconds: options.seconds, recordLatency: true });
+        progress(`${describeStep('plain latency', plainLatency)}, p50 ${plainLatency.latency?.p50_us} µs p99 ${plainLatency.latency?.p99_us} µs`);
+      }
+      await load.call('release', {});
+      await plain.setTable([]);
+      const r = relayRamp.max_sustained;
+      const p = plainRamp.max_sustained;
+      const plainAtRelayMax = r === null ? undefined : plainRamp.steps.find((step) => step.channels === r.channels);
+      results.push({
+        fanout,
+        max_channels: relay.maxChannels.get(fanout) ?? channelsFor(fanout),
+        relay: relayRamp,
+        plain: plainRamp,
+        ratio_to_plain: r !== null && p !== null && p.out_pps_per_core > 0 ? r.out_pps_per_core / p.out_pps_per_core : null,
+        ratio_at_equal_load:
+          r !== null && plainAtRelayMax !== undefined && plainAtRelayMax.out_pps_per_core > 0 ? r.out_pps_per_core / plainAtRelayMax.out_pps_per_core : null,
+        latency: half === null ? null : compareLatency(half, relay.latency.get(fanout) ?? null, plainLatency),
+      });
+    }
+  } finally {
+    await plain.stop();
+  }
+  return results;
+}
+
+async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<MemoryResult> {
+  progress(`memory: starting a fresh relay, installing ${options.idleSessions} idle sessions`);
+  // Idle sessions must outlive the install; the idle timeout does not change what a session holds.
+  const relay = await startRelay({ root: ROOT, pinning, ports, probe: true, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' } });
+  try {
+    await load.call('configure', relay.target);
+    const concurrency = 8;
+    const warmup = await load.call('installIdle', { sessions: MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency });
+    const before = await relay.memory();
+    const rssBefore = residentBytes(relay.child.pid);
+    const bulk = await load.call('installIdle', { sessions: options.idleSessions - MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency }, 600_000);
+    const after = await relay.memory();
+    const rssAfter = residentBytes(relay.child.pid);
+    const measured = Math.max(1, bulk.installed);
+    const result: MemoryResult = {
+      sessions: warmup.installed + bulk.installed,
+      warmup_sessions: warmup.installed,
+      refused: warmup.refused + bulk.refused,
+      first_refusal: warmup.firstError ?? bulk.firstError,
+      retried_503: warmup.retries + bulk.retries,
+      install_seconds: bulk.seconds,
+      installs_per_second: bulk.installed / bulk.seconds,
+      gc: after.gcRan,
+      rss_before: rssBefore,
+      rss_after: rssAfter,
+      heap_used_before: before.heapUsed,
+      heap_used_after: after.heapUsed,
+      bytes_per_session: (rssAfter - rssBefore) / measured,
+      heap_bytes_per_session: (after.heapUsed - before.heapUsed) / measured,
+    };
+    progress(`memory: ${result.sessions} sessions, ${Math.round(result.bytes_per_session)} B RSS and ${Math.round(result.heap_bytes_per_session)} B heap per session`);
+    return result;
+  } finally {
+    await relay.stop();
+  }
+}
+
+async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, fanout: number, channels: number): Promise<ProfileSummary | null> {
+  const dir = makeProfileDir();
+  progress(`cpu profile: fan-out ${fanout}, ${channels} channels, profile in ${dir}`);
+  const relay = await startRelay({ root: ROOT, pinning, ports, cpuProfileDir: dir });
+  let step: StepResult;
+  try {
+    await load.call('configure', relay.target);
+    await load.call('prepare', { fanout, channels });
+    step = await load.call('step', { channels, seconds: Math.max(options.seconds, 3), recordLatency: false });
+    progress(describeStep('profiled relay', step));
+    await load.call('release', {});
+  } finally {
+    await relay.stop();
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (file === undefined) {
+    progress('cpu profile: the relay wrote no profile (did it exit cleanly?)');
+    return null;
+  }
+  const summary = summariseCpuProfile(join(dir, file), { top: 15, window: [step.window_start_us, step.window_end_us], root: ROOT });
+  progress(`cpu profile kept at ${join(dir, file)}`);
+  return summary;
+}
+
+async function main(opts: BenchOptions): Promise<void> {
+  const started = Date.now();
+  const cores = availableParallelism();
+  const pinning = detectPinning(cores);
+  const notes: string[] = [];
+  if (!pinning.pinned) notes.push(`not pinned: ${pinning.reason}; relay and load generator share cores`);
+  const loadAverage = loadavg();
+  // What else runs here: half a second of /proc/stat before anything of ours starts.
+  const busyBefore = coreBusySeconds();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const busyAtStart = coreBusySeconds().map((b, i) => Math.round((b - (busyBefore[i] ?? b)) * 200) / 100);
+  if (busyAtStart.some((b) => b > 0.1)) notes.push(`other work was running at start (busy cores ${busyAtStart.join('/')}, load average ${loadAverage[0]!.toFixed(2)})`);
+  const [udp, api, metrics] = await findFreePortBlock(PORT_BASE, 3);
+  const ports: BenchPorts = { udp: udp!, api: api!, metrics: metrics! };
+  progress(`ports udp ${ports.udp}, api ${ports.api}, metrics ${ports.metrics}; ${pinning.pinned ? 'pinned (taskset)' : `NOT pinned: ${pinning.reason}`}`);
+
+  const load = LoadGenerator.start(ROOT, pinning);
+  try {
+    const relayPhase = await runRelayPhase(load, ports, pinning);
+    const perFanout = await runPlainPhase(load, ports, pinning, relayPhase);
+    const memory = await runMemoryPhase(load, ports, pinning);
+    let cpuProfile: ProfileSummary | null = null;
+    if (opts.cpuProfile) {
+      const fanout = Math.max(...opts.fanouts);
+      const max = relayPhase.ramps.get(fanout)?.max_sustained?.channels ?? channelsFor(fanout);
+      cpuProfile = await runProfilePhase(load, ports, pinning, fanout, Math.max(1, Math.round(max * 0.8)));
+    }
+    for (const f of perFanout) {
+      const sharedSteps = [...f.relay.steps, ...(f.plain?.steps ?? [])].filter(shared).length;
+      if (sharedSteps > 0) {
+        notes.push(`fan-out ${f.fanout}: ${sharedSteps} step(s) ran while other processes used more than a quarter of a core (SHARED rows); throughput per core holds up, maximum load and latency do not`);
+      }
+      if (f.relay.steps.some((s) => s.load_saturated) || f.plain?.steps.some((s) => s.load_saturated)) {
+        notes.push(`fan-out ${f.fanout}: the load generator saturated in some step (LOAD-SATURATED rows); those rows measure the load side`);
+      }
+      if (f.plain?.stopped_by === 'socket-cap') {
+        notes.push(`fan-out ${f.fanout}: the plain forwarder never lost packets up to the socket budget; its per-core figure is taken below saturation (${f.plain.max_sustained?.target_cores.toFixed(2)} cores)`);
+      }
+      if (f.relay.stopped_by === 'socket-cap') {
+        notes.push(`fan-out ${f.fanout}: the relay sustained every step up to the socket budget; raise --max-sockets to find its limit`);
+      }
+    }
+    const cpu = cpus()[0];
+    const report = buildReport({
+      machine: {
+        date: new Date().toISOString(),
+        node: process.version,
+        cores,
+        cpu_model: cpu?.model.trim() ?? 'unknown',
+        pinned: pinning.pinned,
+        pinning_note: pinning.reason,
+        load_average_at_start: loadAverage.map((n) => Math.round(n * 100) / 100),
+        busy_cores_at_start: busyAtStart,
+      },
+      options: { ...opts, duration_seconds: Math.round((Date.now() - started) / 1000) },
+      perFanout,
+      memory,
+      cpuProfile,
+      notes,
+    });
+    if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${formatReport(report)}\n`);
+  } finally {
+    await load.stop();
+  }
+}
+
+installExitHooks((signal) => progress(`${signal}: stopping every child process`));
+main(options)
+  .then(() => stopAllChildren())
+  .catch(async (error: unknown) => {
+    progress(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    await stopAllChildren();
+    process.exitCode = 1;
+  });

@@ -1,0 +1,608 @@
+/**
+ * The load side of `npm run bench:relay`, run as its own process (pinned to the other core than
+ * the relay) and driven over IPC by bench/relay.bench.ts (messages in load-protocol.ts).
+ *
+ * It plays every client of many voice channels at once: each channel has one speaker and N
+ * listeners. Sessions are installed through the relay's signed internal API with keys sealed to
+ * the relay; each listener binds its own UDP socket and latches it with a keepalive, as a real
+ * client would. During a step the speakers send voice at 50 packets/s each (160-byte payloads,
+ * 12-byte RTP header), protected ahead of time so the step measures the target, not this
+ * process's encryption. Listeners only count what arrives; a small sample is copied and opened
+ * with the listener's keys after the step, to prove the relay forwarded real, correctly
+ * re-protected voice.
+ *
+ * Latency: this process both sends and receives, so one clock serves both ends. The send time of
+ * every packet is kept by (speaker, sequence number) — both are in the clear RTP header the relay
+ * forwards unchanged — and looked up when the copy arrives at a listener.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { ClientMediaSession } from '../../shared/client/media-session.js';
+import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
+import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { DirectionKeys } from '../../relay/src/session-spec.js';
+import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
+import { BenchSessionInstaller, forEachConcurrently, type BenchSession } from './session-installer.js';
+import type {
+  IdleInstallParams,
+  IdleInstallResult,
+  LatencySummary,
+  LoadReply,
+  LoadRequest,
+  LoadTarget,
+  PrepareParams,
+  PrepareResult,
+  RelayCounterDelta,
+  StepParams,
+  StepResult,
+} from './load-protocol.js';
+
+const PROFILE: SrtpProfileName = 'aes128gcm';
+const HOST = '127.0.0.1';
+/** Voice: one 20 ms Opus frame per packet. */
+const PACKETS_PER_SECOND = 50;
+const PACKET_INTERVAL_MS = 1000 / PACKETS_PER_SECOND;
+const PAYLOAD_BYTES = 160;
+/** Send times are kept for the last RING sequence numbers of each speaker (20 s of voice). */
+const RING = 1024;
+/** A send this far behind its schedule counts as late. */
+const LATE_MS = 5;
+/** Keepalives go out in batches this size, so a burst never overflows the target's socket buffer. */
+const KEEPALIVE_BATCH = 100;
+/** One listener in this many keeps a copy of its first datagrams of each step, to open later. */
+const SAMPLE_EVERY = 40;
+const SAMPLES_PER_LISTENER = 2;
+const SESSION_LIFETIME_MS = 3_600_000;
+const INSTALL_CONCURRENCY = 8;
+
+interface Member {
+  readonly session: BenchSession;
+  readonly client: ClientMediaSession;
+}
+
+interface Channel {
+  readonly index: number;
+  readonly speaker: Member;
+  /** Global listener indexes into ChannelSet.listeners. */
+  readonly listenerIndexes: readonly number[];
+}
+
+interface Sample {
+  readonly listener: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Everything one `prepare` creates; `release` ends it. */
+interface ChannelSet {
+  readonly fanout: number;
+  readonly channels: readonly Channel[];
+  readonly listeners: readonly Member[];
+  readonly listenerSockets: readonly Socket[];
+  readonly listenerPorts: readonly number[];
+  readonly listenerChannel: Uint32Array;
+  readonly speakerSocket: Socket;
+  /** Speaker SSRCs are speakerSsrcBase + channel index. */
+  readonly speakerSsrcBase: number;
+  readonly sendTimes: Float64Array;
+}
+
+let target: LoadTarget | null = null;
+let api: BenchSessionInstaller | null = null;
+let current: ChannelSet | null = null;
+/** SSRCs are never reused within a run: the relay refuses a recently released SSRC. */
+let nextSsrc = 0x00100000 + (randomBytes(2).readUInt16BE(0) << 4);
+const runTag = randomBytes(3).toString('hex');
+let sessionSerial = 0;
+
+// Hot-path state, shared by every listener socket's handler.
+let voiceReceived = 0;
+let recordLatency = false;
+let latencies = new Float64Array(0);
+let latencyCount = 0;
+let pongs = 0;
+const samples: Sample[] = [];
+let sampleBudget = new Uint8Array(0);
+
+function directionKeys(): DirectionKeys {
+  const p = SRTP_PROFILES[PROFILE];
+  return { masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) };
+}
+
+function newMember(channelId: string, ssrc: number, speaker: boolean): Member {
+  const session: BenchSession = {
+    sessionId: `bench-${runTag}-${sessionSerial++}`,
+    userId: `bench-user-${sessionSerial}`,
+    channelId,
+    ssrc,
+    profile: PROFILE,
+    canSpeak: speaker,
+    canListen: !speaker,
+    clientToRelay: directionKeys(),
+    relayToClient: directionKeys(),
+  };
+  const client = new ClientMediaSession({
+    profile: PROFILE,
+    ssrc,
+    sendKeys: session.clientToRelay,
+    receiveKeys: session.relayToClient,
+    backend: nodeCryptoBackend,
+    initialSequence: randomBytes(2).readUInt16BE(0) & 0x3fff,
+  });
+  return { session, client };
+}
+
+async function bindConnected(port: number, onMessage: (message: Buffer) => void): Promise<Socket> {
+  const socket = createSocket('udp4');
+  socket.on('message', onMessage);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, HOST, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // Connected: the kernel accepts datagrams from the target only, and sends need no lookup.
+  await new Promise<void>((resolve) => socket.connect(port, HOST, () => resolve()));
+  socket.on('error', () => {});
+  return socket;
+}
+
+function isRtcp(message: Uint8Array): boolean {
+  const type = message[1]!;
+  return type >= 192 && type <= 223;
+}
+
+async function prepare(params: PrepareParams): Promise<PrepareResult> {
+  if (target === null) throw new Error('load: configure first');
+  if (current !== null) throw new Error('load: release the previous channel set first');
+  const started = performance.now();
+  const { fanout } = params;
+  const speakerSsrcBase = nextSsrc;
+  nextSsrc += params.channels;
+  const channels: Channel[] = [];
+  const listeners: Member[] = [];
+  const listenerChannel = new Uint32Array(params.channels * fanout);
+  for (let c = 0; c < params.channels; c++) {
+    const channelId = `bench-${runTag}-f${fanout}-c${c}`;
+    const speaker = newMember(channelId, speakerSsrcBase + c, true);
+    const listenerIndexes: number[] = [];
+    for (let j = 0; j < fanout; j++) {
+      listenerChannel[listeners.length] = c;
+      listenerIndexes.push(listeners.length);
+      listeners.push(newMember(channelId, nextSsrc++, false));
+    }
+    channels.push({ index: c, speaker, listenerIndexes });
+  }
+
+  if (api !== null) {
+    const client = api;
+    const expiresAt = Date.now() + SESSION_LIFETIME_MS;
+    const all = [...channels.map((c) => c.speaker.session), ...listeners.map((l) => l.session)];
+    await forEachConcurrently(all, INSTALL_CONCURRENCY, (session) => client.install(session, expiresAt));
+  }
+
+  const speakerSocket = await bindConnected(target.udpPort, (message) => {
+    if (isRtcp(message)) pongs++;
+  });
+  const listenerSockets: Socket[] = [];
+  const listenerPorts: number[] = [];
+  const sendTimes = new Float64Array(params.channels * RING);
+  sampleBudget = new Uint8Array(listeners.length);
+  for (let i = 0; i < listeners.length; i++) {
+    const index = i;
+    const socket = await bindConnected(target.udpPort, (message) => {
+      if (isRtcp(message)) {
+        pongs++;
+        return;
+      }
+      voiceReceived++;
+      if (recordLatency) {
+        const speaker = message.readUInt32BE(8) - speakerSsrcBase;
+        const sentAt = sendTimes[speaker * RING + (message.readUInt16BE(2) & (RING - 1))]!;
+        if (sentAt > 0 && latencyCount < latencies.length) latencies[latencyCount++] = performance.now() - sentAt;
+      }
+      if (sampleBudget[index]! > 0) {
+        sampleBudget[index]!--;
+        samples.push({ listener: index, bytes: new Uint8Array(message) });
+      }
+    });
+    listenerSockets.push(socket);
+    listenerPorts.push(socket.address().port);
+  }
+  const set: ChannelSet = {
+    fanout,
+    channels,
+    listeners,
+    listenerSockets,
+    listenerPorts,
+    listenerChannel,
+    speakerSocket,
+    speakerSsrcBase,
+    sendTimes,
+  };
+  current = set;
+
+  let latched = 0;
+  if (target.kind === 'relay') latched = (await sendKeepalives(set)).pongs;
+  return {
+    sessions: channels.length + listeners.length,
+    sockets: listenerSockets.length + 1,
+    installSeconds: (performance.now() - started) / 1000,
+    latched,
+    table: target.kind === 'plain' ? channels.map((c) => ({ ssrc: c.speaker.session.ssrc, ports: c.listenerIndexes.map((i) => listenerPorts[i]!) })) : null,
+  };
+}
+
+/**
+ * One keepalive from every member (relay only): latches listeners' addresses and keeps every
+ * session inside the relay's idle timeout. Returns how many pongs came back.
+ */
+async function sendKeepalives(set: ChannelSet): Promise<{ sent: number; pongs: number }> {
+  pongs = 0;
+  const token = new Uint8Array(8);
+  const jobs: Array<{ socket: Socket; member: Member }> = [
+    ...set.channels.map((c) => ({ socket: set.speakerSocket, member: c.speaker })),
+    ...set.listeners.map((member, i) => ({ socket: set.listenerSockets[i]!, member })),
+  ];
+  for (let i = 0; i < jobs.length; i += KEEPALIVE_BATCH) {
+    for (const { socket, member } of jobs.slice(i, i + KEEPALIVE_BATCH)) socket.send(member.client.protectKeepalive(token));
+    await sleep(10);
+  }
+  const deadline = performance.now() + 3000;
+  while (pongs < jobs.length && performance.now() < deadline) await sleep(20);
+  // Pongs are counted, not opened: a listener's pong is opened in the sample check's context
+  // only if it arrives there; keepalives simply prove the latch.
+  return { sent: jobs.length, pongs };
+}
+
+interface RelayCounters {
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  readonly dropped: Record<string, number>;
+  /** Cumulative histogram of the relay's own per-datagram processing time: [le seconds, count]. */
+  readonly processing: Array<[number, number]>;
+}
+
+async function scrapeRelayCounters(): Promise<RelayCounters | null> {
+  if (target?.kind !== 'relay' || target.metricsUrl === null) return null;
+  try {
+    const response = await fetch(target.metricsUrl, { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) return null;
+    const text = await response.text();
+    const value = (name: string): number => {
+      const match = new RegExp(`^${name}(?:\\{\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+      return match === null ? NaN : Number(match[1]);
+    };
+    const dropped: Record<string, number> = {};
+    for (const match of text.matchAll(/^parley_relay_packets_dropped_total\{reason="([a-z-]+)"\} ([0-9.e+-]+)$/gm)) {
+      dropped[match[1]!] = Number(match[2]);
+    }
+    const processing: Array<[number, number]> = [];
+    for (const match of text.matchAll(/^parley_relay_packet_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+      processing.push([match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2])]);
+    }
+    return { packetsIn: value('parley_relay_packets_in_total'), packetsOut: value('parley_relay_packets_out_total'), dropped, processing };
+  } catch {
+    return null;
+  }
+}
+
+function counterDelta(before: RelayCounters | null, after: RelayCounters | null): RelayCounterDelta | null {
+  if (before === null || after === null) return null;
+  const dropped: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(after.dropped)) {
+    const delta = count - (before.dropped[reason] ?? 0);
+    if (delta !== 0) dropped[reason] = delta;
+  }
+  const counts = after.processing.map(([le, count], i) => [le, count - (before.processing[i]?.[1] ?? 0)] as [number, number]);
+  const total = counts.at(-1)?.[1] ?? 0;
+  /** Upper bound of the bucket holding quantile q, µs (null beyond the last finite bucket). */
+  const quantile = (q: number): number | null => {
+    if (total === 0) return null;
+    const bucket = counts.find(([, count]) => count >= q * total);
+    return bucket === undefined || !Number.isFinite(bucket[0]) ? null : Math.round(bucket[0] * 1e6);
+  };
+  return {
+    packets_in: after.packetsIn - before.packetsIn,
+    packets_out: after.packetsOut - before.packetsOut,
+    dropped,
+    processing_samples: total,
+    processing_p50_le_us: quantile(0.5),
+    processing_p99_le_us: quantile(0.99),
+  };
+}
+
+/**
+ * Speaker packets for one step, in send order: packet m is speaker (m mod C)'s (m div C)-th.
+ * They live in one buffer (offset m × size), so tens of thousands of ready packets are one
+ * object to the garbage collector, not tens of thousands.
+ */
+interface StepPackets {
+  readonly slab: Buffer;
+  readonly size: number;
+  readonly count: number;
+}
+
+function protectStepPackets(set: ChannelSet, channels: number, perSpeaker: number): StepPackets {
+  const payload = new Uint8Array(PAYLOAD_BYTES);
+  for (let i = 8; i < PAYLOAD_BYTES; i++) payload[i] = (i * 7) & 0xff;
+  const view = new DataView(payload.buffer);
+  const count = channels * perSpeaker;
+  let slab: Buffer | null = null;
+  let size = 0;
+  for (let c = 0; c < channels; c++) {
+    const speaker = set.channels[c]!.speaker.client;
+    for (let k = 0; k < perSpeaker; k++) {
+      view.setUint32(0, c);
+      view.setUint32(4, speaker.nextSequence);
+      const packet = speaker.protectVoice(payload);
+      if (slab === null) {
+        size = packet.length;
+        slab = Buffer.allocUnsafeSlow(count * size);
+      }
+      if (packet.length !== size) throw new Error('load: protected packets differ in length');
+      slab.set(packet, (k * channels + c) * size);
+    }
+  }
+  return { slab: slab ?? Buffer.alloc(0), size, count };
+}
+
+function summariseLatency(values: Float64Array, count: number): LatencySummary | null {
+  if (count === 0) return null;
+  const sorted = values.slice(0, count).sort();
+  const at = (q: number): number => Math.round(sorted[Math.min(count - 1, Math.floor(q * count))]! * 1000);
+  return { count, p50_us: at(0.5), p90_us: at(0.9), p99_us: at(0.99), max_us: Math.round(sorted[count - 1]! * 1000) };
+}
+
+/** Opens the sampled datagrams with each listener's keys; counts those that carry the expected voice. */
+function checkSamples(set: ChannelSet): { checked: number; ok: number } {
+  let ok = 0;
+  for (const sample of samples) {
+    const channel = set.channels[set.listenerChannel[sample.listener]!]!;
+    try {
+      const opened = set.listeners[sample.listener]!.client.open(sample.bytes);
+      if (
+        opened.kind === 'voice' &&
+        opened.ssrc === channel.speaker.session.ssrc &&
+        opened.payload.length === PAYLOAD_BYTES &&
+        new DataView(opened.payload.buffer, opened.payload.byteOffset).getUint32(0) === channel.index &&
+        new DataView(opened.payload.buffer, opened.payload.byteOffset).getUint32(4) === opened.sequenceNumber
+      ) {
+        ok++;
+      }
+    } catch {
+      // counted as not ok
+    }
+  }
+  const checked = samples.length;
+  samples.length = 0;
+  return { checked, ok };
+}
+
+async function step(params: StepParams): Promise<StepResult> {
+  const set = current;
+  if (set === null || target === null) throw new Error('load: prepare first');
+  const channels = Math.min(params.channels, set.channels.length);
+  const perSpeaker = Math.max(1, Math.round(params.seconds * PACKETS_PER_SECOND));
+
+  // Untimed preparation: keepalives (latch + idle timeout), packets, buffers, samples.
+  const keepalive = target.kind === 'relay' ? await sendKeepalives(set) : { sent: 0, pongs: 0 };
+  const packets = protectStepPackets(set, channels, perSpeaker);
+  const { slab, size } = packets;
+  const total = packets.count;
+  set.sendTimes.fill(0);
+  recordLatency = params.recordLatency;
+  latencies = new Float64Array(params.recordLatency ? total * set.fanout : 0);
+  latencyCount = 0;
+  samples.length = 0;
+  if (target.kind === 'relay') {
+    for (let i = 0; i < set.listeners.length; i += SAMPLE_EVERY) {
+      if (set.listenerChannel[i]! < channels) sampleBudget[i] = SAMPLES_PER_LISTENER;
+    }
+  }
+  const countersBefore = await scrapeRelayCounters();
+  const dropsBefore = udpDropsByPort();
+  await sleep(50);
+  voiceReceived = 0;
+
+  // Timed: packet m goes out at t0 + m × (20 ms / channels), so each speaker sends every 20 ms
+  // and the speakers' packets interleave evenly.
+  const interval = PACKET_INTERVAL_MS / channels;
+  const socket = set.speakerSocket;
+  const sendTimes = set.sendTimes;
+  const targetCpu = CpuMeter.forPid(target.pid);
+  const ownCpu = CpuMeter.forSelf();
+  const busyBefore = coreBusySeconds();
+  const windowStart = process.hrtime.bigint();
+  const t0 = performance.now();
+  let sent = 0;
+  let maxLag = 0;
+  let late = 0;
+  let lastSendAt = t0;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
+      while (sent < due) {
+        const offset = sent * size;
+        const sentAt = performance.now();
+        const lag = sentAt - (t0 + sent * interval);
+        if (lag > maxLag) maxLag = lag;
+        if (lag > LATE_MS) late++;
+        sendTimes[(sent % channels) * RING + (((slab[offset + 2]! << 8) | slab[offset + 3]!) & (RING - 1))] = sentAt;
+        socket.send(slab, offset, size);
+        sent++;
+        lastSendAt = sentAt;
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const sendSeconds = Math.max(1e-3, (lastSendAt - t0) / 1000);
+
+  // Drain: wait until nothing has arrived for 150 ms (at most 3 s).
+  let seen = voiceReceived;
+  let quietSince = performance.now();
+  /** When the last voice datagram was seen arriving (10 ms resolution). */
+  let lastArrivalAt = quietSince;
+  const drainDeadline = performance.now() + 3000;
+  while (performance.now() < drainDeadline) {
+    await sleep(10);
+    if (voiceReceived !== seen) {
+      seen = voiceReceived;
+      quietSince = performance.now();
+      lastArrivalAt = quietSince;
+    } else if (performance.now() - quietSince >= 150) break;
+  }
+  const targetLap = targetCpu.lap();
+  const windowEnd = process.hrtime.bigint();
+  const busyAfter = coreBusySeconds();
+  const windowSeconds = Number(windowEnd - windowStart) / 1e9;
+  const ownLap = ownCpu.lap();
+  recordLatency = false;
+  sampleBudget.fill(0);
+  const received = voiceReceived;
+  const dropsAfter = udpDropsByPort();
+  const countersAfter = await scrapeRelayCounters();
+  const sample = checkSamples(set);
+
+  // The window includes the backlog the target worked off after the last send (and a quiet
+  // tail that costs next to nothing), so per-core figures count all the work the step caused.
+  const targetCpuSeconds = targetLap.cpuSeconds;
+  const expected = sent * set.fanout;
+  const loadCores = ownLap.cpuSeconds / sendSeconds;
+  return {
+    fanout: set.fanout,
+    channels,
+    offered_in_pps: channels * PACKETS_PER_SECOND,
+    offered_out_pps: channels * PACKETS_PER_SECOND * set.fanout,
+    sent,
+    expected,
+    received,
+    loss: expected === 0 ? 0 : (expected - received) / expected,
+    window_start_us: Number(windowStart / 1000n),
+    window_end_us: Number(windowEnd / 1000n),
+    send_seconds: sendSeconds,
+    out_pps: received / sendSeconds,
+    target_cpu_seconds: targetCpuSeconds,
+    target_cores: targetCpuSeconds / sendSeconds,
+    out_pps_per_core: targetCpuSeconds > 0 ? received / targetCpuSeconds : 0,
+    load_cores: loadCores,
+    max_send_lag_ms: maxLag,
+    late_sends: late,
+    drain_ms: Math.max(0, lastArrivalAt - lastSendAt),
+    load_saturated: loadCores > 0.85 || sendSeconds > params.seconds * 1.05 + 0.05,
+    core_busy: busyAfter.map((b, i) => (b - (busyBefore[i] ?? b)) / windowSeconds),
+    window_seconds: windowSeconds,
+    target_window_cores: targetLap.cpuSeconds / windowSeconds,
+    load_window_cores: ownLap.cpuSeconds / windowSeconds,
+    target_socket_drops: (dropsAfter.get(target.udpPort) ?? 0) - (dropsBefore.get(target.udpPort) ?? 0),
+    listener_socket_drops: sumDrops(dropsAfter, set.listenerPorts) - sumDrops(dropsBefore, set.listenerPorts),
+    relay_counters: counterDelta(countersBefore, countersAfter),
+    latency: params.recordLatency ? summariseLatency(latencies, latencyCount) : null,
+    sample_checked: sample.checked,
+    sample_ok: sample.ok,
+    keepalive_pongs: keepalive.pongs,
+    keepalives_sent: keepalive.sent,
+  };
+}
+
+async function release(): Promise<{ revoked: number }> {
+  const set = current;
+  if (set === null) return { revoked: 0 };
+  current = null;
+  let revoked = 0;
+  if (api !== null) {
+    const client = api;
+    const ids = [...set.channels.map((c) => c.speaker.session.sessionId), ...set.listeners.map((l) => l.session.sessionId)];
+    await forEachConcurrently(ids, INSTALL_CONCURRENCY, async (id) => {
+      await client.revoke(id);
+      revoked++;
+    });
+  }
+  await Promise.all([set.speakerSocket, ...set.listenerSockets].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  for (const member of [...set.channels.map((c) => c.speaker), ...set.listeners]) member.client.close();
+  return { revoked };
+}
+
+async function installIdle(params: IdleInstallParams): Promise<IdleInstallResult> {
+  if (api === null) throw new Error('load: idle sessions need the relay API');
+  const client = api;
+  const retriesBefore = client.retries;
+  const started = performance.now();
+  const expiresAt = Date.now() + SESSION_LIFETIME_MS;
+  const sessions: BenchSession[] = [];
+  for (let i = 0; i < params.sessions; i++) {
+    const channelId = `bench-${runTag}-idle-c${Math.floor(i / params.channelSize)}`;
+    const member = newMember(channelId, nextSsrc++, i % params.channelSize === 0);
+    member.client.close();
+    sessions.push(member.session);
+  }
+  let installed = 0;
+  let refused = 0;
+  let firstError: string | null = null;
+  await forEachConcurrently(sessions, params.concurrency, async (session) => {
+    try {
+      await client.install(session, expiresAt);
+      installed++;
+    } catch (error) {
+      refused++;
+      firstError ??= error instanceof Error ? error.message : String(error);
+    }
+  });
+  return { installed, refused, seconds: (performance.now() - started) / 1000, firstError, retries: client.retries - retriesBefore };
+}
+
+function configure(params: LoadTarget): { ok: true } {
+  target = params;
+  if (params.kind === 'relay') {
+    const publicKey = decodeBase64Url(params.relayPublicKey);
+    const secret = decodeBase64Url(params.apiSecret);
+    if (publicKey === null || secret === null) throw new Error('load: relay key or API secret is not base64url');
+    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
+  } else {
+    api = null;
+  }
+  return { ok: true };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function dispatch(request: LoadRequest): Promise<unknown> {
+  switch (request.method) {
+    case 'configure':
+      return configure(request.params);
+    case 'prepare':
+      return prepare(request.params);
+    case 'step':
+      return step(request.params);
+    case 'release':
+      return release();
+    case 'installIdle':
+      return installIdle(request.params);
+  }
+}
+
+if (process.send === undefined) {
+  console.error('load-generator: run by bench/relay.bench.ts (needs an IPC channel)');
+  process.exit(2);
+}
+// One request at a time, in order: the driver waits for each answer.
+let queue: Promise<void> = Promise.resolve();
+process.on('message', (message: LoadRequest) => {
+  queue = queue.then(async () => {
+    let reply: LoadReply;
+    try {
+      reply = { id: message.id, result: await dispatch(message) };
+    } catch (error) {
+      reply = { id: message.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+    }
+    process.send!(reply);
+  });
+});
+// The driver went away (Ctrl-C, crash): leave at once.
+process.on('disconnect', () => process.exit(0));

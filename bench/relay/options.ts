@@ -1,0 +1,82 @@
+/** Command-line options of `npm run bench:relay`. */
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  readonly json: boolean;
+  readonly quick: boolean;
+  /** Seconds per load step. */
+  readonly seconds: number;
+  /** Listeners per channel, one run of ramp steps each. */
+  readonly fanouts: readonly number[];
+  /** Listener sockets at most (one per listener). */
+  readonly maxSockets: number;
+  /** Relay ramp: fractions of the channels the socket budget allows. */
+  readonly relaySteps: readonly number[];
+  /** Plain forwarder ramp (coarser: it is the ceiling, not the subject). */
+  readonly plainSteps: readonly number[];
+  /** Idle sessions installed for the memory measurement. */
+  readonly idleSessions: number;
+  /** Profile the relay (`node --cpu-prof`) during one extra step, and summarise it. */
+  readonly cpuProfile: boolean;
+}
+
+export const USAGE = `usage: npm run bench:relay -- [options]
+  --json              print one JSON object instead of tables
+  --quick             smoke run (< 30 s): short steps, fewer of them, fewer sockets and sessions
+  --seconds N         seconds per load step (default 3; quick 1)
+  --fanout A,B        listeners per channel (default 4,20)
+  --max-sockets N     listener sockets at most, one per listener (default 2000; quick 400)
+  --sessions N        idle sessions for the memory measurement (default 10000; quick 500)
+  --cpu-prof          also profile the relay under load and print its top self-time functions`;
+
+function fail(message: string): never {
+  console.error(`bench:relay: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        seconds: { type: 'string' },
+        fanout: { type: 'string' },
+        'max-sockets': { type: 'string' },
+        sessions: { type: 'string' },
+        'cpu-prof': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const seconds = values.seconds === undefined ? (quick ? 1 : 3) : Number(values.seconds);
+  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 30) fail('--seconds must be a number from 0.5 to 30');
+  const fanouts = (values.fanout ?? '4,20').split(',').map((s) => Number(s.trim()));
+  if (fanouts.length === 0 || fanouts.some((f) => !Number.isInteger(f) || f < 1 || f > 200)) fail('--fanout must list whole numbers from 1 to 200');
+  const maxSockets = values['max-sockets'] === undefined ? (quick ? 400 : 2000) : Number(values['max-sockets']);
+  if (!Number.isInteger(maxSockets) || maxSockets < 10 || maxSockets > 4000) fail('--max-sockets must be a whole number from 10 to 4000');
+  if (fanouts.some((f) => f > maxSockets)) fail('every fan-out must fit in --max-sockets');
+  const idleSessions = values.sessions === undefined ? (quick ? 500 : 10_000) : Number(values.sessions);
+  if (!Number.isInteger(idleSessions) || idleSessions < 200 || idleSessions > 10_000) fail('--sessions must be a whole number from 200 to 10000');
+  return {
+    json: values.json === true,
+    quick,
+    seconds,
+    fanouts,
+    maxSockets,
+    relaySteps: quick ? [0.3, 0.6, 1] : [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1],
+    plainSteps: quick ? [0.5, 1] : [0.25, 0.55, 0.8, 1],
+    idleSessions,
+    cpuProfile: values['cpu-prof'] === true,
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * Turning step results into the benchmark's figures, and printing them: one JSON object
+ * (`--json`) or tables with the ratios against Parley's targets.
+ */
+import type { ProfileSummary } from './cpu-profile-summary.js';
+import { formatProfileSummary } from './cpu-profile-summary.js';
+import type { LatencySummary, StepResult } from './load-protocol.js';
+
+/** Parley's relay targets (docs/performance.md). */
+export const TARGETS = {
+  ratio_to_plain: 0.8,
+  p99_added_latency_us: 1000,
+  bytes_per_session: 4096,
+  sessions: 10_000,
+} as const;
+
+/** A step counts as sustained below this loss… */
+export const MAX_SUSTAINED_LOSS = 0.001;
+/**
+ * …and if the target caught up within this long after the last send. The relay's 4 MiB socket
+ * buffer holds about a second of overload at these rates; a target that needs longer than this
+ * to empty it was not keeping up, even if a 3 s step ends before the buffer overflows.
+ */
+export const MAX_SUSTAINED_DRAIN_MS = 100;
+
+export interface RampResult {
+  readonly steps: readonly StepResult[];
+  /** The highest sustained step, or null when even the first lost too much. */
+  readonly max_sustained: StepResult | null;
+  /** Why the ramp ended: a step lost too much, or the socket budget allowed no more load. */
+  readonly stopped_by: 'loss' | 'socket-cap';
+}
+
+export interface LatencyComparison {
+  readonly channels: number;
+  readonly offered_out_pps: number;
+  readonly relay: LatencySummary | null;
+  readonly plain: LatencySummary | null;
+  readonly relay_loss: number;
+  readonly plain_loss: number;
+  readonly p50_added_us: number | null;
+  readonly p99_added_us: number | null;
+  /** From the relay's histogram: bucket bounds holding the median / 99th percentile, µs. */
+  readonly relay_processing_p50_le_us: number | null;
+  readonly relay_processing_p99_le_us: number | null;
+  /** Other work on cores 0/1 during the relay's and the plain forwarder's latency steps. */
+  readonly other_work_cores: { readonly relay: readonly number[] | null; readonly plain: readonly number[] | null };
+}
+
+export interface FanoutResult {
+  readonly fanout: number;
+  readonly max_channels: number;
+  readonly relay: RampResult;
+  readonly plain: RampResult | null;
+  readonly ratio_to_plain: number | null;
+  /** Relay per-core ÷ plain per-core, both at the relay's maximum sustained load. */
+  readonly ratio_at_equal_load: number | null;
+  readonly latency: LatencyComparison | null;
+}
+
+export interface MemoryResult {
+  readonly sessions: number;
+  readonly warmup_sessions: number;
+  readonly refused: number;
+  readonly first_refusal: string | null;
+  /** Installs the relay answered 503 (nonce cache full) and that were retried after 1 s. */
+  readonly retried_503: number;
+  readonly install_seconds: number;
+  readonly installs_per_second: number;
+  readonly gc: boolean;
+  readonly rss_before: number;
+  readonly rss_after: number;
+  readonly heap_used_before: number;
+  readonly heap_used_after: number;
+  readonly bytes_per_session: number;
+  readonly heap_bytes_per_session: number;
+}
+
+export interface MachineInfo {
+  readonly date: string;
+  readonly node: string;
+  readonly cores: number;
+  readonly cpu_model: string;
+  readonly pinned: boolean;
+  readonly pinning_note: string | null;
+  readonly load_average_at_start: readonly number[];
+  /** Busy cores per CPU over half a second before the run started (other processes). */
+  readonly busy_cores_at_start: readonly number[];
+}
+
+export interface BenchReport {
+  readonly bench: 'relay';
+  readonly machine: MachineInfo;
+  readonly options: Record<string, unknown>;
+  readonly out_pps_per_core: number | null;
+  readonly plain_out_pps_per_core: number | null;
+  readonly ratio_to_plain: number | null;
+  readonly p50_added_latency_us: number | null;
+  readonly p99_added_latency_us: number | null;
+  readonly loss: number | null;
+  readonly bytes_per_session: number | null;
+  readonly heap_bytes_per_session: number | null;
+  readonly sessions: number;
+  readonly fanouts: readonly number[];
+  /** The fan-out the headline throughput figures come from: the one with the lowest ratio. */
+  readonly headline_fanout: number | null;
+  readonly targets: typeof TARGETS;
+  readonly meets: Record<keyof typeof TARGETS, boolean | null>;
+  readonly per_fanout: readonly FanoutResult[];
+  readonly memory: MemoryResult | null;
+  readonly cpu_profile: ProfileSummary | null;
+  readonly notes: readonly string[];
+}
+
+export function sustained(step: StepResult): boolean {
+  return step.loss < MAX_SUSTAINED_LOSS && step.drain_ms <= MAX_SUSTAINED_DRAIN_MS && step.sample_ok === step.sample_checked;
+}
+
+export function compareLatency(channels: number, relay: StepResult | null, plain: StepResult | null): LatencyComparison {
+  const r = relay?.latency ?? null;
+  const p = plain?.latency ?? null;
+  return {
+    channels,
+    offered_out_pps: relay?.offered_out_pps ?? plain?.offered_out_pps ?? 0,
+    relay: r,
+    plain: p,
+    relay_loss: relay?.loss ?? NaN,
+    plain_loss: plain?.loss ?? NaN,
+    p50_added_us: r !== null && p !== null ? r.p50_us - p.p50_us : null,
+    p99_added_us: r !== null && p !== null ? r.p99_us - p.p99_us : null,
+    relay_processing_p50_le_us: relay?.relay_counters?.processing_p50_le_us ?? null,
+    relay_processing_p99_le_us: relay?.relay_counters?.processing_p99_le_us ?? null,
+    other_work_cores: { relay: relay === null ? null : otherWorkCores(relay), plain: plain === null ? null : otherWorkCores(plain) },
+  };
+}
+
+export function buildReport(input: {
+  machine: MachineInfo;
+  options: Record<string, unknown>;
+  perFanout: readonly FanoutResult[];
+  memory: MemoryResult | null;
+  cpuProfile: ProfileSummary | null;
+  notes: readonly string[];
+}): BenchReport {
+  const { perFanout, memory } = input;
+  // Headline throughput: the worst fan-out (lowest ratio to plain; lowest relay figure if no ratio).
+  const ranked = perFanout
+    .filter((f) => f.relay.max_sustained !== null)
+    .sort((a, b) => (a.ratio_to_plain ?? Infinity) - (b.ratio_to_plain ?? Infinity) || a.relay.max_sustained!.out_pps_per_core - b.relay.max_sustained!.out_pps_per_core);
+  const headline = ranked[0] ?? null;
+  const latencies = perFanout.map((f) => f.latency).filter((l): l is LatencyComparison => l !== null);
+  const worst = (values: Array<number | null>): number | null => {
+    const present = values.filter((v): v is number => v !== null);
+    return present.length === 0 ? null : Math.max(...present);
+  };
+  const p50 = worst(latencies.map((l) => l.p50_added_us));
+  const p99 = worst(latencies.map((l) => l.p99_added_us));
+  const ratio = headline?.ratio_to_plain ?? null;
+  const sessions = memory?.sessions ?? 0;
+  return {
+    bench: 'relay',
+    machine: input.machine,
+    options: input.options,
+    out_pps_per_core: headline === null ? null : Math.round(headline.relay.max_sustained!.out_pps_per_core),
+    plain_out_pps_per_core: headline?.plain?.max_sustained ? Math.round(headline.plain.max_sustained.out_pps_per_core) : null,
+    ratio_to_plain: ratio === null ? null : round(ratio, 3),
+    p50_added_latency_us: p50,
+    p99_added_latency_us: p99,
+    loss: headline === null ? null : headline.relay.max_sustained!.loss,
+    bytes_per_session: memory === null ? null : Math.round(memory.bytes_per_session),
+    heap_bytes_per_session: memory === null ? null : Math.round(memory.heap_bytes_per_session),
+    sessions,
+    fanouts: perFanout.map((f) => f.fanout),
+    headline_fanout: headline?.fanout ?? null,
+    targets: TARGETS,
+    meets: {
+      ratio_to_plain: ratio === null ? null : ratio >= TARGETS.ratio_to_plain,
+      p99_added_latency_us: p99 === null ? null : p99 <= TARGETS.p99_added_latency_us,
+      bytes_per_session: memory === null ? null : memory.bytes_per_session <= TARGETS.bytes_per_session,
+      sessions: memory === null ? null : sessions >= TARGETS.sessions,
+    },
+    per_fanout: perFanout,
+    memory,
+    cpu_profile: input.cpuProfile,
+    notes: input.notes,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const pct = (n: number): string => `${(n * 100).toFixed(n !== 0 && Math.abs(n) < 0.001 ? 3 : 2)}%`;
+
+/**
+ * Busy time on cores 0 and 1 beyond the target's and the load generator's own CPU, over the
+ * step: other processes and kernel work the processes were not charged for. High values mean
+ * the machine was shared and the row is less trustworthy.
+ */
+export function otherWorkCores(s: StepResult): [number, number] {
+  return [Math.max(0, (s.core_busy[0] ?? 0) - s.target_window_cores), Math.max(0, (s.core_busy[1] ?? 0) - s.load_window_cores)];
+}
+
+/** Above this much other work on either core, a row is marked SHARED. */
+export const SHARED_CORES = 0.25;
+
+export function shared(s: StepResult): boolean {
+  return otherWorkCores(s).some((c) => c > SHARED_CORES);
+}
+
+function otherWork(s: StepResult): string {
+  const [c0, c1] = otherWorkCores(s);
+  return `${c0.toFixed(2)}/${c1.toFixed(2)}`;
+}
+
+function stepRow(target: string, s: StepResult): string {
+  const flags = [
+    s.loss < MAX_SUSTAINED_LOSS ? '' : 'LOSS',
+    s.drain_ms <= MAX_SUSTAINED_DRAIN_MS ? '' : `BEHIND ${Math.round(s.drain_ms)} ms`,
+    s.sample_checked > 0 && s.sample_ok !== s.sample_checked ? `BAD-SAMPLES ${s.sample_checked - s.sample_ok}` : '',
+    s.load_saturated ? 'LOAD-SATURATED' : '',
+    shared(s) ? 'SHARED' : '',
+    s.target_socket_drops > 0 ? `target-drops ${s.target_socket_drops}` : '',
+    s.listener_socket_drops > 0 ? `listener-drops ${s.listener_socket_drops}` : '',
+    s.relay_counters !== null && Object.keys(s.relay_counters.dropped).length > 0 ? `relay-dropped ${JSON.stringify(s.relay_counters.dropped)}` : '',
+  ]
+    .filter((f) => f !== '')
+    .join(' ');
+  return [
+    target.padEnd(6),
+    String(s.channels).padStart(8),
+    int(s.offered_out_pps).padStart(14),
+    int(s.out_pps).padStart(10),
+    pct(s.loss).padStart(8),
+    s.target_cores.toFixed(2).padStart(6),
+    int(s.out_pps_per_core).padStart(11),
+    s.load_cores.toFixed(2).padStart(10),
+    otherWork(s).padStart(11),
+    `  ${flags}`,
+  ].join(' ');
+}
+
+function latencyText(l: LatencySummary | null): string {
+  return l === null ? 'n/a' : `p50 ${int(l.p50_us)} µs, p99 ${int(l.p99_us)} µs (${int(l.count)} packets)`;
+}
+
+function verdict(ok: boolean | null): string {
+  return ok === null ? 'n/a' : ok ? 'ok' : 'MISS';
+}
+
+export function formatReport(report: BenchReport): string {
+  const m = report.machine;
+  const lines: string[] = [];
+  lines.push(`Parley relay benchmark — ${m.date}, node ${m.node}, ${m.cores} cores (${m.cpu_model})`);
+  lines.push(
+    m.pinned
+      ? 'relay / plain forwarder pinned to core 0 (taskset -c 0), load generator to core 1 (taskset -c 1)'
+      : `NOT PINNED: ${m.pinning_note ?? 'unknown reason'} — figures are less reliable`,
+  );
+  lines.push(`before the run: busy cores ${m.busy_cores_at_start.map((n) => n.toFixed(2)).join('/')}, load average ${m.load_average_at_start.map((n) => n.toFixed(2)).join(' ')}`);
+  for (const f of report.per_fanout) {
+    lines.push('');
+    lines.push(`fan-out ${f.fanout}: 1 speaker + ${f.fanout} listeners per channel, up to ${f.max_channels} channels (${f.max_channels * f.fanout} listener sockets), 50 pkt/s per speaker`);
+    lines.push(`  target channels  offered out/s      out/s     loss  cores  out/s/core load cores  other c0/c1  notes`);
+    for (const s of f.relay.steps) lines.push(`  ${stepRow('relay', s)}`);
+    for (const s of f.plain?.steps ?? []) lines.push(`  ${stepRow('plain', s)}`);
+    const rMax = f.relay.max_sustained;
+    const pMax = f.plain?.max_sustained ?? null;
+    lines.push(
+      `  relay max sustained: ${rMax === null ? 'none' : `${int(rMax.out_pps)} out/s at ${rMax.target_cores.toFixed(2)} cores = ${int(rMax.out_pps_per_core)} out/s per core`}` +
+        (f.relay.stopped_by === 'socket-cap' ? ' (ramp ended at the socket budget, not at loss)' : ''),
+    );
+    if (f.plain !== null) {
+      lines.push(
+        `  plain max sustained: ${pMax === null ? 'none' : `${int(pMax.out_pps)} out/s at ${pMax.target_cores.toFixed(2)} cores = ${int(pMax.out_pps_per_core)} out/s per core`}` +
+          (f.plain.stopped_by === 'socket-cap' ? ' (ramp ended at the socket budget, not at loss)' : ''),
+      );
+    }
+    if (f.ratio_to_plain !== null) {
+      lines.push(
+        `  ratio to plain (per core, each at its max sustained load): ${f.ratio_to_plain.toFixed(3)}` +
+          (f.ratio_at_equal_load === null ? '' : `; at the relay's max load for both: ${f.ratio_at_equal_load.toFixed(3)}`),
+      );
+    }
+    if (f.latency !== null) {
+      const l = f.latency;
+      lines.push(`  latency at ${l.channels} channels (${int(l.offered_out_pps)} out/s, half the relay's max sustained):`);
+      lines.push(`    relay ${latencyText(l.relay)}, loss ${pct(l.relay_loss)}`);
+      if (l.relay_processing_p50_le_us !== null) {
+        lines.push(
+          `    relay's own processing time per incoming datagram (its histogram, 1 in 16 sampled): p50 ≤ ${int(l.relay_processing_p50_le_us)} µs, p99 ≤ ${l.relay_processing_p99_le_us === null ? '>10,000' : int(l.relay_processing_p99_le_us)} µs`,
+        );
+      }
+      lines.push(`    plain ${latencyText(l.plain)}, loss ${pct(l.plain_loss)}`);
+      lines.push(`    added by the relay: p50 ${l.p50_added_us === null ? 'n/a' : `${int(l.p50_added_us)} µs`}, p99 ${l.p99_added_us === null ? 'n/a' : `${int(l.p99_added_us)} µs`}`);
+    }
+  }
+  if (report.memory !== null) {
+    const mem = report.memory;
+    lines.push('');
+    lines.push(
+      `memory: ${int(mem.sessions)} sessions installed through the API (${int(mem.installs_per_second)}/s, ${mem.refused} refused${mem.first_refusal ? `: ${mem.first_refusal}` : ''}, ${mem.retried_503} retried after 503);` +
+        ` RSS ${int(mem.rss_before / 1048576)} → ${int(mem.rss_after / 1048576)} MiB, heap ${int(mem.heap_used_before / 1048576)} → ${int(mem.heap_used_after / 1048576)} MiB` +
+        ` (after ${mem.gc ? 'a full GC' : 'no GC'}; ${mem.warmup_sessions} warm-up sessions before the baseline)`,
+    );
+    lines.push(`  ${int(mem.bytes_per_session)} B RSS / idle session, ${int(mem.heap_bytes_per_session)} B heap / idle session`);
+  }
+  if (report.cpu_profile !== null) {
+    lines.push('');
+    lines.push(`relay CPU profile at load (${report.cpu_profile.window_ms} ms window), ${formatProfileSummary(report.cpu_profile)}`);
+  }
+  lines.push('');
+  lines.push(`summary (headline throughput from fan-out ${report.headline_fanout ?? 'n/a'}, the lowest ratio; latency is the worst fan-out):`);
+  const row = (name: string, value: string, target: string, ok: boolean | null): string => `  ${name.padEnd(24)} ${value.padStart(12)}   target ${target.padEnd(10)} ${verdict(ok)}`;
+  lines.push(row('relay out/s per core', report.out_pps_per_core === null ? 'n/a' : int(report.out_pps_per_core), '', null).replace(/target\s+n\/a$/, ''));
+  lines.push(row('plain out/s per core', report.plain_out_pps_per_core === null ? 'n/a' : int(report.plain_out_pps_per_core), '', null).replace(/target\s+n\/a$/, ''));
+  lines.push(row('ratio to plain', report.ratio_to_plain === null ? 'n/a' : report.ratio_to_plain.toFixed(3), '≥ 0.8', report.meets.ratio_to_plain));
+  lines.push(row('p50 added latency', report.p50_added_latency_us === null ? 'n/a' : `${int(report.p50_added_latency_us)} µs`, '', null).replace(/target\s+n\/a$/, ''));
+  lines.push(row('p99 added latency', report.p99_added_latency_us === null ? 'n/a' : `${int(report.p99_added_latency_us)} µs`, '≤ 1000 µs', report.meets.p99_added_latency_us));
+  lines.push(row('loss at max sustained', report.loss === null ? 'n/a' : pct(report.loss), '< 0.1%', report.loss === null ? null : report.loss < MAX_SUSTAINED_LOSS));
+  lines.push(row('bytes / idle session', report.bytes_per_session === null ? 'n/a' : int(report.bytes_per_session), '≤ 4096', report.meets.bytes_per_session));
+  lines.push(row('sessions installed', int(report.sessions), '10,000', report.meets.sessions));
+  for (const note of report.notes) lines.push(`note: ${note}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,90 @@
+/**
+ * The benchmark's side of the relay internal API (docs/protocol.md §8): signed requests that
+ * install and revoke sessions, with keys sealed to the relay's X25519 public key — the same
+ * path the control plane takes, so installs cost the relay what they cost in production.
+ */
+import { RelayApiClient, RelayApiError } from '../../shared/relay-api/relay-api-client.js';
+import type { SigningKey } from '../../shared/relay-api/request-signing.js';
+import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { DirectionKeys } from '../../relay/src/session-spec.js';
+
+export interface RelayApiTarget {
+  /** e.g. http://127.0.0.1:7400 */
+  readonly baseUrl: string;
+  /** The relay's id: the audience every request is signed for. */
+  readonly relayId: string;
+  readonly relayPublicKey: Uint8Array;
+  readonly key: SigningKey;
+}
+
+export interface BenchSession {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  readonly ssrc: number;
+  readonly profile: SrtpProfileName;
+  readonly canSpeak: boolean;
+  readonly canListen: boolean;
+  readonly clientToRelay: DirectionKeys;
+  readonly relayToClient: DirectionKeys;
+}
+
+/**
+ * Installs and revokes benchmark sessions through the shared RelayApiClient, retrying the 503 a
+ * relay answers when its nonce cache is full (at most 10,000 signed requests per 60 s skew
+ * window): a control plane waits and retries; so does the benchmark, a few times.
+ */
+export class BenchSessionInstaller {
+  /** Requests repeated after a 503. */
+  retries = 0;
+  readonly #client: RelayApiClient;
+
+  constructor(target: RelayApiTarget) {
+    this.#client = new RelayApiClient({
+      ...target,
+      fetch: (request) => fetch(request, { signal: AbortSignal.timeout(10_000) }),
+      now: Date.now,
+    });
+  }
+
+  async install(session: BenchSession, expiresAt: number): Promise<void> {
+    const input = {
+      sessionId: session.sessionId,
+      userId: session.userId,
+      channelId: session.channelId,
+      ssrc: session.ssrc,
+      profile: session.profile,
+      permissions: { canSpeak: session.canSpeak, canListen: session.canListen, muted: false, deafened: false },
+      expiresAt,
+      keys: { clientToRelay: session.clientToRelay, relayToClient: session.relayToClient },
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#client.installSession(input);
+        return;
+      } catch (error) {
+        if (!(error instanceof RelayApiError) || error.status !== 503 || attempt >= 30) throw error;
+        this.retries++;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  /** Revokes a session; a session that is already gone counts as revoked. */
+  async revoke(sessionId: string): Promise<void> {
+    try {
+      await this.#client.revokeSession(sessionId);
+    } catch (error) {
+      if (!(error instanceof RelayApiError) || error.status !== 404) throw error;
+    }
+  }
+}
+
+/** Runs `work(item)` for every item with at most `concurrency` in flight; fails on the first error. */
+export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,202 @@
+/**
+ * The processes of one benchmark run: the real relay (relay/src/main.ts) or the plain forwarder
+ * on one core, and the load generator on the other, each a pinned child process.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
+import {
+  LOAD_CORE,
+  nextMessage,
+  RELAY_CORE,
+  startPinnedChild,
+  stopChild,
+  waitForHttp,
+  type Pinning,
+  type RunningChild,
+} from './child-processes.js';
+import {
+  isForwarderReply,
+  isLoadReply,
+  isProbeReply,
+  type ForwarderRequest,
+  type ForwardingEntry,
+  type LoadReply,
+  type LoadRequest,
+  type LoadResults,
+  type LoadTarget,
+  type ProbeReply,
+  type ProbeRequest,
+} from './load-protocol.js';
+
+export const BENCH_RELAY_ID = 'bench-relay';
+/** Matches relay/src/relay-server.ts, so the plain forwarder gets the same kernel buffers. */
+export const RELAY_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export interface BenchPorts {
+  readonly udp: number;
+  readonly api: number;
+  readonly metrics: number;
+}
+
+export interface RelayProcessOptions {
+  readonly root: string;
+  readonly pinning: Pinning;
+  readonly ports: BenchPorts;
+  /** Preload bench/relay/relay-probe.ts with --expose-gc (memory phase). */
+  readonly probe?: boolean;
+  /** Write a CPU profile into this directory on exit. */
+  readonly cpuProfileDir?: string;
+  readonly env?: Record<string, string>;
+  /** Extra node flags for the relay (e.g. --trace-gc while investigating). */
+  readonly nodeFlags?: readonly string[];
+}
+
+export interface RelayProcess {
+  readonly child: RunningChild;
+  readonly target: Extract<LoadTarget, { kind: 'relay' }>;
+  readonly metricsUrl: string;
+  /** Asks the probe (probe: true only) for memory figures, after a full GC. */
+  memory(): Promise<ProbeReply>;
+  stop(): Promise<void>;
+}
+
+/** Inherited variables that would override the development defaults the bench relies on. */
+const STRIPPED = /^(RELAY_|PARLEY_ENV$|CONTROL_PLANE_URL$|FLY_)/;
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!STRIPPED.test(name)) env[name] = value;
+  return env;
+}
+
+export async function startRelay(options: RelayProcessOptions): Promise<RelayProcess> {
+  const { ports } = options;
+  const nodeArgs: string[] = [];
+  if (options.probe) nodeArgs.push('--expose-gc');
+  if (options.cpuProfileDir !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
+  nodeArgs.push(...(options.nodeFlags ?? []));
+  nodeArgs.push('--import', 'tsx');
+  if (options.probe) nodeArgs.push('--import', './bench/relay/relay-probe.ts');
+  nodeArgs.push('relay/src/main.ts');
+  const child = startPinnedChild({
+    name: 'relay',
+    core: RELAY_CORE,
+    pinning: options.pinning,
+    nodeArgs,
+    cwd: options.root,
+    ipc: options.probe === true,
+    env: {
+      ...baseEnv(),
+      // Development mode with its well-known keys (RELAY_API_KEYS, RELAY_PRIVATE_KEY unset).
+      PARLEY_ENV: 'development',
+      RELAY_ID: BENCH_RELAY_ID,
+      RELAY_REGISTER: 'false',
+      RELAY_ANNOUNCE_PORTS: 'true',
+      RELAY_UDP_HOST: '127.0.0.1',
+      RELAY_UDP_PORT: String(ports.udp),
+      RELAY_API_HOST: '127.0.0.1',
+      RELAY_API_PORT: String(ports.api),
+      RELAY_METRICS_HOST: '127.0.0.1',
+      RELAY_METRICS_PORT: String(ports.metrics),
+      // One log line per installed session would be measured too; production runs at info, but
+      // at the rates here the log pipe is not what this benchmark is about.
+      RELAY_LOG_LEVEL: 'warn',
+      RELAY_DRAIN_DEADLINE_SECONDS: '0',
+      ...options.env,
+    },
+  });
+  const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
+  await waitForHttp(metricsUrl, child, 20_000);
+  const colon = INSECURE_DEV_API_KEYS.indexOf(':');
+  return {
+    child,
+    metricsUrl,
+    target: {
+      kind: 'relay',
+      udpPort: ports.udp,
+      pid: child.pid,
+      apiUrl: `http://127.0.0.1:${ports.api}`,
+      metricsUrl,
+      relayId: BENCH_RELAY_ID,
+      relayPublicKey: INSECURE_DEV_RELAY_PUBLIC_KEY,
+      apiKeyId: INSECURE_DEV_API_KEYS.slice(0, colon),
+      apiSecret: INSECURE_DEV_API_KEYS.slice(colon + 1),
+    },
+    async memory() {
+      const request: ProbeRequest = { type: 'memory', gc: true };
+      child.process.send(request);
+      return nextMessage(child, isProbeReply, 10_000);
+    },
+    stop: () => stopChild(child, 5000),
+  };
+}
+
+export interface PlainForwarderProcess {
+  readonly child: RunningChild;
+  readonly target: Extract<LoadTarget, { kind: 'plain' }>;
+  setTable(entries: readonly ForwardingEntry[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPlainForwarder(root: string, pinning: Pinning, port: number): Promise<PlainForwarderProcess> {
+  const child = startPinnedChild({
+    name: 'plain-forwarder',
+    core: RELAY_CORE,
+    pinning,
+    nodeArgs: ['--import', 'tsx', 'bench/relay/plain-forwarder.ts'],
+    cwd: root,
+    ipc: true,
+    env: { ...baseEnv(), PLAIN_FORWARDER_PORT: String(port), PLAIN_FORWARDER_BUFFER_BYTES: String(RELAY_SOCKET_BUFFER_BYTES) },
+  });
+  // Ready once it answers an (empty) table.
+  const plain: PlainForwarderProcess = {
+    child,
+    target: { kind: 'plain', udpPort: port, pid: child.pid },
+    async setTable(entries) {
+      const request: ForwarderRequest = { type: 'table', entries };
+      child.process.send(request);
+      await nextMessage(child, isForwarderReply, 20_000);
+    },
+    stop: () => stopChild(child),
+  };
+  await plain.setTable([]);
+  return plain;
+}
+
+/** The load generator child and a typed request/answer client for it. */
+export class LoadGenerator {
+  #nextId = 1;
+
+  private constructor(readonly child: RunningChild) {}
+
+  static start(root: string, pinning: Pinning): LoadGenerator {
+    return new LoadGenerator(
+      startPinnedChild({
+        name: 'load-generator',
+        core: LOAD_CORE,
+        pinning,
+        nodeArgs: ['--import', 'tsx', 'bench/relay/load-generator.ts'],
+        cwd: root,
+        ipc: true,
+      }),
+    );
+  }
+
+  async call<M extends LoadRequest['method']>(method: M, params: Extract<LoadRequest, { method: M }>['params'], timeoutMs = 120_000): Promise<LoadResults[M]> {
+    const id = this.#nextId++;
+    this.child.process.send({ id, method, params });
+    const reply = await nextMessage(this.child, (m): m is LoadReply => isLoadReply(m) && m.id === id, timeoutMs);
+    if ('error' in reply) throw new Error(`load generator: ${method} failed: ${reply.error}`);
+    return reply.result as LoadResults[M];
+  }
+
+  stop(): Promise<void> {
+    return stopChild(this.child);
+  }
+}
+
+export function makeProfileDir(): string {
+  return mkdtempSync(join(tmpdir(), 'parley-relay-prof-'));
+}
