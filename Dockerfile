@@ -12,6 +12,8 @@
 # ---- build ------------------------------------------------------------------------------------
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
+# A C toolchain for relay/native (AES-GCM over the OpenSSL inside the node binary).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency needs an install script to compile the relay (esbuild and
 # workerd ship with scripts for other parts of the repository).
@@ -20,6 +22,8 @@ COPY tsconfig.base.json ./
 COPY shared ./shared
 COPY relay ./relay
 RUN npx tsc -p relay/tsconfig.build.json
+# Built against this image's node, the same version the runtime stage runs.
+RUN node relay/native/build.mjs
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM node:22-bookworm-slim AS runtime
@@ -29,6 +33,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/relay/native/build/Release/parley_gcm.node ./relay/native/build/Release/parley_gcm.node
 # The image's unprivileged user; the relay needs no root (its ports are above 1024).
 USER node
 # UDP voice, the internal HTTP API, and the Prometheus listener. Defaults; see docs/deploying-relays.md.

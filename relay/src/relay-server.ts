@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from './native-gcm-backend.js';
 import type { RelayConfig } from './config.js';
 import { ControlPlaneClient } from './control-plane-client.js';
 import { DatagramRouter } from './datagram-router.js';
@@ -44,6 +46,8 @@ function closeServer(server: ServerType): Promise<void> {
 export class RelayServer {
   readonly registry: SessionRegistry;
   readonly metrics: RelayMetrics;
+  /** Native AES-GCM when the addon is built (npm run build:native), else node:crypto. */
+  readonly backend: SrtpCryptoBackend;
   #udp!: UdpTransport;
   #api!: ServerType;
   #metricsServer!: ServerType;
@@ -56,7 +60,8 @@ export class RelayServer {
     private readonly logger: RelayLogger,
     private readonly now: () => number,
   ) {
-    this.registry = new SessionRegistry(config.registry, nodeCryptoBackend, {
+    this.backend = loadNativeGcmBackend() ?? nodeCryptoBackend;
+    this.registry = new SessionRegistry(config.registry, this.backend, {
       onSessionEnded: (session, reason) => logger.info({ sessionId: session.sessionId, channelId: session.channelId, reason }, 'session ended'),
     });
     this.metrics = createRelayMetrics({
@@ -128,8 +133,11 @@ export class RelayServer {
       });
       this.#controlPlane.start();
     }
+    if (this.backend === nodeCryptoBackend) {
+      logger.warn({ reason: nativeGcmBackendError }, 'native AES-GCM unavailable; using node:crypto (slower)');
+    }
     logger.info(
-      { udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
+      { srtpBackend: this.backend.name, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
       'relay listening',
     );
   }

@@ -76,6 +76,12 @@ export class AeadTransform implements SrtpTransform {
   protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array {
     const header = packet.subarray(0, headerLength);
     const iv = gcmRtpIv(this.#rtpSalt, ssrc, index, this.#iv);
+    if (this.#rtp.sealInto !== undefined) {
+      const out = new Uint8Array(packet.length + GCM_TAG_LENGTH);
+      out.set(header, 0);
+      this.#rtp.sealInto(iv, header, packet.subarray(headerLength), out, headerLength);
+      return out;
+    }
     return join(header, this.#rtp.seal(iv, header, packet.subarray(headerLength)));
   }
 

@@ -19,6 +19,12 @@ export interface AesGcmEngine {
   seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** Verifies and decrypts ciphertext ‖ tag; returns null when the tag does not verify. */
   open(iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null;
+  /**
+   * Optional: like `seal`, but writes ciphertext ‖ tag into `out` at `outOffset` and returns the
+   * bytes written. Backends that can skip the allocation of a result offer it; the relay's hot
+   * path then builds each packet in one buffer.
+   */
+  sealInto?(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
   wipe(): void;
 }
 

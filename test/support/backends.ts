@@ -2,8 +2,16 @@
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import { nobleBackend } from '../../shared/srtp/backends/noble.js';
 import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import { loadNativeGcmBackend } from '../../relay/src/native-gcm-backend.js';
+
+/**
+ * The relay's native AES-GCM backend joins when it is built (`npm ci` builds it; its own test,
+ * test/unit/relay/native-gcm-backend.test.ts, fails when it is not).
+ */
+const native = loadNativeGcmBackend();
 
 export const BACKENDS: ReadonlyArray<readonly [string, SrtpCryptoBackend]> = [
   ['node:crypto', nodeCryptoBackend],
   ['noble', nobleBackend],
+  ...(native ? [['native-gcm', native] as const] : []),
 ];

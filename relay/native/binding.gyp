@@ -1,0 +1,17 @@
+# The relay's AES-GCM addon (plain N-API, C). Build: `npm run build:native`, which runs
+# `node-gyp rebuild -C relay/native`. OpenSSL is not linked here: the addon's EVP_* symbols
+# resolve at load time against the OpenSSL that the running node binary exports, and the
+# headers come from Node's own include directory (<nodedir>/include/node/openssl).
+{
+  "targets": [
+    {
+      "target_name": "parley_gcm",
+      "sources": ["src/parley_gcm.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wconversion", "-fvisibility=hidden"],
+      "xcode_settings": {
+        "OTHER_CFLAGS": ["-std=c11", "-Wall", "-Wextra", "-Wconversion", "-fvisibility=hidden"]
+      }
+    }
+  ]
+}

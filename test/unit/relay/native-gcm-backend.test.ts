@@ -1,0 +1,379 @@
+/**
+ * The native AES-GCM addon (relay/native) behind relay/src/native-gcm-backend.ts: RFC 7714
+ * vectors, byte-for-byte agreement with node:crypto, tampering, argument checks, wipe().
+ *
+ * These tests FAIL, never skip, when the addon is not built: CI builds it (`npm run build:native`),
+ * and a relay silently falling back to the slow backend is exactly what they must catch.
+ */
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadNativeGcmBackend, nativeGcmBackendError, type NativeGcmBackend } from '../../../relay/src/native-gcm-backend.js';
+import { bytesToHex, hexToBytes } from '../../../shared/bytes.js';
+import { AeadTransform } from '../../../shared/srtp/aead-transform.js';
+import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
+import { SrtpContext } from '../../../shared/srtp/context.js';
+import type { SessionKeys, SrtpSessionKeys } from '../../../shared/srtp/kdf.js';
+import { isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import { readUint32, serializeRtpPacket } from '../../../shared/srtp/rtp-header.js';
+import { field, vectorsOfKind, type SrtpVector } from '../../support/srtp-vectors.js';
+
+function nativeBackend(): NativeGcmBackend {
+  const backend = loadNativeGcmBackend();
+  if (backend === null) {
+    throw new Error(`the native AES-GCM addon is not available: ${nativeGcmBackendError ?? 'run `npm run build:native`'}`);
+  }
+  return backend;
+}
+
+const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+/** `data` as a view into a larger buffer, with junk on both sides, so byteOffset ≠ 0. */
+function embedded(data: Uint8Array, before = 7, after = 5): Uint8Array {
+  const backing = bytes(before + data.length + after);
+  backing.set(data, before);
+  return backing.subarray(before, before + data.length);
+}
+
+function sessionKeys(v: SrtpVector): SrtpSessionKeys {
+  // RFC 7714's vectors use one key and salt for SRTP and SRTCP alike.
+  const keys: SessionKeys = { encryptionKey: hexToBytes(field(v, 'session_key')), salt: hexToBytes(field(v, 'session_salt')), authKey: new Uint8Array(0) };
+  return { srtp: keys, srtcp: { ...keys } };
+}
+
+function profileOf(v: SrtpVector): SrtpProfileName {
+  if (!isSrtpProfileName(v.profile)) throw new Error(`unexpected profile ${v.profile}`);
+  return v.profile;
+}
+
+const KEY_SIZES = [16, 32] as const;
+const VOICE = { aad: 12, payload: 160 }; // the relay's packet: 12-byte RTP header, 160-byte payload
+
+it('loads (if this fails: run `npm run build:native`)', () => {
+  const backend = nativeBackend();
+  expect(backend.name).toBe('native-gcm');
+  expect(backend.opensslVersion).toMatch(/^OpenSSL 3\./);
+  expect(nativeGcmBackendError).toBeNull();
+  expect(loadNativeGcmBackend()).toBe(backend); // loaded once
+});
+
+describe('RFC 7714 vectors through the native engines', () => {
+  it.each(vectorsOfKind('aead_rtp').map((v) => [v.id, v] as const))('%s: SRTP encrypts to the published packet', (_id, v) => {
+    const ctx = SrtpContext.fromSessionKeys({ profile: profileOf(v), backend: nativeBackend(), sessionKeys: sessionKeys(v) });
+    expect(bytesToHex(ctx.protectRtp(hexToBytes(field(v, 'plaintext'))))).toBe(field(v, 'expected'));
+  });
+
+  it.each(vectorsOfKind('aead_rtp_decrypt').map((v) => [v.id, v] as const))('%s: SRTP decrypts to the published packet', (_id, v) => {
+    const ctx = SrtpContext.fromSessionKeys({ profile: profileOf(v), backend: nativeBackend(), sessionKeys: sessionKeys(v) });
+    expect(bytesToHex(ctx.unprotectRtp(hexToBytes(field(v, 'input'))))).toBe(field(v, 'expected'));
+  });
+
+  it.each(vectorsOfKind('aead_rtcp').map((v) => [v.id, v] as const))('%s: SRTCP encrypts to the published packet', (_id, v) => {
+    const plaintext = hexToBytes(field(v, 'plaintext'));
+    const keys = sessionKeys(v);
+    const transform = new AeadTransform(nativeBackend(), keys.srtp, keys.srtcp);
+    expect(bytesToHex(transform.protectRtcp(plaintext, readUint32(plaintext, 4), v.srtcp_index as number, true))).toBe(field(v, 'expected'));
+  });
+
+  it.each(vectorsOfKind('aead_rtcp_decrypt').map((v) => [v.id, v] as const))('%s: SRTCP decrypts to the published packet', (_id, v) => {
+    const ctx = SrtpContext.fromSessionKeys({ profile: profileOf(v), backend: nativeBackend(), sessionKeys: sessionKeys(v) });
+    expect(bytesToHex(ctx.unprotectRtcp(hexToBytes(field(v, 'input'))))).toBe(field(v, 'expected'));
+  });
+
+  it('the fixture holds the RFC 7714 vectors these tests rely on', () => {
+    expect(vectorsOfKind('aead_rtp')).toHaveLength(2);
+    expect(vectorsOfKind('aead_rtp_decrypt')).toHaveLength(2);
+    expect(vectorsOfKind('aead_rtcp')).toHaveLength(2);
+  });
+});
+
+describe.each(KEY_SIZES)('agreement with node:crypto, %i-byte keys', (keyLength) => {
+  it('seal, sealInto and open agree byte for byte on random keys, IVs, AADs and plaintexts (property)', () => {
+    const backend = nativeBackend();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: keyLength, maxLength: keyLength }),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.oneof(fc.uint8Array({ maxLength: 48 }), fc.uint8Array({ minLength: 140, maxLength: 1500 })),
+        (key, iv, aad, plaintext) => {
+          const native = backend.createAesGcm(key, 16);
+          const reference = nodeCryptoBackend.createAesGcm(key, 16);
+          const expected = bytesToHex(reference.seal(iv, aad, plaintext));
+          const sealed = native.seal(iv, aad, plaintext);
+          expect(bytesToHex(sealed)).toBe(expected);
+          const out = new Uint8Array(plaintext.length + 16 + 3);
+          expect(native.sealInto(iv, aad, plaintext, out, 3)).toBe(plaintext.length + 16);
+          expect(bytesToHex(out.subarray(3))).toBe(expected);
+          expect(bytesToHex(native.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+          expect(bytesToHex(reference.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+          native.wipe();
+          reference.wipe();
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('one engine over thousands of packets (the relay reuses one context per key)', () => {
+    const key = bytes(keyLength);
+    const native = nativeBackend().createAesGcm(key, 16);
+    const reference = nodeCryptoBackend.createAesGcm(key, 16);
+    for (let i = 0; i < 3000; i++) {
+      const iv = bytes(12);
+      const aad = bytes(VOICE.aad);
+      const plaintext = bytes(i % 7 === 0 ? i % 200 : VOICE.payload);
+      const sealed = native.seal(iv, aad, plaintext);
+      expect(bytesToHex(sealed)).toBe(bytesToHex(reference.seal(iv, aad, plaintext)));
+      expect(bytesToHex(native.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+      if (i % 10 === 0) expect(native.open(iv, aad, Uint8Array.from(sealed, (b, j) => (j === 0 ? b ^ 1 : b)))).toBeNull();
+    }
+  });
+});
+
+describe('tampering: open() answers null, never throws, and the engine keeps working', () => {
+  const key = bytes(16);
+  const iv = bytes(12);
+  const aad = bytes(VOICE.aad);
+  const plaintext = bytes(VOICE.payload);
+
+  it('every single-bit flip of ciphertext, tag or AAD', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const sealed = engine.seal(iv, aad, plaintext);
+    for (let bit = 0; bit < sealed.length * 8; bit++) {
+      const bad = Uint8Array.from(sealed);
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      expect(engine.open(iv, aad, bad), `sealed bit ${bit}`).toBeNull();
+    }
+    for (let bit = 0; bit < aad.length * 8; bit++) {
+      const bad = Uint8Array.from(aad);
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      expect(engine.open(iv, bad, sealed), `aad bit ${bit}`).toBeNull();
+    }
+    const otherIv = Uint8Array.from(iv);
+    otherIv[11]! ^= 1;
+    expect(engine.open(otherIv, aad, sealed)).toBeNull();
+    expect(nativeBackend().createAesGcm(bytes(16), 16).open(iv, aad, sealed)).toBeNull();
+    expect(bytesToHex(engine.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+  });
+
+  it('every truncation and extension', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const sealed = engine.seal(iv, aad, plaintext);
+    for (let length = 0; length < sealed.length; length++) {
+      expect(engine.open(iv, aad, sealed.subarray(0, length)), `length ${length}`).toBeNull();
+    }
+    const longer = new Uint8Array(sealed.length + 1);
+    longer.set(sealed);
+    expect(engine.open(iv, aad, longer)).toBeNull();
+    expect(bytesToHex(engine.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+  });
+
+  it('random bytes (property)', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 40 }), (sealed, junkAad) => {
+        expect(engine.open(iv, junkAad, sealed)).toBeNull();
+      }),
+      { numRuns: 1000 },
+    );
+    expect(bytesToHex(engine.open(iv, aad, engine.seal(iv, aad, plaintext))!)).toBe(bytesToHex(plaintext));
+  });
+
+  it('an empty ciphertext with a valid tag opens to an empty plaintext', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const tag = engine.seal(iv, aad, new Uint8Array(0));
+    expect(tag).toHaveLength(16);
+    expect(engine.open(iv, aad, tag)).toEqual(new Uint8Array(0));
+  });
+});
+
+describe('views, results and sealInto', () => {
+  it('accepts subarray views with a byteOffset, and Buffers, for every argument', () => {
+    const key = bytes(32);
+    const iv = bytes(12);
+    const aad = bytes(VOICE.aad);
+    const plaintext = bytes(VOICE.payload);
+    const expected = bytesToHex(nodeCryptoBackend.createAesGcm(key, 16).seal(iv, aad, plaintext));
+    const engine = nativeBackend().createAesGcm(embedded(key), 16);
+    expect(bytesToHex(engine.seal(embedded(iv), embedded(aad), embedded(plaintext)))).toBe(expected);
+    expect(bytesToHex(engine.seal(Buffer.from(iv), Buffer.from(aad), Buffer.from(plaintext)))).toBe(expected);
+    expect(bytesToHex(engine.open(embedded(iv), embedded(aad), embedded(hexToBytes(expected)))!)).toBe(bytesToHex(plaintext));
+
+    // The relay's own shape: header and payload are views of one packet.
+    const packet = embedded(new Uint8Array([...aad, ...plaintext]));
+    expect(bytesToHex(engine.seal(iv, packet.subarray(0, 12), packet.subarray(12)))).toBe(expected);
+  });
+
+  it('small on-heap arrays (V8 keeps typed arrays of up to 64 bytes inside the JS heap)', () => {
+    const key = bytes(16);
+    const engine = nativeBackend().createAesGcm(Uint8Array.from(key), 16);
+    const reference = nodeCryptoBackend.createAesGcm(key, 16);
+    for (let n = 0; n < 64; n++) {
+      const iv = Uint8Array.from(bytes(12));
+      const aad = Uint8Array.from(bytes(n));
+      const plaintext = Uint8Array.from(bytes(n));
+      expect(bytesToHex(engine.seal(iv, aad, plaintext))).toBe(bytesToHex(reference.seal(iv, aad, plaintext)));
+    }
+  });
+
+  it('returns a fresh Uint8Array with its own ArrayBuffer each time', () => {
+    const engine = nativeBackend().createAesGcm(bytes(16), 16);
+    const iv = bytes(12);
+    const a = engine.seal(iv, bytes(12), bytes(160));
+    const b = engine.seal(iv, bytes(12), bytes(160));
+    expect(a).toBeInstanceOf(Uint8Array);
+    expect(a.buffer).not.toBe(b.buffer);
+    expect([a.byteOffset, a.buffer.byteLength]).toEqual([0, 176]);
+    const opened = engine.open(iv, new Uint8Array(0), engine.seal(iv, new Uint8Array(0), bytes(160)))!;
+    expect([opened.byteOffset, opened.buffer.byteLength]).toEqual([0, 160]);
+  });
+
+  it('sealInto works in place and at an offset, and refuses bad offsets and overlaps', () => {
+    const key = bytes(16);
+    const iv = bytes(12);
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const packet = bytes(12 + 160 + 16);
+    const aad = packet.subarray(0, 12);
+    const payload = packet.subarray(12, 172);
+    const expected = bytesToHex(nodeCryptoBackend.createAesGcm(key, 16).seal(iv, aad, payload));
+    const aadBefore = bytesToHex(aad);
+
+    // In place: the tag lands right after the payload, the header is untouched.
+    expect(engine.sealInto(iv, aad, payload, packet, 12)).toBe(176);
+    expect(bytesToHex(packet.subarray(12))).toBe(expected);
+    expect(bytesToHex(packet.subarray(0, 12))).toBe(aadBefore);
+
+    const plaintext = bytes(160);
+    const out = new Uint8Array(200);
+    expect(() => engine.sealInto(iv, aad, plaintext, out, 25)).toThrow(RangeError); // 25 + 176 > 200
+    expect(() => engine.sealInto(iv, aad, plaintext, out, -1)).toThrow(RangeError);
+    expect(() => engine.sealInto(iv, aad, plaintext, out, 1.5)).toThrow(RangeError);
+    expect(() => engine.sealInto(iv, aad, plaintext, out, Number.NaN)).toThrow(RangeError);
+    expect(() => engine.sealInto(iv, aad, plaintext, out, 201)).toThrow(RangeError);
+    expect(() => engine.sealInto(iv, aad, plaintext, out, '0' as unknown as number)).toThrow(TypeError);
+    expect(() => engine.sealInto(iv, aad, plaintext, [] as unknown as Uint8Array, 0)).toThrow(TypeError);
+    const shared = bytes(400);
+    expect(() => engine.sealInto(iv, aad, shared.subarray(0, 160), shared, 1)).toThrow(RangeError);
+    expect(() => engine.sealInto(iv, aad, shared.subarray(100, 260), shared, 0)).toThrow(RangeError);
+    expect(engine.sealInto(iv, aad, shared.subarray(0, 160), shared, 160)).toBe(176); // adjacent: fine
+    expect(engine.sealInto(iv, aad, plaintext, out, 24)).toBe(176);
+  });
+});
+
+describe('arguments', () => {
+  const key = bytes(16);
+  const iv = bytes(12);
+  const notBytes: unknown[] = [undefined, null, 'abc', 12, [1, 2, 3], new Int8Array(12), new Uint8ClampedArray(12), new Uint16Array(6), new DataView(new ArrayBuffer(12)), new ArrayBuffer(12)];
+
+  it('createAesGcm: wrong types are TypeErrors, wrong key lengths and tag lengths RangeErrors', () => {
+    const backend = nativeBackend();
+    for (const value of notBytes) expect(() => backend.createAesGcm(value as Uint8Array, 16)).toThrow(TypeError);
+    expect(() => backend.createAesGcm(key, '16' as unknown as number)).toThrow(TypeError);
+    for (const length of [0, 15, 17, 24, 31, 33]) expect(() => backend.createAesGcm(bytes(length), 16), `key ${length}`).toThrow(RangeError);
+    for (const tag of [0, 4, 8, 12, 15, 17, 16.5, Number.NaN]) expect(() => backend.createAesGcm(key, tag), `tag ${tag}`).toThrow(RangeError);
+    expect(() => backend.createAesGcm(key, 16)).not.toThrow();
+    expect(() => backend.createAesGcm(bytes(32), 16)).not.toThrow();
+  });
+
+  it('seal and open: wrong types are TypeErrors, a wrong IV length a RangeError', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const ok = bytes(20);
+    for (const value of notBytes) {
+      const v = value as Uint8Array;
+      expect(() => engine.seal(v, ok, ok)).toThrow(TypeError);
+      expect(() => engine.seal(iv, v, ok)).toThrow(TypeError);
+      expect(() => engine.seal(iv, ok, v)).toThrow(TypeError);
+      expect(() => engine.open(v, ok, ok)).toThrow(TypeError);
+      expect(() => engine.open(iv, v, ok)).toThrow(TypeError);
+      expect(() => engine.open(iv, ok, v)).toThrow(TypeError);
+    }
+    for (const length of [0, 8, 11, 13, 16]) {
+      expect(() => engine.seal(bytes(length), ok, ok), `iv ${length}`).toThrow(RangeError);
+      expect(() => engine.open(bytes(length), ok, ok), `iv ${length}`).toThrow(RangeError);
+    }
+    // Error messages name the module and never carry key material.
+    expect(() => engine.seal(iv, ok, 'x' as unknown as Uint8Array)).toThrow(/^native-gcm: plaintext must be a Uint8Array$/);
+  });
+
+  it('a detached buffer reads as empty rather than crashing', () => {
+    const engine = nativeBackend().createAesGcm(key, 16);
+    const backing = new ArrayBuffer(32);
+    const plaintext = new Uint8Array(backing);
+    structuredClone(backing, { transfer: [backing] });
+    expect(plaintext.byteLength).toBe(0);
+    expect(engine.seal(iv, new Uint8Array(0), plaintext)).toHaveLength(16);
+  });
+});
+
+describe('wipe()', () => {
+  it('is idempotent, and every later call is a TypeError', () => {
+    const engine = nativeBackend().createAesGcm(bytes(16), 16);
+    const iv = bytes(12);
+    const sealed = engine.seal(iv, bytes(12), bytes(160));
+    engine.wipe();
+    expect(() => engine.wipe()).not.toThrow();
+    expect(() => engine.seal(iv, bytes(12), bytes(160))).toThrow(TypeError);
+    expect(() => engine.open(iv, bytes(12), sealed)).toThrow(TypeError);
+    expect(() => engine.sealInto(iv, bytes(12), bytes(160), new Uint8Array(176), 0)).toThrow(TypeError);
+    expect(() => engine.seal(iv, bytes(12), bytes(160))).toThrow(/wipe/);
+  });
+
+  it('affects only its own engine, and the key the caller passed in stays the caller\'s', () => {
+    const key = bytes(16);
+    const keyHex = bytesToHex(key);
+    const iv = bytes(12);
+    const aad = bytes(12);
+    const plaintext = bytes(160);
+    const a = nativeBackend().createAesGcm(key, 16);
+    const b = nativeBackend().createAesGcm(key, 16);
+    const sealed = a.seal(iv, aad, plaintext);
+    a.wipe();
+    expect(bytesToHex(key)).toBe(keyHex);
+    expect(bytesToHex(b.open(iv, aad, sealed)!)).toBe(bytesToHex(plaintext));
+    // The engine keeps its own copy: erasing the caller's key changes nothing.
+    key.fill(0);
+    expect(bytesToHex(b.seal(iv, aad, plaintext))).toBe(bytesToHex(sealed));
+  });
+
+  it('engines are frozen, and their functions need no `this`', () => {
+    const engine = nativeBackend().createAesGcm(bytes(16), 16);
+    expect(Object.isFrozen(engine)).toBe(true);
+    const { seal, open } = engine;
+    const iv = bytes(12);
+    const plaintext = bytes(10);
+    expect(bytesToHex(open(iv, new Uint8Array(0), seal(iv, new Uint8Array(0), plaintext))!)).toBe(bytesToHex(plaintext));
+  });
+});
+
+describe('as an SRTP backend', () => {
+  it('AES-CTR and HMAC-SHA1 come from node:crypto', () => {
+    const backend = nativeBackend();
+    expect(backend.createAesCtr).toBe(nodeCryptoBackend.createAesCtr);
+    expect(backend.createHmacSha1).toBe(nodeCryptoBackend.createHmacSha1);
+  });
+
+  it.each(Object.keys(SRTP_PROFILES) as SrtpProfileName[])('%s: SRTP and SRTCP interoperate with node:crypto both ways', (profile) => {
+    const p = SRTP_PROFILES[profile];
+    const keys = { profile, masterKey: bytes(p.keyLength), masterSalt: bytes(p.saltLength) };
+    const backend = nativeBackend();
+    const nativeSender = new SrtpContext({ ...keys, backend });
+    const nodeSender = new SrtpContext({ ...keys, backend: nodeCryptoBackend });
+    const nativeReceiver = new SrtpContext({ ...keys, backend });
+    const nodeReceiver = new SrtpContext({ ...keys, backend: nodeCryptoBackend });
+    for (let seq = 65500; seq < 65500 + 100; seq++) {
+      const rtp = serializeRtpPacket(
+        { padding: false, marker: false, payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: seq * 960, ssrc: 0x1234abcd, csrcs: [], extension: null },
+        bytes(VOICE.payload),
+      );
+      const sealed = nativeSender.protectRtp(rtp);
+      expect(bytesToHex(sealed)).toBe(bytesToHex(nodeSender.protectRtp(rtp)));
+      expect(bytesToHex(nodeReceiver.unprotectRtp(sealed))).toBe(bytesToHex(rtp));
+      expect(bytesToHex(nativeReceiver.unprotectRtp(sealed))).toBe(bytesToHex(rtp));
+    }
+    const rtcp = hexToBytes('81c90007 1234abcd 00000001 00000000 00000000 00000000 00000000 00000000');
+    const sealedRtcp = nativeSender.protectRtcp(rtcp);
+    expect(bytesToHex(sealedRtcp)).toBe(bytesToHex(nodeSender.protectRtcp(rtcp)));
+    expect(bytesToHex(nodeReceiver.unprotectRtcp(sealedRtcp))).toBe(bytesToHex(rtcp));
+  });
+});
