@@ -8,18 +8,20 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { DEMO_USAGE, runDemoCommand } from './demo-command.js';
 import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
 
 export const PARLEY_USAGE = `usage: parley <command> [options]
 
 commands:
   srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
+  demo                     voice through a real relay on this machine (development keys)
   help [command]           show help for parley or for a command
 
-Run 'parley help srtp' for the srtp options.
+Run 'parley help srtp' or 'parley help demo' for their options.
 `;
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE });
+const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE, demo: DEMO_USAGE });
 
 /**
  * Quotes a value back only if it is a short word with a letter beyond f: it could be a
@@ -34,6 +36,8 @@ export async function runParley(argv: readonly string[], io: CommandIo): Promise
   switch (command) {
     case 'srtp':
       return runSrtpCommand(rest, io);
+    case 'demo':
+      return runDemoCommand(rest, io);
     case 'help':
     case '--help':
     case '-h': {
@@ -76,8 +80,11 @@ if (isEntryPoint()) {
     throw error;
   });
   runParley(process.argv.slice(2), process).then(
-    function setExitCode(code) {
+    function exitWhenFlushed(code) {
+      // Exit once stdout has drained rather than when the event loop empties: fetch keeps idle
+      // HTTP connections (to the relay's API in `parley demo`) open for seconds.
       process.exitCode = code;
+      process.stdout.write('', () => process.exit(code));
     },
     function reportUnexpected(error: unknown) {
       // A bug, not bad input: say what broke, but never dump arguments (they hold keys).

@@ -7,11 +7,28 @@ import { createSocket } from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RelayApiError } from '../../shared/relay-api/relay-api-client.js';
 import { clientFor, randomKeyMaterial } from '../support/relay-fixtures.js';
-import { startRelayProcess, type RelayProcess } from '../support/relay-process.js';
-import { settle, UdpVoiceClient } from '../support/udp-voice-client.js';
+import { startRelayProcess as startRelay, type RelayProcess } from '../../cli/relay-process.js';
+import { settle, UdpVoiceClient } from '../../cli/udp-voice-client.js';
 import type { SessionKeyMaterial } from '../../relay/src/session-spec.js';
 
 let relay: RelayProcess;
+
+/**
+ * The relay process with per-session budgets lifted: these tests send bursts far above a voice
+ * stream's 50 packets/s (the rate limits have tests of their own).
+ */
+function startRelayProcess(options: Parameters<typeof startRelay>[0] = {}): Promise<RelayProcess> {
+  return startRelay({
+    ...options,
+    env: {
+      RELAY_SESSION_PPS: '20000',
+      RELAY_SESSION_PACKET_BURST: '20000',
+      RELAY_SESSION_BPS: '10000000',
+      RELAY_SESSION_BYTE_BURST: '10000000',
+      ...options.env,
+    },
+  });
+}
 let nextSsrc = 0x2000_0000;
 const clients: UdpVoiceClient[] = [];
 

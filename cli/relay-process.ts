@@ -1,18 +1,18 @@
 /**
- * Runs the real relay process (relay/src/main.ts) for end-to-end tests and benchmarks, on
- * loopback ports of its own, with the development keys, and drives it through its signed
- * internal API.
+ * Runs the real relay process (relay/src/main.ts) as a child, on loopback ports of its own, with
+ * the development keys, and drives it through its signed internal API. Used by `parley demo`
+ * and the end-to-end tests. Development only: it uses the well-known insecure keys.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
-import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
-import { RelayApiClient } from '../../shared/relay-api/relay-api-client.js';
+import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../relay/src/config.js';
+import { decodeBase64Url } from '../shared/relay-api/base64url.js';
+import { RelayApiClient } from '../shared/relay-api/relay-api-client.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** A TCP and a UDP port that were free a moment ago (the relay binds them right after). */
 export async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
@@ -69,12 +69,6 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
     RELAY_REGISTER: 'false',
     RELAY_ANNOUNCE_PORTS: 'true',
     RELAY_LOG_LEVEL: 'info',
-    // Tests send bursts far above a voice stream's 50 packets/s: lift the per-session budgets
-    // (the rate limits have tests of their own).
-    RELAY_SESSION_PPS: '20000',
-    RELAY_SESSION_PACKET_BURST: '20000',
-    RELAY_SESSION_BPS: '10000000',
-    RELAY_SESSION_BYTE_BURST: '10000000',
     ...options.env,
   };
   const command = options.cpu ? 'taskset' : process.execPath;

@@ -1,7 +1,10 @@
-/** A voice client on a real UDP socket (127.0.0.1), for end-to-end tests against the relay. */
+/**
+ * A voice client on a real UDP socket (127.0.0.1): ClientMediaSession (shared/client) plus the
+ * socket. Used by `parley demo` and the end-to-end tests.
+ */
 import { createSocket, type Socket } from 'node:dgram';
-import type { ClientMediaSession, ReceivedMedia } from '../../shared/client/media-session.js';
-import { SrtpError } from '../../shared/srtp/errors.js';
+import type { ClientMediaSession, ReceivedMedia } from '../shared/client/media-session.js';
+import { SrtpError } from '../shared/srtp/errors.js';
 
 export class UdpVoiceClient {
   readonly received: ReceivedMedia[] = [];
