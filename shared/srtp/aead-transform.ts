@@ -52,8 +52,8 @@ function join(head: Uint8Array, body: Uint8Array, tail?: Uint8Array): Uint8Array
 export class AeadTransform implements SrtpTransform {
   readonly srtpOverhead = GCM_TAG_LENGTH;
   readonly srtcpOverhead = GCM_TAG_LENGTH + TRAILER_LENGTH;
-  readonly #rtpSalt: Uint8Array;
-  readonly #rtcpSalt: Uint8Array;
+  /** SRTP salt then SRTCP salt: one allocation (a relay holds thousands of these). */
+  readonly #salts: Uint8Array;
   readonly #rtp: AesGcmEngine;
   readonly #rtcp: AesGcmEngine;
   /** Scratch IV: every call is synchronous, so one buffer per transform is enough. */
@@ -62,8 +62,9 @@ export class AeadTransform implements SrtpTransform {
   constructor(backend: SrtpCryptoBackend, srtp: SessionKeys, srtcp: SessionKeys) {
     this.#rtp = backend.createAesGcm(srtp.encryptionKey, GCM_TAG_LENGTH);
     this.#rtcp = backend.createAesGcm(srtcp.encryptionKey, GCM_TAG_LENGTH);
-    this.#rtpSalt = Uint8Array.from(srtp.salt);
-    this.#rtcpSalt = Uint8Array.from(srtcp.salt);
+    this.#salts = new Uint8Array(2 * IV_LENGTH);
+    this.#salts.set(srtp.salt, 0);
+    this.#salts.set(srtcp.salt, IV_LENGTH);
   }
 
   srtcpTrailerOffset(length: number): number {
@@ -75,7 +76,7 @@ export class AeadTransform implements SrtpTransform {
   // including any RTP padding, is the plaintext.
   protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array {
     const header = packet.subarray(0, headerLength);
-    const iv = gcmRtpIv(this.#rtpSalt, ssrc, index, this.#iv);
+    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
     if (this.#rtp.sealInto !== undefined) {
       const out = new Uint8Array(packet.length + GCM_TAG_LENGTH);
       out.set(header, 0);
@@ -87,7 +88,7 @@ export class AeadTransform implements SrtpTransform {
 
   unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null {
     const header = packet.subarray(0, headerLength);
-    const iv = gcmRtpIv(this.#rtpSalt, ssrc, index, this.#iv);
+    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
     const payload = this.#rtp.open(iv, header, packet.subarray(headerLength));
     return payload === null ? null : join(header, payload);
   }
@@ -96,7 +97,7 @@ export class AeadTransform implements SrtpTransform {
   // rest is encrypted; with E=0 the whole packet plus that word is AAD and nothing is encrypted.
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array {
     const trailer = srtcpTrailer(srtcpIndex, encrypt);
-    const iv = gcmRtcpIv(this.#rtcpSalt, ssrc, srtcpIndex, this.#iv);
+    const iv = gcmRtcpIv(this.#salts.subarray(IV_LENGTH), ssrc, srtcpIndex, this.#iv);
     if (encrypt) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const sealed = this.#rtcp.seal(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH));
@@ -109,7 +110,7 @@ export class AeadTransform implements SrtpTransform {
   unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null {
     const trailerAt = packet.length - TRAILER_LENGTH;
     const trailer = packet.subarray(trailerAt);
-    const iv = gcmRtcpIv(this.#rtcpSalt, ssrc, srtcpIndex, this.#iv);
+    const iv = gcmRtcpIv(this.#salts.subarray(IV_LENGTH), ssrc, srtcpIndex, this.#iv);
     if (encrypted) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const body = this.#rtcp.open(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH, trailerAt));
@@ -124,8 +125,7 @@ export class AeadTransform implements SrtpTransform {
   wipe(): void {
     this.#rtp.wipe();
     this.#rtcp.wipe();
-    this.#rtpSalt.fill(0);
-    this.#rtcpSalt.fill(0);
+    this.#salts.fill(0);
     this.#iv.fill(0);
   }
 }

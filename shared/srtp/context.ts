@@ -77,8 +77,9 @@ export class SrtpContext {
   readonly #requireEncryptedSrtcp: boolean;
   readonly #transform: SrtpTransform;
   readonly #usage: KeyUsage;
-  readonly #rtpStreams = new Map<number, RtpStreamState>();
-  readonly #rtcpStreams = new Map<number, RtcpStreamState>();
+  /** Per-SSRC state, created with the first stream (a relay holds thousands of idle contexts). */
+  #rtpStreams: Map<number, RtpStreamState> | null = null;
+  #rtcpStreams: Map<number, RtcpStreamState> | null = null;
   #closed = false;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
@@ -129,7 +130,7 @@ export class SrtpContext {
    * authenticated packet. For monitoring and tests; it exposes no key material.
    */
   rtpStreamState(ssrc: number): { readonly highestIndex: number; readonly rolloverCounter: number } | undefined {
-    const stream = this.#rtpStreams.get(ssrc);
+    const stream = this.#rtpStreams?.get(ssrc);
     if (stream === undefined) return undefined;
     const highestIndex = stream.window.highest;
     return { highestIndex, rolloverCounter: Math.floor(highestIndex / 0x10000) };
@@ -137,7 +138,7 @@ export class SrtpContext {
 
   /** Number of SSRCs with committed RTP state. */
   get rtpStreamCount(): number {
-    return this.#rtpStreams.size;
+    return this.#rtpStreams?.size ?? 0;
   }
 
   /** RFC 3711 §3.3: SRTP-protects one RTP packet. */
@@ -149,7 +150,7 @@ export class SrtpContext {
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
     if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
-    const stream = this.#rtpStreams.get(ssrc);
+    const stream = this.#rtpStreams?.get(ssrc);
     const index = this.#estimateIndex(stream, seq, ssrc);
     // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
     this.#checkReplay(stream?.window, index, ssrc);
@@ -169,7 +170,7 @@ export class SrtpContext {
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
     if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
-    const stream = this.#rtpStreams.get(ssrc);
+    const stream = this.#rtpStreams?.get(ssrc);
     const index = this.#estimateIndex(stream, seq, ssrc);
     this.#checkReplay(stream?.window, index, ssrc);
     const plain = this.#transform.unprotectRtp(packet, headerLength, ssrc, index);
@@ -204,7 +205,7 @@ export class SrtpContext {
       throw new SrtpError('unencrypted-srtcp', 'SRTCP packet is not encrypted (E=0)', { ssrc, index });
     }
     if (!this.#usage.srtcpAvailable()) throw new SrtpError('key-exhausted', 'SRTCP key-usage limit reached', { ssrc });
-    const stream = this.#rtcpStreams.get(ssrc);
+    const stream = this.#rtcpStreams?.get(ssrc);
     this.#checkReplay(stream?.window, index, ssrc);
     const plain = this.#transform.unprotectRtcp(packet, ssrc, index, encrypted);
     if (plain === null) throw new SrtpError('auth-failed', 'SRTCP authentication failed', { ssrc, index });
@@ -219,8 +220,8 @@ export class SrtpContext {
     if (this.#closed) return;
     this.#closed = true;
     this.#transform.wipe();
-    this.#rtpStreams.clear();
-    this.#rtcpStreams.clear();
+    this.#rtpStreams = null;
+    this.#rtcpStreams = null;
   }
 
   #protectRtcp(packet: Uint8Array, encrypt: boolean): Uint8Array {
@@ -228,7 +229,7 @@ export class SrtpContext {
     assertBytes(packet, 'srtp: packet');
     const ssrc = rtcpSenderSsrc(packet);
     if (!this.#usage.srtcpAvailable()) throw new SrtpError('key-exhausted', 'SRTCP key-usage limit reached', { ssrc });
-    const stream = this.#rtcpStreams.get(ssrc) ?? this.#newRtcpStream(ssrc);
+    const stream = this.#rtcpStreams?.get(ssrc) ?? this.#newRtcpStream(ssrc);
     // Indices start at 1, as libsrtp numbers them, so output is byte-identical to libsrtp's.
     const index = stream.lastSentIndex + 1;
     if (index > MAX_SRTCP_INDEX) throw new SrtpError('key-exhausted', 'SRTCP index space exhausted', { ssrc });
@@ -259,7 +260,7 @@ export class SrtpContext {
     let state = stream;
     if (state === undefined) {
       state = { window: new ReplayWindow(this.replayWindowSize) };
-      this.#rtpStreams.set(ssrc, state);
+      (this.#rtpStreams ??= new Map()).set(ssrc, state);
     }
     state.window.commit(index);
     this.#usage.countSrtp();
@@ -267,7 +268,7 @@ export class SrtpContext {
 
   #newRtcpStream(ssrc: number): RtcpStreamState {
     const state: RtcpStreamState = { window: new ReplayWindow(this.replayWindowSize), lastSentIndex: 0 };
-    this.#rtcpStreams.set(ssrc, state);
+    (this.#rtcpStreams ??= new Map()).set(ssrc, state);
     return state;
   }
 
