@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/native-gcm-backend.js';
 import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
 import { nobleBackend } from '../shared/srtp/backends/noble.js';
 import { SrtpContext } from '../shared/srtp/context.js';
@@ -14,8 +15,13 @@ import type { SrtpCryptoBackend } from '../shared/srtp/crypto-backend.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../shared/srtp/profiles.js';
 import { serializeRtpPacket } from '../shared/srtp/rtp-header.js';
 
-/** The backend for the relay's hot path: OpenSSL's AES-GCM is the fastest measured here. */
-const RELAY_BACKEND: SrtpCryptoBackend = nodeCryptoBackend;
+/**
+ * The backend the relay picks (relay/src/relay-server.ts): native AES-GCM when the addon is
+ * built (`npm ci` builds it), otherwise node:crypto.
+ */
+const native = loadNativeGcmBackend();
+const RELAY_BACKEND: SrtpCryptoBackend = native ?? nodeCryptoBackend;
+const BACKENDS: SrtpCryptoBackend[] = [nodeCryptoBackend, nobleBackend, ...(native ? [native] : [])];
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '1' }, json: { type: 'boolean', default: false } },
@@ -63,7 +69,7 @@ interface Row {
 const plain = voicePackets();
 const rows: Row[] = [];
 for (const profile of Object.keys(SRTP_PROFILES) as SrtpProfileName[]) {
-  for (const backend of [nodeCryptoBackend, nobleBackend]) {
+  for (const backend of BACKENDS) {
     const p = SRTP_PROFILES[profile];
     const keys = { profile, backend, masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) };
     const sealer = new SrtpContext(keys);
@@ -91,8 +97,13 @@ if (values.json) {
   }
   console.log('');
   for (const profile of Object.keys(SRTP_PROFILES)) {
-    const [node, noble] = rows.filter((r) => r.profile === profile);
-    if (node && noble) console.log(`${profile}: node:crypto / noble = ${(node.protect_pps / noble.protect_pps).toFixed(1)}x protect, ${(node.unprotect_pps / noble.unprotect_pps).toFixed(1)}x unprotect`);
+    const of = (name: string): Row | undefined => rows.find((r) => r.profile === profile && r.backend === name);
+    const base = of(nobleBackend.name);
+    const ratios = BACKENDS.filter((b) => b !== nobleBackend)
+      .map((b) => [b.name, of(b.name)] as const)
+      .filter((pair): pair is readonly [string, Row] => pair[1] !== undefined && base !== undefined)
+      .map(([name, row]) => `${name} ${(row.protect_pps / base!.protect_pps).toFixed(1)}x / ${(row.unprotect_pps / base!.unprotect_pps).toFixed(1)}x`);
+    console.log(`${profile}: protect / unprotect vs noble: ${ratios.join(', ')}`);
   }
-  console.log(`The relay uses the ${RELAY_BACKEND.name} backend (OpenSSL: AES-NI + carry-less multiply).`);
+  console.log(`The relay uses the ${RELAY_BACKEND.name} backend${native ? ' (AES-GCM in relay/native over the OpenSSL inside node; AES-CM and HMAC from node:crypto)' : ` (native AES-GCM unavailable: ${nativeGcmBackendError ?? 'unknown'})`}.`);
 }
