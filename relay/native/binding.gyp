@@ -2,11 +2,12 @@
 # `node-gyp rebuild -C relay/native`. OpenSSL is not linked here: the addon's EVP_* symbols
 # resolve at load time against the OpenSSL that the running node binary exports, and the
 # headers come from Node's own include directory (<nodedir>/include/node/openssl).
+# parley_udp.c (sendmmsg batches for the relay's UDP output) shares the module: one file to ship.
 {
   "targets": [
     {
       "target_name": "parley_gcm",
-      "sources": ["src/parley_gcm.c"],
+      "sources": ["src/parley_gcm.c", "src/parley_udp.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wconversion", "-fvisibility=hidden"],
       "xcode_settings": {

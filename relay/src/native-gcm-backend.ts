@@ -45,15 +45,18 @@ interface NativeGcmAddon {
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
 }
 
-/** Must equal ABI_VERSION in parley_gcm.c: a stale build is refused rather than misused. */
-const ADDON_ABI_VERSION = 1;
+/**
+ * Must equal ABI_VERSION in parley_gcm.c: a stale build is refused rather than misused.
+ * relay/src/native-udp.ts loads the same module and checks the same number.
+ */
+export const ADDON_ABI_VERSION = 3;
 
 /**
  * Where node-gyp puts the addon, relative to this module: from relay/src/ when run from source
  * (tsx, vitest), and from dist/relay/src/ in the container image, which copies the build to
  * relay/native/build/Release/ beside dist/.
  */
-const ADDON_LOCATIONS = ['../native/build/Release/parley_gcm.node', '../../../relay/native/build/Release/parley_gcm.node'];
+export const ADDON_LOCATIONS = ['../native/build/Release/parley_gcm.node', '../../../relay/native/build/Release/parley_gcm.node'];
 
 const BUILD_HINT = 'run `npm run build:native`';
 

@@ -136,8 +136,11 @@ export class RelayServer {
     if (this.backend === nodeCryptoBackend) {
       logger.warn({ reason: nativeGcmBackendError }, 'native AES-GCM unavailable; using node:crypto (slower)');
     }
+    if (!this.#udp.batching) {
+      logger.warn({ reason: this.#udp.batchingUnavailable }, 'sendmmsg batching unavailable; one send per datagram (slower)');
+    }
     logger.info(
-      { srtpBackend: this.backend.name, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
+      { srtpBackend: this.backend.name, udpBatching: this.#udp.batching, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
       'relay listening',
     );
   }

@@ -1,10 +1,29 @@
 /**
  * The relay's UDP socket: the I/O edge around DatagramRouter. Receives datagrams, hands them
  * to the router synchronously, and sends what the router asks for.
+ *
+ * Output is batched when it can be: every datagram the router sends while it handles one
+ * incoming datagram (the fan-out, a keepalive pong) is gathered in a DatagramBatch and leaves in
+ * one sendmmsg call when the handler returns (relay/src/datagram-batch.ts says why writing to
+ * the dgram socket's fd beside libuv is sound). Without the native addon, on a udp6 socket, or
+ * for a destination that is not a dotted-quad IPv4 address, each datagram goes through
+ * dgram.Socket.send as before.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { DatagramBatch } from './datagram-batch.js';
 import type { DatagramSink } from './datagram-router.js';
+import { ipv4ToNumber } from './ipv4-address.js';
 import type { RemoteAddress } from './relay-session.js';
+
+/**
+ * When batched output is flushed:
+ * - 'per-datagram' (default): when the handler of each incoming datagram returns. Adds no
+ *   latency: a datagram's fan-out leaves as soon as it is sealed.
+ * - 'per-burst': once per libuv read burst (setImmediate, after the poll phase has delivered
+ *   every datagram waiting on the socket), or when the batch fills. Fewer syscalls under load,
+ *   but each datagram's fan-out waits for the rest of the burst (see docs/performance.md).
+ */
+export type FlushPolicy = 'per-datagram' | 'per-burst';
 
 export interface UdpTransportOptions {
   readonly host: string;
@@ -12,26 +31,51 @@ export interface UdpTransportOptions {
   /** Kernel receive buffer, bytes: room for bursts while the event loop is busy. */
   readonly receiveBufferBytes?: number;
   readonly sendBufferBytes?: number;
+  /** Batched output (sendmmsg) when the native addon allows it; default true. */
+  readonly batching?: boolean;
+  readonly flush?: FlushPolicy;
 }
 
 export type DatagramHandler = (datagram: Uint8Array, from: RemoteAddress) => void;
 
 export class UdpTransport implements DatagramSink {
   readonly #socket: Socket;
+  readonly #batch: DatagramBatch | null;
+  readonly #perBurst: boolean;
+  /** Why output is not batched; null when it is. */
+  readonly batchingUnavailable: string | null;
   #closed = false;
-  /** Sends the kernel refused (buffer full, unreachable): counted, never thrown. */
-  sendErrors = 0;
+  /** True while the handler of an incoming datagram runs: its sends wait for the flush after it. */
+  #dispatching = false;
+  #flushScheduled = false;
+  #dgramErrors = 0;
+  /**
+   * Destination → its IPv4 address as a number (null: not IPv4), parsed on its first send rather
+   * than on every one. Keyed by the object: a session's latched address is one object until it
+   * re-latches, when the session makes a new one (RemoteAddress is readonly), so an entry never
+   * goes stale, and it goes with its object.
+   */
+  readonly #ipv4Of = new WeakMap<RemoteAddress, number | null>();
+  /** One callback for every dgram send, not a closure per datagram. */
+  readonly #onSent = (error: Error | null): void => {
+    if (error) this.#dgramErrors++;
+  };
+  readonly #flushScheduledBatch = (): void => {
+    this.#flushScheduled = false;
+    this.#batch?.flush();
+  };
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, batch: DatagramBatch | null, batchingUnavailable: string | null, flush: FlushPolicy) {
     this.#socket = socket;
+    this.#batch = batch;
+    this.batchingUnavailable = batchingUnavailable;
+    this.#perBurst = flush === 'per-burst';
   }
 
   /** Binds the socket and starts delivering datagrams to `onDatagram`. */
   static async bind(options: UdpTransportOptions, onDatagram: DatagramHandler, onError: (error: Error) => void): Promise<UdpTransport> {
     // fly.io's UDP needs the socket bound to the `fly-global-services` address, which is IPv4.
     const socket = createSocket({ type: options.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
-    const transport = new UdpTransport(socket);
-    socket.on('message', (message, rinfo) => onDatagram(message, rinfo));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {
@@ -42,6 +86,11 @@ export class UdpTransport implements DatagramSink {
     socket.on('error', onError);
     if (options.receiveBufferBytes) socket.setRecvBufferSize(options.receiveBufferBytes);
     if (options.sendBufferBytes) socket.setSendBufferSize(options.sendBufferBytes);
+    const { batch, reason } = options.batching === false ? { batch: null, reason: 'batching disabled' } : DatagramBatch.forSocket(socket);
+    const transport = new UdpTransport(socket, batch, reason, options.flush ?? 'per-datagram');
+    // Still in the same synchronous run as the bind callback's continuation: no 'message' can
+    // have been emitted (and lost) before this listener.
+    socket.on('message', (message, rinfo) => transport.#receive(message, rinfo, onDatagram));
     return transport;
   }
 
@@ -49,17 +98,63 @@ export class UdpTransport implements DatagramSink {
     return this.#socket.address().port;
   }
 
-  send(datagram: Uint8Array, to: RemoteAddress): void {
-    if (this.#closed) return;
-    this.#socket.send(datagram, to.port, to.address, (error) => {
-      if (error) this.sendErrors++;
-    });
+  /** Whether datagrams leave in sendmmsg batches (else one dgram.Socket.send each). */
+  get batching(): boolean {
+    return this.#batch !== null;
   }
 
-  /** Stops receiving and releases the port. Idempotent. */
+  /** Datagrams the kernel refused or that found its send buffer full: counted, never thrown. */
+  get sendErrors(): number {
+    return this.#dgramErrors + (this.#batch?.dropped ?? 0);
+  }
+
+  /** sendmmsg calls so far (0 without batching). */
+  get batchFlushes(): number {
+    return this.#batch?.flushes ?? 0;
+  }
+
+  #receive(message: Buffer, from: RemoteAddress, onDatagram: DatagramHandler): void {
+    this.#dispatching = true;
+    try {
+      onDatagram(message, from);
+    } finally {
+      this.#dispatching = false;
+      const batch = this.#batch;
+      if (batch !== null && batch.length > 0) {
+        if (!this.#perBurst) batch.flush();
+        else if (!this.#flushScheduled) {
+          this.#flushScheduled = true;
+          setImmediate(this.#flushScheduledBatch);
+        }
+      }
+    }
+  }
+
+  send(datagram: Uint8Array, to: RemoteAddress): void {
+    if (this.#closed) return;
+    const batch = this.#batch;
+    if (batch !== null) {
+      let ipv4 = this.#ipv4Of.get(to);
+      if (ipv4 === undefined) {
+        ipv4 = ipv4ToNumber(to.address) ?? null;
+        this.#ipv4Of.set(to, ipv4);
+      }
+      if (ipv4 !== null && batch.add(datagram, ipv4, to.port)) {
+        if (!this.#dispatching && !this.#flushScheduled) batch.flush(); // a send outside any handler: now
+        return;
+      }
+    }
+    this.#socket.send(datagram, to.port, to.address, this.#onSent);
+  }
+
+  /** Sends what is waiting, stops receiving and releases the port. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // The batch writes to the socket's fd: it must be done with it before the fd is closed (and
+    // its number possibly reused).
+    this.#batch?.flush();
+    this.#batch?.close();
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 }

@@ -10,6 +10,7 @@
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
  *   createAesGcm(key, tagLength) → frozen object {seal, open, sealInto, wipe}
+ *   sendBatch, udp4SocketPort      batched UDP output, Linux only: see parley_udp.c
  *
  * Each engine's functions carry a pointer to its state as their N-API callback data, so `this`
  * is never consulted (no napi_unwrap, hence no type confusion with objects of other addons, and
@@ -38,21 +39,36 @@
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 
-#define ABI_VERSION 1
+#include "parley_udp.h"
+
+/* 2: sendBatch and udp4SocketPort (parley_udp.c) joined the module.
+ * 3: engines are instances of one class (methods on its prototype) and key OpenSSL lazily. */
+#define ABI_VERSION 3
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
 #define TAG_LENGTH 16
-#define ENGINE_FUNCTIONS 4
 
 #if OPENSSL_VERSION_MAJOR < 3
 #error "parley_gcm expects the OpenSSL 3 headers shipped with Node >= 18"
 #endif
 
+/*
+ * An engine is created with its key and keys an OpenSSL context on first use: a relay holds
+ * four engines per session, and an EVP_CIPHER_CTX for AES-GCM costs about 2 KB, which idle
+ * sessions should not pay. After first use the key lives only inside the context.
+ */
 typedef struct {
-  EVP_CIPHER_CTX *ctx; /* keyed once; NULL after wipe() */
-  unsigned refs;       /* engine functions still alive that point here */
+  EVP_CIPHER_CTX *ctx; /* keyed on first use; NULL before, and after wipe() */
+  uint8_t key[32];     /* until first use; cleansed once the context is keyed */
+  uint8_t key_length;  /* 16 or 32; 0 once keyed or wiped */
+  bool wiped;
 } GcmEngine;
+
+/* The engine class, kept per N-API environment (per worker thread). */
+typedef struct {
+  napi_ref constructor;
+} ModuleState;
 
 typedef struct {
   uint8_t *data;
@@ -119,11 +135,33 @@ static int new_bytes(napi_env env, size_t length, uint8_t **data, napi_value *re
   return 1;
 }
 
-/* Returns the live engine behind this call, or throws (TypeError after wipe) and returns NULL. */
-static GcmEngine *live_engine(napi_env env, GcmEngine *engine) {
-  if (engine == NULL || engine->ctx == NULL) {
+static EVP_CIPHER_CTX *keyed_context(const uint8_t *key, size_t key_length);
+
+/*
+ * The engine behind `this` with its OpenSSL context keyed, or NULL with an exception pending:
+ * TypeError for a receiver that is not an engine or an engine used after wipe().
+ */
+static GcmEngine *live_engine(napi_env env, napi_value this_arg) {
+  void *data = NULL;
+  if (napi_unwrap(env, this_arg, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_THIS", "native-gcm: not an AES-GCM engine");
+    return NULL;
+  }
+  GcmEngine *engine = data;
+  if (engine->wiped) {
     napi_throw_type_error(env, "ERR_PARLEY_GCM_WIPED", "native-gcm: engine used after wipe()");
     return NULL;
+  }
+  if (engine->ctx == NULL) {
+    engine->ctx = keyed_context(engine->key, engine->key_length);
+    OPENSSL_cleanse(engine->key, sizeof engine->key);
+    engine->key_length = 0;
+    if (engine->ctx == NULL) {
+      engine->wiped = true; /* the key is gone: this engine can never work */
+      ERR_clear_error();
+      napi_throw_error(env, "ERR_PARLEY_GCM_OPENSSL", "native-gcm: could not key AES-GCM");
+      return NULL;
+    }
   }
   return engine;
 }
@@ -190,9 +228,9 @@ static int seal_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *aad, Byte
 static napi_value engine_seal(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, data);
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  GcmEngine *engine = live_engine(env, this_arg);
   if (engine == NULL) return NULL;
   Bytes iv, aad, pt;
   if (!seal_args(env, argv, &iv, &aad, &pt)) return NULL;
@@ -211,9 +249,9 @@ static napi_value engine_seal(napi_env env, napi_callback_info info) {
 static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, data);
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  GcmEngine *engine = live_engine(env, this_arg);
   if (engine == NULL) return NULL;
   Bytes iv, aad, pt, out;
   if (!seal_args(env, argv, &iv, &aad, &pt)) return NULL;
@@ -243,9 +281,9 @@ static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
 static napi_value engine_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, data);
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  GcmEngine *engine = live_engine(env, this_arg);
   if (engine == NULL) return NULL;
   Bytes iv, aad, sealed;
   if (!get_bytes(env, argv[0], &iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array");
@@ -264,40 +302,47 @@ static napi_value engine_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* wipe(): frees the cipher context, which OpenSSL cleanses (key schedule and GHASH key). Idempotent. */
+/* wipe(): erases the key, or frees the cipher context, which OpenSSL cleanses (key schedule and GHASH key). Idempotent. */
 static napi_value engine_wipe(napi_env env, napi_callback_info info) {
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, NULL, NULL, &this_arg, NULL) != napi_ok) return NULL;
   void *data = NULL;
-  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
-  GcmEngine *engine = data;
-  if (engine != NULL && engine->ctx != NULL) {
-    EVP_CIPHER_CTX_free(engine->ctx);
-    engine->ctx = NULL;
+  if (napi_unwrap(env, this_arg, &data) != napi_ok || data == NULL) {
+    return throw_type(env, "native-gcm: not an AES-GCM engine");
   }
+  GcmEngine *engine = data;
+  if (engine->ctx != NULL) EVP_CIPHER_CTX_free(engine->ctx);
+  engine->ctx = NULL;
+  OPENSSL_cleanse(engine->key, sizeof engine->key);
+  engine->key_length = 0;
+  engine->wiped = true;
   return NULL;
 }
 
-/* Runs once per engine function when the GC collects it; the last one frees the engine. */
-static void release_engine(napi_env env, void *data, void *hint) {
+/* Runs when the GC collects an engine object. */
+static void finalize_engine(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   GcmEngine *engine = data;
-  if (--engine->refs > 0) return;
   if (engine->ctx != NULL) EVP_CIPHER_CTX_free(engine->ctx);
+  OPENSSL_cleanse(engine->key, sizeof engine->key);
   free(engine);
+}
+
+/* The class constructor: instances are only made by createAesGcm, which wraps an engine. */
+static napi_value engine_constructor(napi_env env, napi_callback_info info) {
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, NULL, NULL, &this_arg, NULL) != napi_ok) return NULL;
+  return this_arg;
 }
 
 /* ---- createAesGcm --------------------------------------------------------------------------- */
 
-static EVP_CIPHER_CTX *keyed_context(const Bytes *key) {
-  const EVP_CIPHER *cipher = key->length == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+static EVP_CIPHER_CTX *keyed_context(const uint8_t *key, size_t key_length) {
+  const EVP_CIPHER *cipher = key_length == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return NULL;
-  /* The engine's own copy of the key, in native memory, erased as soon as OpenSSL has expanded it. */
-  uint8_t copy[32];
-  memcpy(copy, key->data, key->length);
-  int ok = EVP_EncryptInit_ex(ctx, cipher, NULL, copy, NULL) == 1 &&
-           EVP_CIPHER_CTX_get_iv_length(ctx) == IV_LENGTH;
-  OPENSSL_cleanse(copy, sizeof copy);
+  int ok = EVP_EncryptInit_ex(ctx, cipher, NULL, key, NULL) == 1 && EVP_CIPHER_CTX_get_iv_length(ctx) == IV_LENGTH;
   if (!ok) {
     EVP_CIPHER_CTX_free(ctx);
     return NULL;
@@ -319,40 +364,30 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
   if (key.length != 16 && key.length != 32) return throw_range(env, "native-gcm: AES key must be 16 or 32 bytes");
   if (tag_length != TAG_LENGTH) return throw_range(env, "native-gcm: tagLength must be 16");
 
+  ModuleState *state = NULL;
+  napi_value constructor, object;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL ||
+      napi_get_reference_value(env, state->constructor, &constructor) != napi_ok ||
+      napi_new_instance(env, constructor, 0, NULL, &object) != napi_ok) {
+    return throw_pending_or(env, "native-gcm: could not create the engine");
+  }
   GcmEngine *engine = calloc(1, sizeof *engine);
   if (engine == NULL) return throw_openssl(env, "native-gcm: out of memory");
-  engine->ctx = keyed_context(&key);
-  if (engine->ctx == NULL) {
+  memcpy(engine->key, key.data, key.length);
+  engine->key_length = (uint8_t)key.length;
+  if (napi_wrap(env, object, engine, finalize_engine, NULL, NULL) != napi_ok) {
+    OPENSSL_cleanse(engine->key, sizeof engine->key);
     free(engine);
-    return throw_openssl(env, "native-gcm: could not key AES-GCM");
-  }
-
-  static const struct {
-    const char *name;
-    napi_callback cb;
-  } methods[ENGINE_FUNCTIONS] = {
-      {"seal", engine_seal}, {"open", engine_open}, {"sealInto", engine_seal_into}, {"wipe", engine_wipe}};
-  napi_property_descriptor props[ENGINE_FUNCTIONS];
-  napi_value object = NULL;
-  int ok = napi_create_object(env, &object) == napi_ok;
-  for (int i = 0; ok && i < ENGINE_FUNCTIONS; i++) {
-    napi_value fn;
-    ok = napi_create_function(env, methods[i].name, NAPI_AUTO_LENGTH, methods[i].cb, engine, &fn) == napi_ok &&
-         napi_add_finalizer(env, fn, engine, release_engine, NULL, NULL) == napi_ok;
-    if (ok) engine->refs++;
-    /* Enumerable, read-only, non-configurable. */
-    props[i] = (napi_property_descriptor){methods[i].name, NULL, NULL, NULL, NULL, ok ? fn : NULL, napi_enumerable, NULL};
-  }
-  ok = ok && napi_define_properties(env, object, ENGINE_FUNCTIONS, props) == napi_ok &&
-       napi_object_freeze(env, object) == napi_ok;
-  if (!ok) {
-    /* Functions already created free the engine when collected; the key goes now. */
-    EVP_CIPHER_CTX_free(engine->ctx);
-    engine->ctx = NULL;
-    if (engine->refs == 0) free(engine);
     return throw_pending_or(env, "native-gcm: could not create the engine");
   }
   return object;
+}
+
+static void free_module_state(napi_env env, void *data, void *hint) {
+  (void)hint;
+  ModuleState *state = data;
+  napi_delete_reference(env, state->constructor);
+  free(state);
 }
 
 /* ---- module --------------------------------------------------------------------------------- */
@@ -370,5 +405,24 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"createAesGcm", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+
+  /* One class for every engine: its methods live on the prototype, not on each instance. */
+  napi_property_descriptor methods[] = {
+      {"seal", NULL, engine_seal, NULL, NULL, NULL, napi_default_method, NULL},
+      {"open", NULL, engine_open, NULL, NULL, NULL, napi_default_method, NULL},
+      {"sealInto", NULL, engine_seal_into, NULL, NULL, NULL, napi_default_method, NULL},
+      {"wipe", NULL, engine_wipe, NULL, NULL, NULL, napi_default_method, NULL},
+  };
+  napi_value engine_class;
+  ModuleState *state = calloc(1, sizeof *state);
+  if (state == NULL ||
+      napi_define_class(env, "NativeAesGcmEngine", NAPI_AUTO_LENGTH, engine_constructor, NULL, sizeof methods / sizeof methods[0], methods,
+                        &engine_class) != napi_ok ||
+      napi_create_reference(env, engine_class, 1, &state->constructor) != napi_ok ||
+      napi_set_instance_data(env, state, free_module_state, NULL) != napi_ok) {
+    free(state);
+    return NULL;
+  }
+  if (!parley_udp_export(env, exports)) return NULL;
   return exports;
 }

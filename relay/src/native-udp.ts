@@ -1,0 +1,79 @@
+/**
+ * Batched UDP output for the relay: sendmmsg(2) in the native addon (relay/native/src/parley_udp.c,
+ * built into the same module as the AES-GCM engines by `npm run build:native`).
+ *
+ * Why: each dgram.Socket.send() costs ~4-5 µs (a libuv send request, its callback, the JS↔C++
+ * crossings, one syscall); one incoming voice datagram fans out to 4-20 listeners. sendmmsg
+ * hands a whole fan-out to the kernel in one call. relay/src/datagram-batch.ts is the user.
+ *
+ * Optional at run time, like the GCM backend: `loadNativeUdp()` returns null (and never throws)
+ * when the addon is not built, is stale, or the platform has no sendmmsg (only Linux builds it),
+ * and `nativeUdpError` says why; the relay then sends with dgram.Socket.send as before.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { ADDON_ABI_VERSION, ADDON_LOCATIONS } from './native-gcm-backend.js';
+
+/** Words per datagram in `sendBatch`'s `meta`: offset, length, IPv4 address, port. */
+export const META_WORDS = 4;
+
+/** What relay/native/src/parley_udp.c adds to the module. */
+export interface NativeUdp {
+  /**
+   * Sends datagrams 0..count-1 described by `meta` (META_WORDS words each: byte offset in
+   * `data`, length, IPv4 address as a number — a.b.c.d is a·2²⁴ + b·2¹⁶ + c·2⁸ + d — and port)
+   * on the non-blocking UDP/IPv4 socket `fd`, in one sendmmsg call per 64 datagrams.
+   *
+   * Returns how many the kernel took (a datagram refused for its own sake — port 0, too large,
+   * unreachable — is skipped, the rest still go; a full send buffer ends the batch), or, when it
+   * took none because of an error, that errno negated (-11 is EAGAIN on Linux). Never blocks
+   * and never throws for what the kernel says; throws TypeError / RangeError for bad arguments,
+   * before sending anything.
+   */
+  sendBatch(fd: number, data: Uint8Array, meta: Uint32Array, count: number): number;
+  /** The bound port of `fd` if it is a UDP socket of family AF_INET, else -1. */
+  udp4SocketPort(fd: number): number;
+}
+
+const BUILD_HINT = 'run `npm run build:native`';
+
+/** Why the last `loadNativeUdp()` returned null; null when it loaded (or was never asked). */
+export let nativeUdpError: string | null = null;
+
+let loaded: NativeUdp | null | undefined;
+
+/** The native sendmmsg functions, or null (see `nativeUdpError`). Loads once. */
+export function loadNativeUdp(): NativeUdp | null {
+  if (loaded !== undefined) return loaded;
+  try {
+    loaded = requireNativeUdp();
+    nativeUdpError = null;
+  } catch (error) {
+    loaded = null;
+    nativeUdpError = error instanceof Error ? error.message : String(error);
+  }
+  return loaded;
+}
+
+function requireNativeUdp(): NativeUdp {
+  const paths = ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+  const path = paths.find((candidate) => existsSync(candidate));
+  if (path === undefined) throw new Error(`native-udp: addon not built (looked for ${paths.join(', ')}); ${BUILD_HINT}`);
+  let addon: unknown;
+  try {
+    // The same module object the GCM backend gets: Node loads an addon file once per process.
+    addon = createRequire(import.meta.url)(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`native-udp: could not load ${path}: ${reason}; ${BUILD_HINT} with this node`);
+  }
+  if (typeof addon !== 'object' || addon === null || (addon as { abiVersion?: unknown }).abiVersion !== ADDON_ABI_VERSION) {
+    throw new Error(`native-udp: ${path} is a stale or foreign build; ${BUILD_HINT}`);
+  }
+  const candidate = addon as Partial<Record<keyof NativeUdp, unknown>>;
+  if (typeof candidate.sendBatch !== 'function' || typeof candidate.udp4SocketPort !== 'function') {
+    throw new Error(`native-udp: sendmmsg is not available on ${process.platform}; the relay sends one datagram per call`);
+  }
+  return Object.freeze({ sendBatch: candidate.sendBatch, udp4SocketPort: candidate.udp4SocketPort }) as NativeUdp;
+}
