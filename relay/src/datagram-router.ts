@@ -21,7 +21,7 @@ import { SrtpError, type SrtpErrorReason } from '../../shared/srtp/errors.js';
 import { decodeKeepalive, encodeKeepalive } from '../../shared/protocol/keepalive.js';
 import type { DropReason, PacketCounters } from './packet-counters.js';
 import type { RemoteAddress } from './relay-session.js';
-import type { SessionRegistry } from './session-registry.js';
+import type { SessionRegistry, SsrcOwner } from './session-registry.js';
 
 export interface DatagramSink {
   send(datagram: Uint8Array, to: RemoteAddress): void;
@@ -89,14 +89,10 @@ export class DatagramRouter {
     if (datagram.length < 12 || datagram[0]! >> 6 !== 2) return this.counters.dropped('malformed');
     if (isRtcpPacket(datagram)) return this.#routeRtcp(datagram, from);
 
-    const owner = this.registry.bySsrc(readSsrc(datagram, 8));
-    if (owner === undefined) return this.counters.dropped('unknown-ssrc');
-    const { session, epoch } = owner;
     const now = this.now();
-    const fromLatched = sameAddress(session.address, from);
-    if (!(fromLatched ? session.packetBucket.take(now) : session.unlatchedBucket.take(now))) {
-      return this.counters.dropped('rate-limit');
-    }
+    const owner = this.#admit(readSsrc(datagram, 8), from, now);
+    if (owner === null) return;
+    const { session, epoch } = owner;
     const plain = epoch.inbound.unprotectRtp(datagram); // throws SrtpError → counted in handle()
     session.noteAuthenticated(epoch, from, now);
     if (!session.speaking) return this.counters.dropped('muted');
@@ -120,14 +116,10 @@ export class DatagramRouter {
   }
 
   #routeRtcp(datagram: Uint8Array, from: RemoteAddress): void {
-    const owner = this.registry.bySsrc(readSsrc(datagram, 4));
-    if (owner === undefined) return this.counters.dropped('unknown-ssrc');
-    const { session, epoch } = owner;
     const now = this.now();
-    const fromLatched = sameAddress(session.address, from);
-    if (!(fromLatched ? session.packetBucket.take(now) : session.unlatchedBucket.take(now))) {
-      return this.counters.dropped('rate-limit');
-    }
+    const owner = this.#admit(readSsrc(datagram, 4), from, now);
+    if (owner === null) return;
+    const { session, epoch } = owner;
     const plain = epoch.inbound.unprotectRtcp(datagram);
     session.noteAuthenticated(epoch, from, now);
     const keepalive = decodeKeepalive(plain);
@@ -136,5 +128,25 @@ export class DatagramRouter {
     if (pong.length > datagram.length) return; // never answer with more than was received
     this.sink.send(pong, session.address!);
     this.counters.sent(pong.length);
+  }
+
+  /**
+   * Steps 1–2 before any decryption: the SSRC's owner, if the packet fits its pre-authentication
+   * budget (the session's own bucket from its latched address, the small unlatched one from any
+   * other); otherwise null, with the drop counted.
+   */
+  #admit(ssrc: number, from: RemoteAddress, now: number): SsrcOwner | null {
+    const owner = this.registry.bySsrc(ssrc);
+    if (owner === undefined) {
+      this.counters.dropped('unknown-ssrc');
+      return null;
+    }
+    const { session } = owner;
+    const budget = sameAddress(session.address, from) ? session.packetBucket : session.unlatchedBucket;
+    if (!budget.take(now)) {
+      this.counters.dropped('rate-limit');
+      return null;
+    }
+    return owner;
   }
 }

@@ -11,7 +11,6 @@ import type {
   InstallSessionResponse,
   RotateSessionBody,
   SessionListResponse,
-  SessionPermissionsBody,
   UpdateSessionBody,
 } from './messages.js';
 import type { SrtpProfileName } from '../srtp/profiles.js';
@@ -28,16 +27,8 @@ export interface RelayApiClientOptions {
   readonly now: () => number;
 }
 
-export interface InstallSessionInput {
-  readonly sessionId: string;
-  readonly userId: string;
-  readonly channelId: string;
-  readonly ssrc: number;
-  readonly profile: SrtpProfileName;
-  readonly permissions: SessionPermissionsBody;
-  readonly expiresAt: number;
-  readonly keys: SessionKeyMaterial;
-}
+/** An install as the caller knows it: the body's fields with the keys in the clear (sealed here). */
+export type InstallSessionInput = Omit<InstallSessionBody, 'sealedKeys'> & { readonly keys: SessionKeyMaterial };
 
 /** A non-2xx answer. `status` and the relay's `error` code are safe to log. */
 export class RelayApiError extends Error {

@@ -51,7 +51,7 @@ describe('parseInstallSession', () => {
   });
 
   it('does not echo an unknown field name that is not a plain identifier', () => {
-    const secretish = 'sk_live_\nabcdef0123456789-and-more-text';
+    const secretish = 'pasted-token\nabcdef0123456789-and-more-text';
     const detail = detailOf(parseInstallSession({ ...INSTALL, [secretish]: 1 }));
     expect(detail).toBe('body has an unknown field');
   });
