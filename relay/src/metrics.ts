@@ -25,6 +25,8 @@ export interface RelayStateSnapshot {
   readonly sessions: number;
   readonly channels: number;
   readonly draining: boolean;
+  /** Datagrams the kernel refused or had no send-buffer room for (UdpTransport.sendErrors). */
+  readonly sendErrors?: number;
 }
 
 export interface RelayMetricsOptions {
@@ -46,7 +48,7 @@ export interface RelayMetrics extends PacketCounters {
 
 export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetrics {
   const registry = options.registry ?? new Registry();
-  const state = options.state ?? (() => ({ sessions: 0, channels: 0, draining: false }));
+  const state: () => RelayStateSnapshot = options.state ?? (() => ({ sessions: 0, channels: 0, draining: false }));
   const registers = [registry];
 
   // Hot-path totals. Doubles count exactly to 2^53: centuries of traffic for one process.
@@ -69,6 +71,11 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
   publishedCounter(`${PREFIX}packets_out_total`, 'Datagrams sent (forwarded voice and keepalive replies).', () => totals.packetsOut);
   publishedCounter(`${PREFIX}bytes_in_total`, 'Bytes received on the UDP socket (UDP payload).', () => totals.bytesIn);
   publishedCounter(`${PREFIX}bytes_out_total`, 'Bytes sent on the UDP socket (UDP payload).', () => totals.bytesOut);
+  publishedCounter(
+    `${PREFIX}send_errors_total`,
+    'Datagrams the kernel refused or had no send-buffer room for (counted in packets_out_total too).',
+    () => state().sendErrors ?? 0,
+  );
   new Counter({
     name: `${PREFIX}packets_dropped_total`,
     help: 'Datagrams dropped, by reason (see relay/src/packet-counters.ts).',

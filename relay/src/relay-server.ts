@@ -65,7 +65,12 @@ export class RelayServer {
       onSessionEnded: (session, reason) => logger.info({ sessionId: session.sessionId, channelId: session.channelId, reason }, 'session ended'),
     });
     this.metrics = createRelayMetrics({
-      state: () => ({ sessions: this.registry.size, channels: this.registry.channelCount, draining: this.registry.draining }),
+      state: () => ({
+        sessions: this.registry.size,
+        channels: this.registry.channelCount,
+        draining: this.registry.draining,
+        sendErrors: this.#udp?.sendErrors ?? 0,
+      }),
     });
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { loadRelayConfig } from '../../../relay/src/config.js';
 import { DatagramRouter } from '../../../relay/src/datagram-router.js';
-import { createRelayMetrics } from '../../../relay/src/metrics.js';
+import { createRelayMetrics, type RelayStateSnapshot } from '../../../relay/src/metrics.js';
 import { DROP_REASONS, type PacketCounters } from '../../../relay/src/packet-counters.js';
 import { SessionRegistry } from '../../../relay/src/session-registry.js';
 
@@ -72,16 +72,18 @@ describe('createRelayMetrics', () => {
   });
 
   it('reads the gauges from the state source at each scrape', async () => {
-    let state = { sessions: 3, channels: 2, draining: false };
+    let state: RelayStateSnapshot = { sessions: 3, channels: 2, draining: false };
     const metrics = createRelayMetrics({ defaultMetrics: false, state: () => state });
     let text = await metrics.text();
     expect(sample(text, 'parley_relay_sessions')).toBe(3);
     expect(sample(text, 'parley_relay_channels')).toBe(2);
     expect(sample(text, 'parley_relay_draining')).toBe(0);
-    state = { sessions: 1, channels: 1, draining: true };
+    expect(sample(text, 'parley_relay_send_errors_total')).toBe(0);
+    state = { sessions: 1, channels: 1, draining: true, sendErrors: 7 };
     text = await metrics.text();
     expect(sample(text, 'parley_relay_sessions')).toBe(1);
     expect(sample(text, 'parley_relay_draining')).toBe(1);
+    expect(sample(text, 'parley_relay_send_errors_total')).toBe(7);
   });
 
   it('adds Node process metrics with the relay prefix, per registry', async () => {
