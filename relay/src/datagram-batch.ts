@@ -111,17 +111,25 @@ export class DatagramBatch {
     return this.#closed;
   }
 
+  /** The slab datagrams are assembled in; write only where `reserve()` says. */
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
   /**
-   * Copies `datagram` into the batch, for `ipv4` (a number: see ipv4ToNumber) and `port`.
-   * Flushes first when the batch is full. Returns false, taking nothing, when the datagram is
-   * larger than the whole batch or the batch is closed: send it some other way.
+   * Room for one `length`-byte datagram, flushing first when the batch is full: returns its
+   * offset in `data`, or -1 when the datagram is larger than the whole batch or the batch is
+   * closed. Nothing is queued until `commit`; a reservation that is not committed costs nothing.
    */
-  add(datagram: Uint8Array, ipv4: number, port: number): boolean {
-    const length = datagram.length;
-    if (this.#closed || length > this.#data.length) return false;
+  reserve(length: number): number {
+    if (this.#closed || length > this.#data.length) return -1;
     if (this.#count === this.#capacity || this.#bytes + length > this.#data.length) this.flush();
+    return this.#bytes;
+  }
+
+  /** Queues the `length` bytes written at the last `reserve()`'s offset, for `ipv4` and `port`. */
+  commit(length: number, ipv4: number, port: number): void {
     const offset = this.#bytes;
-    this.#data.set(datagram, offset);
     const m = this.#count * META_WORDS;
     const meta = this.#meta;
     meta[m] = offset;
@@ -130,6 +138,18 @@ export class DatagramBatch {
     meta[m + 3] = port;
     this.#count++;
     this.#bytes = offset + length;
+  }
+
+  /**
+   * Copies `datagram` into the batch, for `ipv4` (a number: see ipv4ToNumber) and `port`.
+   * Flushes first when the batch is full. Returns false, taking nothing, when the datagram is
+   * larger than the whole batch or the batch is closed: send it some other way.
+   */
+  add(datagram: Uint8Array, ipv4: number, port: number): boolean {
+    const offset = this.reserve(datagram.length);
+    if (offset < 0) return false;
+    this.#data.set(datagram, offset);
+    this.commit(datagram.length, ipv4, port);
     return true;
   }
 

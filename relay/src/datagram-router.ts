@@ -25,6 +25,14 @@ import type { SessionRegistry, SsrcOwner } from './session-registry.js';
 
 export interface DatagramSink {
   send(datagram: Uint8Array, to: RemoteAddress): void;
+  /**
+   * Optional zero-copy path (the sendmmsg batch): room for a `length`-byte datagram to `to` in
+   * `slab`, at the returned offset, or -1 (then use `send`). `commitReserved` queues what was
+   * written there; a reservation not committed is simply forgotten.
+   */
+  reserve?(length: number, to: RemoteAddress): number;
+  readonly slab?: Uint8Array;
+  commitReserved?(length: number): void;
 }
 
 export interface RouterOptions {
@@ -99,19 +107,27 @@ export class DatagramRouter {
     if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
 
     const members = this.registry.members(session.channelId);
+    const sink = this.sink;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
       if (listener === session || !listener.listening) continue;
-      let sealed: Uint8Array;
+      const outbound = listener.outbound;
       try {
-        sealed = listener.outbound.protectRtp(plain);
+        // Sealed straight into the batch when the sink has one: no allocation per listener.
+        const offset = sink.reserve?.(plain.length + outbound.profile.srtpTagLength, listener.address!) ?? -1;
+        if (offset >= 0) {
+          const length = outbound.protectRtpInto(plain, sink.slab!, offset);
+          sink.commitReserved!(length);
+          this.counters.sent(length);
+        } else {
+          const sealed = outbound.protectRtp(plain);
+          sink.send(sealed, listener.address!);
+          this.counters.sent(sealed.length);
+        }
       } catch (error) {
         if (!(error instanceof SrtpError)) throw error;
         this.counters.dropped(error.reason === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
-        continue;
       }
-      this.sink.send(sealed, listener.address!);
-      this.counters.sent(sealed.length);
     }
   }
 

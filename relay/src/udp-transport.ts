@@ -134,17 +134,57 @@ export class UdpTransport implements DatagramSink {
     if (this.#closed) return;
     const batch = this.#batch;
     if (batch !== null) {
-      let ipv4 = this.#ipv4Of.get(to);
-      if (ipv4 === undefined) {
-        ipv4 = ipv4ToNumber(to.address) ?? null;
-        this.#ipv4Of.set(to, ipv4);
-      }
+      const ipv4 = this.#ipv4For(to);
       if (ipv4 !== null && batch.add(datagram, ipv4, to.port)) {
-        if (!this.#dispatching && !this.#flushScheduled) batch.flush(); // a send outside any handler: now
+        this.#flushUnlessDispatching(batch);
         return;
       }
     }
     this.#socket.send(datagram, to.port, to.address, this.#onSent);
+  }
+
+  /** The batch's slab, where `reserve` hands out room (undefined without batching). */
+  get slab(): Uint8Array | undefined {
+    return this.#batch?.data;
+  }
+
+  /** Room for a `length`-byte datagram to `to` in `slab`: its offset, or -1 (then use `send`). */
+  reserve(length: number, to: RemoteAddress): number {
+    const batch = this.#batch;
+    if (this.#closed || batch === null) return -1;
+    const ipv4 = this.#ipv4For(to);
+    if (ipv4 === null) return -1;
+    const offset = batch.reserve(length);
+    if (offset >= 0) {
+      this.#reservedIpv4 = ipv4;
+      this.#reservedPort = to.port;
+    }
+    return offset;
+  }
+
+  /** Queues the datagram written at the last `reserve`'s offset. */
+  commitReserved(length: number): void {
+    const batch = this.#batch;
+    if (batch === null) return;
+    batch.commit(length, this.#reservedIpv4, this.#reservedPort);
+    this.#flushUnlessDispatching(batch);
+  }
+
+  #reservedIpv4 = 0;
+  #reservedPort = 0;
+
+  #ipv4For(to: RemoteAddress): number | null {
+    let ipv4 = this.#ipv4Of.get(to);
+    if (ipv4 === undefined) {
+      ipv4 = ipv4ToNumber(to.address) ?? null;
+      this.#ipv4Of.set(to, ipv4);
+    }
+    return ipv4;
+  }
+
+  /** A send outside any datagram handler (a timer, say) leaves now; inside, at the handler's end. */
+  #flushUnlessDispatching(batch: DatagramBatch): void {
+    if (!this.#dispatching && !this.#flushScheduled) batch.flush();
   }
 
   /** Sends what is waiting, stops receiving and releases the port. Idempotent. */

@@ -74,16 +74,13 @@ export class AeadTransform implements SrtpTransform {
 
   // RFC 7714 §8.2: the whole RTP header (with CSRCs and extension) is AAD; the payload,
   // including any RTP padding, is the plaintext.
-  protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array {
+  protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void {
     const header = packet.subarray(0, headerLength);
+    const payload = packet.subarray(headerLength);
     const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
-    if (this.#rtp.sealInto !== undefined) {
-      const out = new Uint8Array(packet.length + GCM_TAG_LENGTH);
-      out.set(header, 0);
-      this.#rtp.sealInto(iv, header, packet.subarray(headerLength), out, headerLength);
-      return out;
-    }
-    return join(header, this.#rtp.seal(iv, header, packet.subarray(headerLength)));
+    out.set(header, offset);
+    if (this.#rtp.sealInto !== undefined) this.#rtp.sealInto(iv, header, payload, out, offset + headerLength);
+    else out.set(this.#rtp.seal(iv, header, payload), offset + headerLength);
   }
 
   unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null {

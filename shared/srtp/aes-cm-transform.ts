@@ -66,14 +66,12 @@ export class AesCmTransform implements SrtpTransform {
 
   // RFC 3711 §4.2: the tag covers the authenticated portion (header ‖ encrypted payload)
   // followed by the 32-bit ROC.
-  protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array {
-    const out = new Uint8Array(packet.length + TAG_LENGTH);
-    out.set(packet.subarray(0, headerLength), 0);
+  protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void {
+    out.set(packet.subarray(0, headerLength), offset);
     const iv = aesCmIv(this.#rtpSalt, ssrc, index, this.#iv);
-    out.set(this.#rtpCipher.xor(iv, packet.subarray(headerLength)), headerLength);
-    const body = out.subarray(0, packet.length);
-    out.set(this.#rtpAuth.mac(body, rocBytes(index)).subarray(0, TAG_LENGTH), packet.length);
-    return out;
+    out.set(this.#rtpCipher.xor(iv, packet.subarray(headerLength)), offset + headerLength);
+    const body = out.subarray(offset, offset + packet.length);
+    out.set(this.#rtpAuth.mac(body, rocBytes(index)).subarray(0, TAG_LENGTH), offset + packet.length);
   }
 
   unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null {

@@ -145,6 +145,25 @@ export class SrtpContext {
   protectRtp(packet: Uint8Array): Uint8Array {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
+    const out = new Uint8Array(packet.length + this.#transform.srtpOverhead);
+    this.protectRtpInto(packet, out, 0);
+    return out;
+  }
+
+  /**
+   * Like protectRtp, but writes the SRTP packet into `out` at `offset` and returns its length
+   * (packet.length + the profile's tag length), so a sender that assembles datagrams in a buffer
+   * of its own (the relay's sendmmsg batch) allocates nothing per packet. `out` must not overlap
+   * `packet`. On any error nothing is committed (what `out` holds is then unspecified).
+   */
+  protectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    assertBytes(out, 'srtp: out');
+    const length = packet.length + this.#transform.srtpOverhead;
+    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) {
+      throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
+    }
     const headerLength = rtpHeaderLength(packet);
     rtpPaddingLength(packet, headerLength);
     const ssrc = readUint32(packet, 8);
@@ -154,9 +173,9 @@ export class SrtpContext {
     const index = this.#estimateIndex(stream, seq, ssrc);
     // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
     this.#checkReplay(stream?.window, index, ssrc);
-    const protectedPacket = this.#transform.protectRtp(packet, headerLength, ssrc, index);
+    this.#transform.protectRtpInto(packet, headerLength, ssrc, index, out, offset);
     this.#commitRtp(stream, ssrc, index);
-    return protectedPacket;
+    return length;
   }
 
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */

@@ -10,7 +10,11 @@ export interface SrtpTransform {
   readonly srtcpOverhead: number;
   /** Offset of the E‖SRTCP-index word in an SRTCP packet of `length` bytes. */
   srtcpTrailerOffset(length: number): number;
-  protectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array;
+  /**
+   * Writes the SRTP packet (packet.length + srtpOverhead bytes) into `out` at `offset`; `out`
+   * must not overlap `packet`.
+   */
+  protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void;
   /** Returns the RTP packet, or null when authentication fails. */
   unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null;
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array;

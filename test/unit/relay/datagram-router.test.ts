@@ -28,6 +28,24 @@ class RecordingSink implements DatagramSink {
   }
 }
 
+/** A sink with the zero-copy path, like the relay's sendmmsg batch: datagrams are sealed into its slab. */
+class ReservingSink extends RecordingSink {
+  readonly slab = new Uint8Array(4096);
+  reservations = 0;
+  #offset = 0;
+  #to: RemoteAddress | null = null;
+  reserve(length: number, to: RemoteAddress): number {
+    if (length > this.slab.length) return -1;
+    this.reservations++;
+    this.#to = to;
+    this.#offset = (this.reservations * 7) % (this.slab.length - length); // anywhere in the slab
+    return this.#offset;
+  }
+  commitReserved(length: number): void {
+    this.send(this.slab.slice(this.#offset, this.#offset + length), this.#to!);
+  }
+}
+
 const addr = (port: number, address = '127.0.0.1'): RemoteAddress => ({ address, port });
 const token = (n: number): Uint8Array => Uint8Array.of(0, 0, 0, 0, 0, 0, 0, n);
 
@@ -82,6 +100,23 @@ describe('forwarding', () => {
       expect(() => other.client.open(mine[0]!.datagram)).toThrow(SrtpError);
     });
     expect(drops()).toEqual({});
+  });
+
+  it('seals straight into a sink that offers room (the sendmmsg batch), with the same result', () => {
+    const reserving = new ReservingSink();
+    router = new DatagramRouter(registry, reserving, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => clock);
+    sink = reserving;
+    const members = channel(3);
+    join(members);
+    const [speaker, ...listeners] = members as [TestMember, ...TestMember[]];
+    const frames = Array.from({ length: 10 }, (_, i) => new Uint8Array(160).fill(i));
+    for (const frame of frames) router.handle(speaker.client.protectVoice(frame), addr(50000));
+    const sent = sink.take();
+    expect(reserving.reservations).toBe(frames.length * listeners.length);
+    listeners.forEach((listener, i) => {
+      const opened = sent.filter((s) => s.to.port === 50001 + i).map((s) => listener.client.open(s.datagram));
+      expect(opened.map((o) => (o.kind === 'voice' ? o.payload : null))).toEqual(frames);
+    });
   });
 
   it('answers an authenticated keepalive with one pong no larger than the ping, echoing the token', () => {

@@ -171,6 +171,29 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       expect(reasonOf(() => sender.protectRtp(rtpPacket({ sequenceNumber: 5 })))).toBe('replay');
     });
 
+    it('protectRtpInto writes the same bytes as protectRtp at any offset, and checks the room', () => {
+      const keys = keysFor(profile);
+      const a = new SrtpContext({ ...keys, backend });
+      const b = new SrtpContext({ ...keys, backend });
+      const slab = new Uint8Array(1000).fill(0xee);
+      let offset = 3;
+      for (let seq = 1; seq <= 5; seq++) {
+        const packet = rtpPacket({ sequenceNumber: seq, payload: new Uint8Array(seq * 17).fill(seq) });
+        const expected = a.protectRtp(packet);
+        const written = b.protectRtpInto(packet, slab, offset);
+        expect(written).toBe(expected.length);
+        expect(slab.subarray(offset, offset + written)).toEqual(expected);
+        offset += written;
+      }
+      expect(slab[2]).toBe(0xee); // nothing before the offset was touched
+      expect(slab[offset]).toBe(0xee); // nor after the packet
+      expect(() => b.protectRtpInto(rtpPacket({ sequenceNumber: 9 }), new Uint8Array(20), 0)).toThrow(RangeError);
+      expect(() => b.protectRtpInto(rtpPacket({ sequenceNumber: 9 }), slab, -1)).toThrow(RangeError);
+      // The refusals above committed nothing: index 9 is still free.
+      expect(reasonOf(() => b.protectRtpInto(rtpPacket({ sequenceNumber: 9 }), slab, 0))).toBe('ok');
+      expect(reasonOf(() => b.protectRtpInto(rtpPacket({ sequenceNumber: 9 }), slab, 0))).toBe('replay');
+    });
+
     it('case 3: older than the window → too-old; forward jumps under 2^15 → accepted', () => {
       const { sender, receiver } = pair(backend, profile);
       const sealed = new Map<number, Uint8Array>();
@@ -241,7 +264,8 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       const sessionKey = () => ({ encryptionKey: new Uint8Array(randomBytes(p.keyLength)), salt: new Uint8Array(randomBytes(p.saltLength)), authKey: new Uint8Array(randomBytes(p.authKeyLength)) });
       const sessionKeys = { srtp: sessionKey(), srtcp: sessionKey() };
       const transform = p.aead ? new AeadTransform(backend, sessionKeys.srtp, sessionKeys.srtcp) : new AesCmTransform(backend, sessionKeys.srtp, sessionKeys.srtcp);
-      const sealed = transform.protectRtp(lying, 12, 0xcafebabe, 1);
+      const sealed = new Uint8Array(lying.length + transform.srtpOverhead);
+      transform.protectRtpInto(lying, 12, 0xcafebabe, 1, sealed, 0);
       const receiver = SrtpContext.fromSessionKeys({ profile, backend, sessionKeys });
       expect(reasonOf(() => receiver.unprotectRtp(sealed))).toBe('malformed');
       expect(receiver.rtpStreamCount).toBe(0);
