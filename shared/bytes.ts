@@ -78,3 +78,25 @@ export function assertBytes(value: unknown, what: string, length?: number): asse
     throw new RangeError(`${what}: expected ${length} bytes, got ${value.length}`);
   }
 }
+
+/**
+ * Concatenates fields, each preceded by its length as a 16-bit big-endian integer: an
+ * unambiguous encoding (no field can be mistaken for part of its neighbour), used for the key
+ * schedule's transcript and the relay seal's context. Every field must be under 64 KiB.
+ */
+export function encodeLengthPrefixed(fields: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const field of fields) {
+    if (field.length > 0xffff) throw new RangeError('length-prefixed: a field is longer than 65535 bytes');
+    total += 2 + field.length;
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const field of fields) {
+    out[offset] = field.length >> 8;
+    out[offset + 1] = field.length & 0xff;
+    out.set(field, offset + 2);
+    offset += 2 + field.length;
+  }
+  return out;
+}

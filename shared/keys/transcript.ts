@@ -23,7 +23,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { isSrtpProfileName, type SrtpProfileName } from '../srtp/profiles.js';
-import { assertBytes } from '../bytes.js';
+import { assertBytes, encodeLengthPrefixed } from '../bytes.js';
 
 /** Domain-separation label: the first field of every transcript and the prefix of every HKDF info. */
 export const KEY_SCHEDULE_LABEL = 'parley-v1';
@@ -77,17 +77,7 @@ export function encodeTranscript(transcript: SessionTranscript): Uint8Array {
     checkedPublicKey(transcript.clientPublicKey, 'clientPublicKey'),
     checkedPublicKey(transcript.serverPublicKey, 'serverPublicKey'),
   ];
-  let total = 0;
-  for (const field of fields) total += 2 + field.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const field of fields) {
-    view.setUint16(offset, field.length, false);
-    out.set(field, offset + 2);
-    offset += 2 + field.length;
-  }
-  return out;
+  return encodeLengthPrefixed(fields);
 }
 
 /** SHA-256 of encodeTranscript(transcript): 32 bytes, the HKDF salt. */

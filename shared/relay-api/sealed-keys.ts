@@ -28,7 +28,7 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { assertBytes, wipeBytes } from '../bytes.js';
+import { assertBytes, encodeLengthPrefixed, wipeBytes } from '../bytes.js';
 import { KeyScheduleError, type KeyScheduleErrorReason } from '../keys/errors.js';
 import { X25519_KEY_LENGTH } from '../keys/transcript.js';
 import { assertUsablePublicKey, generateEphemeralKeyPair, x25519PublicKey, x25519SharedSecret, type RandomBytesSource } from '../keys/x25519.js';
@@ -206,17 +206,7 @@ export function encodeSealContext(context: SealContext, ephemeralPublicKey: Uint
     ephemeralPublicKey,
     recipientPublicKey,
   ];
-  let total = 0;
-  for (const field of fields) total += 2 + field.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const field of fields) {
-    view.setUint16(offset, field.length, false);
-    out.set(field, offset + 2);
-    offset += 2 + field.length;
-  }
-  return out;
+  return encodeLengthPrefixed(fields);
 }
 
 interface AeadSecrets {
