@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import vectorFile from '../fixtures/srtp-vectors.json';
+import { bytesToHex as toHex, hexToBytes as fromHex } from '../../shared/bytes.js';
 import { nobleBackend } from '../../shared/srtp/backends/noble.js';
 import { SrtpContext } from '../../shared/srtp/context.js';
 import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
@@ -17,17 +18,6 @@ const MASTER_LENGTHS: Readonly<Record<SrtpProfileName, { key: number; salt: numb
   aescm128sha80: { key: 16, salt: 14 },
 };
 
-function fromHex(hex: string): Uint8Array {
-  const clean = hex.replace(/\s+/g, '');
-  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) throw new TypeError(`bad hex: ${hex}`);
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** Deterministic filler so failures are reproducible. */
 function pattern(length: number, seed: number): Uint8Array {
