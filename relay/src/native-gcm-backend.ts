@@ -13,11 +13,9 @@
  * Engines are single-threaded, like the relay's UDP loop: one engine must not be used from two
  * threads (it cannot be: N-API functions belong to the JS thread that created them).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import type { AesGcmEngine, SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import { BUILD_HINT, requireNativeAddon } from './native-addon.js';
 
 /** An AES-GCM engine of the native backend: the interface's methods plus `sealInto`. */
 export interface NativeAesGcmEngine extends AesGcmEngine {
@@ -45,21 +43,6 @@ interface NativeGcmAddon {
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
 }
 
-/**
- * Must equal ABI_VERSION in parley_gcm.c: a stale build is refused rather than misused.
- * relay/src/native-udp.ts loads the same module and checks the same number.
- */
-export const ADDON_ABI_VERSION = 3;
-
-/**
- * Where node-gyp puts the addon, relative to this module: from relay/src/ when run from source
- * (tsx, vitest), and from dist/relay/src/ in the container image, which copies the build to
- * relay/native/build/Release/ beside dist/.
- */
-export const ADDON_LOCATIONS = ['../native/build/Release/parley_gcm.node', '../../../relay/native/build/Release/parley_gcm.node'];
-
-const BUILD_HINT = 'run `npm run build:native`';
-
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */
 export let nativeGcmBackendError: string | null = null;
 
@@ -82,21 +65,8 @@ export function loadNativeGcmBackend(): NativeGcmBackend | null {
 }
 
 function requireAddon(): NativeGcmAddon {
-  const paths = ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
-  const path = paths.find((candidate) => existsSync(candidate));
-  if (path === undefined) throw new Error(`native-gcm: addon not built (looked for ${paths.join(', ')}); ${BUILD_HINT}`);
-  let addon: unknown;
-  try {
-    addon = createRequire(import.meta.url)(path);
-  } catch (error) {
-    // For example an undefined OpenSSL symbol when node was built without exporting them, or a
-    // binary built for another platform.
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`native-gcm: could not load ${path}: ${reason}; ${BUILD_HINT} with this node`);
-  }
-  if (!isAddon(addon) || addon.abiVersion !== ADDON_ABI_VERSION) {
-    throw new Error(`native-gcm: ${path} is a stale or foreign build; ${BUILD_HINT}`);
-  }
+  const addon = requireNativeAddon('native-gcm');
+  if (!isAddon(addon)) throw new Error(`native-gcm: the addon lacks the AES-GCM engines; ${BUILD_HINT}`);
   return addon;
 }
 

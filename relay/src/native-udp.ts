@@ -10,10 +10,7 @@
  * when the addon is not built, is stale, or the platform has no sendmmsg (only Linux builds it),
  * and `nativeUdpError` says why; the relay then sends with dgram.Socket.send as before.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { ADDON_ABI_VERSION, ADDON_LOCATIONS } from './native-gcm-backend.js';
+import { requireNativeAddon } from './native-addon.js';
 
 /** Words per datagram in `sendBatch`'s `meta`: offset, length, IPv4 address, port. */
 export const META_WORDS = 4;
@@ -36,7 +33,6 @@ export interface NativeUdp {
   udp4SocketPort(fd: number): number;
 }
 
-const BUILD_HINT = 'run `npm run build:native`';
 
 /** Why the last `loadNativeUdp()` returned null; null when it loaded (or was never asked). */
 export let nativeUdpError: string | null = null;
@@ -57,20 +53,8 @@ export function loadNativeUdp(): NativeUdp | null {
 }
 
 function requireNativeUdp(): NativeUdp {
-  const paths = ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
-  const path = paths.find((candidate) => existsSync(candidate));
-  if (path === undefined) throw new Error(`native-udp: addon not built (looked for ${paths.join(', ')}); ${BUILD_HINT}`);
-  let addon: unknown;
-  try {
-    // The same module object the GCM backend gets: Node loads an addon file once per process.
-    addon = createRequire(import.meta.url)(path);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`native-udp: could not load ${path}: ${reason}; ${BUILD_HINT} with this node`);
-  }
-  if (typeof addon !== 'object' || addon === null || (addon as { abiVersion?: unknown }).abiVersion !== ADDON_ABI_VERSION) {
-    throw new Error(`native-udp: ${path} is a stale or foreign build; ${BUILD_HINT}`);
-  }
+  // The same module object the GCM backend gets.
+  const addon = requireNativeAddon('native-udp');
   const candidate = addon as Partial<Record<keyof NativeUdp, unknown>>;
   if (typeof candidate.sendBatch !== 'function' || typeof candidate.udp4SocketPort !== 'function') {
     throw new Error(`native-udp: sendmmsg is not available on ${process.platform}; the relay sends one datagram per call`);

@@ -146,7 +146,7 @@ export class SrtpContext {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
     const out = new Uint8Array(packet.length + this.#transform.srtpOverhead);
-    this.protectRtpInto(packet, out, 0);
+    this.#protectRtpInto(packet, out, 0);
     return out;
   }
 
@@ -164,17 +164,7 @@ export class SrtpContext {
     if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) {
       throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
     }
-    const headerLength = rtpHeaderLength(packet);
-    rtpPaddingLength(packet, headerLength);
-    const ssrc = readUint32(packet, 8);
-    const seq = (packet[2]! << 8) | packet[3]!;
-    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
-    const stream = this.#rtpStreams?.get(ssrc);
-    const index = this.#estimateIndex(stream, seq, ssrc);
-    // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
-    this.#checkReplay(stream?.window, index, ssrc);
-    this.#transform.protectRtpInto(packet, headerLength, ssrc, index, out, offset);
-    this.#commitRtp(stream, ssrc, index);
+    this.#protectRtpInto(packet, out, offset);
     return length;
   }
 
@@ -241,6 +231,21 @@ export class SrtpContext {
     this.#transform.wipe();
     this.#rtpStreams = null;
     this.#rtcpStreams = null;
+  }
+
+  /** protectRtp's work, once the arguments are checked and `out` has room at `offset`. */
+  #protectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): void {
+    const headerLength = rtpHeaderLength(packet);
+    rtpPaddingLength(packet, headerLength);
+    const ssrc = readUint32(packet, 8);
+    const seq = (packet[2]! << 8) | packet[3]!;
+    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    const stream = this.#rtpStreams?.get(ssrc);
+    const index = this.#estimateIndex(stream, seq, ssrc);
+    // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
+    this.#checkReplay(stream?.window, index, ssrc);
+    this.#transform.protectRtpInto(packet, headerLength, ssrc, index, out, offset);
+    this.#commitRtp(stream, ssrc, index);
   }
 
   #protectRtcp(packet: Uint8Array, encrypt: boolean): Uint8Array {

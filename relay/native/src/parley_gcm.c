@@ -39,6 +39,7 @@
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 
+#include "parley_napi.h"
 #include "parley_udp.h"
 
 /* 2: sendBatch and udp4SocketPort (parley_udp.c) joined the module.
@@ -77,15 +78,6 @@ typedef struct {
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-  return NULL;
-}
 
 /* Throws unless a failed N-API call already left an exception pending. */
 static napi_value throw_pending_or(napi_env env, const char *message) {

@@ -35,6 +35,7 @@
 #define _GNU_SOURCE /* sendmmsg, struct mmsghdr */
 #endif
 
+#include "parley_napi.h"
 #include "parley_udp.h"
 
 #if defined(__linux__)
@@ -55,15 +56,6 @@
 /* A signal arriving mid-call: try again, but not forever. */
 #define MAX_EINTR_RETRIES 8
 
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-  return NULL;
-}
 
 /* A JS number that is an integer in [0, max]: 1; not a number: TypeError, 0; else RangeError, 0. */
 static int get_index(napi_env env, napi_value value, double max, const char *type_message, const char *range_message,
