@@ -62,6 +62,11 @@ function readSsrc(datagram: Uint8Array, offset: number): number {
 
 export class DatagramRouter {
   #sampleCountdown: number;
+  /**
+   * Where each incoming voice packet is opened: one buffer for the relay's life, since a packet is
+   * handled to the end (every listener's copy sealed) before the next one is opened.
+   */
+  readonly #plain: Uint8Array;
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -71,6 +76,7 @@ export class DatagramRouter {
     private readonly now: () => number = Date.now,
   ) {
     this.#sampleCountdown = options.timingSampleEvery;
+    this.#plain = new Uint8Array(options.maxDatagramBytes);
   }
 
   handle(datagram: Uint8Array, from: RemoteAddress): void {
@@ -101,7 +107,8 @@ export class DatagramRouter {
     const owner = this.#admit(readSsrc(datagram, 8), from, now);
     if (owner === null) return;
     const { session, epoch } = owner;
-    const plain = epoch.inbound.unprotectRtp(datagram); // throws SrtpError → counted in handle()
+    // Throws SrtpError → counted in handle(). A view, not a copy: valid until the next packet.
+    const plain = this.#plain.subarray(0, epoch.inbound.unprotectRtpInto(datagram, this.#plain, 0));
     session.noteAuthenticated(epoch, from, now);
     if (!session.speaking) return this.counters.dropped('muted');
     if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');

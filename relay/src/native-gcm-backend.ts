@@ -17,7 +17,7 @@ import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import type { AesGcmEngine, SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
 import { BUILD_HINT, requireNativeAddon } from './native-addon.js';
 
-/** An AES-GCM engine of the native backend: the interface's methods plus `sealInto`. */
+/** An AES-GCM engine of the native backend: the interface's methods, the optional ones included. */
 export interface NativeAesGcmEngine extends AesGcmEngine {
   /**
    * Like `seal`, but writes ciphertext ‖ tag into `out` at `outOffset` instead of allocating,
@@ -27,6 +27,10 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
    * result is most of a seal's cost.
    */
   sealInto(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
+  /** See AesGcmEngine: the relay seals each listener's copy of a packet with this. Overlap is a RangeError. */
+  sealPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** See AesGcmEngine: the relay opens each incoming packet into one reused buffer with this. */
+  openPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** The SRTP backend with native AES-GCM engines. */

@@ -1,10 +1,12 @@
 /**
- * Batched UDP output for the relay: sendmmsg(2) in the native addon (relay/native/src/parley_udp.c,
- * built into the same module as the AES-GCM engines by `npm run build:native`).
+ * Batched UDP I/O for the relay: sendmmsg(2) and recvmmsg(2) in the native addon
+ * (relay/native/src/parley_udp.c) and a readiness watcher (parley_readable.c), built into the same
+ * module as the AES-GCM engines by `npm run build:native`.
  *
  * Why: each dgram.Socket.send() costs ~4-5 µs (a libuv send request, its callback, the JS↔C++
  * crossings, one syscall); one incoming voice datagram fans out to 4-20 listeners. sendmmsg
- * hands a whole fan-out to the kernel in one call. relay/src/datagram-batch.ts is the user.
+ * hands a whole fan-out to the kernel in one call (relay/src/datagram-batch.ts); recvmmsg takes a
+ * whole burst of incoming datagrams in one call (relay/src/datagram-receiver.ts).
  *
  * Optional at run time, like the GCM backend: `loadNativeUdp()` returns null (and never throws)
  * when the addon is not built, is stale, or the platform has no sendmmsg (only Linux builds it),
@@ -29,8 +31,28 @@ export interface NativeUdp {
    * before sending anything.
    */
   sendBatch(fd: number, data: Uint8Array, meta: Uint32Array, count: number): number;
+  /**
+   * Receives up to `capacity` (1–64) waiting datagrams from the non-blocking UDP/IPv4 socket `fd`
+   * with one recvmmsg call. Datagram i lands at byte i·slotBytes of `data`; `meta` gets
+   * META_WORDS words per datagram: offset, length, the sender's IPv4 address as a number, port.
+   * A datagram longer than slotBytes is cut to slotBytes (so use slots one byte larger than the
+   * largest datagram accepted). Returns how many arrived (0: none waiting), or -errno. Never
+   * blocks; throws TypeError / RangeError for bad arguments.
+   */
+  recvBatch(fd: number, data: Uint8Array, meta: Uint32Array, capacity: number, slotBytes: number): number;
+  /**
+   * Calls `onReadable(status)` from this thread's event loop whenever `fd` is readable (status
+   * 0) or polling it failed (a negative libuv error). Polls a dup of `fd`. The watcher keeps the
+   * loop alive until `close()`; it is also closed when the thread or process exits.
+   */
+  watchReadable(fd: number, onReadable: (status: number) => void): ReadableWatch;
   /** The bound port of `fd` if it is a UDP socket of family AF_INET, else -1. */
   udp4SocketPort(fd: number): number;
+}
+
+export interface ReadableWatch {
+  /** Stops calling back and closes the watcher's dup of the fd. Idempotent. */
+  close(): void;
 }
 
 
@@ -56,8 +78,9 @@ function requireNativeUdp(): NativeUdp {
   // The same module object the GCM backend gets.
   const addon = requireNativeAddon('native-udp');
   const candidate = addon as Partial<Record<keyof NativeUdp, unknown>>;
-  if (typeof candidate.sendBatch !== 'function' || typeof candidate.udp4SocketPort !== 'function') {
-    throw new Error(`native-udp: sendmmsg is not available on ${process.platform}; the relay sends one datagram per call`);
+  const { sendBatch, recvBatch, watchReadable, udp4SocketPort } = candidate;
+  if (typeof sendBatch !== 'function' || typeof recvBatch !== 'function' || typeof watchReadable !== 'function' || typeof udp4SocketPort !== 'function') {
+    throw new Error(`native-udp: sendmmsg/recvmmsg are not available on ${process.platform}; the relay uses one node:dgram call per datagram`);
   }
-  return Object.freeze({ sendBatch: candidate.sendBatch, udp4SocketPort: candidate.udp4SocketPort }) as NativeUdp;
+  return Object.freeze({ sendBatch, recvBatch, watchReadable, udp4SocketPort }) as NativeUdp;
 }

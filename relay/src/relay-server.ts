@@ -101,7 +101,13 @@ export class RelayServer {
     const { config, logger, now } = this;
     const router = new DatagramRouter(this.registry, { send: (d, to) => this.#udp.send(d, to) }, this.metrics, config.router, now);
     this.#udp = await UdpTransport.bind(
-      { host: config.udp.host, port: config.udp.port, receiveBufferBytes: SOCKET_BUFFER_BYTES, sendBufferBytes: SOCKET_BUFFER_BYTES },
+      {
+        host: config.udp.host,
+        port: config.udp.port,
+        receiveBufferBytes: SOCKET_BUFFER_BYTES,
+        sendBufferBytes: SOCKET_BUFFER_BYTES,
+        maxDatagramBytes: config.router.maxDatagramBytes,
+      },
       (datagram, from) => router.handle(datagram, from),
       (error) => logger.warn({ err: { name: error.name, message: error.message } }, 'udp socket error'),
     );
@@ -144,8 +150,11 @@ export class RelayServer {
     if (!this.#udp.batching) {
       logger.warn({ reason: this.#udp.batchingUnavailable }, 'sendmmsg batching unavailable; one send per datagram (slower)');
     }
+    if (!this.#udp.batchedInput) {
+      logger.warn({ reason: this.#udp.batchedInputUnavailable }, 'recvmmsg input unavailable; one node:dgram event per datagram (slower)');
+    }
     logger.info(
-      { srtpBackend: this.backend.name, udpBatching: this.#udp.batching, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
+      { srtpBackend: this.backend.name, udpBatching: this.#udp.batching, udpBatchedInput: this.#udp.batchedInput, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
       'relay listening',
     );
   }

@@ -2,6 +2,10 @@
  * The relay's UDP socket: the I/O edge around DatagramRouter. Receives datagrams, hands them
  * to the router synchronously, and sends what the router asks for.
  *
+ * Input is batched when it can be: with the native addon, on a udp4 socket, datagrams are read
+ * in bursts of up to 32 with recvmmsg (relay/src/datagram-receiver.ts says how and why);
+ * otherwise they arrive as node:dgram 'message' events.
+ *
  * Output is batched when it can be: every datagram the router sends while it handles one
  * incoming datagram (the fan-out, a keepalive pong) is gathered in a DatagramBatch and leaves in
  * one sendmmsg call when the handler returns (relay/src/datagram-batch.ts says why writing to
@@ -11,17 +15,21 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { DatagramBatch } from './datagram-batch.js';
+import { DatagramReceiver } from './datagram-receiver.js';
 import type { DatagramSink } from './datagram-router.js';
 import { ipv4ToNumber } from './ipv4-address.js';
+import { loadNativeUdp } from './native-udp.js';
 import type { RemoteAddress } from './relay-session.js';
 
 /**
  * When batched output is flushed:
- * - 'per-datagram' (default): when the handler of each incoming datagram returns. Adds no
- *   latency: a datagram's fan-out leaves as soon as it is sealed.
- * - 'per-burst': once per libuv read burst (setImmediate, after the poll phase has delivered
- *   every datagram waiting on the socket), or when the batch fills. Fewer syscalls under load,
- *   but each datagram's fan-out waits for the rest of the burst (see docs/performance.md).
+ * - 'per-datagram': when the handler of each incoming datagram returns. A datagram's fan-out
+ *   leaves as soon as it is sealed.
+ * - 'per-burst' (default): once per burst of incoming datagrams, or when the batch fills. With
+ *   batched input a burst is one recvmmsg call's worth (at most 32 datagrams, all that were
+ *   waiting); with node:dgram input it is libuv's read burst (flushed from setImmediate, after
+ *   the poll phase has delivered every datagram waiting). Fewer syscalls under load; each
+ *   datagram's fan-out waits for the rest of its burst (see docs/performance.md).
  */
 export type FlushPolicy = 'per-datagram' | 'per-burst';
 
@@ -33,7 +41,11 @@ export interface UdpTransportOptions {
   readonly sendBufferBytes?: number;
   /** Batched output (sendmmsg) when the native addon allows it; default true. */
   readonly batching?: boolean;
+  /** Batched input (recvmmsg) when the native addon allows it; default true. */
+  readonly batchedInput?: boolean;
   readonly flush?: FlushPolicy;
+  /** The largest datagram the handler accepts (batched input sizes its slots from it); default 1500. */
+  readonly maxDatagramBytes?: number;
 }
 
 export type DatagramHandler = (datagram: Uint8Array, from: RemoteAddress) => void;
@@ -44,6 +56,10 @@ export class UdpTransport implements DatagramSink {
   readonly #perBurst: boolean;
   /** Why output is not batched; null when it is. */
   readonly batchingUnavailable: string | null;
+  #receiver: DatagramReceiver | null = null;
+  /** Why input is not batched; null when it is. */
+  batchedInputUnavailable: string | null = 'not started';
+  #receiveErrors = 0;
   #closed = false;
   /** True while the handler of an incoming datagram runs: its sends wait for the flush after it. */
   #dispatching = false;
@@ -87,11 +103,53 @@ export class UdpTransport implements DatagramSink {
     if (options.receiveBufferBytes) socket.setRecvBufferSize(options.receiveBufferBytes);
     if (options.sendBufferBytes) socket.setSendBufferSize(options.sendBufferBytes);
     const { batch, reason } = options.batching === false ? { batch: null, reason: 'batching disabled' } : DatagramBatch.forSocket(socket);
-    const transport = new UdpTransport(socket, batch, reason, options.flush ?? 'per-datagram');
+    const transport = new UdpTransport(socket, batch, reason, options.flush ?? 'per-burst');
     // Still in the same synchronous run as the bind callback's continuation: no 'message' can
-    // have been emitted (and lost) before this listener.
-    socket.on('message', (message, rinfo) => transport.#receive(message, rinfo, onDatagram));
+    // have been emitted (and lost) before this point.
+    if (options.batchedInput === false) transport.batchedInputUnavailable = 'batched input disabled';
+    else transport.#startBatchedInput(onDatagram, onError, options.maxDatagramBytes ?? 1500);
+    if (transport.#receiver === null) socket.on('message', (message, rinfo) => transport.#receive(message, rinfo, onDatagram));
     return transport;
+  }
+
+  #startBatchedInput(onDatagram: DatagramHandler, onError: (error: Error) => void, maxDatagramBytes: number): void {
+    const { receiver, reason } = DatagramReceiver.forSocket(
+      this.#socket,
+      loadNativeUdp(),
+      {
+        onDatagram: (datagram, from) => {
+          this.#dispatching = true;
+          onDatagram(datagram, from);
+          if (!this.#perBurst) this.#batch?.flush();
+        },
+        afterBurst: () => {
+          this.#dispatching = false;
+          this.#batch?.flush();
+        },
+        onError: (code) => {
+          // Counted; reported once per thousand so a persistent fault cannot flood the log.
+          if (this.#receiveErrors++ % 1000 === 0) onError(new Error(`udp receive failed (code ${code})`));
+        },
+      },
+      { maxDatagramBytes },
+    );
+    this.#receiver = receiver;
+    this.batchedInputUnavailable = reason;
+  }
+
+  /** Whether datagrams arrive in recvmmsg bursts (else one node:dgram 'message' each). */
+  get batchedInput(): boolean {
+    return this.#receiver !== null;
+  }
+
+  /** recvmmsg calls that returned datagrams, and the datagrams they returned (0 without batched input). */
+  get inputBursts(): { readonly bursts: number; readonly datagrams: number } {
+    return { bursts: this.#receiver?.bursts ?? 0, datagrams: this.#receiver?.received ?? 0 };
+  }
+
+  /** Socket errors reported while receiving in bursts. */
+  get receiveErrors(): number {
+    return this.#receiveErrors;
   }
 
   get port(): number {
@@ -191,8 +249,9 @@ export class UdpTransport implements DatagramSink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // The batch writes to the socket's fd: it must be done with it before the fd is closed (and
-    // its number possibly reused).
+    // The receiver reads a dup of the socket's fd, and the batch writes to the fd itself: both
+    // must be done with it before the socket is closed (and the fd's number possibly reused).
+    this.#receiver?.close();
     this.#batch?.flush();
     this.#batch?.close();
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));

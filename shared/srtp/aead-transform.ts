@@ -75,19 +75,30 @@ export class AeadTransform implements SrtpTransform {
   // RFC 7714 §8.2: the whole RTP header (with CSRCs and extension) is AAD; the payload,
   // including any RTP padding, is the plaintext.
   protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void {
+    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
+    const rtp = this.#rtp;
+    // The relay's path (native engines): one call, no views built per listener.
+    if (rtp.sealPacketInto !== undefined) {
+      rtp.sealPacketInto(iv, packet, headerLength, out, offset);
+      return;
+    }
     const header = packet.subarray(0, headerLength);
     const payload = packet.subarray(headerLength);
-    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
     out.set(header, offset);
-    if (this.#rtp.sealInto !== undefined) this.#rtp.sealInto(iv, header, payload, out, offset + headerLength);
-    else out.set(this.#rtp.seal(iv, header, payload), offset + headerLength);
+    if (rtp.sealInto !== undefined) rtp.sealInto(iv, header, payload, out, offset + headerLength);
+    else out.set(rtp.seal(iv, header, payload), offset + headerLength);
   }
 
-  unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null {
-    const header = packet.subarray(0, headerLength);
+  unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
     const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
-    const payload = this.#rtp.open(iv, header, packet.subarray(headerLength));
-    return payload === null ? null : join(header, payload);
+    const rtp = this.#rtp;
+    if (rtp.openPacketInto !== undefined) return rtp.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
+    const header = packet.subarray(0, headerLength);
+    const payload = rtp.open(iv, header, packet.subarray(headerLength));
+    if (payload === null) return false;
+    out.set(header, offset);
+    out.set(payload, offset + headerLength);
+    return true;
   }
 
   // RFC 7714 §9.2 / §17: with E=1 the AAD is the first 8 octets plus the E‖index word and the

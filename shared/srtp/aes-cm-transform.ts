@@ -74,16 +74,15 @@ export class AesCmTransform implements SrtpTransform {
     out.set(this.#rtpAuth.mac(body, rocBytes(index)).subarray(0, TAG_LENGTH), offset + packet.length);
   }
 
-  unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null {
+  unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
     const bodyEnd = packet.length - TAG_LENGTH;
     const body = packet.subarray(0, bodyEnd);
     const expected = this.#rtpAuth.mac(body, rocBytes(index)).subarray(0, TAG_LENGTH);
-    if (!constantTimeEqual(expected, packet.subarray(bodyEnd))) return null;
-    const out = new Uint8Array(bodyEnd);
-    out.set(packet.subarray(0, headerLength), 0);
+    if (!constantTimeEqual(expected, packet.subarray(bodyEnd))) return false;
+    out.set(packet.subarray(0, headerLength), offset);
     const iv = aesCmIv(this.#rtpSalt, ssrc, index, this.#iv);
-    out.set(this.#rtpCipher.xor(iv, packet.subarray(headerLength, bodyEnd)), headerLength);
-    return out;
+    out.set(this.#rtpCipher.xor(iv, packet.subarray(headerLength, bodyEnd)), offset + headerLength);
+    return true;
   }
 
   // RFC 3711 §3.4: the first 8 octets stay clear; the tag covers the packet and the E‖index word.

@@ -172,21 +172,27 @@ export class SrtpContext {
   unprotectRtp(packet: Uint8Array): Uint8Array {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
-    const headerLength = rtpHeaderLength(packet);
-    if (packet.length < headerLength + this.#transform.srtpOverhead) {
-      throw new SrtpError('malformed', 'SRTP packet is too short to hold its authentication tag');
-    }
-    const ssrc = readUint32(packet, 8);
-    const seq = (packet[2]! << 8) | packet[3]!;
-    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
-    const stream = this.#rtpStreams?.get(ssrc);
-    const index = this.#estimateIndex(stream, seq, ssrc);
-    this.#checkReplay(stream?.window, index, ssrc);
-    const plain = this.#transform.unprotectRtp(packet, headerLength, ssrc, index);
-    if (plain === null) throw new SrtpError('auth-failed', 'SRTP authentication failed', { ssrc, index });
-    rtpPaddingLength(plain, headerLength);
-    this.#commitRtp(stream, ssrc, index);
+    const plain = new Uint8Array(Math.max(0, packet.length - this.#transform.srtpOverhead));
+    this.#unprotectRtpInto(packet, plain, 0);
     return plain;
+  }
+
+  /**
+   * Like unprotectRtp, but writes the RTP packet into `out` at `offset` and returns its length
+   * (packet.length minus the profile's tag length), so a receiver that handles one packet at a
+   * time (the relay) reuses one buffer instead of allocating per packet. `out` must not overlap
+   * `packet`. On any error nothing is committed; when authentication fails `out` holds no plaintext.
+   */
+  unprotectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
+    this.#assertOpen();
+    assertBytes(packet, 'srtp: packet');
+    assertBytes(out, 'srtp: out');
+    const length = packet.length - this.#transform.srtpOverhead;
+    // A packet too short to be SRTP is the network's fault (SrtpError, below), not the caller's.
+    if (length > 0 && (!Number.isInteger(offset) || offset < 0 || out.length - offset < length)) {
+      throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
+    }
+    return this.#unprotectRtpInto(packet, out, offset);
   }
 
   /** RFC 3711 §3.4: SRTCP-protects one (compound) RTCP packet, always encrypted (E=1). */
@@ -231,6 +237,26 @@ export class SrtpContext {
     this.#transform.wipe();
     this.#rtpStreams = null;
     this.#rtcpStreams = null;
+  }
+
+  /** unprotectRtp's work, once the arguments are checked; `out` has room at `offset` for a well-formed packet. */
+  #unprotectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
+    const headerLength = rtpHeaderLength(packet);
+    const length = packet.length - this.#transform.srtpOverhead;
+    if (length < headerLength) throw new SrtpError('malformed', 'SRTP packet is too short to hold its authentication tag');
+    const ssrc = readUint32(packet, 8);
+    const seq = (packet[2]! << 8) | packet[3]!;
+    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    const stream = this.#rtpStreams?.get(ssrc);
+    const index = this.#estimateIndex(stream, seq, ssrc);
+    this.#checkReplay(stream?.window, index, ssrc);
+    if (!this.#transform.unprotectRtpInto(packet, headerLength, ssrc, index, out, offset)) {
+      throw new SrtpError('auth-failed', 'SRTP authentication failed', { ssrc, index });
+    }
+    // RFC 3550 §5.1: with P set, the last octet counts the padding; it must fit the payload.
+    if ((out[offset]! & 0x20) !== 0) rtpPaddingLength(out.subarray(offset, offset + length), headerLength);
+    this.#commitRtp(stream, ssrc, index);
+    return length;
   }
 
   /** protectRtp's work, once the arguments are checked and `out` has room at `offset`. */

@@ -25,6 +25,18 @@ export interface AesGcmEngine {
    * path then builds each packet in one buffer.
    */
   sealInto?(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional, for packets laid out as SRTP's are (RFC 7714 §8.2): the first `aadLength` bytes of
+   * `packet` are a cleartext header (the AAD), the rest the plaintext. Writes header ‖
+   * ciphertext ‖ tag into `out` at `outOffset` and returns its length. One call, no views.
+   */
+  sealPacketInto?(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional, the inverse of sealPacketInto: verifies header ‖ ciphertext ‖ tag and writes
+   * header ‖ plaintext into `out` at `outOffset`; returns its length, or -1 when the packet does
+   * not verify (then `out` holds no plaintext).
+   */
+  openPacketInto?(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   wipe(): void;
 }
 

@@ -15,8 +15,12 @@ export interface SrtpTransform {
    * must not overlap `packet`.
    */
   protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void;
-  /** Returns the RTP packet, or null when authentication fails. */
-  unprotectRtp(packet: Uint8Array, headerLength: number, ssrc: number, index: number): Uint8Array | null;
+  /**
+   * Writes the RTP packet (packet.length - srtpOverhead bytes) into `out` at `offset` and
+   * returns true, or returns false when authentication fails (then `out` holds no plaintext).
+   * `out` must not overlap `packet`.
+   */
+  unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean;
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array;
   /** Returns the RTCP packet, or null when authentication fails. */
   unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null;

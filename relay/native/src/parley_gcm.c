@@ -9,8 +9,10 @@
  * JS surface (relay/src/native-gcm-backend.ts wraps it):
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
- *   createAesGcm(key, tagLength) → frozen object {seal, open, sealInto, wipe}
- *   sendBatch, udp4SocketPort      batched UDP output, Linux only: see parley_udp.c
+ *   createAesGcm(key, tagLength) → an engine {seal, open, sealInto, sealPacketInto,
+ *                                  openPacketInto, wipe}
+ *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
+ *   watchReadable                  socket readiness on the event loop: see parley_readable.c
  *
  * Each engine's functions carry a pointer to its state as their N-API callback data, so `this`
  * is never consulted (no napi_unwrap, hence no type confusion with objects of other addons, and
@@ -41,10 +43,13 @@
 
 #include "parley_napi.h"
 #include "parley_udp.h"
+#include "parley_readable.h"
 
 /* 2: sendBatch and udp4SocketPort (parley_udp.c) joined the module.
- * 3: engines are instances of one class (methods on its prototype) and key OpenSSL lazily. */
-#define ABI_VERSION 3
+ * 3: engines are instances of one class (methods on its prototype) and key OpenSSL lazily.
+ * 4: recvBatch and watchReadable (parley_udp.c, parley_readable.c); engines gain
+ *    sealPacketInto and openPacketInto. */
+#define ABI_VERSION 4
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
@@ -269,6 +274,102 @@ static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
   return written;
 }
 
+/*
+ * A packet whose first aadLength bytes are a cleartext header (the AAD) and the rest the body:
+ * SRTP's layout (RFC 7714 §8.2). Shared checks of sealPacketInto / openPacketInto, whose output
+ * `out[outOffset ...]` receives the header copied and the body sealed or opened; returns the
+ * destination, or NULL with an exception pending. `grow` is +16 (seal) or -16 (open).
+ */
+static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *packet, size_t *aad_length, long grow, size_t *out_length) {
+  if (!get_bytes(env, argv[0], iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array"), NULL;
+  if (!get_bytes(env, argv[1], packet)) return throw_type(env, "native-gcm: packet must be a Uint8Array"), NULL;
+  Bytes out;
+  if (!get_bytes(env, argv[3], &out)) return throw_type(env, "native-gcm: out must be a Uint8Array"), NULL;
+  double aad_value = 0, offset_value = 0;
+  if (napi_get_value_double(env, argv[2], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number"), NULL;
+  if (napi_get_value_double(env, argv[4], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number"), NULL;
+  if (iv->length != IV_LENGTH) return throw_range(env, "native-gcm: iv must be 12 bytes"), NULL;
+  if (!fits_int(packet->length)) return throw_range(env, "native-gcm: input too long"), NULL;
+  /* The negated comparisons also catch NaN. */
+  if (!(aad_value >= 0) || !(aad_value <= (double)packet->length) || aad_value != (double)(size_t)aad_value) {
+    return throw_range(env, "native-gcm: aadLength must be an integer within packet"), NULL;
+  }
+  if (!(offset_value >= 0) || !(offset_value <= (double)out.length) || offset_value != (double)(size_t)offset_value) {
+    return throw_range(env, "native-gcm: outOffset must be an integer within out"), NULL;
+  }
+  *aad_length = (size_t)aad_value;
+  size_t offset = (size_t)offset_value;
+  if (grow < 0 && packet->length - *aad_length < (size_t)-grow) {
+    *out_length = 0; /* too short to hold a tag: the caller answers "does not verify" */
+    return out.data + offset;
+  }
+  *out_length = grow < 0 ? packet->length - (size_t)-grow : packet->length + (size_t)grow;
+  if (out.length - offset < *out_length) return throw_range(env, "native-gcm: out is too short"), NULL;
+  uint8_t *dst = out.data + offset;
+  if (overlaps(dst, *out_length, packet->data, packet->length)) return throw_range(env, "native-gcm: out overlaps packet"), NULL;
+  return dst;
+}
+
+/*
+ * sealPacketInto(iv, packet, aadLength, out, outOffset): number — writes header ‖ ciphertext ‖
+ * tag (packet.length + 16 bytes) into out at outOffset, where header = packet[0, aadLength) is
+ * the AAD and travels in the clear; returns that length. out must not overlap packet. One call
+ * per SRTP packet, with no views to build in JS: the relay seals every listener's copy this way.
+ */
+static napi_value engine_seal_packet_into(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  GcmEngine *engine = live_engine(env, this_arg);
+  if (engine == NULL) return NULL;
+  Bytes iv, packet;
+  size_t aad_length = 0, out_length = 0;
+  uint8_t *dst = packet_args(env, argv, &iv, &packet, &aad_length, TAG_LENGTH, &out_length);
+  if (dst == NULL) return NULL;
+  memcpy(dst, packet.data, aad_length);
+  const Bytes aad = {packet.data, aad_length};
+  if (!gcm_seal(engine->ctx, iv.data, &aad, packet.data + aad_length, packet.length - aad_length, dst + aad_length)) {
+    return throw_openssl(env, "native-gcm: seal failed");
+  }
+  napi_value written;
+  if (napi_create_uint32(env, (uint32_t)out_length, &written) != napi_ok) return NULL;
+  return written;
+}
+
+/*
+ * openPacketInto(iv, packet, aadLength, out, outOffset): number — verifies packet = header ‖
+ * ciphertext ‖ tag (header = packet[0, aadLength), the AAD) and writes header ‖ plaintext
+ * (packet.length - 16 bytes) into out at outOffset; returns that length, or -1 when the packet
+ * does not verify or is too short to hold a tag (then out holds no plaintext). out must not
+ * overlap packet. The relay opens every incoming packet into one reused buffer this way.
+ */
+static napi_value engine_open_packet_into(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  GcmEngine *engine = live_engine(env, this_arg);
+  if (engine == NULL) return NULL;
+  Bytes iv, packet;
+  size_t aad_length = 0, out_length = 0;
+  uint8_t *dst = packet_args(env, argv, &iv, &packet, &aad_length, -(long)TAG_LENGTH, &out_length);
+  if (dst == NULL) return NULL;
+  int32_t answer = -1;
+  /* From here on the bytes are the network's: every failure is -1, never an exception. */
+  if (packet.length - aad_length >= TAG_LENGTH) {
+    const Bytes aad = {packet.data, aad_length};
+    const Bytes sealed = {packet.data + aad_length, packet.length - aad_length};
+    if (gcm_open(engine->ctx, iv.data, &aad, &sealed, dst + aad_length)) {
+      memcpy(dst, packet.data, aad_length);
+      answer = (int32_t)out_length;
+    }
+  }
+  napi_value result;
+  if (napi_create_int32(env, answer, &result) != napi_ok) return NULL;
+  return result;
+}
+
 /* open(iv, aad, sealed): Uint8Array | null — null when sealed is shorter than a tag or does not verify. */
 static napi_value engine_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -403,6 +504,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"seal", NULL, engine_seal, NULL, NULL, NULL, napi_default_method, NULL},
       {"open", NULL, engine_open, NULL, NULL, NULL, napi_default_method, NULL},
       {"sealInto", NULL, engine_seal_into, NULL, NULL, NULL, napi_default_method, NULL},
+      {"sealPacketInto", NULL, engine_seal_packet_into, NULL, NULL, NULL, napi_default_method, NULL},
+      {"openPacketInto", NULL, engine_open_packet_into, NULL, NULL, NULL, napi_default_method, NULL},
       {"wipe", NULL, engine_wipe, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value engine_class;
@@ -415,6 +518,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     free(state);
     return NULL;
   }
-  if (!parley_udp_export(env, exports)) return NULL;
+  if (!parley_udp_export(env, exports) || !parley_readable_export(env, exports)) return NULL;
   return exports;
 }

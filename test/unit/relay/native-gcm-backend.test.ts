@@ -259,6 +259,69 @@ describe('views, results and sealInto', () => {
     expect(engine.sealInto(iv, aad, shared.subarray(0, 160), shared, 160)).toBe(176); // adjacent: fine
     expect(engine.sealInto(iv, aad, plaintext, out, 24)).toBe(176);
   });
+
+  it('sealPacketInto and openPacketInto: header in the clear as AAD, agree with node:crypto, at any offset', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 50 }), (aadLength, bodyLength, offset) => {
+        const key = bytes(16);
+        const iv = bytes(12);
+        const engine = nativeBackend().createAesGcm(key, 16);
+        const packet = embedded(bytes(aadLength + bodyLength));
+        const header = packet.subarray(0, aadLength);
+        const expected = bytesToHex(header) + bytesToHex(nodeCryptoBackend.createAesGcm(key, 16).seal(iv, header, packet.subarray(aadLength)));
+        const sealed = new Uint8Array(offset + packet.length + 16 + 3);
+        expect(engine.sealPacketInto(iv, packet, aadLength, sealed, offset)).toBe(packet.length + 16);
+        expect(bytesToHex(sealed.subarray(offset, offset + packet.length + 16))).toBe(expected);
+        const opened = new Uint8Array(offset + packet.length);
+        expect(engine.openPacketInto(iv, sealed.subarray(offset, offset + packet.length + 16), aadLength, opened, offset)).toBe(packet.length);
+        expect(bytesToHex(opened.subarray(offset))).toBe(bytesToHex(packet));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('openPacketInto answers -1, writes no plaintext and never throws for packets that do not verify', () => {
+    const engine = nativeBackend().createAesGcm(bytes(16), 16);
+    const iv = bytes(12);
+    const packet = bytes(12 + 160);
+    const sealed = new Uint8Array(packet.length + 16);
+    engine.sealPacketInto(iv, packet, 12, sealed, 0);
+    const out = new Uint8Array(packet.length);
+    for (const bit of [0, 12 * 8 + 3, sealed.length * 8 - 1]) {
+      const tampered = sealed.slice();
+      tampered[bit >> 3]! ^= 1 << (bit & 7);
+      out.fill(0xee);
+      expect(engine.openPacketInto(iv, tampered, 12, out, 0)).toBe(-1);
+      // The plaintext OpenSSL wrote before the tag check is wiped, not left for the caller.
+      expect(out.subarray(12).every((b) => b === 0 || b === 0xee)).toBe(true);
+    }
+    expect(engine.openPacketInto(iv, sealed.subarray(0, 27), 12, out, 0)).toBe(-1); // shorter than header + tag
+    // A header longer than the packet is the caller's mistake (it parsed the header from the packet).
+    expect(() => engine.openPacketInto(iv, sealed.subarray(0, 11), 12, out, 0)).toThrow(RangeError);
+    // The engine still works after all of that.
+    expect(engine.openPacketInto(iv, sealed, 12, out, 0)).toBe(packet.length);
+    expect(bytesToHex(out)).toBe(bytesToHex(packet));
+  });
+
+  it('sealPacketInto and openPacketInto refuse bad arguments before writing anything', () => {
+    const engine = nativeBackend().createAesGcm(bytes(16), 16);
+    const iv = bytes(12);
+    const packet = bytes(12 + 160);
+    const out = new Uint8Array(200);
+    expect(() => engine.sealPacketInto(iv, packet, 12, out, 25)).toThrow(RangeError); // 25 + 188 > 200
+    expect(() => engine.sealPacketInto(iv, packet, 173, out, 0)).toThrow(RangeError); // header past the packet
+    expect(() => engine.sealPacketInto(iv, packet, -1, out, 0)).toThrow(RangeError);
+    expect(() => engine.sealPacketInto(iv, packet, 1.5, out, 0)).toThrow(RangeError);
+    expect(() => engine.sealPacketInto(iv, packet, 12, out, Number.NaN)).toThrow(RangeError);
+    expect(() => engine.sealPacketInto(bytes(11), packet, 12, out, 0)).toThrow(RangeError);
+    expect(() => engine.sealPacketInto(iv, packet, '12' as unknown as number, out, 0)).toThrow(TypeError);
+    expect(() => engine.sealPacketInto(iv, [] as unknown as Uint8Array, 12, out, 0)).toThrow(TypeError);
+    expect(() => engine.openPacketInto(iv, packet, 12, [] as unknown as Uint8Array, 0)).toThrow(TypeError);
+    const shared = bytes(600);
+    expect(() => engine.sealPacketInto(iv, shared.subarray(0, 172), 12, shared, 100)).toThrow(RangeError); // overlap
+    expect(() => engine.openPacketInto(iv, shared.subarray(0, 188), 12, shared, 0)).toThrow(RangeError); // in place: refused
+    expect(engine.sealPacketInto(iv, shared.subarray(0, 172), 12, shared, 172)).toBe(188); // adjacent: fine
+  });
 });
 
 describe('arguments', () => {

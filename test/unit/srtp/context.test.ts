@@ -194,6 +194,35 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       expect(reasonOf(() => b.protectRtpInto(rtpPacket({ sequenceNumber: 9 }), slab, 0))).toBe('replay');
     });
 
+    it('unprotectRtpInto writes what unprotectRtp returns at any offset, checks the room, and commits nothing on failure', () => {
+      const keys = keysFor(profile);
+      const sender = new SrtpContext({ ...keys, backend });
+      const a = new SrtpContext({ ...keys, backend });
+      const b = new SrtpContext({ ...keys, backend });
+      const out = new Uint8Array(1000).fill(0xee);
+      let offset = 3;
+      for (let seq = 1; seq <= 5; seq++) {
+        const sealed = sender.protectRtp(rtpPacket({ sequenceNumber: seq, payload: new Uint8Array(seq * 17).fill(seq), paddingLength: seq === 3 ? 4 : 0 }));
+        const expected = a.unprotectRtp(sealed);
+        const written = b.unprotectRtpInto(sealed, out, offset);
+        expect(written).toBe(expected.length);
+        expect(out.subarray(offset, offset + written)).toEqual(expected);
+        offset += written;
+      }
+      expect(out[2]).toBe(0xee);
+      expect(out[offset]).toBe(0xee);
+      const next = sender.protectRtp(rtpPacket({ sequenceNumber: 9 }));
+      expect(() => b.unprotectRtpInto(next, new Uint8Array(20), 0)).toThrow(RangeError);
+      expect(() => b.unprotectRtpInto(next, out, -1)).toThrow(RangeError);
+      const forged = next.slice();
+      forged[forged.length - 1]! ^= 1;
+      expect(reasonOf(() => b.unprotectRtpInto(forged, out, 0))).toBe('auth-failed');
+      expect(reasonOf(() => b.unprotectRtpInto(next.subarray(0, 20), out, 0))).toBe('malformed');
+      // None of the refusals above burnt index 9.
+      expect(reasonOf(() => b.unprotectRtpInto(next, out, 0))).toBe('ok');
+      expect(reasonOf(() => b.unprotectRtpInto(next, out, 0))).toBe('replay');
+    });
+
     it('case 3: older than the window → too-old; forward jumps under 2^15 → accepted', () => {
       const { sender, receiver } = pair(backend, profile);
       const sealed = new Map<number, Uint8Array>();
