@@ -16,6 +16,7 @@ import { createInternalApi } from './internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { NonceCache } from './nonce-cache.js';
+import { LocalRelaySessions } from './relay-sessions.js';
 import { SessionRegistry } from './session-registry.js';
 import { UdpTransport } from './udp-transport.js';
 
@@ -106,8 +107,9 @@ export class RelayServer {
       (error) => logger.warn({ err: { name: error.name, message: error.message } }, 'udp socket error'),
     );
 
+    const placement = { worker: 0, udpPort: this.udpPort, udpEndpoint: config.udp.publicEndpoint };
     const api = createInternalApi({
-      registry: this.registry,
+      sessions: new LocalRelaySessions(this.registry, placement),
       relayId: config.relayId,
       apiKeys: config.api.keys,
       relayPrivateKey: config.privateKey,
@@ -126,7 +128,7 @@ export class RelayServer {
         controlUrl: config.controlPlaneUrl,
         relayId: config.relayId,
         region: config.region,
-        udpEndpoint: config.udp.publicEndpoint,
+        udpEndpoints: [config.udp.publicEndpoint],
         publicKey: config.publicKey,
         key: config.controlPlaneKey,
         load: () => ({ sessions: this.registry.size, channels: this.registry.channelCount }),
