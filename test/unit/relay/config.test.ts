@@ -436,8 +436,14 @@ describe('fly.toml', () => {
     expect(config.environment).toBe('production');
     expect(config.udp.host).toBe('fly-global-services');
     // The services and [metrics] point at the ports the relay listens on.
-    expect(toml).toMatch(new RegExp(`protocol = "udp"\\s+internal_port = ${config.udp.port}\\s`));
-    expect(toml).toMatch(new RegExp(`\\[\\[services.ports\\]\\]\\s+port = ${config.udp.port}\\s`));
+    // One UDP service per worker (worker i on RELAY_UDP_PORT + i), and one worker per CPU.
+    expect(config.workers).toBeGreaterThan(1);
+    for (let worker = 0; worker < config.workers; worker++) {
+      const port = config.udp.port + worker;
+      expect(toml).toMatch(new RegExp(`protocol = "udp"\\s+internal_port = ${port}\\s+\\[\\[services.ports\\]\\]\\s+port = ${port}\\s`));
+    }
+    expect(toml.match(/protocol = "udp"/g)).toHaveLength(config.workers);
+    expect(Number(/^\s*cpus = (\d+)/m.exec(toml)![1])).toBe(config.workers);
     expect(toml).toMatch(new RegExp(`protocol = "tcp"\\s+internal_port = ${config.api.port}\\s`));
     expect(toml).toMatch(new RegExp(`\\[metrics\\]\\s+port = ${config.metrics.port}\\s`));
     // The relay finishes draining before fly kills it.
