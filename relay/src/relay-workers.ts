@@ -42,6 +42,14 @@ export interface RelayWorkersLogger {
   error(fields: Record<string, unknown>, message: string): void;
 }
 
+export interface RelayWorkersOptions {
+  /**
+   * Another worker module (plain JavaScript), speaking worker-protocol.ts. Tests use one to
+   * make a worker die on cue; the relay always runs relay-worker.
+   */
+  readonly workerScript?: URL;
+}
+
 /** What a worker said about itself when it started. */
 export interface RelayWorkerInfo {
   readonly index: number;
@@ -160,8 +168,8 @@ export class RelayWorkers implements RelaySessions {
   }
 
   /** Starts `config.workers` workers and resolves once every one is listening. */
-  static async start(config: RelayConfig, log: RelayWorkersLogger): Promise<RelayWorkers> {
-    const { entry, eval: isEval, execArgv } = workerEntry();
+  static async start(config: RelayConfig, log: RelayWorkersLogger, options: RelayWorkersOptions = {}): Promise<RelayWorkers> {
+    const { entry, eval: isEval, execArgv } = options.workerScript === undefined ? workerEntry() : { entry: options.workerScript, eval: false, execArgv: [] };
     const started = Array.from({ length: config.workers }, (_, index) => {
       const init: RelayWorkerInit = {
         index,
@@ -374,6 +382,7 @@ export class RelayWorkers implements RelaySessions {
       worker.running = false;
       worker.failPending();
       if (worker.closing) return;
+      // Installs still in flight count too: the worker may have held them when it died.
       let lost = 0;
       for (const [sessionId, entry] of this.#sessions) {
         if (entry.worker !== index) continue;
