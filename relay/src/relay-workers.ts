@@ -88,8 +88,12 @@ class WorkerHandle {
     readonly thread: Worker,
   ) {}
 
+  /** Posts a request; `transfer` (packed keys) moves to the worker, or is wiped if it cannot. */
   request<T extends WorkerRequest['type']>(message: RequestOf<T>, transfer: ArrayBuffer[] = []): Promise<WorkerReplies[T]> {
-    if (!this.running) return Promise.reject(new WorkerUnavailableError(this.info.index));
+    if (!this.running) {
+      for (const buffer of transfer) new Uint8Array(buffer).fill(0);
+      return Promise.reject(new WorkerUnavailableError(this.info.index));
+    }
     const id = this.#nextId++;
     return new Promise<WorkerReplies[T]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -176,7 +180,6 @@ export class RelayWorkers implements RelaySessions {
         udp: { host: config.udp.host, port: config.udp.port === 0 ? 0 : config.udp.port + index },
         registry: config.registry,
         router: config.router,
-        logLevel: config.logLevel,
         sweepIntervalMs: SWEEP_INTERVAL_MS,
         socketBufferBytes: SOCKET_BUFFER_BYTES,
       };

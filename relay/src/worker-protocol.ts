@@ -11,7 +11,6 @@
  */
 import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RelayLogLevel } from './config.js';
 import type { RouterOptions } from './datagram-router.js';
 import type { PacketStatsSnapshot } from './packet-stats.js';
 import type { SessionState } from './relay-sessions.js';
@@ -24,7 +23,6 @@ export interface RelayWorkerInit {
   readonly udp: { readonly host: string; readonly port: number };
   readonly registry: RegistryLimits;
   readonly router: RouterOptions;
-  readonly logLevel: RelayLogLevel;
   /** How often the worker checks expiry, idleness and rotation overlaps. */
   readonly sweepIntervalMs: number;
   readonly socketBufferBytes: number;
