@@ -5,6 +5,9 @@
 #   docker build -t parley-relay .
 #   docker run --init -p 40000:40000/udp -p 7400:7400 -e PARLEY_ENV=development parley-relay
 #
+# One relay worker thread per CPU (RELAY_WORKERS), worker i on UDP port RELAY_UDP_PORT + i:
+# publish one port per worker, e.g. -p 40000-40003:40000-40003/udp -e RELAY_WORKERS=4.
+#
 # Two stages: `build` compiles relay/src and the shared/ modules it imports with tsc (all
 # dependencies, dev ones included); `runtime` holds only production dependencies and dist/, so
 # neither TypeScript nor tsx nor the test tooling ships in the image.
@@ -36,7 +39,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/relay/native/build/Release/parley_gcm.node ./relay/native/build/Release/parley_gcm.node
 # The image's unprivileged user; the relay needs no root (its ports are above 1024).
 USER node
-# UDP voice, the internal HTTP API, and the Prometheus listener. Defaults; see docs/deploying-relays.md.
+# UDP voice (worker 0; worker i listens on 40000 + i), the internal HTTP API, and the Prometheus
+# listener. Defaults; see docs/deploying-relays.md.
 EXPOSE 40000/udp 7400/tcp 9091/tcp
 # Exec form: node receives SIGTERM itself and drains. Outside fly.io (which runs its own init),
 # use `docker run --init` so signals reach node and zombies are reaped.

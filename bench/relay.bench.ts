@@ -191,7 +191,7 @@ async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: R
       bytes_per_session: (rssAfter - rssBefore) / measured,
       heap_bytes_per_session: (after.heapUsed - before.heapUsed) / measured,
     };
-    progress(`memory: ${result.sessions} sessions, ${Math.round(result.bytes_per_session)} B RSS and ${Math.round(result.heap_bytes_per_session)} B heap per session`);
+    progress(`memory: ${result.sessions} sessions, ${Math.round(result.bytes_per_session)} B RSS and ${Math.round(result.heap_bytes_per_session)} B heap per session (heaps of the main thread and ${after.workers} worker(s))`);
     return result;
   } finally {
     await relay.stop();
@@ -212,7 +212,10 @@ async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: 
   } finally {
     await relay.stop();
   }
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile. The packet path
+  // runs in the relay worker (thread id 1 and up); the main thread (0) only serves the API.
+  const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const file = profiles.find((f) => f.split('.')[4] !== '0') ?? profiles[0];
   if (file === undefined) {
     progress('cpu profile: the relay wrote no profile (did it exit cleanly?)');
     return null;

@@ -38,7 +38,10 @@ export interface RelayPorts {
 
 export interface RelayProcess {
   readonly child: ChildProcess;
+  /** The ports the relay announced (`udp` is worker 0's). */
   readonly ports: RelayPorts;
+  /** Every relay worker's UDP port, worker i at index i (RELAY_WORKERS; 1 by default in development). */
+  readonly udpPorts: readonly number[];
   readonly api: RelayApiClient;
   readonly relayId: string;
   /** Every line the relay wrote to stdout (JSON logs). */
@@ -54,7 +57,18 @@ export async function allocateRelayPorts(): Promise<RelayPorts> {
   return { udp: await freePort('udp'), api: await freePort('tcp'), metrics: await freePort('tcp') };
 }
 
-/** Starts relay/src/main.ts and waits for it to listen. */
+/** The relay's `RELAY_ANNOUNCE_PORTS` line (relay/src/main.ts). */
+interface ReadyLine {
+  readonly udpPort: number;
+  readonly udpPorts: readonly number[];
+  readonly apiPort: number;
+  readonly metricsPort: number;
+}
+
+/**
+ * Starts relay/src/main.ts and waits for it to listen. With `RELAY_UDP_PORT: '0'` in `env`,
+ * every worker binds an ephemeral port; the announced ports are in `ports` and `udpPorts`.
+ */
 export async function startRelayProcess(options: { ports?: RelayPorts; env?: Record<string, string>; relayId?: string; cpu?: string } = {}): Promise<RelayProcess> {
   const ports = options.ports ?? (await allocateRelayPorts());
   const relayId = options.relayId ?? 'test-relay';
@@ -77,7 +91,7 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
   const output: string[] = [];
   let stderr = '';
   const exit = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
-  await new Promise<void>((resolve, reject) => {
+  const ready = await new Promise<ReadyLine>((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(() => reject(new Error(`relay did not start in 20 s; stderr: ${stderr}`)), 20_000);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -89,7 +103,7 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
         output.push(line);
         if (line.includes('"parleyRelay":"ready"')) {
           clearTimeout(timer);
-          resolve();
+          resolve(JSON.parse(line) as ReadyLine);
         }
       }
     });
@@ -99,9 +113,10 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
       reject(new Error(`relay exited (${code}) before it was ready; stderr: ${stderr}`));
     });
   });
+  const announced: RelayPorts = { udp: ready.udpPort, api: ready.apiPort, metrics: ready.metricsPort };
   const [keyId, secret] = INSECURE_DEV_API_KEYS.split(':') as [string, string];
   const api = new RelayApiClient({
-    baseUrl: `http://127.0.0.1:${ports.api}/`,
+    baseUrl: `http://127.0.0.1:${announced.api}/`,
     relayId,
     relayPublicKey: decodeBase64Url(INSECURE_DEV_RELAY_PUBLIC_KEY)!,
     key: { keyId, secret: decodeBase64Url(secret)! },
@@ -110,7 +125,8 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
   });
   return {
     child,
-    ports,
+    ports: announced,
+    udpPorts: ready.udpPorts,
     api,
     relayId,
     output,

@@ -179,6 +179,8 @@ export type ProbeRequest = { readonly type: 'memory'; readonly gc: boolean };
 export interface ProbeReply {
   readonly type: 'memory';
   readonly gcRan: boolean;
+  /** Relay workers that collected and reported their heaps (the heap figures include them). */
+  readonly workers: number;
   readonly rss: number;
   readonly heapUsed: number;
   readonly heapTotal: number;

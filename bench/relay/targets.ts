@@ -104,6 +104,9 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
       // at the rates here the log pipe is not what this benchmark is about.
       RELAY_LOG_LEVEL: 'warn',
       RELAY_DRAIN_DEADLINE_SECONDS: '0',
+      // One relay worker: the benchmark measures what one core forwards (the relay is pinned to
+      // RELAY_CORE). Development's default too, but said here so that it cannot drift.
+      RELAY_WORKERS: '1',
       ...options.env,
     },
   });

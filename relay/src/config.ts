@@ -14,6 +14,7 @@
  */
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { x25519PublicKey } from '../../shared/keys/x25519.js';
 import { MAX_REPLAY_WINDOW, MIN_REPLAY_WINDOW } from '../../shared/srtp/replay-window.js';
 import type { RouterOptions } from './datagram-router.js';
@@ -25,12 +26,19 @@ export const RELAY_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'tra
 export type RelayLogLevel = (typeof RELAY_LOG_LEVELS)[number];
 
 export interface RelayUdpConfig {
-  /** Address the UDP socket binds to; `fly-global-services` on fly.io. */
+  /** Address the UDP sockets bind to; `fly-global-services` on fly.io. */
   readonly host: string;
+  /**
+   * Worker 0's port; worker i binds `port + i`. 0 (development only) gives every worker an
+   * ephemeral port of its own.
+   */
   readonly port: number;
   /** `udp6` when `host` is an IPv6 literal, else `udp4` (fly.io UDP is IPv4 only). */
   readonly socketType: 'udp4' | 'udp6';
-  /** Where clients send voice: this relay's public address and port (registered with the control plane). */
+  /**
+   * Where clients reach worker 0 (registered with the control plane); worker i is at
+   * `publicEndpoint.port + i` (see `workerPublicEndpoint`).
+   */
   readonly publicEndpoint: RelayEndpoint;
 }
 
@@ -62,6 +70,11 @@ export interface RelayConfig {
   readonly region: string;
   readonly logLevel: RelayLogLevel;
   readonly udp: RelayUdpConfig;
+  /**
+   * Relay worker threads, one UDP socket each (relay/src/relay-workers.ts). One per core in
+   * production; 1 in development, so tests and the benchmark measure one core.
+   */
+  readonly workers: number;
   readonly api: RelayApiConfig;
   readonly metrics: RelayMetricsConfig;
   /** Base URL of the control plane, normalised by `URL`, always ending in `/`. */
@@ -125,6 +138,11 @@ const MIN_API_SECRET_BYTES = 32;
 const MAX_API_SECRET_BYTES = 1024;
 const X25519_PRIVATE_KEY_BYTES = 32;
 const MIN_METRICS_TOKEN_LENGTH = 16;
+/**
+ * Most relay workers: far above the cores of any fly.io machine, and it keeps a typo from
+ * starting hundreds of threads and sockets.
+ */
+export const MAX_RELAY_WORKERS = 64;
 /** Processing time is observed for one datagram in 16 (a power of two; see RouterOptions). */
 const TIMING_SAMPLE_EVERY = 16;
 
@@ -352,7 +370,10 @@ function readUdp(env: Env, problems: Problems, production: boolean, onFly: boole
   if (onFly && host !== FLY_UDP_HOST) {
     problems.add('RELAY_UDP_HOST', `must be ${FLY_UDP_HOST} on fly.io (FLY_APP_NAME is set): fly delivers UDP only to that address`);
   }
-  const port = readInteger(env, problems, 'RELAY_UDP_PORT', 40000, 1, 65535);
+  const port = readInteger(env, problems, 'RELAY_UDP_PORT', 40000, 0, 65535);
+  if (port === 0 && production) {
+    problems.add('RELAY_UDP_PORT', 'must be a fixed port in production (0, an ephemeral port per worker, is for development and tests)');
+  }
 
   const name = 'RELAY_PUBLIC_UDP_ENDPOINT';
   const raw = read(env, name);
@@ -379,6 +400,29 @@ function readUdp(env: Env, problems: Problems, production: boolean, onFly: boole
   return { host, port, socketType: isIP(host) === 6 ? 'udp6' : 'udp4', publicEndpoint };
 }
 
+/**
+ * Worker `worker`'s public endpoint: the configured one with the port moved up by the worker's
+ * index, the same offset as its bound port. When the public port is 0 (development with
+ * RELAY_UDP_PORT=0 and no public endpoint), the worker's own ephemeral `boundPort`.
+ */
+export function workerPublicEndpoint(udp: RelayUdpConfig, worker: number, boundPort: number): RelayEndpoint {
+  return { host: udp.publicEndpoint.host, port: udp.publicEndpoint.port === 0 ? boundPort : udp.publicEndpoint.port + worker };
+}
+
+/** RELAY_WORKERS, and that every worker's port (bound and public) exists. */
+function readWorkers(env: Env, problems: Problems, production: boolean, cores: number, udp: RelayUdpConfig): number {
+  const fallback = production ? Math.max(1, Math.min(cores, MAX_RELAY_WORKERS)) : 1;
+  const workers = readInteger(env, problems, 'RELAY_WORKERS', fallback, 1, MAX_RELAY_WORKERS);
+  const last = workers - 1;
+  if (udp.port !== 0 && udp.port + last > 65535) {
+    problems.add('RELAY_UDP_PORT', `leaves no room for ${workers} workers (worker i binds RELAY_UDP_PORT + i, at most 65535)`);
+  }
+  if (udp.publicEndpoint.port !== 0 && udp.publicEndpoint.port + last > 65535) {
+    problems.add('RELAY_PUBLIC_UDP_ENDPOINT', `leaves no room for ${workers} workers (worker i is reached at the port + i, at most 65535)`);
+  }
+  return workers;
+}
+
 function readMetricsToken(env: Env, problems: Problems): string | null {
   const name = 'RELAY_METRICS_TOKEN';
   const raw = read(env, name);
@@ -390,11 +434,17 @@ function readMetricsToken(env: Env, problems: Problems): string | null {
   return raw;
 }
 
+/** Facts about the machine that defaults depend on; injected so that loading stays pure. */
+export interface RelayHost {
+  /** `os.availableParallelism()`: the default RELAY_WORKERS in production. */
+  readonly cores: number;
+}
+
 /**
  * Reads and checks the relay's configuration. Throws RelayConfigError listing every problem.
  * `env` is usually `process.env`; nothing else is read.
  */
-export function loadRelayConfig(env: Record<string, string | undefined>): RelayConfig {
+export function loadRelayConfig(env: Record<string, string | undefined>, host: RelayHost = { cores: availableParallelism() }): RelayConfig {
   const problems = new Problems();
   const insecure: string[] = [];
   const environment = readChoice<ParleyEnvironment>(env, problems, 'PARLEY_ENV', ['development', 'production'], 'development');
@@ -409,6 +459,7 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
   const logLevel = readChoice(env, problems, 'RELAY_LOG_LEVEL', RELAY_LOG_LEVELS, 'info');
 
   const udp = readUdp(env, problems, production, onFly);
+  const workers = readWorkers(env, problems, production, host.cores, udp);
   // Production listens on every address (dual stack): fly's proxy and its 6PN private network
   // both need to reach it. Development stays on loopback.
   const listenFallback = production ? '::' : '127.0.0.1';
@@ -470,6 +521,7 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
     region,
     logLevel,
     udp,
+    workers,
     api,
     metrics,
     controlPlaneUrl,
@@ -491,6 +543,7 @@ export function describeRelayConfig(config: RelayConfig): Record<string, unknown
     region: config.region,
     logLevel: config.logLevel,
     udp: { ...config.udp, publicEndpoint: formatEndpoint(config.udp.publicEndpoint) },
+    workers: config.workers,
     api: { host: config.api.host, port: config.api.port, keyIds: [...config.api.keys.keys()] },
     metrics: { host: config.metrics.host, port: config.metrics.port, tokenRequired: config.metrics.token !== null },
     controlPlane: new URL(config.controlPlaneUrl).origin,

@@ -42,7 +42,8 @@ export interface ControlPlaneClientOptions {
   readonly controlUrl: string;
   readonly relayId: string;
   readonly region: string;
-  readonly udpEndpoint: { readonly host: string; readonly port: number };
+  /** Every worker's public UDP endpoint, worker i at index i (at least one). */
+  readonly udpEndpoints: readonly { readonly host: string; readonly port: number }[];
   /** The relay's X25519 public key (32 bytes). */
   readonly publicKey: Uint8Array;
   /** Signs every request (audience "control"). */
@@ -93,6 +94,7 @@ export class ControlPlaneClient {
 
   constructor(options: ControlPlaneClientOptions) {
     assertBytes(options.publicKey, 'control-plane-client: publicKey', X25519_KEY_LENGTH);
+    if (options.udpEndpoints.length === 0) throw new RangeError('control-plane-client: udpEndpoints must list at least one endpoint');
     assertSigningSecret(options.key.secret, 'control-plane-client: key.secret');
     // A base without a trailing slash would lose its last path segment when resolving.
     const base = new URL(options.controlUrl);
@@ -205,7 +207,8 @@ export class ControlPlaneClient {
     const body: RelayRegistrationBody = {
       relayId: o.relayId,
       region: o.region,
-      udpEndpoint: { host: o.udpEndpoint.host, port: o.udpEndpoint.port },
+      udpEndpoint: { host: o.udpEndpoints[0]!.host, port: o.udpEndpoints[0]!.port },
+      udpEndpoints: o.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
       publicKey: this.#publicKey,
       load: { sessions: load.sessions, channels: load.channels },
       draining: o.draining(),

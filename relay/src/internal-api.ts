@@ -42,7 +42,8 @@ import {
   type NonceStore,
 } from '../../shared/relay-api/request-signing.js';
 import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../shared/relay-api/sealed-keys.js';
-import { InstallRefusedError, type InstallRefusal, type SessionRegistry } from './session-registry.js';
+import { WorkerUnavailableError, type RelaySessions, type SessionPlacement } from './relay-sessions.js';
+import { InstallRefusedError, type InstallRefusal } from './session-registry.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 export const INTERNAL_API_REALM = 'parley-relay';
@@ -54,7 +55,8 @@ export interface InternalApiLogger {
 }
 
 export interface InternalApiDeps {
-  readonly registry: SessionRegistry;
+  /** The relay's sessions: one local registry, or the relay workers (relay-workers.ts). */
+  readonly sessions: RelaySessions;
   readonly relayId: string;
   /** keyId → HMAC secret (≥ 32 bytes). Copied at construction. */
   readonly apiKeys: ReadonlyMap<string, Uint8Array>;
@@ -104,14 +106,16 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   if (apiKeys.size === 0) throw new RangeError('internal-api: at least one API key is required');
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-  const { registry, relayId } = deps;
+  const { sessions, relayId } = deps;
   const log = deps.logger ?? silentLogger;
   const challenge = authenticateChallenge(INTERNAL_API_REALM);
 
   const app = new Hono<Env>();
 
   app.get('/healthz', function healthz(c) {
-    return c.json({ ok: true, relayId, draining: registry.draining, sessions: registry.size });
+    // 503 once a worker has died: its shard of channels is gone, and fly's check should show it.
+    const ok = sessions.healthy;
+    return c.json({ ok, relayId, draining: sessions.draining, sessions: sessions.size }, ok ? 200 : 503);
   });
 
   const metricsText = deps.metricsText;
@@ -146,7 +150,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     return next();
   });
 
-  app.post('/v1/sessions', function installSession(c) {
+  app.post('/v1/sessions', async function installSession(c) {
     const request = c.get('request');
     const parsed = parseBody(request.body, parseInstallSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
@@ -156,8 +160,11 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId: body.sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);
     }
+    let placement: SessionPlacement;
     try {
-      registry.install(
+      // The keys are consumed (copied into SRTP contexts, or into the buffer handed to a worker)
+      // before install() first awaits, so the wipe below leaves no copy in this thread.
+      placement = await sessions.install(
         {
           sessionId: body.sessionId,
           userId: body.userId,
@@ -173,76 +180,80 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
       );
     } catch (error) {
       if (error instanceof InstallRefusedError) return refused(c, error.reason, body.sessionId, request.keyId);
+      if (error instanceof WorkerUnavailableError) return workerUnavailable(c, error, body.sessionId, request.keyId);
       throw error;
     } finally {
       wipeSessionKeyMaterial(keys.value);
     }
     log.info(
-      { event: 'internal_api.session_installed', sessionId: body.sessionId, channelId: body.channelId, ssrc: body.ssrc, keyId: request.keyId },
+      {
+        event: 'internal_api.session_installed',
+        sessionId: body.sessionId,
+        channelId: body.channelId,
+        ssrc: body.ssrc,
+        worker: placement.worker,
+        keyId: request.keyId,
+      },
       'session installed',
     );
-    return c.json<InstallSessionResponse>({ sessionId: body.sessionId, ssrc: body.ssrc }, 201);
+    const { udpPort, udpEndpoint } = placement;
+    return c.json<InstallSessionResponse>({ sessionId: body.sessionId, ssrc: body.ssrc, udpPort, udpEndpoint: { host: udpEndpoint.host, port: udpEndpoint.port } }, 201);
   });
 
-  app.get('/v1/sessions', function listSessions(c) {
-    const sessions: RelaySessionSummary[] = registry.list();
-    return c.json<SessionListResponse>({ relayId, draining: registry.draining, sessions });
+  app.get('/v1/sessions', async function listSessions(c) {
+    const list: RelaySessionSummary[] = await sessions.list();
+    return c.json<SessionListResponse>({ relayId, draining: sessions.draining, sessions: list });
   });
 
-  app.patch('/v1/sessions/:id', function updateSession(c) {
+  app.patch('/v1/sessions/:id', async function updateSession(c) {
     const request = c.get('request');
     const sessionId = c.req.param('id');
-    if (!isRelayApiId(sessionId) || registry.get(sessionId) === undefined) return notFound(c);
+    if (!isRelayApiId(sessionId) || sessions.profileOf(sessionId) === undefined) return notFound(c);
     const parsed = parseBody(request.body, parseUpdateSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
     if (parsed.value.expiresAt !== undefined && parsed.value.expiresAt <= request.now) {
       return badRequest(c, 'expiresAt must be in the future (use DELETE to end a session)');
     }
-    const session = registry.update(sessionId, parsed.value);
-    if (session === undefined) return notFound(c);
+    const state = await sessions.update(sessionId, parsed.value);
+    if (state === undefined) return notFound(c);
     log.info({ event: 'internal_api.session_updated', sessionId, fields: Object.keys(parsed.value), keyId: request.keyId }, 'session updated');
-    return c.json({
-      sessionId,
-      canSpeak: session.canSpeak,
-      canListen: session.canListen,
-      muted: session.muted,
-      deafened: session.deafened,
-      expiresAt: session.expiresAt,
-    });
+    return c.json(state);
   });
 
-  app.post('/v1/sessions/:id/rotate', function rotateSessionKeys(c) {
+  app.post('/v1/sessions/:id/rotate', async function rotateSessionKeys(c) {
     const request = c.get('request');
     const sessionId = c.req.param('id');
-    const session = isRelayApiId(sessionId) ? registry.get(sessionId) : undefined;
-    if (session === undefined) return notFound(c);
+    const profile = isRelayApiId(sessionId) ? sessions.profileOf(sessionId) : undefined;
+    if (profile === undefined) return notFound(c);
     const parsed = parseBody(request.body, parseRotateSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
     const { ssrc } = parsed.value;
-    const keys = openKeys({ relayId, sessionId, ssrc, profile: session.profile }, parsed.value.sealedKeys);
+    const keys = openKeys({ relayId, sessionId, ssrc, profile }, parsed.value.sealedKeys);
     if (!keys.ok) {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);
     }
+    let ssrcs: readonly number[] | undefined;
     try {
-      if (registry.rotate(sessionId, { ssrc, ...keys.value }, request.now) === undefined) return notFound(c);
+      ssrcs = await sessions.rotate(sessionId, { ssrc, ...keys.value }, request.now);
     } catch (error) {
       if (error instanceof InstallRefusedError) return refused(c, error.reason, sessionId, request.keyId);
       throw error;
     } finally {
       wipeSessionKeyMaterial(keys.value);
     }
+    if (ssrcs === undefined) return notFound(c);
     log.info({ event: 'internal_api.session_rotated', sessionId, ssrc, keyId: request.keyId }, 'session keys rotated');
-    return c.json({ sessionId, ssrcs: session.epochs.map((e) => e.ssrc) });
+    return c.json({ sessionId, ssrcs });
   });
 
-  app.delete('/v1/sessions/:id', function revokeSession(c) {
+  app.delete('/v1/sessions/:id', async function revokeSession(c) {
     const request = c.get('request');
     const sessionId = c.req.param('id');
-    if (!isRelayApiId(sessionId) || registry.get(sessionId) === undefined) return notFound(c);
+    if (!isRelayApiId(sessionId) || sessions.profileOf(sessionId) === undefined) return notFound(c);
     const parsed = parseRevokeSession(request.body);
     if (!parsed.ok) return badRequest(c, parsed.detail);
-    if (!registry.revoke(sessionId, request.now)) return notFound(c);
+    if (!(await sessions.revoke(sessionId, request.now))) return notFound(c);
     log.info({ event: 'internal_api.session_revoked', sessionId, keyId: request.keyId }, 'session revoked');
     return c.body(null, 204);
   });
@@ -252,6 +263,11 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   });
 
   app.onError(function internalError(error, c) {
+    // A worker that died while it held the request: the session's shard is gone.
+    if (error instanceof WorkerUnavailableError) {
+      log.warn({ event: 'internal_api.worker_unavailable', worker: error.worker, method: c.req.method, path: c.req.path }, 'relay worker unavailable');
+      return c.json<ErrorResponse>({ error: 'unavailable', reason: 'worker-unavailable' }, 503);
+    }
     // The name only: messages of errors thrown below us are not ours to vouch for.
     log.warn({ event: 'internal_api.error', error: error.name, method: c.req.method, path: c.req.path }, 'internal API error');
     return c.json<ErrorResponse>({ error: 'internal' }, 500);
@@ -274,6 +290,11 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     log.warn({ event: 'internal_api.session_refused', reason, sessionId, keyId }, 'session refused');
     const detail = reason === 'expired' ? 'expiresAt must be in the future' : undefined;
     return c.json<ErrorResponse>(detail === undefined ? { error, reason } : { error, reason, detail }, status);
+  }
+
+  function workerUnavailable(c: Context<Env>, error: WorkerUnavailableError, sessionId: string, keyId: string): Response {
+    log.warn({ event: 'internal_api.session_refused', reason: 'worker-unavailable', worker: error.worker, sessionId, keyId }, 'session refused');
+    return c.json<ErrorResponse>({ error: 'unavailable', reason: 'worker-unavailable' }, 503);
   }
 
   return app;

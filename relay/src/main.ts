@@ -3,9 +3,9 @@
  * `node dist/relay/src/main.js` (the Docker image). Configuration comes from the environment
  * (relay/src/config.ts, docs/deploying-relays.md).
  *
- * SIGTERM / SIGINT: drain (no new sessions; existing calls continue) until every session has
- * ended or RELAY_DRAIN_DEADLINE_SECONDS pass, then wipe all keys and exit 0. A second signal
- * exits at once.
+ * SIGTERM / SIGINT: drain (no new sessions in any worker; existing calls continue) until every
+ * worker's sessions have ended or RELAY_DRAIN_DEADLINE_SECONDS pass, then wipe all keys in every
+ * worker and exit 0. A second signal exits at once.
  */
 import { loadRelayConfig, RelayConfigError } from './config.js';
 import { createRelayLogger } from './logger.js';
@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   // Tell a parent process (tests, benchmarks) where we listen, as one JSON line on stdout.
   if (process.env['RELAY_ANNOUNCE_PORTS'] === 'true') {
-    process.stdout.write(`${JSON.stringify({ parleyRelay: 'ready', udpPort: server.udpPort, apiPort: server.apiPort, metricsPort: server.metricsPort })}\n`);
+    // udpPort is worker 0's (what tools written before workers read); udpPorts lists every worker's.
+    const ready = { parleyRelay: 'ready', udpPort: server.udpPort, udpPorts: server.udpPorts, apiPort: server.apiPort, metricsPort: server.metricsPort };
+    process.stdout.write(`${JSON.stringify(ready)}\n`);
   }
 }
 

@@ -1,28 +1,23 @@
 /**
- * One relay process, assembled: UDP transport → DatagramRouter → SessionRegistry, the signed
- * internal API, Prometheus metrics, the sweep timer and the control-plane registration.
- * `main.ts` loads the config and signals; tests start a RelayServer in a child process.
+ * One relay process, assembled. The main thread holds the signed internal API, the Prometheus
+ * listener, the control-plane registration and the drain; the packet path runs in the relay
+ * workers (relay-workers.ts, relay-worker.ts), one per core, each with its own UDP port and its
+ * own shard of the channels. One code path for every worker count: development runs one worker.
+ *
+ * The main thread is the only one that holds the relay's private key and the API keys: it opens
+ * sealed session keys and hands the opened keys to the channel's worker (see worker-protocol.ts).
+ * `main.ts` loads the config and signals; tests start the process as a child.
  */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
-import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
-import { loadNativeGcmBackend, nativeGcmBackendError } from './native-gcm-backend.js';
 import type { RelayConfig } from './config.js';
 import { ControlPlaneClient } from './control-plane-client.js';
-import { DatagramRouter } from './datagram-router.js';
 import { createInternalApi } from './internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { NonceCache } from './nonce-cache.js';
-import { SessionRegistry } from './session-registry.js';
-import { UdpTransport } from './udp-transport.js';
-
-/** How often expiry, idleness and rotation overlaps are checked. */
-const SWEEP_INTERVAL_MS = 250;
-/** Kernel socket buffers: a few hundred milliseconds of traffic at full load. */
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+import { RelayWorkers } from './relay-workers.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;
@@ -44,14 +39,10 @@ function closeServer(server: ServerType): Promise<void> {
 }
 
 export class RelayServer {
-  readonly registry: SessionRegistry;
   readonly metrics: RelayMetrics;
-  /** Native AES-GCM when the addon is built (npm run build:native), else node:crypto. */
-  readonly backend: SrtpCryptoBackend;
-  #udp!: UdpTransport;
+  #workers!: RelayWorkers;
   #api!: ServerType;
   #metricsServer!: ServerType;
-  #sweepTimer!: NodeJS.Timeout;
   #controlPlane: ControlPlaneClient | null = null;
   #closed = false;
 
@@ -60,16 +51,14 @@ export class RelayServer {
     private readonly logger: RelayLogger,
     private readonly now: () => number,
   ) {
-    this.backend = loadNativeGcmBackend() ?? nodeCryptoBackend;
-    this.registry = new SessionRegistry(config.registry, this.backend, {
-      onSessionEnded: (session, reason) => logger.info({ sessionId: session.sessionId, channelId: session.channelId, reason }, 'session ended'),
-    });
     this.metrics = createRelayMetrics({
-      state: () => ({
-        sessions: this.registry.size,
-        channels: this.registry.channelCount,
-        draining: this.registry.draining,
-        sendErrors: this.#udp?.sendErrors ?? 0,
+      snapshot: async () => ({
+        sessions: this.#workers?.size ?? 0,
+        channels: this.#workers?.channelCount ?? 0,
+        draining: this.#workers?.draining ?? false,
+        workers: this.config.workers,
+        workersUp: this.#workers?.workersUp ?? 0,
+        packets: await this.#workers.packetStats(),
       }),
     });
   }
@@ -85,8 +74,19 @@ export class RelayServer {
     return server;
   }
 
+  /** The relay's sessions, across every worker. */
+  get sessions(): RelayWorkers {
+    return this.#workers;
+  }
+
+  /** Worker 0's UDP port. */
   get udpPort(): number {
-    return this.#udp.port;
+    return this.#workers.workers[0]!.udpPort;
+  }
+
+  /** Every worker's UDP port, worker i at index i. */
+  get udpPorts(): number[] {
+    return this.#workers.workers.map((w) => w.udpPort);
   }
 
   get apiPort(): number {
@@ -99,21 +99,11 @@ export class RelayServer {
 
   async #start(register: boolean): Promise<void> {
     const { config, logger, now } = this;
-    const router = new DatagramRouter(this.registry, { send: (d, to) => this.#udp.send(d, to) }, this.metrics, config.router, now);
-    this.#udp = await UdpTransport.bind(
-      {
-        host: config.udp.host,
-        port: config.udp.port,
-        receiveBufferBytes: SOCKET_BUFFER_BYTES,
-        sendBufferBytes: SOCKET_BUFFER_BYTES,
-        maxDatagramBytes: config.router.maxDatagramBytes,
-      },
-      (datagram, from) => router.handle(datagram, from),
-      (error) => logger.warn({ err: { name: error.name, message: error.message } }, 'udp socket error'),
-    );
+    this.#workers = await RelayWorkers.start(config, logger);
+    const workers = this.#workers.workers;
 
     const api = createInternalApi({
-      registry: this.registry,
+      sessions: this.#workers,
       relayId: config.relayId,
       apiKeys: config.api.keys,
       relayPrivateKey: config.privateKey,
@@ -124,19 +114,16 @@ export class RelayServer {
     this.#api = await listen(api, config.api.host, config.api.port);
     this.#metricsServer = await listen(this.#metricsApp(), config.metrics.host, config.metrics.port);
 
-    this.#sweepTimer = setInterval(() => this.registry.sweep(now()), SWEEP_INTERVAL_MS);
-    this.#sweepTimer.unref();
-
     if (register) {
       this.#controlPlane = new ControlPlaneClient({
         controlUrl: config.controlPlaneUrl,
         relayId: config.relayId,
         region: config.region,
-        udpEndpoint: config.udp.publicEndpoint,
+        udpEndpoints: workers.map((w) => w.udpEndpoint),
         publicKey: config.publicKey,
         key: config.controlPlaneKey,
-        load: () => ({ sessions: this.registry.size, channels: this.registry.channelCount }),
-        draining: () => this.registry.draining,
+        load: () => ({ sessions: this.#workers.size, channels: this.#workers.channelCount }),
+        draining: () => this.#workers.draining,
         fetch: (request) => fetch(request),
         timers: { setTimeout: (cb, ms) => setTimeout(cb, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
         now,
@@ -144,17 +131,28 @@ export class RelayServer {
       });
       this.#controlPlane.start();
     }
-    if (this.backend === nodeCryptoBackend) {
-      logger.warn({ reason: nativeGcmBackendError }, 'native AES-GCM unavailable; using node:crypto (slower)');
+    const first = workers[0]!;
+    if (first.srtpFallback !== null) {
+      logger.warn({ reason: first.srtpFallback }, 'native AES-GCM unavailable; using node:crypto (slower)');
     }
-    if (!this.#udp.batching) {
-      logger.warn({ reason: this.#udp.batchingUnavailable }, 'sendmmsg batching unavailable; one send per datagram (slower)');
+    if (first.batchingUnavailable !== null) {
+      logger.warn({ reason: first.batchingUnavailable }, 'sendmmsg batching unavailable; one send per datagram (slower)');
     }
-    if (!this.#udp.batchedInput) {
-      logger.warn({ reason: this.#udp.batchedInputUnavailable }, 'recvmmsg input unavailable; one node:dgram event per datagram (slower)');
+    if (first.batchedInputUnavailable !== null) {
+      logger.warn({ reason: first.batchedInputUnavailable }, 'recvmmsg input unavailable; one node:dgram event per datagram (slower)');
     }
     logger.info(
-      { srtpBackend: this.backend.name, udpBatching: this.#udp.batching, udpBatchedInput: this.#udp.batchedInput, udpPort: this.udpPort, apiPort: this.apiPort, metricsPort: this.metricsPort, environment: config.environment, insecureDefaults: config.insecureDefaults },
+      {
+        srtpBackend: first.srtpBackend,
+        udpBatching: first.batchingUnavailable === null,
+        udpBatchedInput: first.batchedInputUnavailable === null,
+        workers: workers.length,
+        udpPorts: this.udpPorts,
+        apiPort: this.apiPort,
+        metricsPort: this.metricsPort,
+        environment: config.environment,
+        insecureDefaults: config.insecureDefaults,
+      },
       'relay listening',
     );
   }
@@ -173,30 +171,28 @@ export class RelayServer {
   }
 
   /**
-   * SIGTERM: stop taking sessions, tell the control plane, and resolve once every session has
-   * ended or the drain deadline passes.
+   * SIGTERM: stop taking sessions in every worker, tell the control plane, and resolve once every
+   * worker's sessions have ended or the drain deadline passes.
    */
   async drain(): Promise<'sessions-ended' | 'deadline'> {
-    this.registry.startDraining();
+    await this.#workers.startDraining();
     this.#controlPlane?.sendHeartbeatNow();
-    this.logger.info({ sessions: this.registry.size, deadlineMs: this.config.drainDeadlineMs }, 'draining');
+    this.logger.info({ sessions: this.#workers.size, deadlineMs: this.config.drainDeadlineMs }, 'draining');
     const deadline = this.now() + this.config.drainDeadlineMs;
-    while (this.registry.size > 0) {
+    while (this.#workers.size > 0) {
       if (this.now() >= deadline) return 'deadline';
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     return 'sessions-ended';
   }
 
-  /** Closes sockets and servers and wipes every key. Idempotent. */
+  /** Closes servers and every worker (which wipes every key and releases its port). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweepTimer);
     this.#controlPlane?.close();
-    this.registry.close(this.now());
     await Promise.all([
-      this.#udp?.close(),
+      this.#workers?.close(),
       this.#api ? closeServer(this.#api) : undefined,
       this.#metricsServer ? closeServer(this.#metricsServer) : undefined,
     ]);

@@ -51,10 +51,24 @@ export interface RotateSessionBody {
 /** DELETE /v1/sessions/:id — an empty body, or `{}`. */
 export type RevokeSessionBody = Readonly<Record<string, never>>;
 
-/** 201 answer to an install. */
+/** A UDP endpoint: an IP address (IPv6 without brackets) or host name, and a port. */
+export interface UdpEndpointBody {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * 201 answer to an install: where this session's client must send voice. A relay runs one
+ * worker per core, each on its own UDP port, and a channel lives on one of them, so the
+ * endpoint depends on the channel; the control plane passes it on to the client.
+ */
 export interface InstallSessionResponse {
   readonly sessionId: string;
   readonly ssrc: number;
+  /** The port the session's worker is bound to (equal to `udpEndpoint.port` unless a NAT rewrites ports). */
+  readonly udpPort: number;
+  /** The public endpoint clients send this session's SRTP to. */
+  readonly udpEndpoint: UdpEndpointBody;
 }
 
 /** One entry of GET /v1/sessions: state for reconciliation, never key material. */
@@ -92,8 +106,10 @@ export interface RelayRegistrationBody {
   readonly relayId: string;
   /** fly.io region code or similar. */
   readonly region: string;
-  /** Where clients send SRTP. */
-  readonly udpEndpoint: { readonly host: string; readonly port: number };
+  /** Worker 0's public endpoint: the same as `udpEndpoints[0]`. */
+  readonly udpEndpoint: UdpEndpointBody;
+  /** Every worker's public endpoint, worker i at index i. An install's answer says which one a session uses. */
+  readonly udpEndpoints: readonly UdpEndpointBody[];
   /** The relay's X25519 public key, base64url (43 characters). */
   readonly publicKey: string;
   readonly load: { readonly sessions: number; readonly channels: number };
@@ -106,6 +122,8 @@ export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readon
 const MAX_SEALED_CT_CHARS = 256;
 const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:_-]{1,253}$/;
+/** Most UDP endpoints in a registration: relay/src/config.ts MAX_RELAY_WORKERS. */
+export const MAX_RELAY_UDP_ENDPOINTS = 64;
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** UTF-8 JSON → value. Refuses invalid UTF-8 and invalid JSON without quoting either. */
@@ -187,18 +205,37 @@ export function parseRevokeSession(body: Uint8Array): ParseResult<RevokeSessionB
   }
 }
 
+/** The 201 body of an install, as the control plane receives it. */
+export function parseInstallSessionResponse(value: unknown): ParseResult<InstallSessionResponse> {
+  try {
+    const o = object(value, 'body', ['sessionId', 'ssrc', 'udpPort', 'udpEndpoint']);
+    return {
+      ok: true,
+      value: {
+        sessionId: id(o.sessionId, 'sessionId'),
+        ssrc: ssrc(o.ssrc, 'ssrc'),
+        udpPort: port(o.udpPort, 'udpPort'),
+        udpEndpoint: udpEndpoint(o.udpEndpoint, 'udpEndpoint'),
+      },
+    };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
 export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
   try {
-    const o = object(value, 'body', ['relayId', 'region', 'udpEndpoint', 'publicKey', 'load', 'draining']);
-    const endpoint = object(o.udpEndpoint, 'udpEndpoint', ['host', 'port']);
+    const o = object(value, 'body', ['relayId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining']);
+    const first = udpEndpoint(o.udpEndpoint, 'udpEndpoint');
+    const list = o.udpEndpoints;
+    if (!Array.isArray(list) || list.length < 1 || list.length > MAX_RELAY_UDP_ENDPOINTS) {
+      throw new Refusal(`udpEndpoints must be an array of 1..${MAX_RELAY_UDP_ENDPOINTS} endpoints`);
+    }
+    const endpoints = list.map((e: unknown, i) => udpEndpoint(e, `udpEndpoints[${i}]`));
+    if (endpoints[0]!.host !== first.host || endpoints[0]!.port !== first.port) {
+      throw new Refusal('udpEndpoint must equal udpEndpoints[0]');
+    }
     const load = object(o.load, 'load', ['sessions', 'channels']);
-    if (typeof endpoint.host !== 'string' || !HOST_PATTERN.test(endpoint.host)) {
-      throw new Refusal('udpEndpoint.host must be a host name or IP address');
-    }
-    const port = endpoint.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new Refusal('udpEndpoint.port must be an integer in 1..65535');
-    }
     const publicKey = o.publicKey;
     if (typeof publicKey !== 'string' || publicKey.length !== 43 || decodeBase64Url(publicKey) === null) {
       throw new Refusal('publicKey must be 32 bytes of base64url');
@@ -208,7 +245,8 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
       value: {
         relayId: id(o.relayId, 'relayId'),
         region: id(o.region, 'region'),
-        udpEndpoint: { host: endpoint.host, port },
+        udpEndpoint: first,
+        udpEndpoints: endpoints,
         publicKey,
         load: { sessions: count(load.sessions, 'load.sessions'), channels: count(load.channels, 'load.channels') },
         draining: bool(o.draining, 'draining'),
@@ -258,6 +296,19 @@ function ssrc(value: unknown, what: string): number {
     throw new Refusal(`${what} must be an integer in 0..4294967295`);
   }
   return value;
+}
+
+function port(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new Refusal(`${what} must be an integer in 1..65535`);
+  }
+  return value;
+}
+
+function udpEndpoint(value: unknown, what: string): UdpEndpointBody {
+  const o = object(value, what, ['host', 'port']);
+  if (typeof o.host !== 'string' || !HOST_PATTERN.test(o.host)) throw new Refusal(`${what}.host must be a host name or IP address`);
+  return { host: o.host, port: port(o.port, `${what}.port`) };
 }
 
 function time(value: unknown, what: string): number {

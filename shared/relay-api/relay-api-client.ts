@@ -6,12 +6,13 @@
  */
 import { signRequest, type SigningKey } from './request-signing.js';
 import { sealSessionKeys, type SessionKeyMaterial } from './sealed-keys.js';
-import type {
-  InstallSessionBody,
-  InstallSessionResponse,
-  RotateSessionBody,
-  SessionListResponse,
-  UpdateSessionBody,
+import {
+  parseInstallSessionResponse,
+  type InstallSessionBody,
+  type InstallSessionResponse,
+  type RotateSessionBody,
+  type SessionListResponse,
+  type UpdateSessionBody,
 } from './messages.js';
 import type { SrtpProfileName } from '../srtp/profiles.js';
 
@@ -51,13 +52,17 @@ export class RelayApiClient {
     this.#base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
   }
 
+  /** Installs a session; the answer says which UDP endpoint its client must send to. */
   async installSession(input: InstallSessionInput): Promise<InstallSessionResponse> {
     const { keys, ...fields } = input;
     const body: InstallSessionBody = {
       ...fields,
       sealedKeys: sealSessionKeys(this.#options.relayPublicKey, this.#sealContext(input.sessionId, input.ssrc, input.profile), keys),
     };
-    return (await this.#request('POST', 'v1/sessions', body)) as InstallSessionResponse;
+    const answer = parseInstallSessionResponse(await this.#request('POST', 'v1/sessions', body));
+    // A 201 we cannot read leaves the client without an endpoint: as much a failure as a 5xx.
+    if (!answer.ok) throw new RelayApiError(201, 'invalid_response', answer.detail);
+    return answer.value;
   }
 
   async updateSession(sessionId: string, patch: UpdateSessionBody): Promise<void> {

@@ -9,7 +9,7 @@ import { createInternalApi } from '../../relay/src/internal-api.js';
 import { NonceCache } from '../../relay/src/nonce-cache.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
 import type { SessionRegistry } from '../../relay/src/session-registry.js';
-import { API_KEYS, RELAY_ID, RELAY_KEY_PAIR, installBody, makeRegistry, signedInit } from '../unit/relay-api/helpers.js';
+import { API_KEYS, RELAY_ID, RELAY_KEY_PAIR, installBody, localSessions, makeRegistry, signedInit } from '../unit/relay-api/helpers.js';
 
 let server: ServerType;
 let base: string;
@@ -19,7 +19,7 @@ let nextSsrc = 1000;
 beforeAll(async () => {
   registry = makeRegistry();
   const app = createInternalApi({
-    registry,
+    sessions: localSessions(registry),
     relayId: RELAY_ID,
     apiKeys: API_KEYS,
     relayPrivateKey: RELAY_KEY_PAIR.privateKey,
@@ -66,7 +66,7 @@ describe('relay internal API over loopback', () => {
     const { body } = installBody('happy-1', ssrc, Date.now(), { channelId: 'room-7' });
     const installed = await send('/v1/sessions', signed('POST', '/v1/sessions', body));
     expect(installed.status).toBe(201);
-    expect(await installed.json()).toEqual({ sessionId: 'happy-1', ssrc });
+    expect(await installed.json()).toMatchObject({ sessionId: 'happy-1', ssrc, udpPort: 40000 });
 
     const listed = await send('/v1/sessions', signed('GET', '/v1/sessions'));
     expect(listed.status).toBe(200);

@@ -6,6 +6,7 @@ import { signRequest, type SigningKey } from '../../../shared/relay-api/request-
 import { sealSessionKeys, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import { LocalRelaySessions, type SessionPlacement } from '../../../relay/src/relay-sessions.js';
 import { SessionRegistry, type RegistryLimits } from '../../../relay/src/session-registry.js';
 
 export const RELAY_ID = 'relay-fra-1';
@@ -30,6 +31,14 @@ export const REGISTRY_LIMITS: RegistryLimits = {
 
 export function makeRegistry(limits: Partial<RegistryLimits> = {}): SessionRegistry {
   return new SessionRegistry({ ...REGISTRY_LIMITS, ...limits }, nodeCryptoBackend);
+}
+
+/** Where the test relay says clients send voice. */
+export const TEST_PLACEMENT: SessionPlacement = { worker: 0, udpPort: 40000, udpEndpoint: { host: '203.0.113.7', port: 40000 } };
+
+/** The internal API's view of one in-process registry. */
+export function localSessions(registry: SessionRegistry, placement: SessionPlacement = TEST_PLACEMENT): LocalRelaySessions {
+  return new LocalRelaySessions(registry, placement);
 }
 
 export function randomKeyMaterial(profile: SrtpProfileName = 'aes128gcm'): SessionKeyMaterial {

@@ -6,9 +6,10 @@ import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js'
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { createInternalApi, type InternalApiDeps, type InternalApiLogger } from '../../../relay/src/internal-api.js';
 import { NonceCache } from '../../../relay/src/nonce-cache.js';
+import { LocalRelaySessions, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/relay-sessions.js';
 import type { SessionRegistry } from '../../../relay/src/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
-import { API_KEY, API_KEYS, installBody, makeRegistry, RELAY_ID, RELAY_KEY_PAIR, signedInit } from './helpers.js';
+import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
 
 const BASE = 'http://relay.internal:7000';
 const T0 = 1_760_000_000_000;
@@ -21,8 +22,8 @@ interface Harness {
   send(method: string, path: string, body?: unknown, options?: { audience?: string; now?: number }): Promise<Response>;
 }
 
-function harness(overrides: Partial<InternalApiDeps> & { registry?: SessionRegistry } = {}): Harness {
-  const registry = overrides.registry ?? makeRegistry();
+function harness({ registry: given, ...overrides }: Partial<Omit<InternalApiDeps, 'sessions'>> & { registry?: SessionRegistry } = {}): Harness {
+  const registry = given ?? makeRegistry();
   const logs: Harness['logs'] = [];
   const logger: InternalApiLogger = {
     info: (fields, message) => logs.push({ level: 'info', fields, message }),
@@ -30,7 +31,7 @@ function harness(overrides: Partial<InternalApiDeps> & { registry?: SessionRegis
   };
   const clock = { now: T0 };
   const app = createInternalApi({
-    registry,
+    sessions: localSessions(registry),
     relayId: RELAY_ID,
     apiKeys: API_KEYS,
     relayPrivateKey: RELAY_KEY_PAIR.privateKey,
@@ -63,6 +64,33 @@ describe('unauthenticated routes', () => {
     expect(await response.json()).toEqual({ ok: true, relayId: RELAY_ID, draining: false, sessions: 1 });
   });
 
+  it('GET /healthz answers 503 once a worker has died, and installs on its shard answer 503', async () => {
+    class WorkerDown extends LocalRelaySessions {
+      override get healthy(): boolean {
+        return false;
+      }
+      override async install(): Promise<SessionPlacement> {
+        throw new WorkerUnavailableError(1);
+      }
+    }
+    const registry = makeRegistry();
+    const app = createInternalApi({
+      sessions: new WorkerDown(registry, TEST_PLACEMENT),
+      relayId: RELAY_ID,
+      apiKeys: API_KEYS,
+      relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+      now: () => T0,
+      nonceCache: new NonceCache(),
+    });
+    const health = await app.request(`${BASE}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ ok: false });
+    const { body } = installBody('ses-down', 7, T0);
+    const installed = await app.request(`${BASE}/v1/sessions`, signedInit('POST', `${BASE}/v1/sessions`, body, { now: T0 }));
+    expect(installed.status).toBe(503);
+    expect(await installed.json()).toEqual({ error: 'unavailable', reason: 'worker-unavailable' });
+  });
+
   it('GET /metrics exists only when metricsText is given', async () => {
     expect((await harness().app.request(`${BASE}/metrics`)).status).toBe(404);
     const h = harness({ metricsText: async () => 'parley_sessions 0\n' });
@@ -90,7 +118,8 @@ describe('POST /v1/sessions', () => {
     const h = harness();
     const { response, keys } = await install(h, 'ses-1', 0xabc);
     expect(response.status).toBe(201);
-    expect(await response.json()).toEqual({ sessionId: 'ses-1', ssrc: 0xabc });
+    // The answer says where the client sends voice.
+    expect(await response.json()).toEqual({ sessionId: 'ses-1', ssrc: 0xabc, udpPort: 40000, udpEndpoint: { host: '203.0.113.7', port: 40000 } });
     const session = h.registry.get('ses-1')!;
     expect(session).toMatchObject({ userId: 'user-ses-1', channelId: 'channel-1', canSpeak: true, muted: false, profile: 'aes128gcm' });
     // A client holding the plaintext keys can talk to the installed session.
@@ -346,7 +375,7 @@ describe('authentication', () => {
   });
 
   it('refuses construction with a short secret, a bad key id or no keys', () => {
-    const base = { registry: makeRegistry(), relayId: RELAY_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
+    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k', new Uint8Array(31)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k y', new Uint8Array(32)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map() })).toThrow(RangeError);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_RELAY_UDP_ENDPOINTS,
   parseInstallSession,
+  parseInstallSessionResponse,
   parseJsonBody,
   parseRelayRegistration,
   parseRevokeSession,
@@ -135,6 +137,10 @@ describe('parseRelayRegistration', () => {
     relayId: 'relay-fra-1',
     region: 'fra',
     udpEndpoint: { host: '203.0.113.7', port: 3478 },
+    udpEndpoints: [
+      { host: '203.0.113.7', port: 3478 },
+      { host: '203.0.113.7', port: 3479 },
+    ],
     publicKey: 'c7SvoXfeDSXu1YwK53YGPBpunGXhliNAkbUapVtyBRA',
     load: { sessions: 3, channels: 1 },
     draining: false,
@@ -147,10 +153,32 @@ describe('parseRelayRegistration', () => {
   it.each([
     ['port 0', { udpEndpoint: { host: 'relay.example', port: 0 } }, 'udpEndpoint.port'],
     ['a host with a slash', { udpEndpoint: { host: 'a/b', port: 1 } }, 'udpEndpoint.host'],
+    ['no worker endpoints', { udpEndpoints: [] }, 'udpEndpoints must be an array'],
+    ['too many worker endpoints', { udpEndpoints: Array.from({ length: MAX_RELAY_UDP_ENDPOINTS + 1 }, () => ({ host: 'h', port: 1 })) }, 'udpEndpoints must be'],
+    ['a bad worker endpoint', { udpEndpoints: [{ host: '203.0.113.7', port: 3478 }, { host: 'h', port: 70000 }] }, 'udpEndpoints[1].port'],
+    ['udpEndpoint other than the first worker', { udpEndpoint: { host: '203.0.113.7', port: 3479 } }, 'udpEndpoint must equal udpEndpoints[0]'],
     ['a short public key', { publicKey: 'AAAA' }, 'publicKey must be'],
     ['negative load', { load: { sessions: -1, channels: 0 } }, 'load.sessions'],
     ['an unknown field', { secret: 'x' }, "unknown field 'secret'"],
   ])('refuses %s', (_name, change, detail) => {
     expect(detailOf(parseRelayRegistration({ ...registration, ...change }))).toContain(detail);
+  });
+});
+
+describe('parseInstallSessionResponse', () => {
+  const answer = { sessionId: 'ses-1', ssrc: 1234, udpPort: 40001, udpEndpoint: { host: '203.0.113.7', port: 40001 } };
+
+  it('accepts an install answer', () => {
+    expect(parseInstallSessionResponse(answer)).toEqual({ ok: true, value: answer });
+  });
+
+  it.each([
+    ['no port', { udpPort: undefined }, 'udpPort'],
+    ['port 0', { udpPort: 0 }, 'udpPort'],
+    ['no endpoint', { udpEndpoint: undefined }, 'udpEndpoint must be a JSON object'],
+    ['an endpoint with a bad host', { udpEndpoint: { host: 'a b', port: 1 } }, 'udpEndpoint.host'],
+    ['an unknown field', { extra: 1 }, "unknown field 'extra'"],
+  ])('refuses %s', (_name, change, detail) => {
+    expect(detailOf(parseInstallSessionResponse({ ...answer, ...change }))).toContain(detail);
   });
 });

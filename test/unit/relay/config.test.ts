@@ -9,7 +9,9 @@ import {
   INSECURE_DEV_RELAY_PRIVATE_KEY,
   INSECURE_DEV_RELAY_PUBLIC_KEY,
   loadRelayConfig,
+  MAX_RELAY_WORKERS,
   RelayConfigError,
+  workerPublicEndpoint,
   type RelayConfig,
   type RelayConfigProblem,
 } from '../../../relay/src/config.js';
@@ -216,7 +218,7 @@ describe('loadRelayConfig: problems', () => {
     const error = errorOf({ RELAY_UDP_PORT: '70000', RELAY_LOG_LEVEL: 'loud' });
     expect(error.name).toBe('RelayConfigError');
     expect(error.message).toContain('2 problems');
-    expect(error.message).toContain('RELAY_UDP_PORT: must be a whole number from 1 to 65535, got "70000"');
+    expect(error.message).toContain('RELAY_UDP_PORT: must be a whole number from 0 to 65535, got "70000"');
   });
 
   it('refuses a byte burst smaller than the largest datagram', () => {
@@ -314,6 +316,44 @@ describe('loadRelayConfig: production refuses insecure settings', () => {
   });
 });
 
+describe('loadRelayConfig: relay workers', () => {
+  it('runs one worker in development and one per core in production, at most MAX_RELAY_WORKERS', () => {
+    expect(loadRelayConfig({}, { cores: 8 }).workers).toBe(1);
+    expect(loadRelayConfig(productionEnv(), { cores: 4 }).workers).toBe(4);
+    expect(loadRelayConfig(productionEnv(), { cores: 500 }).workers).toBe(MAX_RELAY_WORKERS);
+    expect(loadRelayConfig(productionEnv({ RELAY_WORKERS: '2' }), { cores: 8 }).workers).toBe(2);
+    expect(loadRelayConfig({ RELAY_WORKERS: '3' }).workers).toBe(3);
+  });
+
+  it('refuses a count outside 1..MAX_RELAY_WORKERS', () => {
+    for (const value of ['0', String(MAX_RELAY_WORKERS + 1), 'two', '-1']) {
+      expect(variables(problemsOf({ RELAY_WORKERS: value }))).toEqual(['RELAY_WORKERS']);
+    }
+  });
+
+  it('needs a port for every worker, bound and public', () => {
+    expect(variables(problemsOf({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '65535' }))).toEqual(['RELAY_UDP_PORT', 'RELAY_PUBLIC_UDP_ENDPOINT']);
+    expect(variables(problemsOf({ RELAY_WORKERS: '2', RELAY_PUBLIC_UDP_ENDPOINT: '203.0.113.7:65535' }))).toEqual(['RELAY_PUBLIC_UDP_ENDPOINT']);
+    expect(loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '65534' }).workers).toBe(2);
+  });
+
+  it('allows port 0 (an ephemeral port per worker) in development only', () => {
+    expect(loadRelayConfig({ RELAY_UDP_PORT: '0', RELAY_WORKERS: '4' }).udp.port).toBe(0);
+    expect(variables(problemsOf(productionEnv({ RELAY_UDP_PORT: '0' })))).toEqual(['RELAY_UDP_PORT']);
+  });
+
+  it("gives worker i the public port + i, or its own bound port when the public port is 0", () => {
+    const fixed = loadRelayConfig(productionEnv({ RELAY_WORKERS: '3' }), { cores: 3 }).udp;
+    expect([0, 1, 2].map((i) => workerPublicEndpoint(fixed, i, 0))).toEqual([
+      { host: '203.0.113.7', port: 40000 },
+      { host: '203.0.113.7', port: 40001 },
+      { host: '203.0.113.7', port: 40002 },
+    ]);
+    const ephemeral = loadRelayConfig({ RELAY_UDP_PORT: '0' }).udp;
+    expect(workerPublicEndpoint(ephemeral, 1, 51234)).toEqual({ host: '127.0.0.1', port: 51234 });
+  });
+});
+
 describe('loadRelayConfig on fly.io', () => {
   const fly: Env = { FLY_APP_NAME: 'parley-relay-ams', FLY_REGION: 'ams', FLY_MACHINE_ID: '148e21ea7c3d89' };
 
@@ -396,8 +436,14 @@ describe('fly.toml', () => {
     expect(config.environment).toBe('production');
     expect(config.udp.host).toBe('fly-global-services');
     // The services and [metrics] point at the ports the relay listens on.
-    expect(toml).toMatch(new RegExp(`protocol = "udp"\\s+internal_port = ${config.udp.port}\\s`));
-    expect(toml).toMatch(new RegExp(`\\[\\[services.ports\\]\\]\\s+port = ${config.udp.port}\\s`));
+    // One UDP service per worker (worker i on RELAY_UDP_PORT + i), and one worker per CPU.
+    expect(config.workers).toBeGreaterThan(1);
+    for (let worker = 0; worker < config.workers; worker++) {
+      const port = config.udp.port + worker;
+      expect(toml).toMatch(new RegExp(`protocol = "udp"\\s+internal_port = ${port}\\s+\\[\\[services.ports\\]\\]\\s+port = ${port}\\s`));
+    }
+    expect(toml.match(/protocol = "udp"/g)).toHaveLength(config.workers);
+    expect(Number(/^\s*cpus = (\d+)/m.exec(toml)![1])).toBe(config.workers);
     expect(toml).toMatch(new RegExp(`protocol = "tcp"\\s+internal_port = ${config.api.port}\\s`));
     expect(toml).toMatch(new RegExp(`\\[metrics\\]\\s+port = ${config.metrics.port}\\s`));
     // The relay finishes draining before fly kills it.

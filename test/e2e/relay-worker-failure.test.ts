@@ -1,0 +1,83 @@
+/**
+ * A relay worker that dies must be visible, not a silently lost shard: RelayWorkers (the main
+ * thread's side) with stand-in worker threads (test/support/dying-relay-worker.mjs) that exit on
+ * cue. The real worker's paths are covered over UDP in relay-workers.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { workerForChannel } from '../../relay/src/channel-shard.js';
+import { loadRelayConfig } from '../../relay/src/config.js';
+import { WorkerUnavailableError } from '../../relay/src/relay-sessions.js';
+import { RelayWorkers } from '../../relay/src/relay-workers.js';
+import type { SessionSpec } from '../../relay/src/session-spec.js';
+import { randomKeyMaterial } from '../support/relay-fixtures.js';
+
+const DYING_WORKER = new URL('../support/dying-relay-worker.mjs', import.meta.url);
+
+function channelOn(worker: number, prefix: string): string {
+  for (let n = 0; n < 1000; n++) if (workerForChannel(`${prefix}-${n}`, 2) === worker) return `${prefix}-${n}`;
+  throw new Error('no channel id found');
+}
+
+function spec(sessionId: string, channelId: string, ssrc: number): SessionSpec {
+  return {
+    sessionId,
+    userId: `user-${sessionId}`,
+    channelId,
+    profile: 'aes128gcm',
+    canSpeak: true,
+    canListen: true,
+    muted: false,
+    deafened: false,
+    expiresAt: Date.now() + 60_000,
+    ...randomKeyMaterial(ssrc),
+  };
+}
+
+const logs: Array<{ level: string; fields: Record<string, unknown> }> = [];
+const log = {
+  info: (fields: Record<string, unknown>) => logs.push({ level: 'info', fields }),
+  warn: (fields: Record<string, unknown>) => logs.push({ level: 'warn', fields }),
+  error: (fields: Record<string, unknown>) => logs.push({ level: 'error', fields }),
+};
+let workers: RelayWorkers | undefined;
+
+afterEach(async () => {
+  await workers?.close();
+  logs.length = 0;
+});
+
+describe('a relay worker that dies', () => {
+  it('is logged, fails its request, forgets its sessions, refuses its channels and turns health off; the other worker carries on', async () => {
+    const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
+    workers = await RelayWorkers.start(config, log, { workerScript: DYING_WORKER });
+    expect(workers.workers.map((w) => w.udpPort)).toEqual([50000, 50001]);
+    const onZero = channelOn(0, 'room');
+    const onOne = channelOn(1, 'room');
+    const now = Date.now();
+    expect((await workers.install(spec('s0', onZero, 1), now)).udpPort).toBe(50000);
+    expect((await workers.install(spec('s1', onOne, 2), now)).udpPort).toBe(50001);
+    expect(workers.size).toBe(2);
+    expect(workers.healthy).toBe(true);
+    expect((await workers.packetStats()).packetsIn).toBe(10 + 20);
+
+    // The install that kills worker 1 fails with WorkerUnavailableError instead of hanging.
+    await expect(workers.install(spec('s-die', channelOn(1, 'die'), 3), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit event follows
+    expect(workers.healthy).toBe(false);
+    expect(workers.workersUp).toBe(1);
+    expect(workers.size).toBe(1); // s1 died with worker 1
+    expect(workers.profileOf('s1')).toBeUndefined();
+    // s1, and the install that was in flight (the worker may or may not have held it).
+    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.exited', worker: 1, sessionsLost: 2 }) });
+
+    // Its channels are refused at once; worker 0's keep working.
+    await expect(workers.install(spec('s1-again', onOne, 4), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
+    expect(await workers.revoke('s1', now)).toBe(false);
+    expect((await workers.install(spec('s0-b', onZero, 5), now)).worker).toBe(0);
+    expect((await workers.list()).map((s) => s.sessionId).sort()).toEqual(['s0', 's0-b']);
+    // Metrics keep the dead worker's last counters: totals never go down.
+    expect((await workers.packetStats()).packetsIn).toBe(10 + 20);
+    expect(await workers.revoke('s0', now)).toBe(true);
+    expect(workers.size).toBe(1);
+  });
+});
