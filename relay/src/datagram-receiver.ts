@@ -172,7 +172,7 @@ export class DatagramReceiver {
     let sender = this.#senders.get(key);
     if (sender === undefined) {
       if (this.#senders.size >= MAX_REMEMBERED_SENDERS) this.#senders.clear();
-      sender = Object.freeze({ address: ipv4ToString(ipv4), port });
+      sender = Object.freeze({ address: ipv4ToString(ipv4), port, ipv4 });
       this.#senders.set(key, sender);
     }
     return sender;

@@ -18,6 +18,11 @@ import { TokenBucket } from './token-bucket.js';
 export interface RemoteAddress {
   readonly address: string;
   readonly port: number;
+  /**
+   * The IPv4 address as a number (a.b.c.d = a·2²⁴ + b·2¹⁶ + c·2⁸ + d) when the receiver knew it
+   * (recvmmsg hands it over as one), so batched output need not parse `address` again.
+   */
+  readonly ipv4?: number | undefined;
 }
 
 export interface SessionLimits {
@@ -135,7 +140,9 @@ export class RelaySession {
   noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, now: number): void {
     this.lastActiveAt = now;
     if (this.address === null || this.address.address !== from.address || this.address.port !== from.port) {
-      this.address = { address: from.address, port: from.port };
+      // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
+      // latched address, so the forwarding loop's property reads stay monomorphic.
+      this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
     }
     // The client sent under these keys, so it holds them: send to it under them from now on.
     if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {

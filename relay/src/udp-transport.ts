@@ -232,6 +232,8 @@ export class UdpTransport implements DatagramSink {
   #reservedPort = 0;
 
   #ipv4For(to: RemoteAddress): number | null {
+    const known = to.ipv4;
+    if (known !== undefined) return known;
     let ipv4 = this.#ipv4Of.get(to);
     if (ipv4 === undefined) {
       ipv4 = ipv4ToNumber(to.address) ?? null;
