@@ -184,6 +184,8 @@ export interface ProbeReply {
   readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
+  /** v8.getHeapSpaceStatistics(): bytes used and committed ("size") per V8 heap space. */
+  readonly spaces: Readonly<Record<string, { readonly used: number; readonly committed: number }>>;
 }
 
 export function isProbeReply(message: unknown): message is ProbeReply {

@@ -4,6 +4,7 @@
  * The relay exposes no way to run a garbage collection, so this answers one IPC question —
  * "collect, then tell me your memory" — and does nothing else. It never touches relay state.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { ProbeReply, ProbeRequest } from './load-protocol.js';
 
 if (process.send !== undefined) {
@@ -18,6 +19,8 @@ if (process.send !== undefined) {
       collect();
     }
     const usage = process.memoryUsage();
+    const spaces: Record<string, { used: number; committed: number }> = {};
+    for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = { used: space.space_used_size, committed: space.space_size };
     const reply: ProbeReply = {
       type: 'memory',
       gcRan,
@@ -26,6 +29,7 @@ if (process.send !== undefined) {
       heapTotal: usage.heapTotal,
       external: usage.external,
       arrayBuffers: usage.arrayBuffers,
+      spaces,
     };
     process.send!(reply);
   });
