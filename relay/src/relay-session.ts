@@ -69,9 +69,15 @@ export class RelaySession {
   lastActiveAt: number;
   /** Where the client's last authenticated packet came from; null until the first one. */
   address: RemoteAddress | null = null;
-  readonly packetBucket: TokenBucket;
-  readonly byteBucket: TokenBucket;
-  readonly unlatchedBucket: TokenBucket;
+  /**
+   * Rate limits, made on first use: an idle session never needs them. Each is made as of the
+   * install time and full, exactly the state an unused bucket made at install would be in.
+   */
+  #packetBucket: TokenBucket | null = null;
+  #byteBucket: TokenBucket | null = null;
+  #unlatchedBucket: TokenBucket | null = null;
+  readonly #limits: SessionLimits;
+  readonly #backend: SrtpCryptoBackend;
   /** Newest first; at most two. */
   #epochs: KeyEpoch[];
   /** The epoch whose relay→client keys the client is known to hold. */
@@ -91,17 +97,27 @@ export class RelaySession {
     this.installedAt = now;
     this.lastActiveAt = now;
     this.#backend = backend;
-    this.#replayWindowSize = limits.replayWindowSize;
-    this.packetBucket = new TokenBucket(limits.packetsPerSecond, limits.packetBurst, now);
-    this.byteBucket = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now);
-    this.unlatchedBucket = new TokenBucket(limits.unlatchedPacketsPerSecond, limits.unlatchedPacketsPerSecond, now);
+    this.#limits = limits;
     const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
     this.#epochs = [epoch];
     this.#sendEpoch = epoch;
   }
 
-  readonly #backend: SrtpCryptoBackend;
-  readonly #replayWindowSize: number;
+  /** Packets accepted for authentication from the latched address. */
+  get packetBucket(): TokenBucket {
+    return (this.#packetBucket ??= new TokenBucket(this.#limits.packetsPerSecond, this.#limits.packetBurst, this.installedAt));
+  }
+
+  /** Bytes of voice forwarded. */
+  get byteBucket(): TokenBucket {
+    return (this.#byteBucket ??= new TokenBucket(this.#limits.bytesPerSecond, this.#limits.byteBurst, this.installedAt));
+  }
+
+  /** Packets accepted for authentication from any other address (before the first latch, too). */
+  get unlatchedBucket(): TokenBucket {
+    const perSecond = this.#limits.unlatchedPacketsPerSecond;
+    return (this.#unlatchedBucket ??= new TokenBucket(perSecond, perSecond, this.installedAt));
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -160,7 +176,7 @@ export class RelaySession {
     for (const old of dropped) old.close();
     const current = this.#epochs[0]!;
     current.retiresAt = now + overlapMs;
-    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#replayWindowSize);
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
     this.#epochs = [next, current];
     if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
     return dropped;
