@@ -19,7 +19,7 @@
  * Options: see bench/relay/options.ts (--json, --quick, --seconds, --fanout, --max-sockets,
  * --sessions, --cpu-prof, --memory-only).
  */
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,11 +186,14 @@ async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: R
     await load.call('configure', relay.target);
     const concurrency = 8;
     const warmup = await load.call('installIdle', { sessions: MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency });
-    const before = await relay.memory();
-    const rssBefore = residentBytes(relay.child.pid);
+    const snapshot = (name: string): string | undefined => (options.heapSnapshotDir === null ? undefined : join(options.heapSnapshotDir, `${name}.heapsnapshot`));
+    if (options.heapSnapshotDir !== null) mkdirSync(options.heapSnapshotDir, { recursive: true });
+    const before = await relay.memory(snapshot('before'));
+    // A snapshot's writing grows RSS: with --heap-snapshots, the probe's reading from before it.
+    const rssBefore = options.heapSnapshotDir === null ? residentBytes(relay.child.pid) : before.rss;
     const bulk = await load.call('installIdle', { sessions: options.idleSessions - MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency }, 600_000);
-    const after = await relay.memory();
-    const rssAfter = residentBytes(relay.child.pid);
+    const after = await relay.memory(snapshot('after'));
+    const rssAfter = options.heapSnapshotDir === null ? residentBytes(relay.child.pid) : after.rss;
     const measured = Math.max(1, bulk.installed);
     const result: MemoryResult = {
       sessions: warmup.installed + bulk.installed,

@@ -174,7 +174,12 @@ export function isForwarderReply(message: unknown): message is ForwarderReply {
 }
 
 /** Driver → relay probe (bench/relay/relay-probe.ts, preloaded into the relay for the memory phase). */
-export type ProbeRequest = { readonly type: 'memory'; readonly gc: boolean };
+export type ProbeRequest = {
+  readonly type: 'memory';
+  readonly gc: boolean;
+  /** Also write a heap snapshot here, after the GC (`--heap-snapshots`; slow, investigation only). */
+  readonly heapSnapshotPath?: string;
+};
 
 export interface ProbeReply {
   readonly type: 'memory';

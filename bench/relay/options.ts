@@ -20,6 +20,8 @@ export interface BenchOptions {
   readonly cpuProfile: boolean;
   /** Run only the memory measurement (no load steps), so it can be iterated on quickly. */
   readonly memoryOnly: boolean;
+  /** Write heap snapshots of the memory phase's relay (before and after) into this directory. */
+  readonly heapSnapshotDir: string | null;
   /** Extra node flags for the memory phase's relay (e.g. --max-semi-space-size=1). */
   readonly memoryNodeFlags: readonly string[];
   /** Extra environment for the memory phase's relay (NAME=value, e.g. MALLOC_ARENA_MAX=2). */
@@ -35,6 +37,8 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --sessions N        idle sessions for the memory measurement (default 10000; quick 500)
   --cpu-prof          also profile the relay under load and print its top self-time functions
   --memory-only       only the memory measurement (a fresh relay, idle sessions; no load steps)
+  --heap-snapshots D  also write the memory phase's heap snapshots (before, after) into directory D;
+                      compare them with: tsx bench/relay/heap-snapshot-diff.ts D/before.heapsnapshot D/after.heapsnapshot N
   --relay-node-flag F extra node flag for the memory phase's relay (repeatable; investigation)
   --relay-env N=V     extra environment variable for the memory phase's relay (repeatable)`;
 
@@ -57,6 +61,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         sessions: { type: 'string' },
         'cpu-prof': { type: 'boolean', default: false },
         'memory-only': { type: 'boolean', default: false },
+        'heap-snapshots': { type: 'string' },
         'relay-node-flag': { type: 'string', multiple: true },
         'relay-env': { type: 'string', multiple: true },
         help: { type: 'boolean', default: false },
@@ -99,6 +104,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     idleSessions,
     cpuProfile: values['cpu-prof'] === true,
     memoryOnly: values['memory-only'] === true,
+    heapSnapshotDir: values['heap-snapshots'] ?? null,
     memoryNodeFlags,
     memoryEnv,
   };

@@ -2,9 +2,10 @@
  * Preloaded into the relay process for the memory measurement only
  * (`node --expose-gc --import tsx --import ./bench/relay/relay-probe.ts relay/src/main.ts`).
  * The relay exposes no way to run a garbage collection, so this answers one IPC question —
- * "collect, then tell me your memory" — and does nothing else. It never touches relay state.
+ * "collect, then tell me your memory" (and, when asked, write a heap snapshot) — and does nothing
+ * else. It never touches relay state.
  */
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import type { ProbeReply, ProbeRequest } from './load-protocol.js';
 
 if (process.send !== undefined) {
@@ -18,6 +19,7 @@ if (process.send !== undefined) {
       collect();
       collect();
     }
+    // Figures first: writing a snapshot allocates (and its own GC would blur them).
     const usage = process.memoryUsage();
     const spaces: Record<string, { used: number; committed: number }> = {};
     for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = { used: space.space_used_size, committed: space.space_size };
@@ -31,6 +33,7 @@ if (process.send !== undefined) {
       arrayBuffers: usage.arrayBuffers,
       spaces,
     };
+    if (message.heapSnapshotPath !== undefined) writeHeapSnapshot(message.heapSnapshotPath);
     process.send!(reply);
   });
 }
