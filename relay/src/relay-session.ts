@@ -40,10 +40,11 @@ export interface SessionLimits {
  * The contexts are built on first use. Most sessions on a relay are idle at any moment, and an
  * SRTP context with its derived keys, transform and counters costs ~500 bytes of heap; the
  * master keys it is derived from fit in 56 bytes (AES-128), which V8 keeps on its heap without
- * a backing store of its own. A session that latches builds both at its first keepalive (the
- * ping opens with `inbound`, the pong is sealed with `outbound`), so forwarded voice does not
- * pay for the derivation (RFC 3711 §4.3: four AES-CTR blocks per context for GCM). Each
- * direction's master key is erased as soon as its context holds the derived session keys.
+ * a backing store of its own. A session that latches with a keepalive builds both then (the
+ * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
+ * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
+ * packet each way pays once. Each direction's master key is erased as soon as its context
+ * holds the derived session keys.
  */
 export class KeyEpoch {
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
