@@ -89,12 +89,12 @@ export class KeyEpoch {
 
   /** Context for packets the client sends (client → relay). */
   get inbound(): SrtpContext {
-    return (this.#inbound ??= this.#buildContext(0));
+    return (this.#inbound ??= this.#deriveContext('clientToRelay'));
   }
 
   /** Context for packets the relay sends to the client (relay → client). */
   get outbound(): SrtpContext {
-    return (this.#outbound ??= this.#buildContext(1));
+    return (this.#outbound ??= this.#deriveContext('relayToClient'));
   }
 
   get closed(): boolean {
@@ -116,19 +116,21 @@ export class KeyEpoch {
     this.#outbound?.close();
   }
 
-  /** Derives direction `which`'s context (0 inbound, 1 outbound) and erases its master key. */
-  #buildContext(which: 0 | 1): SrtpContext {
+  /** Derives one direction's context from its master key and salt, then erases them here. */
+  #deriveContext(direction: 'clientToRelay' | 'relayToClient'): SrtpContext {
     const packed = this.#masterKeys;
     if (this.#closed || packed === null) throw new TypeError('relay: key epoch is closed');
     const half = packed.length / 2;
+    const at = direction === 'clientToRelay' ? 0 : half;
     const { keyLength } = srtpProfile(this.#profile);
-    const masterKey = packed.subarray(which * half, which * half + keyLength);
-    const masterSalt = packed.subarray(which * half + keyLength, (which + 1) * half);
+    const masterKey = packed.subarray(at, at + keyLength);
+    const masterSalt = packed.subarray(at + keyLength, at + half);
     const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
     masterKey.fill(0);
     masterSalt.fill(0);
-    // The other direction's context exists already (this is called only for an unbuilt one).
-    if ((which === 0 ? this.#outbound : this.#inbound) !== null) this.#masterKeys = null;
+    // Called only for a direction not yet derived: if the other one is, nothing is left here.
+    const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
+    if (other !== null) this.#masterKeys = null;
     return context;
   }
 }
