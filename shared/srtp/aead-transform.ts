@@ -52,8 +52,9 @@ function join(head: Uint8Array, body: Uint8Array, tail?: Uint8Array): Uint8Array
 /**
  * Scratch for the IV of the call in progress, shared by every transform of this module instance
  * (one per thread), as noble-hashes shares its SHA-256 message schedule: every call is
- * synchronous, so no two calls can interleave. A relay holds thousands of idle transforms; one
- * 12-byte array each would cost ~180 bytes of heap apiece. Wiped whenever a transform is wiped.
+ * synchronous, so no two calls can interleave. A relay holds thousands of transforms; a 12-byte
+ * array each would cost ~250 bytes of heap apiece (typed array, buffer and bytes). Wiped
+ * whenever a transform is wiped.
  */
 const scratchIv = new Uint8Array(IV_LENGTH);
 
@@ -77,9 +78,10 @@ export class AeadTransform implements SrtpTransform {
   /** Salts, then the encryption keys not yet handed to an engine (layout above). */
   readonly #keys: Uint8Array;
   /**
-   * Engines are keyed on first use: most of a relay's transforms are idle sessions that never
-   * see a packet, and an engine (an OpenSSL context behind a wrapped native object, or a key
-   * copy in node:crypto's backend) costs far more than the 16 or 32 bytes of its key.
+   * Engines are keyed on first use: many transforms never use one of theirs (a relay's context
+   * for a listener's own packets opens its keepalives, SRTCP, but never voice), and an engine
+   * (an OpenSSL context behind a wrapped native object, or a key copy in node:crypto's backend)
+   * costs far more than the 16 or 32 bytes of its key.
    */
   #rtp: AesGcmEngine | null = null;
   #rtcp: AesGcmEngine | null = null;
@@ -164,7 +166,7 @@ export class AeadTransform implements SrtpTransform {
     scratchIv.fill(0);
   }
 
-  /** Whether a call after wipe() would find keys: never. For tests of the wipe. */
+  /** Whether any key, salt or keyed engine is still held (false after wipe()); for tests, and reveals no key. */
   get holdsKeyMaterial(): boolean {
     return this.#rtp !== null || this.#rtcp !== null || this.#keys.some((b) => b !== 0);
   }
