@@ -17,15 +17,15 @@
  *   4. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
  *
  * Options: see bench/relay/options.ts (--json, --quick, --seconds, --fanout, --max-sockets,
- * --sessions, --cpu-prof).
+ * --sessions, --cpu-prof, --memory-only).
  */
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectPinning, findFreePortBlock, installExitHooks, stopAllChildren } from './relay/child-processes.js';
 import { summariseCpuProfile, type ProfileSummary } from './relay/cpu-profile-summary.js';
-import type { StepResult } from './relay/load-protocol.js';
+import type { ProbeReply, StepResult } from './relay/load-protocol.js';
 import { parseBenchOptions, type BenchOptions } from './relay/options.js';
 import { coreBusySeconds, residentBytes } from './relay/proc-stats.js';
 import {
@@ -161,19 +161,39 @@ async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
   return results;
 }
 
+/** Per-session growth of each V8 heap space between two probe answers. */
+function spaceDeltas(before: ProbeReply, after: ProbeReply, sessions: number): Record<string, { used: number; committed: number }> {
+  const deltas: Record<string, { used: number; committed: number }> = {};
+  for (const [name, a] of Object.entries(after.spaces)) {
+    const b = before.spaces[name] ?? { used: 0, committed: 0 };
+    deltas[name] = { used: (a.used - b.used) / sessions, committed: (a.committed - b.committed) / sessions };
+  }
+  return deltas;
+}
+
 async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<MemoryResult> {
   progress(`memory: starting a fresh relay, installing ${options.idleSessions} idle sessions`);
   // Idle sessions must outlive the install; the idle timeout does not change what a session holds.
-  const relay = await startRelay({ root: ROOT, pinning, ports, probe: true, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' } });
+  const relay = await startRelay({
+    root: ROOT,
+    pinning,
+    ports,
+    probe: true,
+    nodeFlags: options.memoryNodeFlags,
+    env: { ...options.memoryEnv, RELAY_IDLE_TIMEOUT_SECONDS: '3600' },
+  });
   try {
     await load.call('configure', relay.target);
     const concurrency = 8;
     const warmup = await load.call('installIdle', { sessions: MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency });
-    const before = await relay.memory();
-    const rssBefore = residentBytes(relay.child.pid);
+    const snapshot = (name: string): string | undefined => (options.heapSnapshotDir === null ? undefined : join(options.heapSnapshotDir, `${name}.heapsnapshot`));
+    if (options.heapSnapshotDir !== null) mkdirSync(options.heapSnapshotDir, { recursive: true });
+    const before = await relay.memory(snapshot('before'));
+    // A snapshot's writing grows RSS: with --heap-snapshots, the probe's reading from before it.
+    const rssBefore = options.heapSnapshotDir === null ? residentBytes(relay.child.pid) : before.rss;
     const bulk = await load.call('installIdle', { sessions: options.idleSessions - MEMORY_WARMUP_SESSIONS, channelSize: IDLE_CHANNEL_SIZE, concurrency }, 600_000);
-    const after = await relay.memory();
-    const rssAfter = residentBytes(relay.child.pid);
+    const after = await relay.memory(snapshot('after'));
+    const rssAfter = options.heapSnapshotDir === null ? residentBytes(relay.child.pid) : after.rss;
     const measured = Math.max(1, bulk.installed);
     const result: MemoryResult = {
       sessions: warmup.installed + bulk.installed,
@@ -190,8 +210,15 @@ async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: R
       heap_used_after: after.heapUsed,
       bytes_per_session: (rssAfter - rssBefore) / measured,
       heap_bytes_per_session: (after.heapUsed - before.heapUsed) / measured,
+      heap_total_bytes_per_session: (after.heapTotal - before.heapTotal) / measured,
+      external_bytes_per_session: (after.external - before.external) / measured,
+      array_buffer_bytes_per_session: (after.arrayBuffers - before.arrayBuffers) / measured,
+      heap_spaces_per_session: spaceDeltas(before, after, measured),
     };
-    progress(`memory: ${result.sessions} sessions, ${Math.round(result.bytes_per_session)} B RSS and ${Math.round(result.heap_bytes_per_session)} B heap per session (heaps of the main thread and ${after.workers} worker(s))`);
+    progress(
+      `memory: ${result.sessions} sessions, ${Math.round(result.bytes_per_session)} B RSS and ${Math.round(result.heap_bytes_per_session)} B heap per session` +
+        ` (heaps of the main thread and ${after.workers} worker(s); heap committed ${Math.round(result.heap_total_bytes_per_session)} B, external ${Math.round(result.external_bytes_per_session)} B of which ArrayBuffers ${Math.round(result.array_buffer_bytes_per_session)} B)`,
+    );
     return result;
   } finally {
     await relay.stop();
@@ -247,11 +274,13 @@ async function main(opts: BenchOptions): Promise<void> {
 
   const load = LoadGenerator.start(ROOT, pinning);
   try {
-    const relayPhase = await runRelayPhase(load, ports, pinning);
-    const perFanout = await runPlainPhase(load, ports, pinning, relayPhase);
+    // --memory-only: no load steps at all (they need a quiet machine; the memory figure does not).
+    const relayPhase: RelayPhase = opts.memoryOnly ? { ramps: new Map(), latency: new Map(), maxChannels: new Map() } : await runRelayPhase(load, ports, pinning);
+    const perFanout = opts.memoryOnly ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
     const memory = await runMemoryPhase(load, ports, pinning);
+    if (opts.memoryOnly) notes.push('--memory-only: no load steps ran; throughput and latency are n/a');
     let cpuProfile: ProfileSummary | null = null;
-    if (opts.cpuProfile) {
+    if (opts.cpuProfile && !opts.memoryOnly) {
       const fanout = Math.max(...opts.fanouts);
       const max = relayPhase.ramps.get(fanout)?.max_sustained?.channels ?? channelsFor(fanout);
       cpuProfile = await runProfilePhase(load, ports, pinning, fanout, Math.max(1, Math.round(max * 0.8)));

@@ -174,7 +174,12 @@ export function isForwarderReply(message: unknown): message is ForwarderReply {
 }
 
 /** Driver → relay probe (bench/relay/relay-probe.ts, preloaded into the relay for the memory phase). */
-export type ProbeRequest = { readonly type: 'memory'; readonly gc: boolean };
+export type ProbeRequest = {
+  readonly type: 'memory';
+  readonly gc: boolean;
+  /** Also write a heap snapshot here, after the GC (`--heap-snapshots`; slow, investigation only). */
+  readonly heapSnapshotPath?: string;
+};
 
 export interface ProbeReply {
   readonly type: 'memory';
@@ -186,6 +191,8 @@ export interface ProbeReply {
   readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
+  /** v8.getHeapSpaceStatistics(): bytes used and committed ("size") per V8 heap space. */
+  readonly spaces: Readonly<Record<string, { readonly used: number; readonly committed: number }>>;
 }
 
 export function isProbeReply(message: unknown): message is ProbeReply {

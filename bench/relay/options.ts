@@ -18,6 +18,14 @@ export interface BenchOptions {
   readonly idleSessions: number;
   /** Profile the relay (`node --cpu-prof`) during one extra step, and summarise it. */
   readonly cpuProfile: boolean;
+  /** Run only the memory measurement (no load steps), so it can be iterated on quickly. */
+  readonly memoryOnly: boolean;
+  /** Write heap snapshots of the memory phase's relay (before and after) into this directory. */
+  readonly heapSnapshotDir: string | null;
+  /** Extra node flags for the memory phase's relay (e.g. --max-semi-space-size=1). */
+  readonly memoryNodeFlags: readonly string[];
+  /** Extra environment for the memory phase's relay (NAME=value, e.g. MALLOC_ARENA_MAX=2). */
+  readonly memoryEnv: Readonly<Record<string, string>>;
 }
 
 export const USAGE = `usage: npm run bench:relay -- [options]
@@ -27,7 +35,12 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --fanout A,B        listeners per channel (default 4,20)
   --max-sockets N     listener sockets at most, one per listener (default 2000; quick 400)
   --sessions N        idle sessions for the memory measurement (default 10000; quick 500)
-  --cpu-prof          also profile the relay under load and print its top self-time functions`;
+  --cpu-prof          also profile the relay under load and print its top self-time functions
+  --memory-only       only the memory measurement (a fresh relay, idle sessions; no load steps)
+  --heap-snapshots D  also write the memory phase's heap snapshots (before, after) into directory D;
+                      compare them with: tsx bench/relay/heap-snapshot-diff.ts D/before.heapsnapshot D/after.heapsnapshot N
+  --relay-node-flag F extra node flag for the memory phase's relay (repeatable; investigation)
+  --relay-env N=V     extra environment variable for the memory phase's relay (repeatable)`;
 
 function fail(message: string): never {
   console.error(`bench:relay: ${message}\n${USAGE}`);
@@ -47,6 +60,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'max-sockets': { type: 'string' },
         sessions: { type: 'string' },
         'cpu-prof': { type: 'boolean', default: false },
+        'memory-only': { type: 'boolean', default: false },
+        'heap-snapshots': { type: 'string' },
+        'relay-node-flag': { type: 'string', multiple: true },
+        'relay-env': { type: 'string', multiple: true },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -68,6 +85,14 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   if (fanouts.some((f) => f > maxSockets)) fail('every fan-out must fit in --max-sockets');
   const idleSessions = values.sessions === undefined ? (quick ? 500 : 10_000) : Number(values.sessions);
   if (!Number.isInteger(idleSessions) || idleSessions < 200 || idleSessions > 10_000) fail('--sessions must be a whole number from 200 to 10000');
+  const memoryNodeFlags = values['relay-node-flag'] ?? [];
+  if (memoryNodeFlags.some((f) => !f.startsWith('--'))) fail('--relay-node-flag takes a node flag such as --max-semi-space-size=1');
+  const memoryEnv: Record<string, string> = {};
+  for (const assignment of values['relay-env'] ?? []) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(assignment);
+    if (match === null) fail('--relay-env takes NAME=value');
+    memoryEnv[match[1]!] = match[2]!;
+  }
   return {
     json: values.json === true,
     quick,
@@ -78,5 +103,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     plainSteps: quick ? [0.5, 1] : [0.25, 0.55, 0.8, 1],
     idleSessions,
     cpuProfile: values['cpu-prof'] === true,
+    memoryOnly: values['memory-only'] === true,
+    heapSnapshotDir: values['heap-snapshots'] ?? null,
+    memoryNodeFlags,
+    memoryEnv,
   };
 }

@@ -2,14 +2,17 @@
  * Preloaded into the relay process for the memory measurement only
  * (`node --expose-gc --import tsx --import ./bench/relay/relay-probe.ts relay/src/main.ts`).
  * The relay exposes no way to run a garbage collection, so this answers one IPC question —
- * "collect, then tell me your memory" — and does nothing else. It never touches relay state.
+ * "collect, then tell me your memory" (and, when asked, write a heap snapshot) — and does nothing
+ * else. It never touches relay state.
  *
  * Sessions live in the relay workers' heaps (one V8 isolate per worker thread), not in the main
  * thread's, so the probe first asks every worker, over the relay's memory-probe BroadcastChannel
  * (which workers open only under --expose-gc, inherited from this process), to collect and
  * report its heap, then collects here; the heap figures it returns are the sums. RSS is the
- * process's, all threads included.
+ * process's, all threads included. The per-space figures and the heap snapshot are the main
+ * thread's only (the API's share of each session); a worker's heap is summed, not itemised.
  */
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { BroadcastChannel } from 'node:worker_threads';
 import { MEMORY_PROBE_CHANNEL, type MemoryProbeReply, type MemoryProbeRequest } from '../../relay/src/worker-protocol.js';
 import type { ProbeReply, ProbeRequest } from './load-protocol.js';
@@ -56,8 +59,11 @@ if (process.send !== undefined) {
         collect();
         collect();
       }
+      // Figures first: writing a snapshot allocates (and its own GC would blur them).
       const usage = process.memoryUsage();
       const sum = (field: 'heapUsed' | 'heapTotal' | 'external' | 'arrayBuffers'): number => workers.reduce((n, w) => n + w[field], usage[field]);
+      const spaces: Record<string, { used: number; committed: number }> = {};
+      for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = { used: space.space_used_size, committed: space.space_size };
       const reply: ProbeReply = {
         type: 'memory',
         gcRan,
@@ -67,7 +73,9 @@ if (process.send !== undefined) {
         heapTotal: sum('heapTotal'),
         external: sum('external'),
         arrayBuffers: sum('arrayBuffers'),
+        spaces,
       };
+      if (message.heapSnapshotPath !== undefined) writeHeapSnapshot(message.heapSnapshotPath);
       process.send!(reply);
     })();
   });

@@ -74,6 +74,12 @@ export interface MemoryResult {
   readonly heap_used_after: number;
   readonly bytes_per_session: number;
   readonly heap_bytes_per_session: number;
+  /** Deltas of process.memoryUsage()'s heapTotal, external and arrayBuffers, per session: where the RSS went. */
+  readonly heap_total_bytes_per_session: number;
+  readonly external_bytes_per_session: number;
+  readonly array_buffer_bytes_per_session: number;
+  /** Per V8 heap space (new_space, old_space, …): used and committed bytes per session. */
+  readonly heap_spaces_per_session: Readonly<Record<string, { readonly used: number; readonly committed: number }>>;
 }
 
 export interface MachineInfo {
@@ -306,6 +312,13 @@ export function formatReport(report: BenchReport): string {
         ` (after ${mem.gc ? 'a full GC' : 'no GC'}; ${mem.warmup_sessions} warm-up sessions before the baseline)`,
     );
     lines.push(`  ${int(mem.bytes_per_session)} B RSS / idle session, ${int(mem.heap_bytes_per_session)} B heap / idle session`);
+    lines.push(
+      `  per idle session: heap committed ${int(mem.heap_total_bytes_per_session)} B, external ${int(mem.external_bytes_per_session)} B (ArrayBuffer backing stores ${int(mem.array_buffer_bytes_per_session)} B)`,
+    );
+    const spaces = Object.entries(mem.heap_spaces_per_session)
+      .filter(([, d]) => Math.abs(d.used) >= 1 || Math.abs(d.committed) >= 1)
+      .map(([name, d]) => `${name} ${int(d.used)}/${int(d.committed)}`);
+    if (spaces.length > 0) lines.push(`  per idle session by V8 space, used/committed B: ${spaces.join(', ')}`);
   }
   if (report.cpu_profile !== null) {
     lines.push('');

@@ -57,8 +57,8 @@ export interface RelayProcess {
   readonly child: RunningChild;
   readonly target: Extract<LoadTarget, { kind: 'relay' }>;
   readonly metricsUrl: string;
-  /** Asks the probe (probe: true only) for memory figures, after a full GC. */
-  memory(): Promise<ProbeReply>;
+  /** Asks the probe (probe: true only) for memory figures, after a full GC; optionally a heap snapshot too. */
+  memory(heapSnapshotPath?: string): Promise<ProbeReply>;
   stop(): Promise<void>;
 }
 
@@ -127,10 +127,10 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
       apiKeyId: INSECURE_DEV_API_KEYS.slice(0, colon),
       apiSecret: INSECURE_DEV_API_KEYS.slice(colon + 1),
     },
-    async memory() {
-      const request: ProbeRequest = { type: 'memory', gc: true };
+    async memory(heapSnapshotPath) {
+      const request: ProbeRequest = heapSnapshotPath === undefined ? { type: 'memory', gc: true } : { type: 'memory', gc: true, heapSnapshotPath };
       child.process.send(request);
-      return nextMessage(child, isProbeReply, 10_000);
+      return nextMessage(child, isProbeReply, heapSnapshotPath === undefined ? 10_000 : 120_000);
     },
     stop: () => stopChild(child, 5000),
   };

@@ -2,16 +2,19 @@
  * One voice session on the relay: a client in a channel, with its key epochs, its latched UDP
  * address, its permissions and its rate limits.
  *
- * Keys live only here, in memory, inside SrtpContexts; close() wipes them.
+ * Keys live only here, in memory: in each key epoch's master-key array until a direction is first
+ * used, then inside that direction's SrtpContext; close() wipes them all.
  *
  * Key rotation keeps up to two epochs: the newest, and the previous one until its overlap
  * ends. The client may send under either. The relay keeps sending to the client under the
  * older keys until the client proves it holds the new ones (its first authenticated packet
  * under them), so no packet is ever sent under keys the client might not have yet.
  */
+import { assertBytes } from '../../shared/bytes.js';
 import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../../shared/srtp/context.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import { srtpProfile, type SrtpProfileName } from '../../shared/srtp/profiles.js';
+import { checkReplayWindowSize } from '../../shared/srtp/replay-window.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -35,11 +38,33 @@ export interface SessionLimits {
   readonly replayWindowSize: number;
 }
 
+/**
+ * One generation of a session's keys: the SSRC the client sends with under them, and one SRTP
+ * context per direction.
+ *
+ * The contexts are built on first use. Most sessions on a relay are idle at any moment, and an
+ * SRTP context with its derived keys, transform and counters costs ~500 bytes of heap; the
+ * master keys it is derived from fit in 56 bytes (AES-128), which V8 keeps on its heap without
+ * a backing store of its own. A session that latches with a keepalive builds both then (the
+ * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
+ * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
+ * packet each way pays once. Each direction's master key is erased as soon as its context
+ * holds the derived session keys.
+ */
 export class KeyEpoch {
-  readonly inbound: SrtpContext;
-  readonly outbound: SrtpContext;
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
   retiresAt: number | null = null;
+  readonly #profile: SrtpProfileName;
+  readonly #backend: SrtpCryptoBackend;
+  readonly #replayWindowSize: number;
+  /**
+   * client→relay master key ‖ salt, then relay→client master key ‖ salt; each half zeroed once
+   * its context exists, and the array dropped once both do. null after close().
+   */
+  #masterKeys: Uint8Array | null;
+  #inbound: SrtpContext | null = null;
+  #outbound: SrtpContext | null = null;
+  #closed = false;
 
   constructor(
     readonly ssrc: number,
@@ -49,13 +74,69 @@ export class KeyEpoch {
     backend: SrtpCryptoBackend,
     replayWindowSize: number,
   ) {
-    this.inbound = new SrtpContext({ profile, backend, replayWindowSize, ...keys.clientToRelay });
-    this.outbound = new SrtpContext({ profile, backend, replayWindowSize, ...keys.relayToClient });
+    const { keyLength, saltLength } = srtpProfile(profile);
+    assertBytes(keys.clientToRelay.masterKey, 'relay: clientToRelay master key', keyLength);
+    assertBytes(keys.clientToRelay.masterSalt, 'relay: clientToRelay master salt', saltLength);
+    assertBytes(keys.relayToClient.masterKey, 'relay: relayToClient master key', keyLength);
+    assertBytes(keys.relayToClient.masterSalt, 'relay: relayToClient master salt', saltLength);
+    checkReplayWindowSize(replayWindowSize);
+    this.#profile = profile;
+    this.#backend = backend;
+    this.#replayWindowSize = replayWindowSize;
+    const half = keyLength + saltLength;
+    const packed = new Uint8Array(2 * half);
+    packed.set(keys.clientToRelay.masterKey, 0);
+    packed.set(keys.clientToRelay.masterSalt, keyLength);
+    packed.set(keys.relayToClient.masterKey, half);
+    packed.set(keys.relayToClient.masterSalt, half + keyLength);
+    this.#masterKeys = packed;
   }
 
+  /** Context for packets the client sends (client → relay). */
+  get inbound(): SrtpContext {
+    return (this.#inbound ??= this.#deriveContext('clientToRelay'));
+  }
+
+  /** Context for packets the relay sends to the client (relay → client). */
+  get outbound(): SrtpContext {
+    return (this.#outbound ??= this.#deriveContext('relayToClient'));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
+  get holdsMasterKeys(): boolean {
+    return this.#masterKeys !== null && this.#masterKeys.some((b) => b !== 0);
+  }
+
+  /** Wipes every key of this epoch: master keys not yet used, and the contexts' session keys. Idempotent. */
   close(): void {
-    this.inbound.close();
-    this.outbound.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#masterKeys?.fill(0);
+    this.#masterKeys = null;
+    this.#inbound?.close();
+    this.#outbound?.close();
+  }
+
+  /** Derives one direction's context from its master key and salt, then erases them here. */
+  #deriveContext(direction: 'clientToRelay' | 'relayToClient'): SrtpContext {
+    const packed = this.#masterKeys;
+    if (this.#closed || packed === null) throw new TypeError('relay: key epoch is closed');
+    const half = packed.length / 2;
+    const at = direction === 'clientToRelay' ? 0 : half;
+    const { keyLength } = srtpProfile(this.#profile);
+    const masterKey = packed.subarray(at, at + keyLength);
+    const masterSalt = packed.subarray(at + keyLength, at + half);
+    const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
+    masterKey.fill(0);
+    masterSalt.fill(0);
+    // Called only for a direction not yet derived: if the other one is, nothing is left here.
+    const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
+    if (other !== null) this.#masterKeys = null;
+    return context;
   }
 }
 
@@ -74,9 +155,15 @@ export class RelaySession {
   lastActiveAt: number;
   /** Where the client's last authenticated packet came from; null until the first one. */
   address: RemoteAddress | null = null;
-  readonly packetBucket: TokenBucket;
-  readonly byteBucket: TokenBucket;
-  readonly unlatchedBucket: TokenBucket;
+  /**
+   * Rate limits, made on first use: an idle session never needs them. Each is made as of the
+   * install time and full, exactly the state an unused bucket made at install would be in.
+   */
+  #packetBucket: TokenBucket | null = null;
+  #byteBucket: TokenBucket | null = null;
+  #unlatchedBucket: TokenBucket | null = null;
+  readonly #limits: SessionLimits;
+  readonly #backend: SrtpCryptoBackend;
   /** Newest first; at most two. */
   #epochs: KeyEpoch[];
   /** The epoch whose relay→client keys the client is known to hold. */
@@ -96,17 +183,27 @@ export class RelaySession {
     this.installedAt = now;
     this.lastActiveAt = now;
     this.#backend = backend;
-    this.#replayWindowSize = limits.replayWindowSize;
-    this.packetBucket = new TokenBucket(limits.packetsPerSecond, limits.packetBurst, now);
-    this.byteBucket = new TokenBucket(limits.bytesPerSecond, limits.byteBurst, now);
-    this.unlatchedBucket = new TokenBucket(limits.unlatchedPacketsPerSecond, limits.unlatchedPacketsPerSecond, now);
+    this.#limits = limits;
     const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
     this.#epochs = [epoch];
     this.#sendEpoch = epoch;
   }
 
-  readonly #backend: SrtpCryptoBackend;
-  readonly #replayWindowSize: number;
+  /** Packets accepted for authentication from the latched address. */
+  get packetBucket(): TokenBucket {
+    return (this.#packetBucket ??= new TokenBucket(this.#limits.packetsPerSecond, this.#limits.packetBurst, this.installedAt));
+  }
+
+  /** Bytes of voice forwarded. */
+  get byteBucket(): TokenBucket {
+    return (this.#byteBucket ??= new TokenBucket(this.#limits.bytesPerSecond, this.#limits.byteBurst, this.installedAt));
+  }
+
+  /** Packets accepted for authentication from any other address (before the first latch, too). */
+  get unlatchedBucket(): TokenBucket {
+    const perSecond = this.#limits.unlatchedPacketsPerSecond;
+    return (this.#unlatchedBucket ??= new TokenBucket(perSecond, perSecond, this.installedAt));
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -167,7 +264,7 @@ export class RelaySession {
     for (const old of dropped) old.close();
     const current = this.#epochs[0]!;
     current.retiresAt = now + overlapMs;
-    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#replayWindowSize);
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
     this.#epochs = [next, current];
     if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
     return dropped;

@@ -49,22 +49,54 @@ function join(head: Uint8Array, body: Uint8Array, tail?: Uint8Array): Uint8Array
   return out;
 }
 
+/**
+ * Scratch for the IV of the call in progress, shared by every transform of this module instance
+ * (one per thread), as noble-hashes shares its SHA-256 message schedule: every call is
+ * synchronous, so no two calls can interleave. A relay holds thousands of transforms; a 12-byte
+ * array each would cost ~250 bytes of heap apiece (typed array, buffer and bytes). Wiped
+ * whenever a transform is wiped.
+ */
+const scratchIv = new Uint8Array(IV_LENGTH);
+
+/**
+ * Where AeadTransform keeps its session values, all in one array (one allocation, one wipe):
+ *   [0, 12)   SRTP session salt      — first, so `gcmRtpIv(keys, …)` reads it in place
+ *   [12, 24)  SRTCP session salt
+ *   [24, 24 + k)      SRTP session encryption key   (until its engine is keyed)
+ *   [24 + k, 24 + 2k) SRTCP session encryption key  (until its engine is keyed)
+ * 56 bytes for AES-128, which V8 keeps on its heap (no backing store of its own).
+ */
+const SRTP_SALT_AT = 0;
+const SRTCP_SALT_AT = IV_LENGTH;
+const KEYS_AT = 2 * IV_LENGTH;
+
 export class AeadTransform implements SrtpTransform {
   readonly srtpOverhead = GCM_TAG_LENGTH;
   readonly srtcpOverhead = GCM_TAG_LENGTH + TRAILER_LENGTH;
-  /** SRTP salt then SRTCP salt: one allocation (a relay holds thousands of these). */
-  readonly #salts: Uint8Array;
-  readonly #rtp: AesGcmEngine;
-  readonly #rtcp: AesGcmEngine;
-  /** Scratch IV: every call is synchronous, so one buffer per transform is enough. */
-  readonly #iv = new Uint8Array(IV_LENGTH);
+  readonly #backend: SrtpCryptoBackend;
+  readonly #keyLength: number;
+  /** Salts, then the encryption keys not yet handed to an engine (layout above). */
+  readonly #keys: Uint8Array;
+  /**
+   * Engines are keyed on first use: many transforms never use one of theirs (a relay's context
+   * for a listener's own packets opens its keepalives, SRTCP, but never voice), and an engine
+   * (an OpenSSL context behind a wrapped native object, or a key copy in node:crypto's backend)
+   * costs far more than the 16 or 32 bytes of its key.
+   */
+  #rtp: AesGcmEngine | null = null;
+  #rtcp: AesGcmEngine | null = null;
+  #wiped = false;
 
   constructor(backend: SrtpCryptoBackend, srtp: SessionKeys, srtcp: SessionKeys) {
-    this.#rtp = backend.createAesGcm(srtp.encryptionKey, GCM_TAG_LENGTH);
-    this.#rtcp = backend.createAesGcm(srtcp.encryptionKey, GCM_TAG_LENGTH);
-    this.#salts = new Uint8Array(2 * IV_LENGTH);
-    this.#salts.set(srtp.salt, 0);
-    this.#salts.set(srtcp.salt, IV_LENGTH);
+    if (srtp.encryptionKey.length !== srtcp.encryptionKey.length) throw new RangeError('srtp: SRTP and SRTCP keys must have the same length');
+    if (srtp.salt.length !== IV_LENGTH || srtcp.salt.length !== IV_LENGTH) throw new RangeError(`srtp: AEAD session salts must be ${IV_LENGTH} bytes`);
+    this.#backend = backend;
+    this.#keyLength = srtp.encryptionKey.length;
+    this.#keys = new Uint8Array(KEYS_AT + 2 * this.#keyLength);
+    this.#keys.set(srtp.salt, SRTP_SALT_AT);
+    this.#keys.set(srtcp.salt, SRTCP_SALT_AT);
+    this.#keys.set(srtp.encryptionKey, KEYS_AT);
+    this.#keys.set(srtcp.encryptionKey, KEYS_AT + this.#keyLength);
   }
 
   srtcpTrailerOffset(length: number): number {
@@ -75,26 +107,26 @@ export class AeadTransform implements SrtpTransform {
   // RFC 7714 §8.2: the whole RTP header (with CSRCs and extension) is AAD; the payload,
   // including any RTP padding, is the plaintext.
   protectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): void {
-    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
-    const rtp = this.#rtp;
+    const engine = this.#rtp ?? this.#keyRtp();
+    const iv = gcmRtpIv(this.#keys, ssrc, index, scratchIv);
     // The relay's path (native engines): one call, no views built per listener.
-    if (rtp.sealPacketInto !== undefined) {
-      rtp.sealPacketInto(iv, packet, headerLength, out, offset);
+    if (engine.sealPacketInto !== undefined) {
+      engine.sealPacketInto(iv, packet, headerLength, out, offset);
       return;
     }
     const header = packet.subarray(0, headerLength);
     const payload = packet.subarray(headerLength);
     out.set(header, offset);
-    if (rtp.sealInto !== undefined) rtp.sealInto(iv, header, payload, out, offset + headerLength);
-    else out.set(rtp.seal(iv, header, payload), offset + headerLength);
+    if (engine.sealInto !== undefined) engine.sealInto(iv, header, payload, out, offset + headerLength);
+    else out.set(engine.seal(iv, header, payload), offset + headerLength);
   }
 
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
-    const iv = gcmRtpIv(this.#salts, ssrc, index, this.#iv);
-    const rtp = this.#rtp;
-    if (rtp.openPacketInto !== undefined) return rtp.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
+    const engine = this.#rtp ?? this.#keyRtp();
+    const iv = gcmRtpIv(this.#keys, ssrc, index, scratchIv);
+    if (engine.openPacketInto !== undefined) return engine.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
     const header = packet.subarray(0, headerLength);
-    const payload = rtp.open(iv, header, packet.subarray(headerLength));
+    const payload = engine.open(iv, header, packet.subarray(headerLength));
     if (payload === null) return false;
     out.set(header, offset);
     out.set(payload, offset + headerLength);
@@ -104,36 +136,65 @@ export class AeadTransform implements SrtpTransform {
   // RFC 7714 §9.2 / §17: with E=1 the AAD is the first 8 octets plus the E‖index word and the
   // rest is encrypted; with E=0 the whole packet plus that word is AAD and nothing is encrypted.
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array {
+    const engine = this.#rtcp ?? this.#keyRtcp();
     const trailer = srtcpTrailer(srtcpIndex, encrypt);
-    const iv = gcmRtcpIv(this.#salts.subarray(IV_LENGTH), ssrc, srtcpIndex, this.#iv);
+    const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
     if (encrypt) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
-      const sealed = this.#rtcp.seal(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH));
+      const sealed = engine.seal(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH));
       return join(header, sealed, trailer);
     }
-    const tag = this.#rtcp.seal(iv, join(packet, trailer), new Uint8Array(0));
+    const tag = engine.seal(iv, join(packet, trailer), new Uint8Array(0));
     return join(packet, tag, trailer);
   }
 
   unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null {
+    const engine = this.#rtcp ?? this.#keyRtcp();
     const trailerAt = packet.length - TRAILER_LENGTH;
     const trailer = packet.subarray(trailerAt);
-    const iv = gcmRtcpIv(this.#salts.subarray(IV_LENGTH), ssrc, srtcpIndex, this.#iv);
+    const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
     if (encrypted) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
-      const body = this.#rtcp.open(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH, trailerAt));
+      const body = engine.open(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH, trailerAt));
       return body === null ? null : join(header, body);
     }
     const plainEnd = trailerAt - GCM_TAG_LENGTH;
     const plain = packet.subarray(0, plainEnd);
-    const ok = this.#rtcp.open(iv, join(plain, trailer), packet.subarray(plainEnd, trailerAt));
+    const ok = engine.open(iv, join(plain, trailer), packet.subarray(plainEnd, trailerAt));
     return ok === null ? null : plain.slice();
   }
 
+  /** Erases the salts, any key not yet handed to an engine, and the engines' keys. Idempotent. */
   wipe(): void {
-    this.#rtp.wipe();
-    this.#rtcp.wipe();
-    this.#salts.fill(0);
-    this.#iv.fill(0);
+    this.#wiped = true;
+    this.#rtp?.wipe();
+    this.#rtcp?.wipe();
+    this.#rtp = null;
+    this.#rtcp = null;
+    this.#keys.fill(0);
+    scratchIv.fill(0);
+  }
+
+  /** Whether any key, salt or keyed engine is still held (false after wipe()); for tests, and reveals no key. */
+  get holdsKeyMaterial(): boolean {
+    return this.#rtp !== null || this.#rtcp !== null || this.#keys.some((b) => b !== 0);
+  }
+
+  #keyRtp(): AesGcmEngine {
+    return (this.#rtp = this.#keyEngine(KEYS_AT));
+  }
+
+  #keyRtcp(): AesGcmEngine {
+    return (this.#rtcp = this.#keyEngine(KEYS_AT + this.#keyLength));
+  }
+
+  /** Hands the key at `at` to a new engine, which keeps its own copy, and erases it here. */
+  #keyEngine(at: number): AesGcmEngine {
+    // The context refuses calls after close; this guards direct users of the transform.
+    if (this.#wiped) throw new TypeError('srtp: transform used after wipe()');
+    const key = this.#keys.subarray(at, at + this.#keyLength);
+    const engine = this.#backend.createAesGcm(key, GCM_TAG_LENGTH);
+    key.fill(0);
+    return engine;
   }
 }

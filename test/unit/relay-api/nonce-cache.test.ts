@@ -51,3 +51,22 @@ describe('NonceCache', () => {
     expect(() => new NonceCache(1.5)).toThrow(RangeError);
   });
 });
+
+describe('NonceCache keeps nonces of its own', () => {
+  it('a nonce cut out of a longer string is refused again when it comes back as another string', () => {
+    const cache = new NonceCache(10);
+    const header = 'Parley-HMAC-SHA256 keyId=k1, ts=1, nonce=AbCdEfGhIjKlMnOpQrStUv, sig=x';
+    const nonce = /nonce=([A-Za-z0-9_-]+)/.exec(header)![1]!;
+    expect(cache.checkAndRecord(nonce, 1_000, 0)).toBe('fresh');
+    expect(cache.checkAndRecord(['AbCdEfGh', 'IjKlMnOpQrStUv'].join(''), 1_000, 1)).toBe('replayed');
+  });
+
+  it('any string round-trips, not only base64url', () => {
+    const cache = new NonceCache(10);
+    for (const nonce of ['ünïcödé-nonce-0001', '\u{1F600}\u{1F600}-emoji-nonce', 'a']) {
+      expect(cache.checkAndRecord(nonce, 1_000, 0)).toBe('fresh');
+      expect(cache.checkAndRecord(nonce, 1_000, 1)).toBe('replayed');
+    }
+    expect(cache.checkAndRecord('\u{1F600}\u{1F601}-emoji-nonce', 1_000, 1)).toBe('fresh');
+  });
+});
