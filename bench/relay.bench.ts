@@ -35,6 +35,7 @@ import {
   shared,
   sustained,
   type FanoutResult,
+  type LatencyRuns,
   type MemoryResult,
   type RampResult,
 } from './relay/report.js';
@@ -52,7 +53,7 @@ const progress = (message: string): void => {
 
 interface RelayPhase {
   readonly ramps: Map<number, RampResult>;
-  readonly latency: Map<number, StepResult | null>;
+  readonly latency: Map<number, LatencyRuns | null>;
   readonly maxChannels: Map<number, number>;
 }
 
@@ -87,6 +88,22 @@ async function ramp(load: LoadGenerator, kind: string, channelCounts: readonly n
   return { steps, max_sustained: best, stopped_by: 'socket-cap' };
 }
 
+/**
+ * `options.latencyRuns` latency steps at `channels`; the step with the median p99 stands for them
+ * all (so its p50 and loss come from the same run), and every run's p99 is kept for the report.
+ */
+async function latencyRuns(load: LoadGenerator, kind: string, channels: number): Promise<LatencyRuns> {
+  const runs: StepResult[] = [];
+  for (let i = 0; i < options.latencyRuns; i++) {
+    const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: true });
+    progress(`${describeStep(`${kind} latency`, step)}, p50 ${step.latency?.p50_us} µs p99 ${step.latency?.p99_us} µs`);
+    runs.push(step);
+  }
+  const p99 = (s: StepResult): number => s.latency?.p99_us ?? Infinity;
+  const ordered = [...runs].sort((a, b) => p99(a) - p99(b));
+  return { step: ordered[Math.floor((ordered.length - 1) / 2)]!, p99s: runs.map((s) => s.latency?.p99_us ?? null) };
+}
+
 function halfLoadChannels(ramp: RampResult): number | null {
   return ramp.max_sustained === null ? null : Math.max(1, Math.round(ramp.max_sustained.channels / 2));
 }
@@ -106,9 +123,7 @@ async function runRelayPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
       phase.ramps.set(fanout, result);
       const half = halfLoadChannels(result);
       if (half !== null) {
-        const step = await load.call('step', { channels: half, seconds: options.seconds, recordLatency: true });
-        progress(`${describeStep('relay latency', step)}, p50 ${step.latency?.p50_us} µs p99 ${step.latency?.p99_us} µs`);
-        phase.latency.set(fanout, step);
+        phase.latency.set(fanout, await latencyRuns(load, 'relay', half));
       }
       await load.call('release', {});
     }
@@ -118,9 +133,40 @@ async function runRelayPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
   return phase;
 }
 
+/**
+ * --plain-batched: the plain forwarder again, on the relay's own batched I/O, over the same
+ * channel counts as the dgram plain forwarder; fills in plain_batched and its ratio.
+ */
+async function runPlainBatchedPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, results: FanoutResult[]): Promise<FanoutResult[]> {
+  progress('starting the plain forwarder on batched I/O');
+  const plain = await startPlainForwarder(ROOT, pinning, ports.udp, 'batched');
+  const withBatched: FanoutResult[] = [];
+  try {
+    await load.call('configure', plain.target);
+    for (const result of results) {
+      const prepared = await load.call('prepare', { fanout: result.fanout, channels: channelsFor(result.fanout) });
+      await plain.setTable(prepared.table ?? []);
+      const counts = (result.plain ?? result.relay).steps.map((step) => step.channels);
+      const batchedRamp = await ramp(load, 'plainB', counts);
+      await load.call('release', {});
+      await plain.setTable([]);
+      const r = result.relay.max_sustained;
+      const b = batchedRamp.max_sustained;
+      withBatched.push({
+        ...result,
+        plain_batched: batchedRamp,
+        ratio_to_plain_batched: r !== null && b !== null && b.out_pps_per_core > 0 ? r.out_pps_per_core / b.out_pps_per_core : null,
+      });
+    }
+  } finally {
+    await plain.stop();
+  }
+  return withBatched;
+}
+
 async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, relay: RelayPhase): Promise<FanoutResult[]> {
   progress('starting the plain forwarder');
-  const plain = await startPlainForwarder(ROOT, pinning, ports.udp);
+  const plain = await startPlainForwarder(ROOT, pinning, ports.udp, 'dgram');
   const results: FanoutResult[] = [];
   try {
     await load.call('configure', plain.target);
@@ -134,11 +180,7 @@ async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
       const plainCounts = [...relayCounts, ...stepChannels(fanout, options.plainSteps).filter((c) => c > highest)];
       const plainRamp = await ramp(load, 'plain', plainCounts);
       const half = halfLoadChannels(relayRamp);
-      let plainLatency: StepResult | null = null;
-      if (half !== null) {
-        plainLatency = await load.call('step', { channels: half, seconds: options.seconds, recordLatency: true });
-        progress(`${describeStep('plain latency', plainLatency)}, p50 ${plainLatency.latency?.p50_us} µs p99 ${plainLatency.latency?.p99_us} µs`);
-      }
+      const plainLatency = half === null ? null : await latencyRuns(load, 'plain', half);
       await load.call('release', {});
       await plain.setTable([]);
       const r = relayRamp.max_sustained;
@@ -153,6 +195,8 @@ async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
         ratio_at_equal_load:
           r !== null && plainAtRelayMax !== undefined && plainAtRelayMax.out_pps_per_core > 0 ? r.out_pps_per_core / plainAtRelayMax.out_pps_per_core : null,
         latency: half === null ? null : compareLatency(half, relay.latency.get(fanout) ?? null, plainLatency),
+        plain_batched: null,
+        ratio_to_plain_batched: null,
       });
     }
   } finally {
@@ -276,7 +320,8 @@ async function main(opts: BenchOptions): Promise<void> {
   try {
     // --memory-only: no load steps at all (they need a quiet machine; the memory figure does not).
     const relayPhase: RelayPhase = opts.memoryOnly ? { ramps: new Map(), latency: new Map(), maxChannels: new Map() } : await runRelayPhase(load, ports, pinning);
-    const perFanout = opts.memoryOnly ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
+    const plainDgram = opts.memoryOnly ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
+    const perFanout = opts.plainBatched && !opts.memoryOnly ? await runPlainBatchedPhase(load, ports, pinning, plainDgram) : plainDgram;
     const memory = await runMemoryPhase(load, ports, pinning);
     if (opts.memoryOnly) notes.push('--memory-only: no load steps ran; throughput and latency are n/a');
     let cpuProfile: ProfileSummary | null = null;

@@ -18,6 +18,13 @@ export interface BenchOptions {
   readonly idleSessions: number;
   /** Profile the relay (`node --cpu-prof`) during one extra step, and summarise it. */
   readonly cpuProfile: boolean;
+  /**
+   * Latency steps per target and fan-out. One step's p99 is one pause away from another figure
+   * (either process's GC, a neighbour on the VM); the report takes the run with the median p99.
+   */
+  readonly latencyRuns: number;
+  /** Also ramp the plain forwarder on the relay's own batched I/O (the I/O floor without SRTP). */
+  readonly plainBatched: boolean;
   /** Run only the memory measurement (no load steps), so it can be iterated on quickly. */
   readonly memoryOnly: boolean;
   /** Write heap snapshots of the memory phase's relay (before and after) into this directory. */
@@ -36,6 +43,8 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --max-sockets N     listener sockets at most, one per listener (default 2000; quick 400)
   --sessions N        idle sessions for the memory measurement (default 10000; quick 500)
   --cpu-prof          also profile the relay under load and print its top self-time functions
+  --latency-runs N    latency steps per target and fan-out, the median p99 reported (default 3; quick 1)
+  --plain-batched     also ramp the plain forwarder on the relay's batched I/O (recvmmsg/sendmmsg)
   --memory-only       only the memory measurement (a fresh relay, idle sessions; no load steps)
   --heap-snapshots D  also write the memory phase's heap snapshots (before, after) into directory D;
                       compare them with: tsx bench/relay/heap-snapshot-diff.ts D/before.heapsnapshot D/after.heapsnapshot N
@@ -60,6 +69,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'max-sockets': { type: 'string' },
         sessions: { type: 'string' },
         'cpu-prof': { type: 'boolean', default: false },
+        'latency-runs': { type: 'string' },
+        'plain-batched': { type: 'boolean', default: false },
         'memory-only': { type: 'boolean', default: false },
         'heap-snapshots': { type: 'string' },
         'relay-node-flag': { type: 'string', multiple: true },
@@ -93,6 +104,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     if (match === null) fail('--relay-env takes NAME=value');
     memoryEnv[match[1]!] = match[2]!;
   }
+  const latencyRuns = values['latency-runs'] === undefined ? (quick ? 1 : 3) : Number(values['latency-runs']);
+  if (!Number.isInteger(latencyRuns) || latencyRuns < 1 || latencyRuns > 9) fail('--latency-runs must be a whole number from 1 to 9');
   return {
     json: values.json === true,
     quick,
@@ -103,6 +116,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     plainSteps: quick ? [0.5, 1] : [0.25, 0.55, 0.8, 1],
     idleSessions,
     cpuProfile: values['cpu-prof'] === true,
+    latencyRuns,
+    plainBatched: values['plain-batched'] === true,
     memoryOnly: values['memory-only'] === true,
     heapSnapshotDir: values['heap-snapshots'] ?? null,
     memoryNodeFlags,

@@ -31,8 +31,18 @@ export interface RampResult {
   readonly stopped_by: 'loss' | 'socket-cap';
 }
 
+/** Latency steps repeated at one load: the run with the median p99, and every run's p99. */
+export interface LatencyRuns {
+  readonly step: StepResult;
+  readonly p99s: readonly (number | null)[];
+}
+
 export interface LatencyComparison {
   readonly channels: number;
+  /** Latency steps per target; relay and plain figures are each from the run with the median p99. */
+  readonly runs: number;
+  readonly relay_p99_runs_us: readonly (number | null)[];
+  readonly plain_p99_runs_us: readonly (number | null)[];
   readonly offered_out_pps: number;
   readonly relay: LatencySummary | null;
   readonly plain: LatencySummary | null;
@@ -56,6 +66,10 @@ export interface FanoutResult {
   /** Relay per-core ÷ plain per-core, both at the relay's maximum sustained load. */
   readonly ratio_at_equal_load: number | null;
   readonly latency: LatencyComparison | null;
+  /** The plain forwarder on the relay's batched I/O (--plain-batched), else null. */
+  readonly plain_batched: RampResult | null;
+  /** Relay per-core ÷ batched plain per-core, each at its max sustained load: the price of SRTP and bookkeeping alone. */
+  readonly ratio_to_plain_batched: number | null;
 }
 
 export interface MemoryResult {
@@ -101,6 +115,9 @@ export interface BenchReport {
   readonly out_pps_per_core: number | null;
   readonly plain_out_pps_per_core: number | null;
   readonly ratio_to_plain: number | null;
+  /** The headline fan-out's plain forwarder on batched I/O (--plain-batched), and the relay's ratio to it. */
+  readonly plain_batched_out_pps_per_core: number | null;
+  readonly ratio_to_plain_batched: number | null;
   readonly p50_added_latency_us: number | null;
   readonly p99_added_latency_us: number | null;
   readonly loss: number | null;
@@ -122,11 +139,16 @@ export function sustained(step: StepResult): boolean {
   return step.loss < MAX_SUSTAINED_LOSS && step.drain_ms <= MAX_SUSTAINED_DRAIN_MS && step.sample_ok === step.sample_checked;
 }
 
-export function compareLatency(channels: number, relay: StepResult | null, plain: StepResult | null): LatencyComparison {
+export function compareLatency(channels: number, relayRuns: LatencyRuns | null, plainRuns: LatencyRuns | null): LatencyComparison {
+  const relay = relayRuns?.step ?? null;
+  const plain = plainRuns?.step ?? null;
   const r = relay?.latency ?? null;
   const p = plain?.latency ?? null;
   return {
     channels,
+    runs: Math.max(relayRuns?.p99s.length ?? 0, plainRuns?.p99s.length ?? 0),
+    relay_p99_runs_us: relayRuns?.p99s ?? [],
+    plain_p99_runs_us: plainRuns?.p99s ?? [],
     offered_out_pps: relay?.offered_out_pps ?? plain?.offered_out_pps ?? 0,
     relay: r,
     plain: p,
@@ -170,6 +192,8 @@ export function buildReport(input: {
     out_pps_per_core: headline === null ? null : Math.round(headline.relay.max_sustained!.out_pps_per_core),
     plain_out_pps_per_core: headline?.plain?.max_sustained ? Math.round(headline.plain.max_sustained.out_pps_per_core) : null,
     ratio_to_plain: ratio === null ? null : round(ratio, 3),
+    plain_batched_out_pps_per_core: headline?.plain_batched?.max_sustained ? Math.round(headline.plain_batched.max_sustained.out_pps_per_core) : null,
+    ratio_to_plain_batched: headline?.ratio_to_plain_batched == null ? null : round(headline.ratio_to_plain_batched, 3),
     p50_added_latency_us: p50,
     p99_added_latency_us: p99,
     loss: headline === null ? null : headline.relay.max_sustained!.loss,
@@ -272,6 +296,7 @@ export function formatReport(report: BenchReport): string {
     lines.push(`  target channels  offered out/s      out/s     loss  cores  out/s/core load cores  other c0/c1  notes`);
     for (const s of f.relay.steps) lines.push(`  ${stepRow('relay', s)}`);
     for (const s of f.plain?.steps ?? []) lines.push(`  ${stepRow('plain', s)}`);
+    for (const s of f.plain_batched?.steps ?? []) lines.push(`  ${stepRow('plainB', s)}`);
     const rMax = f.relay.max_sustained;
     const pMax = f.plain?.max_sustained ?? null;
     lines.push(
@@ -284,6 +309,13 @@ export function formatReport(report: BenchReport): string {
           (f.plain.stopped_by === 'socket-cap' ? ' (ramp ended at the socket budget, not at loss)' : ''),
       );
     }
+    if (f.plain_batched !== null) {
+      const bMax = f.plain_batched.max_sustained;
+      lines.push(
+        `  plain on batched I/O (plainB) max sustained: ${bMax === null ? 'none' : `${int(bMax.out_pps)} out/s at ${bMax.target_cores.toFixed(2)} cores = ${int(bMax.out_pps_per_core)} out/s per core`}` +
+          (f.ratio_to_plain_batched === null ? '' : `; relay ÷ plainB ${f.ratio_to_plain_batched.toFixed(3)}`),
+      );
+    }
     if (f.ratio_to_plain !== null) {
       lines.push(
         `  ratio to plain (per core, each at its max sustained load): ${f.ratio_to_plain.toFixed(3)}` +
@@ -292,7 +324,11 @@ export function formatReport(report: BenchReport): string {
     }
     if (f.latency !== null) {
       const l = f.latency;
-      lines.push(`  latency at ${l.channels} channels (${int(l.offered_out_pps)} out/s, half the relay's max sustained):`);
+      const runsText = (p99s: readonly (number | null)[]): string => p99s.map((v) => (v === null ? 'n/a' : int(v))).join(' / ');
+      lines.push(
+        `  latency at ${l.channels} channels (${int(l.offered_out_pps)} out/s, half the relay's max sustained)` +
+          (l.runs > 1 ? `, ${l.runs} runs each, the median-p99 run shown (p99 µs per run: relay ${runsText(l.relay_p99_runs_us)}; plain ${runsText(l.plain_p99_runs_us)}):` : ':'),
+      );
       lines.push(`    relay ${latencyText(l.relay)}, loss ${pct(l.relay_loss)}`);
       if (l.relay_processing_p50_le_us !== null) {
         lines.push(
@@ -330,6 +366,9 @@ export function formatReport(report: BenchReport): string {
   lines.push(row('relay out/s per core', report.out_pps_per_core === null ? 'n/a' : int(report.out_pps_per_core), '', null).replace(/target\s+n\/a$/, ''));
   lines.push(row('plain out/s per core', report.plain_out_pps_per_core === null ? 'n/a' : int(report.plain_out_pps_per_core), '', null).replace(/target\s+n\/a$/, ''));
   lines.push(row('ratio to plain', report.ratio_to_plain === null ? 'n/a' : report.ratio_to_plain.toFixed(3), '≥ 0.8', report.meets.ratio_to_plain));
+  if (report.ratio_to_plain_batched !== null) {
+    lines.push(row('ratio to batched plain', report.ratio_to_plain_batched.toFixed(3), '', null).replace(/target\s+n\/a$/, ''));
+  }
   lines.push(row('p50 added latency', report.p50_added_latency_us === null ? 'n/a' : `${int(report.p50_added_latency_us)} µs`, '', null).replace(/target\s+n\/a$/, ''));
   lines.push(row('p99 added latency', report.p99_added_latency_us === null ? 'n/a' : `${int(report.p99_added_latency_us)} µs`, '≤ 1000 µs', report.meets.p99_added_latency_us));
   lines.push(row('loss at max sustained', report.loss === null ? 'n/a' : pct(report.loss), '< 0.1%', report.loss === null ? null : report.loss < MAX_SUSTAINED_LOSS));

@@ -143,7 +143,10 @@ export interface PlainForwarderProcess {
   stop(): Promise<void>;
 }
 
-export async function startPlainForwarder(root: string, pinning: Pinning, port: number): Promise<PlainForwarderProcess> {
+/** 'dgram': node:dgram per datagram (the ratio target's ceiling); 'batched': the relay's recvmmsg/sendmmsg I/O. */
+export type PlainForwarderIo = 'dgram' | 'batched';
+
+export async function startPlainForwarder(root: string, pinning: Pinning, port: number, io: PlainForwarderIo): Promise<PlainForwarderProcess> {
   const child = startPinnedChild({
     name: 'plain-forwarder',
     core: RELAY_CORE,
@@ -151,7 +154,7 @@ export async function startPlainForwarder(root: string, pinning: Pinning, port: 
     nodeArgs: ['--import', 'tsx', 'bench/relay/plain-forwarder.ts'],
     cwd: root,
     ipc: true,
-    env: { ...baseEnv(), PLAIN_FORWARDER_PORT: String(port), PLAIN_FORWARDER_BUFFER_BYTES: String(RELAY_SOCKET_BUFFER_BYTES) },
+    env: { ...baseEnv(), PLAIN_FORWARDER_PORT: String(port), PLAIN_FORWARDER_BUFFER_BYTES: String(RELAY_SOCKET_BUFFER_BYTES), PLAIN_FORWARDER_IO: io },
   });
   // Ready once it answers an (empty) table.
   const plain: PlainForwarderProcess = {

@@ -31,6 +31,15 @@ import { packSessionKeys, type RelayWorkerInit, type WorkerMessage, type WorkerR
 const SWEEP_INTERVAL_MS = 250;
 /** Kernel socket buffers, per worker: a few hundred milliseconds of traffic at full load. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Each worker's young generation (V8's nursery), MiB. The packet path allocates almost nothing
+ * per datagram (two small views), so a small nursery costs no latency, while V8's default lets
+ * each isolate grow it to 32 MiB or more on a burst of session installs and keep it committed:
+ * with one worker per core that is tens of MiB of RSS per machine doing nothing. Measured with
+ * `npm run bench:relay -- --memory-only`: 4.1–4.9 KB RSS per idle session uncapped, 2.2–2.4 KB
+ * at 8 MiB (docs/performance.md, "Memory").
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
 /** A scrape waits this long for a worker's counters, then uses the last ones it has. */
 const STATS_TIMEOUT_MS = 2_000;
 /** close() waits this long for a worker to wipe its keys and exit, then terminates it. */
@@ -184,7 +193,13 @@ export class RelayWorkers implements RelaySessions {
         sweepIntervalMs: SWEEP_INTERVAL_MS,
         socketBufferBytes: SOCKET_BUFFER_BYTES,
       };
-      const thread = new Worker(entry, { eval: isEval, execArgv, workerData: init, name: `relay-worker-${index}` });
+      const thread = new Worker(entry, {
+        eval: isEval,
+        execArgv,
+        workerData: init,
+        name: `relay-worker-${index}`,
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      });
       return { thread, ready: waitForReady(thread, index, config) };
     });
     const outcomes = await Promise.allSettled(started.map((s) => s.ready));
