@@ -30,7 +30,7 @@ export interface BenchSession {
 }
 
 /**
- * Installs and revokes benchmark sessions through the shared RelayApiClient, retrying the 503 a
+ * Installs and revokes benchmark sessions through the shared RelayApiClient, retrying (both) the 503 a
  * relay answers when its nonce cache is full (at most 10,000 signed requests per 60 s skew
  * window): a control plane waits and retries; so does the benchmark, a few times.
  */
@@ -58,24 +58,29 @@ export class BenchSessionInstaller {
       expiresAt,
       keys: { clientToRelay: session.clientToRelay, relayToClient: session.relayToClient },
     };
+    await this.#retryingUnavailable(() => this.#client.installSession(input));
+  }
+
+  /** Revokes a session; a session that is already gone counts as revoked. */
+  async revoke(sessionId: string): Promise<void> {
+    try {
+      await this.#retryingUnavailable(() => this.#client.revokeSession(sessionId));
+    } catch (error) {
+      if (!(error instanceof RelayApiError) || error.status !== 404) throw error;
+    }
+  }
+
+  /** Runs `request`, waiting 1 s and repeating (up to 30 times) while the relay answers 503. */
+  async #retryingUnavailable(request: () => Promise<unknown>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#client.installSession(input);
+        await request();
         return;
       } catch (error) {
         if (!(error instanceof RelayApiError) || error.status !== 503 || attempt >= 30) throw error;
         this.retries++;
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-    }
-  }
-
-  /** Revokes a session; a session that is already gone counts as revoked. */
-  async revoke(sessionId: string): Promise<void> {
-    try {
-      await this.#client.revokeSession(sessionId);
-    } catch (error) {
-      if (!(error instanceof RelayApiError) || error.status !== 404) throw error;
     }
   }
 }
