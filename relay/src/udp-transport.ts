@@ -27,11 +27,19 @@ import type { RemoteAddress } from './relay-session.js';
  *   leaves as soon as it is sealed.
  * - 'per-burst' (default): once per burst of incoming datagrams, or when the batch fills. With
  *   batched input a burst is one recvmmsg call's worth (at most 32 datagrams, all that were
- *   waiting); with node:dgram input it is libuv's read burst (flushed from setImmediate, after
- *   the poll phase has delivered every datagram waiting). Fewer syscalls under load; each
- *   datagram's fan-out waits for the rest of its burst (see docs/performance.md).
+ *   waiting) or 16 outgoing datagrams, whichever comes first; with node:dgram input it is
+ *   libuv's read burst (flushed from setImmediate, after the poll phase has delivered every
+ *   datagram waiting). Fewer syscalls under load; a datagram's fan-out waits for at most a few
+ *   others to be sealed (see docs/performance.md).
  */
 export type FlushPolicy = 'per-datagram' | 'per-burst';
+
+/**
+ * Per-burst flushing still flushes once this many datagrams wait: the first listeners of a big
+ * burst should not wait for the whole burst to be sealed (latency), while 16 datagrams per
+ * sendmmsg already spread the call's fixed cost thinly (throughput).
+ */
+const FLUSH_AT_DATAGRAMS = 16;
 
 export interface UdpTransportOptions {
   readonly host: string;
@@ -120,7 +128,8 @@ export class UdpTransport implements DatagramSink {
         onDatagram: (datagram, from) => {
           this.#dispatching = true;
           onDatagram(datagram, from);
-          if (!this.#perBurst) this.#batch?.flush();
+          const batch = this.#batch;
+          if (batch !== null && (!this.#perBurst || batch.length >= FLUSH_AT_DATAGRAMS)) batch.flush();
         },
         afterBurst: () => {
           this.#dispatching = false;
