@@ -13,12 +13,13 @@
  */
 import { openSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DatagramBatch, dgramSocketFd } from '../../relay/src/datagram-batch.js';
-import { META_WORDS, loadNativeUdp, nativeUdpError, type NativeUdp } from '../../relay/src/native-udp.js';
+import type { Socket } from 'node:dgram';
+import { describe, expect, it } from 'vitest';
+import { DatagramBatch } from '../../relay/src/datagram-batch.js';
+import { META_WORDS, nativeUdpError } from '../../relay/src/native-udp.js';
 import type { RemoteAddress } from '../../relay/src/relay-session.js';
 import { UdpTransport } from '../../relay/src/udp-transport.js';
+import { fdOf, loopbackSockets, nativeUdp } from '../support/loopback-udp.js';
 
 const LOCALHOST = 0x7f00_0001;
 const EBADF = 9;
@@ -26,27 +27,7 @@ const EINVAL = 22;
 const EACCES = 13;
 const ENOTSOCK = 88;
 
-function nativeUdp(): NativeUdp {
-  const native = loadNativeUdp();
-  if (native === null) throw new Error(`native sendBatch is not available: ${nativeUdpError ?? 'run `npm run build:native`'}`);
-  return native;
-}
-
-const sockets: Socket[] = [];
-const transports: UdpTransport[] = [];
-
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
-  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-});
-
-async function bound(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket> {
-  const socket = createSocket(type);
-  sockets.push(socket);
-  await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
-  socket.setRecvBufferSize(1 << 20);
-  return socket;
-}
+const { bound, track } = loopbackSockets();
 
 /** Collects what `socket` receives until `count` datagrams have arrived (or 5 s pass). */
 function receive(socket: Socket, count: number): Promise<Uint8Array[]> {
@@ -75,12 +56,6 @@ async function silent(socket: Socket, ms = 100): Promise<boolean> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   socket.off('message', onMessage);
   return extra === 0;
-}
-
-function fdOf(socket: Socket): number {
-  const fd = dgramSocketFd(socket);
-  if (fd === null) throw new Error('no fd for a bound dgram socket');
-  return fd;
 }
 
 function meta(...datagrams: [offset: number, length: number, ipv4: number, port: number][]): Uint32Array {
@@ -246,7 +221,7 @@ describe('UdpTransport', () => {
         throw error;
       },
     );
-    transports.push(transport);
+    track(transport);
     return transport;
   }
 

@@ -9,35 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dgramSocketFd } from '../../relay/src/datagram-batch.js';
-import { META_WORDS, loadNativeUdp, nativeUdpError, type NativeUdp } from '../../relay/src/native-udp.js';
+import { describe, expect, it } from 'vitest';
+import { META_WORDS } from '../../relay/src/native-udp.js';
 import type { RemoteAddress } from '../../relay/src/relay-session.js';
 import { UdpTransport } from '../../relay/src/udp-transport.js';
+import { fdOf, loopbackSockets, nativeUdp, stopDgramReading } from '../support/loopback-udp.js';
 
 const LOCALHOST = 0x7f00_0001;
 
-function nativeUdp(): NativeUdp {
-  const native = loadNativeUdp();
-  if (native === null) throw new Error(`native recvBatch is not available: ${nativeUdpError ?? 'run `npm run build:native`'}`);
-  return native;
-}
-
-const sockets: Socket[] = [];
-const transports: UdpTransport[] = [];
-
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
-  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-});
-
-async function bound(): Promise<Socket> {
-  const socket = createSocket('udp4');
-  sockets.push(socket);
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  socket.setRecvBufferSize(1 << 20);
-  return socket;
-}
+const { bound, track, sockets } = loopbackSockets();
 
 /** Sends each datagram and waits until the kernel has taken it. */
 async function sendAll(from: Socket, port: number, datagrams: readonly Uint8Array[]): Promise<void> {
@@ -54,21 +34,12 @@ async function until(condition: () => boolean, what: string, ms = 5_000): Promis
   }
 }
 
-function fdOf(socket: Socket): number {
-  const fd = dgramSocketFd(socket);
-  if (fd === null) throw new Error('no fd');
-  return fd;
-}
-
 describe('native recvBatch', () => {
   it('returns 0 when nothing waits, then each datagram with its slot, length and sender', async () => {
     const native = nativeUdp();
     const receiver = await bound();
     // dgram would read these first: stop it, as DatagramReceiver does (lib/dgram.js's own call).
-    const handle = (receiver as unknown as Record<symbol, { handle: { recvStop(): number } }>)[
-      Object.getOwnPropertySymbols(receiver).find((s) => s.description === 'state symbol')!
-    ]!.handle;
-    expect(handle.recvStop()).toBe(0);
+    stopDgramReading(receiver);
     const fd = fdOf(receiver);
     const slot = 101;
     const data = new Uint8Array(8 * slot);
@@ -120,10 +91,7 @@ describe('native watchReadable', () => {
   it('calls back when the fd is readable, and never after close()', async () => {
     const native = nativeUdp();
     const receiver = await bound();
-    const handle = (receiver as unknown as Record<symbol, { handle: { recvStop(): number } }>)[
-      Object.getOwnPropertySymbols(receiver).find((s) => s.description === 'state symbol')!
-    ]!.handle;
-    handle.recvStop();
+    stopDgramReading(receiver);
     const fd = fdOf(receiver);
     const data = new Uint8Array(4 * 64);
     const meta = new Uint32Array(4 * META_WORDS);
@@ -159,7 +127,7 @@ describe('UdpTransport with batched input', () => {
         throw error;
       },
     );
-    transports.push(transport);
+    track(transport);
     return { transport, got };
   }
 

@@ -300,14 +300,29 @@ static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *pa
   *aad_length = (size_t)aad_value;
   size_t offset = (size_t)offset_value;
   if (grow < 0 && packet->length - *aad_length < (size_t)-grow) {
-    *out_length = 0; /* too short to hold a tag: the caller answers "does not verify" */
-    return out.data + offset;
+    /* Too short to hold a tag: the caller answers "does not verify" and writes nothing. Not
+     * out.data, which is NULL for an empty array and would read as an exception. */
+    static uint8_t nowhere;
+    *out_length = 0;
+    return &nowhere;
   }
   *out_length = grow < 0 ? packet->length - (size_t)-grow : packet->length + (size_t)grow;
   if (out.length - offset < *out_length) return throw_range(env, "native-gcm: out is too short"), NULL;
   uint8_t *dst = out.data + offset;
   if (overlaps(dst, *out_length, packet->data, packet->length)) return throw_range(env, "native-gcm: out overlaps packet"), NULL;
   return dst;
+}
+
+/* The shared start of sealPacketInto and openPacketInto: the engine and the checked arguments. */
+static uint8_t *packet_call(napi_env env, napi_callback_info info, long grow, GcmEngine **engine, Bytes *iv, Bytes *packet,
+                            size_t *aad_length, size_t *out_length) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_value this_arg;
+  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
+  *engine = live_engine(env, this_arg);
+  if (*engine == NULL) return NULL;
+  return packet_args(env, argv, iv, packet, aad_length, grow, out_length);
 }
 
 /*
@@ -317,15 +332,10 @@ static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *pa
  * per SRTP packet, with no views to build in JS: the relay seals every listener's copy this way.
  */
 static napi_value engine_seal_packet_into(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_value this_arg;
-  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, this_arg);
-  if (engine == NULL) return NULL;
+  GcmEngine *engine = NULL;
   Bytes iv, packet;
   size_t aad_length = 0, out_length = 0;
-  uint8_t *dst = packet_args(env, argv, &iv, &packet, &aad_length, TAG_LENGTH, &out_length);
+  uint8_t *dst = packet_call(env, info, TAG_LENGTH, &engine, &iv, &packet, &aad_length, &out_length);
   if (dst == NULL) return NULL;
   memcpy(dst, packet.data, aad_length);
   const Bytes aad = {packet.data, aad_length};
@@ -345,15 +355,10 @@ static napi_value engine_seal_packet_into(napi_env env, napi_callback_info info)
  * overlap packet. The relay opens every incoming packet into one reused buffer this way.
  */
 static napi_value engine_open_packet_into(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_value this_arg;
-  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, this_arg);
-  if (engine == NULL) return NULL;
+  GcmEngine *engine = NULL;
   Bytes iv, packet;
   size_t aad_length = 0, out_length = 0;
-  uint8_t *dst = packet_args(env, argv, &iv, &packet, &aad_length, -(long)TAG_LENGTH, &out_length);
+  uint8_t *dst = packet_call(env, info, -(long)TAG_LENGTH, &engine, &iv, &packet, &aad_length, &out_length);
   if (dst == NULL) return NULL;
   int32_t answer = -1;
   /* From here on the bytes are the network's: every failure is -1, never an exception. */

@@ -296,6 +296,7 @@ describe('views, results and sealInto', () => {
       expect(out.subarray(12).every((b) => b === 0 || b === 0xee)).toBe(true);
     }
     expect(engine.openPacketInto(iv, sealed.subarray(0, 27), 12, out, 0)).toBe(-1); // shorter than header + tag
+    expect(engine.openPacketInto(iv, sealed.subarray(0, 27), 12, new Uint8Array(0), 0)).toBe(-1); // and an empty out
     // A header longer than the packet is the caller's mistake (it parsed the header from the packet).
     expect(() => engine.openPacketInto(iv, sealed.subarray(0, 11), 12, out, 0)).toThrow(RangeError);
     // The engine still works after all of that.
