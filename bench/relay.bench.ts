@@ -197,6 +197,7 @@ async function runPlainPhase(load: LoadGenerator, ports: BenchPorts, pinning: Re
         latency: half === null ? null : compareLatency(half, relay.latency.get(fanout) ?? null, plainLatency),
         plain_batched: null,
         ratio_to_plain_batched: null,
+        cpu_us_per_session_second: r === null ? null : (r.target_cores * 1e6) / (r.channels * (fanout + 1)),
       });
     }
   } finally {

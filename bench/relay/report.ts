@@ -66,6 +66,12 @@ export interface FanoutResult {
   /** Relay per-core ÷ plain per-core, both at the relay's maximum sustained load. */
   readonly ratio_at_equal_load: number | null;
   readonly latency: LatencyComparison | null;
+  /**
+   * The relay's CPU per active session at its max sustained step: CPU microseconds per second
+   * per session (the channel's speaker and listeners all count), i.e. target cores × 10⁶ ÷
+   * sessions in the talking channels.
+   */
+  readonly cpu_us_per_session_second: number | null;
   /** The plain forwarder on the relay's batched I/O (--plain-batched), else null. */
   readonly plain_batched: RampResult | null;
   /** Relay per-core ÷ batched plain per-core, each at its max sustained load: the price of SRTP and bookkeeping alone. */
@@ -118,6 +124,8 @@ export interface BenchReport {
   /** The headline fan-out's plain forwarder on batched I/O (--plain-batched), and the relay's ratio to it. */
   readonly plain_batched_out_pps_per_core: number | null;
   readonly ratio_to_plain_batched: number | null;
+  /** CPU per active session at the headline fan-out's max sustained step (see FanoutResult). */
+  readonly cpu_us_per_session_second: number | null;
   readonly p50_added_latency_us: number | null;
   readonly p99_added_latency_us: number | null;
   readonly loss: number | null;
@@ -194,6 +202,7 @@ export function buildReport(input: {
     ratio_to_plain: ratio === null ? null : round(ratio, 3),
     plain_batched_out_pps_per_core: headline?.plain_batched?.max_sustained ? Math.round(headline.plain_batched.max_sustained.out_pps_per_core) : null,
     ratio_to_plain_batched: headline?.ratio_to_plain_batched == null ? null : round(headline.ratio_to_plain_batched, 3),
+    cpu_us_per_session_second: headline?.cpu_us_per_session_second == null ? null : Math.round(headline.cpu_us_per_session_second),
     p50_added_latency_us: p50,
     p99_added_latency_us: p99,
     loss: headline === null ? null : headline.relay.max_sustained!.loss,
@@ -303,6 +312,11 @@ export function formatReport(report: BenchReport): string {
       `  relay max sustained: ${rMax === null ? 'none' : `${int(rMax.out_pps)} out/s at ${rMax.target_cores.toFixed(2)} cores = ${int(rMax.out_pps_per_core)} out/s per core`}` +
         (f.relay.stopped_by === 'socket-cap' ? ' (ramp ended at the socket budget, not at loss)' : ''),
     );
+    if (f.cpu_us_per_session_second !== null && rMax !== null) {
+      lines.push(
+        `  relay CPU per active session at that step: ${int(f.cpu_us_per_session_second)} µs per second (${rMax.channels * (f.fanout + 1)} sessions talking or listening; ${(f.cpu_us_per_session_second / 10).toFixed(1)} % of a core per 1,000 sessions)`,
+      );
+    }
     if (f.plain !== null) {
       lines.push(
         `  plain max sustained: ${pMax === null ? 'none' : `${int(pMax.out_pps)} out/s at ${pMax.target_cores.toFixed(2)} cores = ${int(pMax.out_pps_per_core)} out/s per core`}` +
@@ -368,6 +382,9 @@ export function formatReport(report: BenchReport): string {
   lines.push(row('ratio to plain', report.ratio_to_plain === null ? 'n/a' : report.ratio_to_plain.toFixed(3), '≥ 0.8', report.meets.ratio_to_plain));
   if (report.ratio_to_plain_batched !== null) {
     lines.push(row('ratio to batched plain', report.ratio_to_plain_batched.toFixed(3), '', null).replace(/target\s+n\/a$/, ''));
+  }
+  if (report.cpu_us_per_session_second !== null) {
+    lines.push(row('CPU per active session', `${int(report.cpu_us_per_session_second)} µs/s`, '', null).replace(/target\s+n\/a$/, ''));
   }
   lines.push(row('p50 added latency', report.p50_added_latency_us === null ? 'n/a' : `${int(report.p50_added_latency_us)} µs`, '', null).replace(/target\s+n\/a$/, ''));
   lines.push(row('p99 added latency', report.p99_added_latency_us === null ? 'n/a' : `${int(report.p99_added_latency_us)} µs`, '≤ 1000 µs', report.meets.p99_added_latency_us));
