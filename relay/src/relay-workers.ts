@@ -12,6 +12,8 @@
  *   each worker for its own shard, which is what GCM nonce safety needs (docs/protocol.md §6.6).
  * - Keys are packed into a fresh buffer and transferred, before the first await, so the caller
  *   can wipe its copies as soon as `install`/`rotate` returns a promise.
+ * - A worker that leaves a request unanswered for REQUEST_TIMEOUT_MS is hung: the request fails
+ *   with WorkerUnavailableError and the worker is terminated, which takes the path below.
  * - A worker that exits unexpectedly is logged, its pending requests fail with
  *   WorkerUnavailableError, its sessions are forgotten (their keys died with it) and `healthy`
  *   turns false, which /healthz reports. Its last counters are kept, so metrics never go down.
@@ -44,6 +46,13 @@ const WORKER_YOUNG_GENERATION_MB = 8;
 const STATS_TIMEOUT_MS = 2_000;
 /** close() waits this long for a worker to wipe its keys and exit, then terminates it. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/**
+ * A worker that has not answered a request after this long is hung, not busy: its event loop
+ * turns at least every few hundred datagrams (datagram-receiver.ts bounds a readiness event), so
+ * a healthy worker answers in milliseconds even under overload. It is terminated and handled
+ * as a crash, rather than leaving the control plane's requests for its channels hanging.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface RelayWorkersLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -57,6 +66,8 @@ export interface RelayWorkersOptions {
    * make a worker die on cue; the relay always runs relay-worker.
    */
   readonly workerScript?: URL;
+  /** How long a request may wait for its worker before the worker is declared hung (tests shorten it). */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What a worker said about itself when it started. */
@@ -81,6 +92,7 @@ type RequestOf<T extends WorkerRequest['type']> = Omit<Extract<WorkerRequest, { 
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  readonly timer: NodeJS.Timeout;
 }
 
 /** One worker thread and its requests in flight. */
@@ -91,11 +103,16 @@ class WorkerHandle {
   running = true;
   /** Set by close(): an exit from then on is expected. */
   closing = false;
+  /** Set when a request went unanswered and the thread is being terminated. */
+  hung = false;
   #nextId = 1;
 
   constructor(
     readonly info: RelayWorkerInfo,
     readonly thread: Worker,
+    private readonly requestTimeoutMs: number,
+    /** Called once when a request goes unanswered for requestTimeoutMs: the worker is hung. */
+    private readonly onHung: (worker: WorkerHandle) => void,
   ) {}
 
   /** Posts a request; `transfer` (packed keys) moves to the worker, or is wiped if it cannot. */
@@ -106,7 +123,13 @@ class WorkerHandle {
     }
     const id = this.#nextId++;
     return new Promise<WorkerReplies[T]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        reject(new WorkerUnavailableError(this.info.index));
+        this.onHung(this);
+      }, this.requestTimeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       this.thread.postMessage({ ...message, id }, transfer);
     });
   }
@@ -115,12 +138,16 @@ class WorkerHandle {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
+    clearTimeout(pending.timer);
     if (message.ok) pending.resolve(message.value);
     else pending.reject(new InstallRefusedError(message.refusal));
   }
 
   failPending(): void {
-    for (const pending of this.pending.values()) pending.reject(new WorkerUnavailableError(this.info.index));
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new WorkerUnavailableError(this.info.index));
+    }
     this.pending.clear();
   }
 }
@@ -208,8 +235,14 @@ export class RelayWorkers implements RelaySessions {
       await Promise.all(started.map((s) => s.thread.terminate()));
       throw failed.reason;
     }
-    const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<RelayWorkerInfo>).value, started[i]!.thread));
-    return new RelayWorkers(handles, config.registry, log);
+    let relayWorkers: RelayWorkers | undefined;
+    const onHung = (worker: WorkerHandle): void => {
+      if (relayWorkers !== undefined) relayWorkers.#hung(worker);
+    };
+    const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<RelayWorkerInfo>).value, started[i]!.thread, timeoutMs, onHung));
+    relayWorkers = new RelayWorkers(handles, config.registry, log);
+    return relayWorkers;
   }
 
   get workers(): readonly RelayWorkerInfo[] {
@@ -369,6 +402,14 @@ export class RelayWorkers implements RelaySessions {
     const left = (this.#channels.get(entry.channelId) ?? 1) - 1;
     if (left <= 0) this.#channels.delete(entry.channelId);
     else this.#channels.set(entry.channelId, left);
+  }
+
+  /** A request went unanswered: terminate the worker; its 'exit' then runs the crash path. */
+  #hung(worker: WorkerHandle): void {
+    if (!worker.running || worker.closing || worker.hung) return;
+    worker.hung = true;
+    this.#log.error({ event: 'relay_worker.unresponsive', worker: worker.info.index }, 'relay worker did not answer; terminating it');
+    void worker.thread.terminate();
   }
 
   #watch(worker: WorkerHandle): void {

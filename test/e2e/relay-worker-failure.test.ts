@@ -80,4 +80,24 @@ describe('a relay worker that dies', () => {
     expect(await workers.revoke('s0', now)).toBe(true);
     expect(workers.size).toBe(1);
   });
+
+  it('that hangs is declared unresponsive after the request timeout, terminated and handled like a crash', async () => {
+    const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
+    workers = await RelayWorkers.start(config, log, { workerScript: DYING_WORKER, requestTimeoutMs: 300 });
+    const now = Date.now();
+    expect((await workers.install(spec('s0', channelOn(0, 'room'), 1), now)).worker).toBe(0);
+    expect((await workers.install(spec('s1', channelOn(1, 'room'), 2), now)).worker).toBe(1);
+    const started = Date.now();
+    await expect(workers.install(spec('s-hang', channelOn(1, 'hang'), 3), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    for (let i = 0; i < 100 && workers.workersUp === 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(workers.workersUp).toBe(1);
+    expect(workers.healthy).toBe(false);
+    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.unresponsive', worker: 1 }) });
+    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.exited', worker: 1 }) });
+    expect(workers.profileOf('s1')).toBeUndefined();
+    // Worker 0 never noticed.
+    expect((await workers.install(spec('s0-b', channelOn(0, 'room-b'), 4), now)).worker).toBe(0);
+    expect((await workers.list()).map((s) => s.sessionId).sort()).toEqual(['s0', 's0-b']);
+  });
 });

@@ -1,6 +1,7 @@
 // A stand-in relay worker for test/e2e/relay-worker-failure.test.ts: it speaks the main thread's
 // side of relay/src/worker-protocol.ts like relay/src/relay-worker.ts, holds no sockets or keys,
-// and exits (as a crash would) when asked to install a session in a channel named "die-…".
+// and exits (as a crash would) when asked to install a session in a channel named "die-…", or
+// hangs (a busy loop that never yields) for a channel named "hang-…".
 import { parentPort, workerData } from 'node:worker_threads';
 
 const sessions = new Set();
@@ -11,6 +12,7 @@ parentPort.on('message', (request) => {
   switch (request.type) {
     case 'install':
       if (request.session.channelId.startsWith('die-')) process.exit(70);
+      if (request.session.channelId.startsWith('hang-')) for (;;);
       sessions.add(request.session.sessionId);
       return reply(null);
     case 'revoke':
