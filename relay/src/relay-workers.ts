@@ -38,7 +38,7 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  * per datagram (two small views), so a small nursery costs no latency, while V8's default lets
  * each isolate grow it to 32 MiB or more on a burst of session installs and keep it committed:
  * with one worker per core that is tens of MiB of RSS per machine doing nothing. Measured with
- * `npm run bench:relay -- --memory-only`: 4.1–4.9 KB RSS per idle session uncapped, 2.2–2.4 KB
+ * `npm run bench:relay -- --memory-only`: 4.1–4.9 KB RSS per idle session uncapped, 2.2–3.5 KB
  * at 8 MiB (docs/performance.md, "Memory").
  */
 const WORKER_YOUNG_GENERATION_MB = 8;

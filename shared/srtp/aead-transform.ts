@@ -115,10 +115,8 @@ export class AeadTransform implements SrtpTransform {
       return;
     }
     const header = packet.subarray(0, headerLength);
-    const payload = packet.subarray(headerLength);
     out.set(header, offset);
-    if (engine.sealInto !== undefined) engine.sealInto(iv, header, payload, out, offset + headerLength);
-    else out.set(engine.seal(iv, header, payload), offset + headerLength);
+    out.set(engine.seal(iv, header, packet.subarray(headerLength)), offset + headerLength);
   }
 
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {

@@ -24,6 +24,14 @@ import { estimateSrtpIndex, MAX_SRTP_INDEX } from './roc.js';
 import { readUint32, rtpHeaderLength, rtpPaddingLength } from './rtp-header.js';
 import type { SrtpTransform } from './transform.js';
 
+/** The `*Into` methods' caller contract: `out` is bytes with `length` of room at `offset`. */
+function assertRoom(out: Uint8Array, offset: number, length: number): void {
+  assertBytes(out, 'srtp: out');
+  if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) {
+    throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
+  }
+}
+
 /** The largest SRTCP index: it is a 31-bit field (RFC 3711 §3.4). */
 const MAX_SRTCP_INDEX = 0x7fffffff;
 
@@ -159,11 +167,8 @@ export class SrtpContext {
   protectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
-    assertBytes(out, 'srtp: out');
     const length = packet.length + this.#transform.srtpOverhead;
-    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) {
-      throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
-    }
+    assertRoom(out, offset, length);
     this.#protectRtpInto(packet, out, offset);
     return length;
   }
@@ -186,12 +191,8 @@ export class SrtpContext {
   unprotectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
-    assertBytes(out, 'srtp: out');
-    const length = packet.length - this.#transform.srtpOverhead;
     // A packet too short to be SRTP is the network's fault (SrtpError, below), not the caller's.
-    if (length > 0 && (!Number.isInteger(offset) || offset < 0 || out.length - offset < length)) {
-      throw new RangeError(`srtp: out needs ${length} bytes at offset ${offset}`);
-    }
+    assertRoom(out, offset, Math.max(0, packet.length - this.#transform.srtpOverhead));
     return this.#unprotectRtpInto(packet, out, offset);
   }
 

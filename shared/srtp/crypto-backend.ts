@@ -20,12 +20,6 @@ export interface AesGcmEngine {
   /** Verifies and decrypts ciphertext ‖ tag; returns null when the tag does not verify. */
   open(iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null;
   /**
-   * Optional: like `seal`, but writes ciphertext ‖ tag into `out` at `outOffset` and returns the
-   * bytes written. Backends that can skip the allocation of a result offer it; the relay's hot
-   * path then builds each packet in one buffer.
-   */
-  sealInto?(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
-  /**
    * Optional, for packets laid out as SRTP's are (RFC 7714 §8.2): the first `aadLength` bytes of
    * `packet` are a cleartext header (the AAD), the rest the plaintext. Writes header ‖
    * ciphertext ‖ tag into `out` at `outOffset` and returns its length. One call, no views.

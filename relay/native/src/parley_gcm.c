@@ -221,13 +221,20 @@ static int seal_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *aad, Byte
   return 1;
 }
 
-/* seal(iv, aad, plaintext): Uint8Array — ciphertext ‖ 16-byte tag, in a new array. */
-static napi_value engine_seal(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+/*
+ * The start every keyed engine method shares: its `argc` arguments into argv (missing ones read
+ * as undefined) and the engine behind `this`, keyed; NULL with an exception pending otherwise.
+ */
+static GcmEngine *engine_call(napi_env env, napi_callback_info info, size_t argc, napi_value *argv) {
   napi_value this_arg;
   if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, this_arg);
+  return live_engine(env, this_arg);
+}
+
+/* seal(iv, aad, plaintext): Uint8Array — ciphertext ‖ 16-byte tag, in a new array. */
+static napi_value engine_seal(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  GcmEngine *engine = engine_call(env, info, 3, argv);
   if (engine == NULL) return NULL;
   Bytes iv, aad, pt;
   if (!seal_args(env, argv, &iv, &aad, &pt)) return NULL;
@@ -244,11 +251,8 @@ static napi_value engine_seal(napi_env env, napi_callback_info info) {
  * start exactly at the plaintext (in place) but must not otherwise overlap it.
  */
 static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_value this_arg;
-  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, this_arg);
+  GcmEngine *engine = engine_call(env, info, 5, argv);
   if (engine == NULL) return NULL;
   Bytes iv, aad, pt, out;
   if (!seal_args(env, argv, &iv, &aad, &pt)) return NULL;
@@ -316,11 +320,8 @@ static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *pa
 /* The shared start of sealPacketInto and openPacketInto: the engine and the checked arguments. */
 static uint8_t *packet_call(napi_env env, napi_callback_info info, long grow, GcmEngine **engine, Bytes *iv, Bytes *packet,
                             size_t *aad_length, size_t *out_length) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_value this_arg;
-  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  *engine = live_engine(env, this_arg);
+  *engine = engine_call(env, info, 5, argv);
   if (*engine == NULL) return NULL;
   return packet_args(env, argv, iv, packet, aad_length, grow, out_length);
 }
@@ -377,11 +378,8 @@ static napi_value engine_open_packet_into(napi_env env, napi_callback_info info)
 
 /* open(iv, aad, sealed): Uint8Array | null — null when sealed is shorter than a tag or does not verify. */
 static napi_value engine_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_value this_arg;
-  if (napi_get_cb_info(env, info, &argc, argv, &this_arg, NULL) != napi_ok) return NULL;
-  GcmEngine *engine = live_engine(env, this_arg);
+  GcmEngine *engine = engine_call(env, info, 3, argv);
   if (engine == NULL) return NULL;
   Bytes iv, aad, sealed;
   if (!get_bytes(env, argv[0], &iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array");
