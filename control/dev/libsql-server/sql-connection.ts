@@ -111,35 +111,67 @@ export interface SqlConnectionOptions {
   readonly busyTimeoutMs: number;
 }
 
+/** An engine connection with this server's settings, and the statement that reads change counts. */
+interface EngineHandle {
+  readonly db: Database.Database;
+  /** SELECT total_changes(), changes(), last_insert_rowid() */
+  readonly changes: Database.Statement;
+}
+
+function openHandle(path: string): EngineHandle {
+  const db = new Database(path, { timeout: 0 });
+  try {
+    db.exec('PRAGMA busy_timeout = 0');
+    db.exec('PRAGMA foreign_keys = ON');
+    const changes = db.prepare('SELECT total_changes(), changes(), last_insert_rowid()');
+    changes.raw(true).safeIntegers(true);
+    return { db, changes };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * Closes an engine connection. The engine's close() leaves a connection whose prepared
+ * statements are not yet garbage collected as a zombie (sqlite3_close_v2) that keeps its
+ * transaction and locks; an explicit ROLLBACK releases them first.
+ */
+function closeHandle(handle: EngineHandle): void {
+  try {
+    if (handle.db.inTransaction) handle.db.exec('ROLLBACK');
+  } catch {
+    // SQLite already rolled it back (SQLITE_FULL, SQLITE_IOERR …): nothing is held.
+  }
+  handle.db.close();
+}
+
+function isPlainRollback(statement: string): boolean {
+  return /^\s*ROLLBACK(\s+TRANSACTION)?\s*;?\s*$/i.test(statement);
+}
+
 export class SqlConnection {
-  readonly #db: Database.Database;
+  readonly #path: string;
   readonly #options: SqlConnectionOptions;
-  readonly #changes: Database.Statement;
+  #handle: EngineHandle;
+  /** The transaction was rolled back when a statement gave up on SQLITE_BUSY (see #abandon). */
+  #transactionLost = false;
   #closed = false;
 
-  private constructor(db: Database.Database, options: SqlConnectionOptions) {
-    this.#db = db;
+  private constructor(path: string, options: SqlConnectionOptions) {
+    this.#path = path;
     this.#options = options;
-    this.#changes = db.prepare('SELECT total_changes(), changes(), last_insert_rowid()');
-    this.#changes.raw(true).safeIntegers(true);
+    this.#handle = openHandle(path);
   }
 
   /** Opens a connection to a database file that is already in WAL mode. */
   static open(path: string, options: SqlConnectionOptions): SqlConnection {
-    const db = new Database(path, { timeout: 0 });
-    try {
-      db.exec('PRAGMA busy_timeout = 0');
-      db.exec('PRAGMA foreign_keys = ON');
-      return new SqlConnection(db, options);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return new SqlConnection(path, options);
   }
 
   /** True outside an explicit transaction (Hrana's get_autocommit and is_autocommit). */
   get isAutocommit(): boolean {
-    return !this.#db.inTransaction;
+    return !this.#handle.db.inTransaction;
   }
 
   get closed(): boolean {
@@ -150,14 +182,14 @@ export class SqlConnection {
   async execute(statement: ResolvedStatement, budget: ResponseBudget): Promise<WireStmtResult> {
     this.#assertOpen();
     const values = bindArguments(statement);
-    return this.#withBusyWait(() => this.#runOnce(statement.sql, values, statement.wantRows, budget));
+    return this.#run(statement.sql, values, statement.wantRows, budget);
   }
 
   /** Runs every statement of `sql` in order without arguments; stops at the first error. */
   async executeSequence(sql: string, budget: ResponseBudget): Promise<void> {
     this.#assertOpen();
     for (const statement of splitStatements(sql)) {
-      await this.#withBusyWait(() => this.#runOnce(statement, [], false, budget));
+      await this.#run(statement, [], false, budget);
     }
   }
 
@@ -183,7 +215,7 @@ export class SqlConnection {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#db.close();
+      closeHandle(this.#handle);
     } finally {
       this.#options.lockWaits.notify();
     }
@@ -195,7 +227,7 @@ export class SqlConnection {
 
   #prepare(statement: string): Database.Statement {
     try {
-      return this.#db.prepare(statement);
+      return this.#handle.db.prepare(statement);
     } catch (error) {
       const failure = asEngineFailure(error);
       if (failure === undefined) throw error;
@@ -212,12 +244,24 @@ export class SqlConnection {
     return !program.some((instruction) => instruction[1] === 'Transaction' && instruction[3] !== 0);
   }
 
-  async #withBusyWait<T>(attempt: () => T): Promise<T> {
+  /**
+   * Runs a statement, waiting out SQLITE_BUSY. The same prepared statement is retried: with
+   * this engine a statement that returned SQLITE_BUSY stays active (the engine never resets
+   * it), and an active write statement makes every later COMMIT on the connection fail with
+   * "cannot commit transaction - SQL statements in progress". Re-running it resets it.
+   */
+  async #run(statement: string, values: readonly SqlValue[], wantRows: boolean, budget: ResponseBudget): Promise<WireStmtResult> {
+    if (this.#transactionLost) {
+      this.#transactionLost = false;
+      // The client's ROLLBACK after the failure: its transaction is already gone.
+      if (isPlainRollback(statement)) return { cols: [], rows: [], affected_row_count: 0, last_insert_rowid: '0' };
+    }
+    const prepared = this.#prepare(statement);
     const deadline = performance.now() + this.#options.busyTimeoutMs;
     for (;;) {
       let failure: EngineFailure;
       try {
-        const result = attempt();
+        const result = this.#runOnce(prepared, values, wantRows, budget);
         this.#options.lockWaits.notify();
         return result;
       } catch (error) {
@@ -231,6 +275,7 @@ export class SqlConnection {
       const remaining = deadline - performance.now();
       // A stale snapshot (SQLITE_BUSY_SNAPSHOT) stays stale however long one waits.
       if (failure.rawCode === SQLITE_BUSY_SNAPSHOT || remaining <= 0 || this.#options.lockWaits.closed) {
+        this.#abandon();
         throw executionError(failure);
       }
       await this.#options.lockWaits.wait(remaining);
@@ -238,12 +283,27 @@ export class SqlConnection {
     }
   }
 
-  #runOnce(statement: string, values: readonly SqlValue[], wantRows: boolean, budget: ResponseBudget): WireStmtResult {
-    const prepared = this.#prepare(statement);
+  /**
+   * Gives up on a statement that got SQLITE_BUSY. It cannot be reset without running it, so
+   * the connection is replaced by a fresh one (this server's settings re-applied; per-connection
+   * state such as temp tables or changed pragmas is lost). An open transaction is rolled back,
+   * which SQLite itself may do on SQLITE_BUSY (https://sqlite.org/lang_transaction.html); the
+   * stream then continues in autocommit, and its next plain ROLLBACK is accepted as a no-op.
+   */
+  #abandon(): void {
+    const wasInTransaction = this.#handle.db.inTransaction;
+    const poisoned = this.#handle;
+    this.#handle = openHandle(this.#path);
+    this.#transactionLost = wasInTransaction;
+    closeHandle(poisoned);
+    this.#options.lockWaits.notify();
+  }
+
+  #runOnce(prepared: Database.Statement, values: readonly SqlValue[], wantRows: boolean, budget: ResponseBudget): WireStmtResult {
     // raw() (rows as arrays) is only allowed on statements that return rows.
     if (prepared.reader) prepared.raw(true);
     prepared.safeIntegers(true);
-    const [totalBefore] = this.#changes.get() as [bigint, bigint, bigint];
+    const [totalBefore] = this.#handle.changes.get() as [bigint, bigint, bigint];
     let cols: WireCol[] = [];
     const rows: WireValue[][] = [];
     let unencodable: string | undefined;
@@ -276,7 +336,7 @@ export class SqlConnection {
     if (unencodable !== undefined) {
       throw new StatementError('VALUE_NOT_REPRESENTABLE', `A value cannot be encoded in JSON: ${unencodable}`);
     }
-    const [totalAfter, changes, lastInsertRowid] = this.#changes.get() as [bigint, bigint, bigint];
+    const [totalAfter, changes, lastInsertRowid] = this.#handle.changes.get() as [bigint, bigint, bigint];
     return {
       cols,
       rows,
