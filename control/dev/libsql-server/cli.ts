@@ -6,14 +6,14 @@
  *
  * The token comes from LIBSQL_AUTH_TOKEN (never from the command line, where `ps` shows it).
  * Without one, a random token is generated and written, with the URL, to
- * .parley/libsql-server.env (mode 0600) as LIBSQL_URL=… and LIBSQL_AUTH_TOKEN=…; the file is
- * removed on exit. The token itself is never printed.
+ * .parley/libsql-server.env (or --connection-file; mode 0600) as LIBSQL_URL=… and LIBSQL_AUTH_TOKEN=…;
+ * the file is removed on exit. The token itself is never printed.
  *
  * Refuses to start with PARLEY_ENV=production: production uses Turso.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { LOCAL_DATABASE_FILE, LOCAL_SERVER_ENV_FILE, REPO_ROOT } from '../local-paths.js';
@@ -29,9 +29,10 @@ Serves a SQLite database over Hrana/HTTP on 127.0.0.1 (a local stand-in for Turs
   --max-streams N            streams open at once (default ${DEFAULT_LIMITS.maxStreams})
   --stream-idle-ms N         idle stream expiry (default ${DEFAULT_LIMITS.streamIdleTimeoutMs})
   --busy-timeout-ms N        wait for another stream's write lock (default ${DEFAULT_LIMITS.busyTimeoutMs})
+  --connection-file PATH     where a generated token is written (default .parley/libsql-server.env)
 
 Environment: LIBSQL_AUTH_TOKEN (the Bearer token clients must send; generated if unset and
-written with the URL to .parley/libsql-server.env).`;
+written with the URL to the --connection-file).`;
 
 function integerOption(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -50,6 +51,8 @@ async function main(): Promise<number> {
         'max-streams': { type: 'string' },
         'stream-idle-ms': { type: 'string' },
         'busy-timeout-ms': { type: 'string' },
+        // Not "--env-file": Node 20 takes that flag for itself wherever it appears in argv.
+        'connection-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -84,7 +87,7 @@ async function main(): Promise<number> {
 
   let envFile: string | undefined;
   if (authToken !== givenToken) {
-    envFile = LOCAL_SERVER_ENV_FILE;
+    envFile = resolve(values['connection-file'] ?? LOCAL_SERVER_ENV_FILE);
     mkdirSync(dirname(envFile), { recursive: true });
     writeFileSync(envFile, `LIBSQL_URL=${server.url}\nLIBSQL_AUTH_TOKEN=${authToken}\n`, { mode: 0o600 });
   }
@@ -94,7 +97,7 @@ async function main(): Promise<number> {
   process.stdout.write(
     envFile === undefined
       ? 'libsql-server: clients authenticate with the LIBSQL_AUTH_TOKEN given\n'
-      : `libsql-server: generated a token; LIBSQL_URL and LIBSQL_AUTH_TOKEN are in ${relative(REPO_ROOT, envFile)}\n`,
+      : `libsql-server: generated a token; LIBSQL_URL and LIBSQL_AUTH_TOKEN are in ${envFile}\n`,
   );
 
   await new Promise<void>((resolve) => {
