@@ -96,14 +96,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const folder = resolve(values.migrations ?? MIGRATIONS_DIR);
-  const shownFolder = relative(REPO_ROOT, folder) || folder;
+  const insideRepo = relative(REPO_ROOT, folder);
+  const shownFolder = insideRepo === '' || insideRepo.startsWith('..') ? folder : insideRepo;
   process.stdout.write(`db:migrate: ${shownFolder}/ -> ${target.shown}\n`);
 
   const client = createClient({ url: target.url, authToken: target.authToken });
   try {
     const outcome = await applyMigrations(client, folder);
     if (outcome.kind === 'no-migrations') {
-      process.stdout.write(`db:migrate: no migrations yet (${relative(REPO_ROOT, outcome.journalPath)} does not exist); nothing to do\n`);
+      process.stdout.write(`db:migrate: no migrations yet (${shownFolder}/meta/_journal.json does not exist); nothing to do\n`);
       return 0;
     }
     for (const tag of outcome.applied) process.stdout.write(`db:migrate: applied ${tag}\n`);

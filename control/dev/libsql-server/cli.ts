@@ -92,7 +92,13 @@ async function main(): Promise<number> {
     writeFileSync(envFile, `LIBSQL_URL=${server.url}\nLIBSQL_AUTH_TOKEN=${authToken}\n`, { mode: 0o600 });
   }
 
-  const shown = database === ':memory:' ? ':memory: (a temporary file)' : relative(REPO_ROOT, server.databasePath) || server.databasePath;
+  const insideRepo = relative(REPO_ROOT, server.databasePath);
+  const shown =
+    database === ':memory:'
+      ? ':memory: (a temporary file)'
+      : insideRepo.startsWith('..') || insideRepo === ''
+        ? server.databasePath
+        : insideRepo;
   process.stdout.write(`libsql-server listening on ${server.url} (database ${shown})\n`);
   process.stdout.write(
     envFile === undefined
