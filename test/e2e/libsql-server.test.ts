@@ -218,7 +218,8 @@ describe('local libSQL server specifics', () => {
   let db: Client;
 
   beforeEach(async () => {
-    local = await startTestLibsqlServer();
+    // A generous write-lock wait, so a loaded machine cannot turn "waits" into SQLITE_BUSY.
+    local = await startTestLibsqlServer({ busyTimeoutMs: 20_000 });
     db = local.client({ intMode: 'bigint' });
     await db.batch(SCHEMA, 'write');
   });
