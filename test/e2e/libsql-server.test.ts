@@ -6,6 +6,7 @@
  * give the same answers: values, decltypes, counts, error codes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -349,6 +350,30 @@ describe('local libSQL server specifics', () => {
       );
       expect((error.cause as { status?: number }).status).toBe(413);
       expect((await client.execute('SELECT count(*) AS n FROM t')).rows[0]?.n).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('refuses a chunked body (no Content-Length) once it passes maxBodyBytes', async () => {
+    const small = await startTestLibsqlServer({ maxBodyBytes: 16 * 1024 });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`${small.url}/v2/pipeline`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${small.authToken}`, 'content-type': 'application/json' },
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        // 8 chunks of 4 KiB: twice the limit, sent without a Content-Length.
+        for (let i = 0; i < 8; i += 1) request.write(' '.repeat(4096));
+        request.end();
+      });
+      expect(status).toBe(413);
+      expect(small.server.openStreams).toBe(0);
     } finally {
       await small.close();
     }
