@@ -7,8 +7,9 @@
  *   (a) Parley protects   → libsrtp unprotects → the original, every packet;
  *   (b) libsrtp protects  → Parley unprotects  → the original, every packet;
  *   (c) Parley's and libsrtp's protected bytes are identical (SRTP is deterministic).
- * The peer is test/interop/libsrtp-peer.c, compiled in beforeAll. A missing gcc or
- * libsrtp2-dev fails the suite (it does not skip): CI installs both.
+ * The peer is test/interop/libsrtp-peer.c, compiled in beforeAll. It needs Debian's gcc,
+ * pkg-config and libsrtp2-dev: without them the file is skipped with a SKIPPED line naming the
+ * apt-get command, except under CI, where it fails (test/system/support/requirements.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { srtpProfile, type SrtpProfileName } from '../../shared/srtp/profiles.js
 import { buildLibsrtpPeer, type BuiltLibsrtpPeer } from '../interop/build-libsrtp-peer.js';
 import { runLibsrtpPeer, type LibsrtpProfile, type LibsrtpResult } from '../interop/libsrtp-peer.js';
 import { generateRtpStream, type RtpStream, type StreamPacket } from '../interop/rtp-stream.js';
+import { binaryOnPath, pkgConfigModule, systemTestCanRun } from './support/requirements.js';
 
 const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -47,6 +49,14 @@ const masterProtectVectors = fixtures.vectors.filter(
   (vector): vector is MasterProtectVector => vector.kind === 'master_protect',
 );
 
+// Every suite below runs only if this is true; a file whose tests are all skipped runs none of
+// its hooks, so the peer is not compiled either.
+const libsrtpReady = systemTestCanRun('libsrtp interop (test/system/libsrtp-interop.test.ts)', [
+  binaryOnPath('gcc', 'gcc'),
+  binaryOnPath('pkg-config', 'pkg-config'),
+  pkgConfigModule('libsrtp2', 'libsrtp2-dev'),
+]);
+
 let peer: BuiltLibsrtpPeer;
 beforeAll(function compilePeer() {
   peer = buildLibsrtpPeer();
@@ -55,7 +65,7 @@ afterAll(function removePeer() {
   peer?.dispose();
 });
 
-describe('libsrtp-peer on its own', () => {
+describe.runIf(libsrtpReady)('libsrtp-peer on its own', () => {
   it('has the master_protect fixtures to replay', () => {
     expect(masterProtectVectors.length).toBeGreaterThanOrEqual(4);
   });
@@ -115,7 +125,7 @@ const INTEROP_CASES: readonly InteropCase[] = BACKENDS.flatMap(({ backendName, b
   PROFILES.map((profile) => ({ profile, backendName, backend, rtpPackets: 70_000 })),
 );
 
-describe.each(INTEROP_CASES)('Parley ($backendName) ⇄ libsrtp, $profile, $rtpPackets RTP packets', (testCase) => {
+describe.runIf(libsrtpReady).each(INTEROP_CASES)('Parley ($backendName) ⇄ libsrtp, $profile, $rtpPackets RTP packets', (testCase) => {
   let stream: RtpStream;
   let parleyProtected: readonly Uint8Array[];
   let libsrtpProtected: readonly LibsrtpResult[];
