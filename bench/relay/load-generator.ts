@@ -12,7 +12,7 @@
  * re-protected voice.
  *
  * Receiving: with the relay's native addon built, each socket is read in bursts with recvmmsg
- * (relay/src/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram: less
+ * (relay/src/io/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram: less
  * of this process's own CPU and garbage-collection pauses end up in the latency figures, for the
  * relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
  *
@@ -26,9 +26,9 @@ import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import { DatagramReceiver } from '../../relay/src/datagram-receiver.js';
-import { loadNativeUdp } from '../../relay/src/native-udp.js';
-import type { DirectionKeys } from '../../relay/src/session-spec.js';
+import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
+import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
+import type { DirectionKeys } from '../../relay/src/media/session-spec.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
 import { BenchSessionInstaller, forEachConcurrently, type BenchSession } from './session-installer.js';
 import type {

@@ -6,7 +6,7 @@
 import { RelayApiClient, RelayApiError } from '../../shared/relay-api/relay-api-client.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
 import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { DirectionKeys } from '../../relay/src/session-spec.js';
+import type { DirectionKeys } from '../../relay/src/media/session-spec.js';
 
 export interface RelayApiTarget {
   /** e.g. http://127.0.0.1:7400 */

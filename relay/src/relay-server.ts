@@ -12,12 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { RelayConfig } from './config.js';
-import { ControlPlaneClient } from './control-plane-client.js';
-import { createInternalApi } from './internal-api.js';
+import { ControlPlaneClient } from './api/control-plane-client.js';
+import { createInternalApi } from './api/internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { NonceCache } from './nonce-cache.js';
-import { RelayWorkers } from './relay-workers.js';
+import { NonceCache } from './api/nonce-cache.js';
+import { RelayWorkers } from './workers/relay-workers.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;

@@ -4,11 +4,11 @@
  * cue. The real worker's paths are covered over UDP in relay-workers.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { workerForChannel } from '../../relay/src/channel-shard.js';
+import { workerForChannel } from '../../relay/src/workers/channel-shard.js';
 import { loadRelayConfig } from '../../relay/src/config.js';
-import { WorkerUnavailableError } from '../../relay/src/relay-sessions.js';
-import { RelayWorkers } from '../../relay/src/relay-workers.js';
-import type { SessionSpec } from '../../relay/src/session-spec.js';
+import { WorkerUnavailableError } from '../../relay/src/media/relay-sessions.js';
+import { RelayWorkers } from '../../relay/src/workers/relay-workers.js';
+import type { SessionSpec } from '../../relay/src/media/session-spec.js';
 import { randomKeyMaterial } from '../support/relay-fixtures.js';
 
 const DYING_WORKER = new URL('../support/dying-relay-worker.mjs', import.meta.url);

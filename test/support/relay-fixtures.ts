@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RegistryLimits } from '../../relay/src/session-registry.js';
-import type { DirectionKeys, SessionKeyMaterial, SessionSpec } from '../../relay/src/session-spec.js';
+import type { RegistryLimits } from '../../relay/src/media/session-registry.js';
+import type { DirectionKeys, SessionKeyMaterial, SessionSpec } from '../../relay/src/media/session-spec.js';
 
 export const TEST_LIMITS: RegistryLimits = {
   maxSessions: 1000,

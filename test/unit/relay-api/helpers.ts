@@ -6,8 +6,8 @@ import { signRequest, type SigningKey } from '../../../shared/relay-api/request-
 import { sealSessionKeys, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
-import { LocalRelaySessions, type SessionPlacement } from '../../../relay/src/relay-sessions.js';
-import { SessionRegistry, type RegistryLimits } from '../../../relay/src/session-registry.js';
+import { LocalRelaySessions, type SessionPlacement } from '../../../relay/src/media/relay-sessions.js';
+import { SessionRegistry, type RegistryLimits } from '../../../relay/src/media/session-registry.js';
 
 export const RELAY_ID = 'relay-fra-1';
 export const API_KEY: SigningKey = { keyId: 'cp-2026-01', secret: new Uint8Array(randomBytes(32)) };

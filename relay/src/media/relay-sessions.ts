@@ -11,9 +11,9 @@
  * `install` and `rotate` is consumed before the returned promise is first awaited, so the caller
  * may wipe its copy as soon as the call returns.
  */
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RelayEndpoint } from './config.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { RelayEndpoint } from '../config.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 

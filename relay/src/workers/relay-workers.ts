@@ -19,14 +19,14 @@
  *   turns false, which /healthz reports. Its last counters are kept, so metrics never go down.
  */
 import { Worker } from 'node:worker_threads';
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { workerForChannel } from './channel-shard.js';
-import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from './config.js';
-import { emptyPacketStats, sumPacketStats } from './packet-stats.js';
-import { WorkerUnavailableError, type RelaySessions, type SessionPlacement, type SessionState } from './relay-sessions.js';
-import { InstallRefusedError } from './session-registry.js';
-import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from '../config.js';
+import { emptyPacketStats, sumPacketStats } from '../media/packet-stats.js';
+import { WorkerUnavailableError, type RelaySessions, type SessionPlacement, type SessionState } from '../media/relay-sessions.js';
+import { InstallRefusedError } from '../media/session-registry.js';
+import type { SessionKeyMaterial, SessionPatch, SessionSpec } from '../media/session-spec.js';
 import { packSessionKeys, type RelayWorkerInit, type WorkerMessage, type WorkerReplies, type WorkerRequest, type WorkerStats } from './worker-protocol.js';
 
 /** How often each worker checks expiry, idleness and rotation overlaps. */

@@ -12,13 +12,13 @@
  * (`session-ended`, `warning`) and the main thread logs, so stdout has one writer.
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
-import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
-import { DatagramRouter } from './datagram-router.js';
-import { loadNativeGcmBackend, nativeGcmBackendError } from './native-gcm-backend.js';
-import { PacketStats } from './packet-stats.js';
-import { LocalRelaySessions } from './relay-sessions.js';
-import { InstallRefusedError, SessionRegistry } from './session-registry.js';
-import { UdpTransport } from './udp-transport.js';
+import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
+import { DatagramRouter } from '../media/datagram-router.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../media/native-gcm-backend.js';
+import { PacketStats } from '../media/packet-stats.js';
+import { LocalRelaySessions } from '../media/relay-sessions.js';
+import { InstallRefusedError, SessionRegistry } from '../media/session-registry.js';
+import { UdpTransport } from '../io/udp-transport.js';
 import { MEMORY_PROBE_CHANNEL, unpackSessionKeys, type MemoryProbeReply, type MemoryProbeRequest, type RelayWorkerInit, type WorkerMessage, type WorkerReplies, type WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort;

@@ -9,13 +9,13 @@
  * either thread, and the worker wipes the buffer once its SRTP contexts hold their derived keys.
  * Nothing else that crosses is secret: no API key, no private key, no sealed keys.
  */
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RouterOptions } from './datagram-router.js';
-import type { PacketStatsSnapshot } from './packet-stats.js';
-import type { SessionState } from './relay-sessions.js';
-import type { InstallRefusal, RegistryLimits, SessionEndReason } from './session-registry.js';
-import type { SessionKeyMaterial, SessionPatch, SessionPermissions } from './session-spec.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { RouterOptions } from '../media/datagram-router.js';
+import type { PacketStatsSnapshot } from '../media/packet-stats.js';
+import type { SessionState } from '../media/relay-sessions.js';
+import type { InstallRefusal, RegistryLimits, SessionEndReason } from '../media/session-registry.js';
+import type { SessionKeyMaterial, SessionPatch, SessionPermissions } from '../media/session-spec.js';
 
 /** `workerData` of a relay worker: its index and what it needs from the config, no secrets. */
 export interface RelayWorkerInit {

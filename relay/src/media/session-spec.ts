@@ -2,7 +2,7 @@
  * What the control plane installs on a relay for one voice session, after the sealed key
  * material has been opened. Validated at the edge (the internal API); trusted from here on.
  */
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 
 export interface DirectionKeys {
   readonly masterKey: Uint8Array;
