@@ -12,9 +12,9 @@
  * re-protected voice.
  *
  * Receiving: with the relay's native addon built, each socket is read in bursts with recvmmsg
- * (relay/src/io/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram: less
- * of this process's own CPU and garbage-collection pauses end up in the latency figures, for the
- * relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
+ * (relay/src/io/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram:
+ * less of this process's own CPU and garbage-collection pauses end up in the latency figures, for
+ * the relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
  *
  * Latency: this process both sends and receives, so one clock serves both ends. The send time of
  * every packet is kept by (speaker, sequence number) — both are in the clear RTP header the relay

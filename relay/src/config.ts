@@ -71,8 +71,8 @@ export interface RelayConfig {
   readonly logLevel: RelayLogLevel;
   readonly udp: RelayUdpConfig;
   /**
-   * Relay worker threads, one UDP socket each (relay/src/workers/relay-workers.ts). One per core in
-   * production; 1 in development, so tests and the benchmark measure one core.
+   * Relay worker threads, one UDP socket each (relay/src/workers/worker-pool.ts). One per core
+   * in production; 1 in development, so tests and the benchmark measure one core.
    */
   readonly workers: number;
   readonly api: RelayApiConfig;

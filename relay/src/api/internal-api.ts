@@ -42,7 +42,7 @@ import {
   type NonceStore,
 } from '../../../shared/relay-api/request-signing.js';
 import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
-import { WorkerUnavailableError, type RelaySessions, type SessionPlacement } from '../media/relay-sessions.js';
+import { WorkerUnavailableError, type SessionDirectory, type SessionPlacement } from '../media/session-directory.js';
 import { InstallRefusedError, type InstallRefusal } from '../media/session-registry.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
@@ -55,8 +55,8 @@ export interface InternalApiLogger {
 }
 
 export interface InternalApiDeps {
-  /** The relay's sessions: one local registry, or the relay workers (relay-workers.ts). */
-  readonly sessions: RelaySessions;
+  /** The relay's sessions: one local registry, or the relay workers (worker-pool.ts). */
+  readonly sessions: SessionDirectory;
   readonly relayId: string;
   /** keyId → HMAC secret (≥ 32 bytes). Copied at construction. */
   readonly apiKeys: ReadonlyMap<string, Uint8Array>;
