@@ -25,10 +25,10 @@ import { randomBytes } from 'node:crypto';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
 import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
 import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
-import type { DirectionKeys } from '../../relay/src/media/session-spec.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
 import { BenchSessionInstaller, forEachConcurrently, type BenchSession } from './session-installer.js';
 import type {
@@ -111,7 +111,7 @@ let pongs = 0;
 const samples: Sample[] = [];
 let sampleBudget = new Uint8Array(0);
 
-function directionKeys(): DirectionKeys {
+function directionKeys(): SrtpMasterKeys {
   const p = SRTP_PROFILES[PROFILE];
   return { masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) };
 }
