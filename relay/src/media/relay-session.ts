@@ -10,11 +10,11 @@
  * older keys until the client proves it holds the new ones (its first authenticated packet
  * under them), so no packet is ever sent under keys the client might not have yet.
  */
-import { assertBytes } from '../../shared/bytes.js';
-import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
-import { SrtpContext } from '../../shared/srtp/context.js';
-import { srtpProfile, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import { checkReplayWindowSize } from '../../shared/srtp/replay-window.js';
+import { assertBytes } from '../../../shared/bytes.js';
+import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import { SrtpContext } from '../../../shared/srtp/context.js';
+import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import { TokenBucket } from './token-bucket.js';
 

@@ -13,11 +13,11 @@
  * fetch, timers, time and randomness are injected; close() is idempotent and cancels the timer
  * and any request in flight.
  */
-import { encodeBase64Url } from '../../shared/relay-api/base64url.js';
-import type { RelayRegistrationBody } from '../../shared/relay-api/messages.js';
-import { CONTROL_PLANE_AUDIENCE, assertSigningSecret, signRequest, type SigningKey } from '../../shared/relay-api/request-signing.js';
-import { assertBytes } from '../../shared/bytes.js';
-import { X25519_KEY_LENGTH } from '../../shared/keys/transcript.js';
+import { encodeBase64Url } from '../../../shared/relay-api/base64url.js';
+import type { RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
+import { CONTROL_PLANE_AUDIENCE, assertSigningSecret, signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
+import { assertBytes } from '../../../shared/bytes.js';
+import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
 
 export const REGISTER_PATH = 'internal/relays/register';
 export const HEARTBEAT_PATH = 'internal/relays/heartbeat';

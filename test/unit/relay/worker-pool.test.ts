@@ -1,8 +1,8 @@
 /** The pure parts of the relay's worker layout: channel sharding, keys across threads, worker flags. */
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, workerForChannel } from '../../../relay/src/channel-shard.js';
-import { workerExecArgv } from '../../../relay/src/relay-workers.js';
-import { packSessionKeys, unpackSessionKeys } from '../../../relay/src/worker-protocol.js';
+import { fnv1a32, workerForChannel } from '../../../relay/src/workers/channel-shard.js';
+import { workerExecArgv } from '../../../relay/src/workers/worker-pool.js';
+import { packSessionKeys, unpackSessionKeys } from '../../../relay/src/workers/worker-protocol.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 
 const SRTP_PROFILE_NAMES = Object.keys(SRTP_PROFILES) as SrtpProfileName[];

@@ -25,7 +25,7 @@
 import type { Socket } from 'node:dgram';
 import { dgramSocketFd } from './datagram-batch.js';
 import { META_WORDS, type NativeUdp, type ReadableWatch } from './native-udp.js';
-import type { RemoteAddress } from './relay-session.js';
+import type { RemoteAddress } from '../media/relay-session.js';
 
 /** Datagrams per recvmmsg call: a burst of this many is handled before its output is flushed. */
 export const DEFAULT_RECEIVE_CAPACITY = 32;

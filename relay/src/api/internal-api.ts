@@ -19,9 +19,9 @@
  * listens on fly.io's private network (6PN), where the metrics scraper runs.
  */
 import { Hono, type Context } from 'hono';
-import { assertBytes, concatBytes, wipeBytes } from '../../shared/bytes.js';
-import { X25519_KEY_LENGTH } from '../../shared/keys/transcript.js';
-import { assertRelayApiId, isRelayApiId } from '../../shared/relay-api/ids.js';
+import { assertBytes, concatBytes, wipeBytes } from '../../../shared/bytes.js';
+import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
+import { assertRelayApiId, isRelayApiId } from '../../../shared/relay-api/ids.js';
 import {
   parseInstallSession,
   parseJsonBody,
@@ -32,7 +32,7 @@ import {
   type InstallSessionResponse,
   type RelaySessionSummary,
   type SessionListResponse,
-} from '../../shared/relay-api/messages.js';
+} from '../../../shared/relay-api/messages.js';
 import {
   assertKeyId,
   assertSigningSecret,
@@ -40,10 +40,10 @@ import {
   DEFAULT_MAX_SKEW_MS,
   verifyRequest,
   type NonceStore,
-} from '../../shared/relay-api/request-signing.js';
-import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../shared/relay-api/sealed-keys.js';
-import { WorkerUnavailableError, type RelaySessions, type SessionPlacement } from './relay-sessions.js';
-import { InstallRefusedError, type InstallRefusal } from './session-registry.js';
+} from '../../../shared/relay-api/request-signing.js';
+import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
+import { WorkerUnavailableError, type SessionDirectory, type SessionPlacement } from '../media/session-directory.js';
+import { InstallRefusedError, type InstallRefusal } from '../media/session-registry.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 export const INTERNAL_API_REALM = 'parley-relay';
@@ -55,8 +55,8 @@ export interface InternalApiLogger {
 }
 
 export interface InternalApiDeps {
-  /** The relay's sessions: one local registry, or the relay workers (relay-workers.ts). */
-  readonly sessions: RelaySessions;
+  /** The relay's sessions: one local registry, or the relay workers (worker-pool.ts). */
+  readonly sessions: SessionDirectory;
   readonly relayId: string;
   /** keyId → HMAC secret (≥ 32 bytes). Copied at construction. */
   readonly apiKeys: ReadonlyMap<string, Uint8Array>;

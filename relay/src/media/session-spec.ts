@@ -2,20 +2,16 @@
  * What the control plane installs on a relay for one voice session, after the sealed key
  * material has been opened. Validated at the edge (the internal API); trusted from here on.
  */
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
-
-export interface DirectionKeys {
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
-}
+import type { SrtpMasterKeys } from '../../../shared/srtp/master-keys.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 
 export interface SessionKeyMaterial {
   /** The SSRC the client sends with under these keys; unique on the relay. */
   readonly ssrc: number;
   /** Keys for packets the client sends (client → relay). */
-  readonly clientToRelay: DirectionKeys;
+  readonly clientToRelay: SrtpMasterKeys;
   /** Keys for packets the relay sends to the client (relay → client). */
-  readonly relayToClient: DirectionKeys;
+  readonly relayToClient: SrtpMasterKeys;
 }
 
 export interface SessionPermissions {

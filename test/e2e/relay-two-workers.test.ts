@@ -4,12 +4,12 @@
  * call to the right worker, metrics summed over both, and SIGTERM draining both.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { workerForChannel } from '../../relay/src/channel-shard.js';
+import { workerForChannel } from '../../relay/src/workers/channel-shard.js';
 import type { InstallSessionResponse } from '../../shared/relay-api/messages.js';
 import { RelayApiError } from '../../shared/relay-api/relay-api-client.js';
 import { startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
 import { settle, UdpVoiceClient } from '../../cli/udp-voice-client.js';
-import type { SessionKeyMaterial } from '../../relay/src/session-spec.js';
+import type { SessionKeyMaterial } from '../../relay/src/media/session-spec.js';
 import { clientFor, randomKeyMaterial } from '../support/relay-fixtures.js';
 
 const WORKERS = 2;

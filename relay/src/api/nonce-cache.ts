@@ -11,7 +11,7 @@
  * Pure (time is passed in); nothing Node-specific, so the control plane can reuse it inside one
  * isolate. Across isolates it needs shared storage (a Durable Object) instead.
  */
-import type { NonceStore, NonceVerdict } from '../../shared/relay-api/request-signing.js';
+import type { NonceStore, NonceVerdict } from '../../../shared/relay-api/request-signing.js';
 
 export const DEFAULT_NONCE_CACHE_ENTRIES = 10_000;
 

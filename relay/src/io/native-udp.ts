@@ -5,8 +5,8 @@
  *
  * Why: each dgram.Socket.send() costs ~4-5 µs (a libuv send request, its callback, the JS↔C++
  * crossings, one syscall); one incoming voice datagram fans out to 4-20 listeners. sendmmsg
- * hands a whole fan-out to the kernel in one call (relay/src/datagram-batch.ts); recvmmsg takes a
- * whole burst of incoming datagrams in one call (relay/src/datagram-receiver.ts).
+ * hands a whole fan-out to the kernel in one call (relay/src/io/datagram-batch.ts); recvmmsg
+ * takes a whole burst of incoming datagrams in one call (relay/src/io/datagram-receiver.ts).
  *
  * Optional at run time, like the GCM backend: `loadNativeUdp()` returns null (and never throws)
  * when the addon is not built, is stale, or the platform has no sendmmsg (only Linux builds it),

@@ -1,19 +1,21 @@
 /**
- * What the internal API asks of "the relay's sessions", wherever they live: `RelaySessions`.
+ * What the internal API asks of "the relay's sessions", wherever they live: `SessionDirectory`.
+ * A SessionRegistry (session-registry.ts) holds the sessions of one thread; a SessionDirectory is
+ * the API's view of all of them, in this thread or spread over the worker threads.
  *
  * Two implementations:
- *   - `LocalRelaySessions`: one SessionRegistry in this thread. Each relay worker uses it for its
- *     own shard, and tests drive the internal API with it in-process.
- *   - `RelayWorkers` (relay-workers.ts): the main thread's router to the workers, each holding
- *     one shard of the channels behind its own UDP port.
+ *   - `LocalSessionDirectory`: one SessionRegistry in this thread. Each relay worker uses it for
+ *     its own shard, and tests drive the internal API with it in-process.
+ *   - `WorkerPool` (workers/worker-pool.ts): the main thread's router to the workers, each
+ *     holding one shard of the channels behind its own UDP port.
  *
  * Methods are async because the second one crosses a thread boundary. Key material handed to
  * `install` and `rotate` is consumed before the returned promise is first awaited, so the caller
  * may wipe its copy as soon as the call returns.
  */
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RelayEndpoint } from './config.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { RelayEndpoint } from '../config.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 
@@ -44,7 +46,7 @@ export class WorkerUnavailableError extends Error {
   }
 }
 
-export interface RelaySessions {
+export interface SessionDirectory {
   /** Sessions installed (across every worker). */
   readonly size: number;
   /** Channels with at least one session. */
@@ -64,7 +66,7 @@ export interface RelaySessions {
 }
 
 /** One SessionRegistry in this thread, placed at one UDP port. */
-export class LocalRelaySessions implements RelaySessions {
+export class LocalSessionDirectory implements SessionDirectory {
   constructor(
     readonly registry: SessionRegistry,
     private readonly placement: SessionPlacement,

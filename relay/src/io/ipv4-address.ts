@@ -1,5 +1,5 @@
 /**
- * IPv4 addresses as numbers, for the batched UDP output (relay/src/datagram-batch.ts).
+ * IPv4 addresses as numbers, for the batched UDP output (relay/src/io/datagram-batch.ts).
  * UdpTransport parses each destination object once and remembers the answer, never per packet.
  */
 

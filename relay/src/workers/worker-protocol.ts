@@ -1,5 +1,5 @@
 /**
- * Messages between the relay's main thread (relay-workers.ts) and its workers (relay-worker.ts).
+ * Messages between the relay's main thread (worker-pool.ts) and its workers (worker-thread.ts).
  *
  * Requests carry an id and get exactly one reply with that id, in order (a MessagePort is FIFO).
  * Events (`session-ended`, `warning`) are the worker speaking on its own.
@@ -9,16 +9,16 @@
  * either thread, and the worker wipes the buffer once its SRTP contexts hold their derived keys.
  * Nothing else that crosses is secret: no API key, no private key, no sealed keys.
  */
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RouterOptions } from './datagram-router.js';
-import type { PacketStatsSnapshot } from './packet-stats.js';
-import type { SessionState } from './relay-sessions.js';
-import type { InstallRefusal, RegistryLimits, SessionEndReason } from './session-registry.js';
-import type { SessionKeyMaterial, SessionPatch, SessionPermissions } from './session-spec.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { RouterOptions } from '../media/datagram-router.js';
+import type { PacketStatsSnapshot } from '../media/packet-stats.js';
+import type { SessionState } from '../media/session-directory.js';
+import type { InstallRefusal, RegistryLimits, SessionEndReason } from '../media/session-registry.js';
+import type { SessionKeyMaterial, SessionPatch, SessionPermissions } from '../media/session-spec.js';
 
 /** `workerData` of a relay worker: its index and what it needs from the config, no secrets. */
-export interface RelayWorkerInit {
+export interface WorkerThreadInit {
   readonly index: number;
   readonly udp: { readonly host: string; readonly port: number };
   readonly registry: RegistryLimits;
@@ -122,7 +122,7 @@ export function unpackSessionKeys(buffer: ArrayBuffer, ssrc: number, profile: Sr
 
 /**
  * BroadcastChannel on which workers answer memory probes, only under `node --expose-gc`
- * (relay-worker.ts `answerMemoryProbes`; bench/relay/relay-probe.ts asks).
+ * (worker-thread.ts `answerMemoryProbes`; bench/relay/relay-probe.ts asks).
  */
 export const MEMORY_PROBE_CHANNEL = 'parley-relay-memory-probe';
 

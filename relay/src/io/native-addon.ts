@@ -11,11 +11,11 @@ import { fileURLToPath } from 'node:url';
 export const ADDON_ABI_VERSION = 4;
 
 /**
- * Where node-gyp puts the addon, relative to this module: from relay/src/ when run from source
- * (tsx, vitest), and from dist/relay/src/ in the container image, which copies the build to
+ * Where node-gyp puts the addon, relative to this module: from relay/src/io/ when run from source
+ * (tsx, vitest), and from dist/relay/src/io/ in the container image, which copies the build to
  * relay/native/build/Release/ beside dist/.
  */
-export const ADDON_LOCATIONS = ['../native/build/Release/parley_gcm.node', '../../../relay/native/build/Release/parley_gcm.node'];
+export const ADDON_LOCATIONS = ['../../native/build/Release/parley_gcm.node', '../../../../relay/native/build/Release/parley_gcm.node'];
 
 export const BUILD_HINT = 'run `npm run build:native`';
 

@@ -13,9 +13,9 @@
  * Engines are single-threaded, like the relay's UDP loop: one engine must not be used from two
  * threads (it cannot be: N-API functions belong to the JS thread that created them).
  */
-import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
-import type { AesGcmEngine, SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
-import { BUILD_HINT, requireNativeAddon } from './native-addon.js';
+import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
+import type { AesGcmEngine, SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import { BUILD_HINT, requireNativeAddon } from '../io/native-addon.js';
 
 /** An AES-GCM engine of the native backend: the interface's methods, the optional ones included. */
 export interface NativeAesGcmEngine extends AesGcmEngine {

@@ -1,6 +1,6 @@
 /**
  * The main thread's side of the relay workers: starts one worker thread per configured worker
- * (relay-worker.ts), each on its own UDP port, and routes session changes to them.
+ * (worker-thread.ts), each on its own UDP port, and routes session changes to them.
  *
  * - A channel lives on exactly one worker, `workerForChannel(channelId, N)` (channel-shard.ts);
  *   an install goes there, and the answer names that worker's port and public endpoint.
@@ -19,15 +19,15 @@
  *   turns false, which /healthz reports. Its last counters are kept, so metrics never go down.
  */
 import { Worker } from 'node:worker_threads';
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { workerForChannel } from './channel-shard.js';
-import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from './config.js';
-import { emptyPacketStats, sumPacketStats } from './packet-stats.js';
-import { WorkerUnavailableError, type RelaySessions, type SessionPlacement, type SessionState } from './relay-sessions.js';
-import { InstallRefusedError } from './session-registry.js';
-import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
-import { packSessionKeys, type RelayWorkerInit, type WorkerMessage, type WorkerReplies, type WorkerRequest, type WorkerStats } from './worker-protocol.js';
+import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from '../config.js';
+import { emptyPacketStats, sumPacketStats } from '../media/packet-stats.js';
+import { WorkerUnavailableError, type SessionDirectory, type SessionPlacement, type SessionState } from '../media/session-directory.js';
+import { InstallRefusedError } from '../media/session-registry.js';
+import type { SessionKeyMaterial, SessionPatch, SessionSpec } from '../media/session-spec.js';
+import { packSessionKeys, type WorkerThreadInit, type WorkerMessage, type WorkerReplies, type WorkerRequest, type WorkerStats } from './worker-protocol.js';
 
 /** How often each worker checks expiry, idleness and rotation overlaps. */
 const SWEEP_INTERVAL_MS = 250;
@@ -54,16 +54,16 @@ const CLOSE_TIMEOUT_MS = 5_000;
  */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export interface RelayWorkersLogger {
+export interface WorkerPoolLogger {
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
 }
 
-export interface RelayWorkersOptions {
+export interface WorkerPoolOptions {
   /**
    * Another worker module (plain JavaScript), speaking worker-protocol.ts. Tests use one to
-   * make a worker die on cue; the relay always runs relay-worker.
+   * make a worker die on cue; the relay always runs worker-thread.
    */
   readonly workerScript?: URL;
   /** How long a request may wait for its worker before the worker is declared hung (tests shorten it). */
@@ -71,7 +71,7 @@ export interface RelayWorkersOptions {
 }
 
 /** What a worker said about itself when it started. */
-export interface RelayWorkerInfo {
+export interface WorkerInfo {
   readonly index: number;
   readonly udpPort: number;
   readonly udpEndpoint: RelayEndpoint;
@@ -108,7 +108,7 @@ class WorkerHandle {
   #nextId = 1;
 
   constructor(
-    readonly info: RelayWorkerInfo,
+    readonly info: WorkerInfo,
     readonly thread: Worker,
     private readonly requestTimeoutMs: number,
     /** Called once when a request goes unanswered for requestTimeoutMs: the worker is hung. */
@@ -153,15 +153,15 @@ class WorkerHandle {
 }
 
 /**
- * The URL and options that start relay-worker in a thread: the compiled .js in the image, the
+ * The URL and options that start worker-thread in a thread: the compiled .js in the image, the
  * .ts source under tsx in development. tsx's module hooks do not reach worker threads on Node 20,
  * so from source the worker first registers them itself.
  */
 function workerEntry(): { entry: URL | string; eval: boolean; execArgv: string[] } {
   const execArgv = workerExecArgv(process.execArgv);
-  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./relay-worker.js', import.meta.url), eval: false, execArgv };
+  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./worker-thread.js', import.meta.url), eval: false, execArgv };
   const tsx = import.meta.resolve('tsx/esm/api');
-  const worker = new URL('./relay-worker.ts', import.meta.url).href;
+  const worker = new URL('./worker-thread.ts', import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); });`;
   return { entry: code, eval: true, execArgv };
 }
@@ -191,17 +191,17 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
   return kept;
 }
 
-export class RelayWorkers implements RelaySessions {
+export class WorkerPool implements SessionDirectory {
   readonly #workers: WorkerHandle[];
   readonly #sessions = new Map<string, SessionEntry>();
   /** Channel id → sessions in it, for the relay-wide channel count and limit. */
   readonly #channels = new Map<string, number>();
   readonly #limits: { readonly maxSessions: number; readonly maxChannels: number };
-  readonly #log: RelayWorkersLogger;
+  readonly #log: WorkerPoolLogger;
   #draining = false;
   #closed = false;
 
-  private constructor(workers: WorkerHandle[], limits: { maxSessions: number; maxChannels: number }, log: RelayWorkersLogger) {
+  private constructor(workers: WorkerHandle[], limits: { maxSessions: number; maxChannels: number }, log: WorkerPoolLogger) {
     this.#workers = workers;
     this.#limits = limits;
     this.#log = log;
@@ -209,10 +209,10 @@ export class RelayWorkers implements RelaySessions {
   }
 
   /** Starts `config.workers` workers and resolves once every one is listening. */
-  static async start(config: RelayConfig, log: RelayWorkersLogger, options: RelayWorkersOptions = {}): Promise<RelayWorkers> {
+  static async start(config: RelayConfig, log: WorkerPoolLogger, options: WorkerPoolOptions = {}): Promise<WorkerPool> {
     const { entry, eval: isEval, execArgv } = options.workerScript === undefined ? workerEntry() : { entry: options.workerScript, eval: false, execArgv: [] };
     const started = Array.from({ length: config.workers }, (_, index) => {
-      const init: RelayWorkerInit = {
+      const init: WorkerThreadInit = {
         index,
         udp: { host: config.udp.host, port: config.udp.port === 0 ? 0 : config.udp.port + index },
         registry: config.registry,
@@ -235,17 +235,17 @@ export class RelayWorkers implements RelaySessions {
       await Promise.all(started.map((s) => s.thread.terminate()));
       throw failed.reason;
     }
-    let relayWorkers: RelayWorkers | undefined;
+    let pool: WorkerPool | undefined;
     const onHung = (worker: WorkerHandle): void => {
-      if (relayWorkers !== undefined) relayWorkers.#hung(worker);
+      if (pool !== undefined) pool.#hung(worker);
     };
     const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-    const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<RelayWorkerInfo>).value, started[i]!.thread, timeoutMs, onHung));
-    relayWorkers = new RelayWorkers(handles, config.registry, log);
-    return relayWorkers;
+    const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<WorkerInfo>).value, started[i]!.thread, timeoutMs, onHung));
+    pool = new WorkerPool(handles, config.registry, log);
+    return pool;
   }
 
-  get workers(): readonly RelayWorkerInfo[] {
+  get workers(): readonly WorkerInfo[] {
     return this.#workers.map((w) => w.info);
   }
 
@@ -275,7 +275,7 @@ export class RelayWorkers implements RelaySessions {
 
   async install(spec: SessionSpec, now: number): Promise<SessionPlacement> {
     // Everything up to the postMessage is synchronous: the keys are packed and transferred
-    // before this function first awaits (RelaySessions' contract).
+    // before this function first awaits (SessionDirectory's contract).
     if (this.#draining) throw new InstallRefusedError('draining');
     if (spec.expiresAt <= now) throw new InstallRefusedError('expired');
     if (this.#sessions.has(spec.sessionId)) throw new InstallRefusedError('duplicate-session');
@@ -458,7 +458,7 @@ export class RelayWorkers implements RelaySessions {
 }
 
 /** Resolves with the worker's info once it listens; rejects if it fails or exits first. */
-function waitForReady(thread: Worker, index: number, config: RelayConfig): Promise<RelayWorkerInfo> {
+function waitForReady(thread: Worker, index: number, config: RelayConfig): Promise<WorkerInfo> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: WorkerMessage): void => {
       if (message.type !== 'ready') return;

@@ -1,7 +1,7 @@
 /**
  * One relay worker thread: one UDP socket on its own port, one SessionRegistry holding its shard
  * of the channels, one DatagramRouter, its own sweep timer and its own instance of the native
- * addon. Started by relay-workers.ts with a RelayWorkerInit as workerData.
+ * addon. Started by worker-pool.ts with a WorkerThreadInit as workerData.
  *
  * The packet path never leaves this thread and never posts a message: the main thread asks for
  * counters (`stats`) when Prometheus scrapes. Session changes arrive as requests from the main
@@ -12,18 +12,18 @@
  * (`session-ended`, `warning`) and the main thread logs, so stdout has one writer.
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
-import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
-import { DatagramRouter } from './datagram-router.js';
-import { loadNativeGcmBackend, nativeGcmBackendError } from './native-gcm-backend.js';
-import { PacketStats } from './packet-stats.js';
-import { LocalRelaySessions } from './relay-sessions.js';
-import { InstallRefusedError, SessionRegistry } from './session-registry.js';
-import { UdpTransport } from './udp-transport.js';
-import { MEMORY_PROBE_CHANNEL, unpackSessionKeys, type MemoryProbeReply, type MemoryProbeRequest, type RelayWorkerInit, type WorkerMessage, type WorkerReplies, type WorkerRequest } from './worker-protocol.js';
+import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
+import { DatagramRouter } from '../media/datagram-router.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../media/native-gcm-backend.js';
+import { PacketStats } from '../media/packet-stats.js';
+import { LocalSessionDirectory } from '../media/session-directory.js';
+import { InstallRefusedError, SessionRegistry } from '../media/session-registry.js';
+import { UdpTransport } from '../io/udp-transport.js';
+import { MEMORY_PROBE_CHANNEL, unpackSessionKeys, type MemoryProbeReply, type MemoryProbeRequest, type WorkerThreadInit, type WorkerMessage, type WorkerReplies, type WorkerRequest } from './worker-protocol.js';
 
 const port = parentPort;
-if (port === null) throw new Error('relay-worker: must run in a worker thread (see relay-workers.ts)');
-const init = workerData as RelayWorkerInit;
+if (port === null) throw new Error('worker-thread: must run in a worker thread (see worker-pool.ts)');
+const init = workerData as WorkerThreadInit;
 
 function post(message: WorkerMessage, transfer?: ArrayBuffer[]): void {
   port!.postMessage(message, transfer);
@@ -50,8 +50,8 @@ const udp = await UdpTransport.bind(
 );
 router = new DatagramRouter(registry, udp, stats, init.router);
 // Where clients reach this worker is the main thread's business (it advertises every worker's
-// endpoint); the worker only needs the registry half of LocalRelaySessions.
-const sessions = new LocalRelaySessions(registry, { worker: init.index, udpPort: udp.port, udpEndpoint: { host: init.udp.host, port: udp.port } });
+// endpoint); the worker only needs the registry half of LocalSessionDirectory.
+const sessions = new LocalSessionDirectory(registry, { worker: init.index, udpPort: udp.port, udpEndpoint: { host: init.udp.host, port: udp.port } });
 
 const sweepTimer = setInterval(() => registry.sweep(Date.now()), init.sweepIntervalMs);
 

@@ -16,9 +16,9 @@
  * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong of the same
  * length; other RTCP is consumed (reports describe the client↔relay leg only).
  */
-import { isRtcpPacket } from '../../shared/srtp/demux.js';
-import { SrtpError, type SrtpErrorReason } from '../../shared/srtp/errors.js';
-import { decodeKeepalive, encodeKeepalive } from '../../shared/protocol/keepalive.js';
+import { isRtcpPacket } from '../../../shared/srtp/demux.js';
+import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
+import { decodeKeepalive, encodeKeepalive } from '../../../shared/protocol/keepalive.js';
 import type { DropReason, PacketCounters } from './packet-counters.js';
 import type { RemoteAddress } from './relay-session.js';
 import type { SessionRegistry, SsrcOwner } from './session-registry.js';

@@ -8,8 +8,8 @@
  * SSRCs are unique on the relay (a duplicate install is refused), and an SSRC is not handed out
  * again while any outbound context that may have used it is still alive (`#retiredSsrcs`).
  */
-import type { RelaySessionSummary } from '../../shared/relay-api/messages.js';
-import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { KeyEpoch, RelaySession, type SessionLimits } from './relay-session.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 

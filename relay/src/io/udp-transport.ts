@@ -3,12 +3,12 @@
  * to the router synchronously, and sends what the router asks for.
  *
  * Input is batched when it can be: with the native addon, on a udp4 socket, datagrams are read
- * in bursts of up to 32 with recvmmsg (relay/src/datagram-receiver.ts says how and why);
+ * in bursts of up to 32 with recvmmsg (relay/src/io/datagram-receiver.ts says how and why);
  * otherwise they arrive as node:dgram 'message' events.
  *
  * Output is batched when it can be: every datagram the router sends while it handles one
  * incoming datagram (the fan-out, a keepalive pong) is gathered in a DatagramBatch and leaves in
- * one sendmmsg call when the handler returns (relay/src/datagram-batch.ts says why writing to
+ * one sendmmsg call when the handler returns (relay/src/io/datagram-batch.ts says why writing to
  * the dgram socket's fd beside libuv is sound). Without the native addon, on a udp6 socket, or
  * for a destination that is not a dotted-quad IPv4 address, each datagram goes through
  * dgram.Socket.send as before.
@@ -16,10 +16,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { DatagramBatch } from './datagram-batch.js';
 import { DatagramReceiver } from './datagram-receiver.js';
-import type { DatagramSink } from './datagram-router.js';
+import type { DatagramSink } from '../media/datagram-router.js';
 import { ipv4ToNumber } from './ipv4-address.js';
 import { loadNativeUdp } from './native-udp.js';
-import type { RemoteAddress } from './relay-session.js';
+import type { RemoteAddress } from '../media/relay-session.js';
 
 /**
  * When batched output is flushed:
