@@ -29,6 +29,15 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              // Test settings: a cheap password hash (production refuses it) and no real database yet.
+              bindings: {
+                PARLEY_ENV: 'test',
+                LIBSQL_URL: 'http://127.0.0.1:9/',
+                PASSWORD_HASH_MEMORY_KIB: '64',
+                PASSWORD_HASH_ITERATIONS: '1',
+              },
+            },
           }),
         ],
         test: {
