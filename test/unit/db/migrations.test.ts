@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { databaseFromClient } from '../../../control/src/db/client.js';
 import * as schema from '../../../control/src/db/schema.js';
 
-const MIGRATIONS = new URL('../../../migrations', import.meta.url).pathname;
+import { MIGRATIONS_FOLDER as MIGRATIONS } from '../../support/control-database.js';
 
 let client: Client;
 
