@@ -11,6 +11,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { accessTokenKeys, verifyAccessToken } from '../auth/access-tokens.js';
+import { authenticateAppKey, scopeAllows, type AppKeyScope } from '../auth/app-keys.js';
 import { isAppKeyLive, liveAccountLogin } from '../auth/live-sessions.js';
 import { ApiError } from './errors.js';
 import type { ControlEnv } from './context.js';
@@ -48,6 +49,22 @@ export function requireAccessToken(): MiddlewareHandler<ControlEnv> {
       refuse(c, 'app-key-revoked');
     }
     c.set('principal', principal);
+    await next();
+  };
+}
+
+/** Server-to-server routes: an app key whose scopes allow `scope` (operator allows all). */
+export function requireAppKey(scope: AppKeyScope): MiddlewareHandler<ControlEnv> {
+  return async function authenticateAppKeyHeader(c, next) {
+    const token = bearerToken(c.req.header('Authorization'));
+    if (token === null) refuse(c, 'missing-bearer');
+    const caller = await authenticateAppKey(c.var.db, token);
+    if (caller === null) refuse(c, 'bad-app-key');
+    if (!scopeAllows(caller.scopes, scope)) {
+      c.var.log.write('info', 'auth_refused', { reason: 'scope', appKeyId: caller.appKeyId, scope });
+      throw new ApiError('forbidden');
+    }
+    c.set('appKey', caller);
     await next();
   };
 }

@@ -6,6 +6,7 @@ import type { ControlConfig } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { RequestLog } from './request-log.js';
 import type { Principal } from '../auth/principal.js';
+import type { AppKeyCaller } from '../auth/app-keys.js';
 
 export interface ControlVariables {
   readonly requestId: string;
@@ -15,6 +16,8 @@ export interface ControlVariables {
   readonly db: Database;
   /** Set by the authentication middleware on routes that require it. */
   readonly principal: Principal;
+  /** Set by requireAppKey on server-to-server routes. */
+  readonly appKey: AppKeyCaller;
 }
 
 export type ControlEnv = { Bindings: ControlBindings; Variables: ControlVariables };
