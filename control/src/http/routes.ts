@@ -5,6 +5,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
+import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { createRouter } from './router.js';
 
@@ -37,6 +38,8 @@ function jwksRoutes() {
 export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', healthRoutes());
   app.route('/', jwksRoutes());
+  app.route('/', channelRoutes());
+  app.route('/', adminChannelRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',
