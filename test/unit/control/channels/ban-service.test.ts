@@ -106,6 +106,21 @@ describe('bans', () => {
     await unbanSubject(database.db, OPERATOR, channelId, alice.userId);
   });
 
+  it('a ban racing a promotion never leaves a banned admin, nor a banned member', async () => {
+    await joinChannel(database.db, alice.principal, channelId, NOW);
+    const results = await Promise.allSettled([
+      banSubject(database.db, moderator.principal, channelId, alice.userId, undefined, NOW + 1),
+      putMember(database.db, owner.principal, channelId, alice.userId, { role: 'admin' }, NOW + 1),
+    ]);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(['conflict', 'forbidden', 'banned']).toContain((r.reason as { code: string }).code);
+    }
+    const banned = (await database.client.execute({ sql: 'SELECT 1 FROM channel_bans WHERE channel_id = ? AND subject = ?', args: [channelId, alice.userId] })).rows.length > 0;
+    const member = (await database.client.execute({ sql: 'SELECT role FROM channel_members WHERE channel_id = ? AND user_id = ?', args: [channelId, alice.userId] })).rows;
+    expect(banned && member.length > 0).toBe(false);
+    expect(banned || member[0]?.['role'] === 'admin').toBe(true);
+  });
+
   it('subjects are account ids or <app key id>:<external user id> without control characters', () => {
     expect(isBanSubject('usr_aaaaaaaaaaaaaaaaaaaaaaaaaa')).toBe(true);
     expect(isBanSubject('ak_aaaaaaaaaaaaaaaaaaaaaaaaaa:user 42/ü')).toBe(true);

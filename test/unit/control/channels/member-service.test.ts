@@ -238,6 +238,41 @@ describe('transferring ownership', () => {
   });
 });
 
+describe('races between membership changes', () => {
+  async function owners(channelId: string): Promise<{ ownerId: string | null; ownerRows: string[] }> {
+    const channel = await database.client.execute({ sql: 'SELECT owner_id FROM channels WHERE id = ?', args: [channelId] });
+    const rows = await database.client.execute({ sql: "SELECT user_id FROM channel_members WHERE channel_id = ? AND role = 'owner'", args: [channelId] });
+    return { ownerId: (channel.rows[0]?.['owner_id'] as string | null) ?? null, ownerRows: rows.rows.map((r) => String(r['user_id'])) };
+  }
+
+  function refusalCodes(results: PromiseSettledResult<unknown>[]): string[] {
+    return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as ApiError).code);
+  }
+
+  it('two transfers at once leave exactly one owner, whose membership says so', async () => {
+    const channelId = await privateChannelWithAdmin();
+    await putMember(database.db, owner.principal, channelId, alice.userId, {}, NOW);
+    const results = await Promise.allSettled([
+      transferOwnership(database.db, owner.principal, channelId, alice.userId, NOW + 1),
+      transferOwnership(database.db, owner.principal, channelId, admin.userId, NOW + 1),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(refusalCodes(results)).toEqual(['forbidden']);
+    const after = await owners(channelId);
+    expect(after.ownerRows).toEqual([after.ownerId]);
+    expect([alice.userId, admin.userId]).toContain(after.ownerId);
+  });
+
+  it('a transfer racing the new owner leaving never leaves the channel owned by a non-member', async () => {
+    const channelId = await privateChannelWithAdmin();
+    await putMember(database.db, owner.principal, channelId, alice.userId, {}, NOW);
+    const results = await Promise.allSettled([transferOwnership(database.db, owner.principal, channelId, alice.userId, NOW + 1), leaveChannel(database.db, alice.principal, channelId)]);
+    for (const code of refusalCodes(results)) expect(['conflict', 'not_found']).toContain(code);
+    const after = await owners(channelId);
+    expect(after.ownerRows).toEqual([after.ownerId]);
+  });
+});
+
 describe('listing members', () => {
   it('is for members: strangers of an open channel are forbidden, of a private one not_found; pages by join time', async () => {
     const open = await createChannel(database.db, LIMITS, owner.principal, { name: 'Lobby', visibility: 'open' }, NOW);
