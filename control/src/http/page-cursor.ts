@@ -1,5 +1,5 @@
 /**
- * Cursors for keyset pagination (docs/protocol.md §4.1): a list is ordered by a time and an id,
+ * Cursors for keyset pagination (docs/protocol.md §4.4): a list is ordered by a time and an id,
  * and a page's `nextCursor` names the last row it returned, so the next page starts strictly
  * after it. Rows inserted or deleted meanwhile never shift a page, as they would with offsets.
  *
