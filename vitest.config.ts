@@ -2,14 +2,19 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three Vitest projects, all run by `vitest run` (select one with `--project <name>`):
+ * Four Vitest projects (select with `--project <name>`; `--project '!system'` excludes one):
  *
  * - unit:    pure tests of shared/ and friends, in Node.
  * - workers: tests that run inside real workerd through @cloudflare/vitest-pool-workers,
  *            with the control-plane Worker from wrangler.toml as `main`, and the local libSQL
  *            server (started by the global setup) as LIBSQL_URL / LIBSQL_AUTH_TOKEN.
- * - e2e:     real sockets on loopback and spawned processes (relay, C interop peer), in Node;
+ * - e2e:     real sockets on loopback and spawned processes (relay, CLI), in Node;
  *            files run one at a time so they never fight over ports.
+ * - system:  tests that need Debian packages beyond Node and a C toolchain (libsrtp2 for the
+ *            interop peer); `npm run test:system`. `npm test` runs every project but this one,
+ *            so it passes on a machine with only Node and a C toolchain. Each system test checks
+ *            its packages (test/system/support/requirements.ts): missing ones skip it with a
+ *            SKIPPED line, or fail it under CI.
  */
 export default defineConfig({
   test: {
@@ -28,9 +33,14 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
+              // Test settings: a cheap password hash (production refuses it) and the local
+              // libSQL server the global setup started, migrated.
               bindings: {
+                PARLEY_ENV: 'test',
                 LIBSQL_URL: inject('libsqlUrl'),
                 LIBSQL_AUTH_TOKEN: inject('libsqlAuthToken'),
+                PASSWORD_HASH_MEMORY_KIB: '64',
+                PASSWORD_HASH_ITERATIONS: '1',
               },
             },
           })),
@@ -45,6 +55,16 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'system',
+          include: ['test/system/**/*.test.ts'],
           environment: 'node',
           fileParallelism: false,
           testTimeout: 30_000,

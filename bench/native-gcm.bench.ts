@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/native-gcm-backend.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/media/native-gcm-backend.js';
 import { nobleBackend } from '../shared/srtp/backends/noble.js';
 import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../shared/srtp/context.js';

@@ -16,11 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ClientMediaSession } from '../shared/client/media-session.js';
 import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
-import { DatagramRouter, type DatagramSink } from '../relay/src/datagram-router.js';
-import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/native-gcm-backend.js';
-import type { PacketCounters } from '../relay/src/packet-counters.js';
-import type { RemoteAddress } from '../relay/src/relay-session.js';
-import { SessionRegistry, type RegistryLimits } from '../relay/src/session-registry.js';
+import { DatagramRouter, type DatagramSink } from '../relay/src/media/datagram-router.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/media/native-gcm-backend.js';
+import type { PacketCounters } from '../relay/src/media/packet-counters.js';
+import type { RemoteAddress } from '../relay/src/media/relay-session.js';
+import { SessionRegistry, type RegistryLimits } from '../relay/src/media/session-registry.js';
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/native-gcm-backend.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../relay/src/media/native-gcm-backend.js';
 import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
 import { nobleBackend } from '../shared/srtp/backends/noble.js';
 import { SrtpContext } from '../shared/srtp/context.js';

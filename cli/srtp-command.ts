@@ -19,6 +19,7 @@ import type { SrtpCryptoBackend } from '../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../shared/srtp/context.js';
 import { isRtcpPacket } from '../shared/srtp/demux.js';
 import { isSrtpError } from '../shared/srtp/errors.js';
+import type { SrtpMasterKeys } from '../shared/srtp/master-keys.js';
 import {
   DEFAULT_SRTP_PROFILE,
   SRTP_PROFILES,
@@ -35,11 +36,9 @@ export const SRTP_BACKENDS: Readonly<Record<SrtpBackendName, SrtpCryptoBackend>>
   noble: nobleBackend,
 });
 
-export interface SrtpCommandOptions {
+export interface SrtpCommandOptions extends SrtpMasterKeys {
   readonly direction: SrtpDirection;
   readonly profile: SrtpProfileName;
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
   readonly backend: SrtpBackendName;
 }
 

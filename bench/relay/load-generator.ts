@@ -12,9 +12,9 @@
  * re-protected voice.
  *
  * Receiving: with the relay's native addon built, each socket is read in bursts with recvmmsg
- * (relay/src/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram: less
- * of this process's own CPU and garbage-collection pauses end up in the latency figures, for the
- * relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
+ * (relay/src/io/datagram-receiver.ts) rather than one node:dgram event and Buffer per datagram:
+ * less of this process's own CPU and garbage-collection pauses end up in the latency figures, for
+ * the relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
  *
  * Latency: this process both sends and receives, so one clock serves both ends. The send time of
  * every packet is kept by (speaker, sequence number) — both are in the clear RTP header the relay
@@ -25,10 +25,10 @@ import { randomBytes } from 'node:crypto';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import { DatagramReceiver } from '../../relay/src/datagram-receiver.js';
-import { loadNativeUdp } from '../../relay/src/native-udp.js';
-import type { DirectionKeys } from '../../relay/src/session-spec.js';
+import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
+import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
 import { BenchSessionInstaller, forEachConcurrently, type BenchSession } from './session-installer.js';
 import type {
@@ -111,7 +111,7 @@ let pongs = 0;
 const samples: Sample[] = [];
 let sampleBudget = new Uint8Array(0);
 
-function directionKeys(): DirectionKeys {
+function directionKeys(): SrtpMasterKeys {
   const p = SRTP_PROFILES[PROFILE];
   return { masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) };
 }

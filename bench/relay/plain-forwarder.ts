@@ -8,7 +8,7 @@
  * Two kinds of I/O (PLAIN_FORWARDER_IO):
  * - 'dgram' (default): one node:dgram 'message' event per datagram and one dgram.Socket.send per
  *   copy — a plain Node forwarder, the ceiling the issue's ratio target divides by;
- * - 'batched': the relay's own I/O edge, relay/src/udp-transport.ts (recvmmsg bursts, sendmmsg
+ * - 'batched': the relay's own I/O edge, relay/src/io/udp-transport.ts (recvmmsg bursts, sendmmsg
  *   batches) — the same forwarder with Node's per-datagram I/O costs removed, so the ratio
  *   against it is the price of SRTP and the relay's bookkeeping alone.
  * The socket buffers match what the relay asks for, so the two differ only in the per-packet work.
@@ -17,7 +17,7 @@
  * driver sends the table (load-protocol.ts, ForwarderRequest).
  */
 import { createSocket } from 'node:dgram';
-import { UdpTransport } from '../../relay/src/udp-transport.js';
+import { UdpTransport } from '../../relay/src/io/udp-transport.js';
 import type { ForwarderReply, ForwarderRequest } from './load-protocol.js';
 
 const HOST = '127.0.0.1';

@@ -14,7 +14,7 @@
  */
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { BroadcastChannel } from 'node:worker_threads';
-import { MEMORY_PROBE_CHANNEL, type MemoryProbeReply, type MemoryProbeRequest } from '../../relay/src/worker-protocol.js';
+import { MEMORY_PROBE_CHANNEL, type MemoryProbeReply, type MemoryProbeRequest } from '../../relay/src/workers/worker-protocol.js';
 import type { ProbeReply, ProbeRequest } from './load-protocol.js';
 
 /** The workers the relay runs: RELAY_WORKERS, or its development default of 1. */

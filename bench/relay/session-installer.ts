@@ -5,8 +5,8 @@
  */
 import { RelayApiClient, RelayApiError } from '../../shared/relay-api/relay-api-client.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
+import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { DirectionKeys } from '../../relay/src/session-spec.js';
 
 export interface RelayApiTarget {
   /** e.g. http://127.0.0.1:7400 */
@@ -25,8 +25,8 @@ export interface BenchSession {
   readonly profile: SrtpProfileName;
   readonly canSpeak: boolean;
   readonly canListen: boolean;
-  readonly clientToRelay: DirectionKeys;
-  readonly relayToClient: DirectionKeys;
+  readonly clientToRelay: SrtpMasterKeys;
+  readonly relayToClient: SrtpMasterKeys;
 }
 
 /**

@@ -1,18 +1,49 @@
 /**
- * Bindings the control-plane Worker receives as `env`, declared in wrangler.toml.
- *
- * Durable Objects (presence), the libSQL client and secrets arrive with their own issues;
- * add each one here and in wrangler.toml together.
+ * Bindings the control-plane Worker receives as `env`: wrangler.toml [vars], secrets
+ * (`wrangler secret put`), and Durable Object namespaces. config.ts reads and checks the
+ * variables; the README lists every secret with its `wrangler secret put` command.
  */
 export interface ControlBindings {
-  /** "development" from wrangler.toml [vars]; production overrides it at deploy time. */
+  /** "development" (wrangler.toml [vars]), "test" (vitest) or "production" ([env.production]). */
   readonly PARLEY_ENV: string;
-  /**
-   * The libSQL database, reached over HTTP with @libsql/client/web: Turso's libsql://… or
-   * https://… URL in production (a secret), the local libSQL server (control/dev/libsql-server)
-   * in development and tests.
-   */
+
+  // Database: Turso in production, the local libSQL server in development (npm start) and tests.
   readonly LIBSQL_URL?: string;
-  /** Bearer token for LIBSQL_URL (a secret; `wrangler secret put LIBSQL_AUTH_TOKEN`). */
   readonly LIBSQL_AUTH_TOKEN?: string;
+
+  // Access tokens (secrets): `<kid>:<base64url Ed25519 seed>`; the previous key during a rotation.
+  readonly JWT_SIGNING_KEY?: string;
+  readonly JWT_PREVIOUS_KEY?: string;
+  readonly JWT_PREVIOUS_KEY_ACCEPTED_UNTIL?: string;
+  readonly JWT_ISSUER?: string;
+  readonly JWT_AUDIENCE?: string;
+  readonly ACCESS_TOKEN_TTL_SECONDS?: string;
+
+  // Refresh tokens.
+  readonly REFRESH_TOKEN_SECRET?: string;
+  readonly REFRESH_TOKEN_TTL_SECONDS?: string;
+  readonly LOGIN_TTL_SECONDS?: string;
+  readonly REFRESH_RETRY_GRACE_SECONDS?: string;
+
+  // Password hashing (Argon2id); production refuses less than OWASP's m = 19456 KiB, t = 2.
+  readonly PASSWORD_HASH_MEMORY_KIB?: string;
+  readonly PASSWORD_HASH_ITERATIONS?: string;
+
+  // Login and registration throttles.
+  readonly THROTTLE_LOGIN_PER_ACCOUNT_FREE_ATTEMPTS?: string;
+  readonly THROTTLE_LOGIN_PER_ADDRESS_FREE_ATTEMPTS?: string;
+  readonly THROTTLE_REGISTER_PER_ADDRESS_FREE_ATTEMPTS?: string;
+  readonly THROTTLE_BASE_DELAY_MS?: string;
+  readonly THROTTLE_MAX_DELAY_MS?: string;
+  readonly THROTTLE_FORGET_AFTER_MS?: string;
+
+  readonly APP_TOKEN_MAX_TTL_SECONDS?: string;
+  readonly CHANNEL_DEFAULT_MEMBER_LIMIT?: string;
+  readonly CHANNEL_MAX_MEMBER_LIMIT?: string;
+
+  // Relays: the keys relays sign register/heartbeat with (JSON), the key we sign requests to
+  // relays with, and when a silent relay counts as dead.
+  readonly RELAY_CONTROL_KEYS?: string;
+  readonly RELAY_API_KEY?: string;
+  readonly RELAY_DEAD_AFTER_SECONDS?: string;
 }

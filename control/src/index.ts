@@ -1,7 +1,6 @@
 /**
- * Cloudflare Workers entry point of the Parley control plane (see wrangler.toml `main`).
- *
- * Durable Object classes will be exported from here too once presence lands.
+ * Cloudflare Workers entry point of the Parley control plane (see wrangler.toml `main`): the
+ * HTTP app and the Durable Object classes wrangler.toml binds.
  */
 import { createControlApp } from './app.js';
 import type { ControlBindings } from './bindings.js';

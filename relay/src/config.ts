@@ -17,8 +17,8 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { x25519PublicKey } from '../../shared/keys/x25519.js';
 import { MAX_REPLAY_WINDOW, MIN_REPLAY_WINDOW } from '../../shared/srtp/replay-window.js';
-import type { RouterOptions } from './datagram-router.js';
-import type { RegistryLimits } from './session-registry.js';
+import type { RouterOptions } from './media/datagram-router.js';
+import type { RegistryLimits } from './media/session-registry.js';
 
 export type ParleyEnvironment = 'development' | 'production';
 
@@ -71,8 +71,8 @@ export interface RelayConfig {
   readonly logLevel: RelayLogLevel;
   readonly udp: RelayUdpConfig;
   /**
-   * Relay worker threads, one UDP socket each (relay/src/relay-workers.ts). One per core in
-   * production; 1 in development, so tests and the benchmark measure one core.
+   * Relay worker threads, one UDP socket each (relay/src/workers/worker-pool.ts). One per core
+   * in production; 1 in development, so tests and the benchmark measure one core.
    */
   readonly workers: number;
   readonly api: RelayApiConfig;

@@ -13,10 +13,10 @@
  * only be fed one observation at a time.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DROP_REASONS } from './packet-counters.js';
-import { emptyPacketStats, PROCESSING_SECONDS_BUCKETS, type PacketStatsSnapshot } from './packet-stats.js';
+import { DROP_REASONS } from './media/packet-counters.js';
+import { emptyPacketStats, PROCESSING_SECONDS_BUCKETS, type PacketStatsSnapshot } from './media/packet-stats.js';
 
-export { PROCESSING_SECONDS_BUCKETS } from './packet-stats.js';
+export { PROCESSING_SECONDS_BUCKETS } from './media/packet-stats.js';
 
 const PREFIX = 'parley_relay_';
 
@@ -94,7 +94,7 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
   );
   new Counter({
     name: `${PREFIX}packets_dropped_total`,
-    help: 'Datagrams dropped, by reason (see relay/src/packet-counters.ts).',
+    help: 'Datagrams dropped, by reason (see relay/src/media/packet-counters.ts).',
     labelNames: ['reason'] as const,
     registers,
     collect() {

@@ -1,7 +1,7 @@
 /**
  * One relay process, assembled. The main thread holds the signed internal API, the Prometheus
  * listener, the control-plane registration and the drain; the packet path runs in the relay
- * workers (relay-workers.ts, relay-worker.ts), one per core, each with its own UDP port and its
+ * workers (worker-pool.ts, worker-thread.ts), one per core, each with its own UDP port and its
  * own shard of the channels. One code path for every worker count: development runs one worker.
  *
  * The main thread is the only one that holds the relay's private key and the API keys: it opens
@@ -12,12 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { RelayConfig } from './config.js';
-import { ControlPlaneClient } from './control-plane-client.js';
-import { createInternalApi } from './internal-api.js';
+import { ControlPlaneClient } from './api/control-plane-client.js';
+import { createInternalApi } from './api/internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { NonceCache } from './nonce-cache.js';
-import { RelayWorkers } from './relay-workers.js';
+import { NonceCache } from './api/nonce-cache.js';
+import { WorkerPool } from './workers/worker-pool.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;
@@ -40,7 +40,7 @@ function closeServer(server: ServerType): Promise<void> {
 
 export class RelayServer {
   readonly metrics: RelayMetrics;
-  #workers!: RelayWorkers;
+  #workers!: WorkerPool;
   #api!: ServerType;
   #metricsServer!: ServerType;
   #controlPlane: ControlPlaneClient | null = null;
@@ -75,7 +75,7 @@ export class RelayServer {
   }
 
   /** The relay's sessions, across every worker. */
-  get sessions(): RelayWorkers {
+  get sessions(): WorkerPool {
     return this.#workers;
   }
 
@@ -99,7 +99,7 @@ export class RelayServer {
 
   async #start(register: boolean): Promise<void> {
     const { config, logger, now } = this;
-    this.#workers = await RelayWorkers.start(config, logger);
+    this.#workers = await WorkerPool.start(config, logger);
     const workers = this.#workers.workers;
 
     const api = createInternalApi({

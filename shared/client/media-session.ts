@@ -13,22 +13,18 @@
 import { SrtpContext } from '../srtp/context.js';
 import type { SrtpCryptoBackend } from '../srtp/crypto-backend.js';
 import { isRtcpPacket } from '../srtp/demux.js';
+import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import type { SrtpProfileName } from '../srtp/profiles.js';
 import { parseRtpPacket, serializeRtpPacket } from '../srtp/rtp-header.js';
 import { decodeKeepalive, encodeKeepalive, KEEPALIVE_TOKEN_LENGTH } from '../protocol/keepalive.js';
-
-export interface MediaKeys {
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
-}
 
 export interface MediaSessionOptions {
   readonly profile: SrtpProfileName;
   readonly ssrc: number;
   /** Keys for what this client sends (client → relay). */
-  readonly sendKeys: MediaKeys;
+  readonly sendKeys: SrtpMasterKeys;
   /** Keys for what the relay sends this client (relay → client). */
-  readonly receiveKeys: MediaKeys;
+  readonly receiveKeys: SrtpMasterKeys;
   readonly backend: SrtpCryptoBackend;
   readonly payloadType?: number;
   /** First sequence number; must be below 2^15 (default 0). */

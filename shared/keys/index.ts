@@ -12,8 +12,8 @@ export {
   SessionKeys,
   type DeriveSessionKeysInput,
   type KeyScheduleRole,
-  type SrtpMasterKeys,
 } from './key-schedule.js';
+export type { SrtpMasterKeys } from '../srtp/master-keys.js';
 export {
   encodeTranscript,
   KEY_SCHEDULE_LABEL,

@@ -16,6 +16,7 @@
  */
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
 import { assertBytes, constantTimeEqual, wipeBytes } from '../bytes.js';
 import { KeyScheduleError } from './errors.js';
@@ -36,14 +37,6 @@ export const HKDF_INFO = Object.freeze({
 
 /** Length of each key-confirmation value, bytes. */
 export const KEY_CONFIRMATION_LENGTH = 32;
-
-/** SRTP master key and master salt for one direction (RFC 3711 §3.2.1, RFC 7714 §12). */
-export interface SrtpMasterKeys {
-  /** Profile keyLength bytes (16 or 32). */
-  readonly masterKey: Uint8Array;
-  /** Profile saltLength bytes (12 for GCM, 14 for AES-CM). */
-  readonly masterSalt: Uint8Array;
-}
 
 export interface DeriveSessionKeysInput {
   readonly role: KeyScheduleRole;

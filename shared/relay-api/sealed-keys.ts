@@ -32,6 +32,7 @@ import { assertBytes, encodeLengthPrefixed, wipeBytes } from '../bytes.js';
 import { KeyScheduleError, type KeyScheduleErrorReason } from '../keys/errors.js';
 import { X25519_KEY_LENGTH } from '../keys/transcript.js';
 import { assertUsablePublicKey, generateEphemeralKeyPair, x25519PublicKey, x25519SharedSecret, type RandomBytesSource } from '../keys/x25519.js';
+import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import { isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
 import { decodeBase64Url, encodeBase64Url } from './base64url.js';
 import { assertRelayApiId } from './ids.js';
@@ -56,15 +57,10 @@ export interface SealContext {
   readonly profile: SrtpProfileName;
 }
 
-export interface DirectionMasterKeys {
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
-}
-
 /** The secrets a relay needs for one session's key epoch. */
 export interface SessionKeyMaterial {
-  readonly clientToRelay: DirectionMasterKeys;
-  readonly relayToClient: DirectionMasterKeys;
+  readonly clientToRelay: SrtpMasterKeys;
+  readonly relayToClient: SrtpMasterKeys;
 }
 
 /** JSON form carried in install and rotate messages. */

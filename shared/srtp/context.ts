@@ -17,6 +17,7 @@ import type { SrtpCryptoBackend } from './crypto-backend.js';
 import { SrtpError } from './errors.js';
 import { deriveSrtpSessionKeys, wipeSessionKeys, type SessionKeys, type SrtpSessionKeys } from './kdf.js';
 import { KeyUsage, type KeyUsageCounts } from './key-usage.js';
+import type { SrtpMasterKeys } from './master-keys.js';
 import { srtpProfile, type SrtpProfile, type SrtpProfileName } from './profiles.js';
 import { ReplayWindow, checkReplayWindowSize, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
 import { rtcpSenderSsrc, RTCP_HEADER_LENGTH } from './rtcp-header.js';
@@ -35,10 +36,8 @@ function assertRoom(out: Uint8Array, offset: number, length: number): void {
 /** The largest SRTCP index: it is a 31-bit field (RFC 3711 §3.4). */
 const MAX_SRTCP_INDEX = 0x7fffffff;
 
-export interface SrtpContextOptions {
+export interface SrtpContextOptions extends SrtpMasterKeys {
   readonly profile: SrtpProfileName;
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
   readonly backend: SrtpCryptoBackend;
   /** Replay window size in packets, 64..32768 (default 128). */
   readonly replayWindowSize?: number;
@@ -51,7 +50,7 @@ export interface SrtpContextOptions {
   readonly priorKeyUsage?: KeyUsageCounts;
 }
 
-export interface SrtpSessionKeyOptions extends Omit<SrtpContextOptions, 'masterKey' | 'masterSalt'> {
+export interface SrtpSessionKeyOptions extends Omit<SrtpContextOptions, keyof SrtpMasterKeys> {
   readonly sessionKeys: SrtpSessionKeys;
 }
 

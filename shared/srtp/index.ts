@@ -3,6 +3,7 @@
  * AES_CM_128_HMAC_SHA1_80. Pure: bytes in, bytes out. Pick a backend from ./backends/.
  */
 export { SrtpContext, type SrtpContextOptions, type SrtpSessionKeyOptions } from './context.js';
+export type { SrtpMasterKeys } from './master-keys.js';
 export { SrtpError, isSrtpError, type SrtpErrorReason, type SrtpErrorDetails } from './errors.js';
 export { SRTP_PROFILES, DEFAULT_SRTP_PROFILE, srtpProfile, isSrtpProfileName, type SrtpProfile, type SrtpProfileName } from './profiles.js';
 export type { SrtpCryptoBackend, AesGcmEngine, AesCtrEngine, HmacSha1Engine } from './crypto-backend.js';

@@ -15,10 +15,10 @@ import { openSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { DatagramBatch } from '../../relay/src/datagram-batch.js';
-import { META_WORDS, nativeUdpError } from '../../relay/src/native-udp.js';
-import type { RemoteAddress } from '../../relay/src/relay-session.js';
-import { UdpTransport } from '../../relay/src/udp-transport.js';
+import { DatagramBatch } from '../../relay/src/io/datagram-batch.js';
+import { META_WORDS, nativeUdpError } from '../../relay/src/io/native-udp.js';
+import type { RemoteAddress } from '../../relay/src/media/relay-session.js';
+import { UdpTransport } from '../../relay/src/io/udp-transport.js';
 import { fdOf, loopbackSockets, nativeUdp } from '../support/loopback-udp.js';
 
 const LOCALHOST = 0x7f00_0001;

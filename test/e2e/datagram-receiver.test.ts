@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { META_WORDS } from '../../relay/src/native-udp.js';
-import type { RemoteAddress } from '../../relay/src/relay-session.js';
-import { UdpTransport } from '../../relay/src/udp-transport.js';
+import { META_WORDS } from '../../relay/src/io/native-udp.js';
+import type { RemoteAddress } from '../../relay/src/media/relay-session.js';
+import { UdpTransport } from '../../relay/src/io/udp-transport.js';
 import { fdOf, loopbackSockets, nativeUdp, stopDgramReading } from '../support/loopback-udp.js';
 
 const LOCALHOST = 0x7f00_0001;

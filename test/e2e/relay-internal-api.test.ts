@@ -5,10 +5,10 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createInternalApi } from '../../relay/src/internal-api.js';
-import { NonceCache } from '../../relay/src/nonce-cache.js';
+import { createInternalApi } from '../../relay/src/api/internal-api.js';
+import { NonceCache } from '../../relay/src/api/nonce-cache.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
-import type { SessionRegistry } from '../../relay/src/session-registry.js';
+import type { SessionRegistry } from '../../relay/src/media/session-registry.js';
 import { API_KEYS, RELAY_ID, RELAY_KEY_PAIR, installBody, localSessions, makeRegistry, signedInit } from '../unit/relay-api/helpers.js';
 
 let server: ServerType;

@@ -9,7 +9,7 @@ import { RelayApiError } from '../../shared/relay-api/relay-api-client.js';
 import { clientFor, randomKeyMaterial } from '../support/relay-fixtures.js';
 import { startRelayProcess as startRelay, type RelayProcess } from '../../cli/relay-process.js';
 import { settle, UdpVoiceClient } from '../../cli/udp-voice-client.js';
-import type { SessionKeyMaterial } from '../../relay/src/session-spec.js';
+import type { SessionKeyMaterial } from '../../relay/src/media/session-spec.js';
 
 let relay: RelayProcess;
 

@@ -1,14 +1,14 @@
 /**
- * A relay worker that dies must be visible, not a silently lost shard: RelayWorkers (the main
+ * A relay worker that dies must be visible, not a silently lost shard: WorkerPool (the main
  * thread's side) with stand-in worker threads (test/support/dying-relay-worker.mjs) that exit on
- * cue. The real worker's paths are covered over UDP in relay-workers.test.ts.
+ * cue. The real worker's paths are covered over UDP in relay-two-workers.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { workerForChannel } from '../../relay/src/channel-shard.js';
+import { workerForChannel } from '../../relay/src/workers/channel-shard.js';
 import { loadRelayConfig } from '../../relay/src/config.js';
-import { WorkerUnavailableError } from '../../relay/src/relay-sessions.js';
-import { RelayWorkers } from '../../relay/src/relay-workers.js';
-import type { SessionSpec } from '../../relay/src/session-spec.js';
+import { WorkerUnavailableError } from '../../relay/src/media/session-directory.js';
+import { WorkerPool } from '../../relay/src/workers/worker-pool.js';
+import type { SessionSpec } from '../../relay/src/media/session-spec.js';
 import { randomKeyMaterial } from '../support/relay-fixtures.js';
 
 const DYING_WORKER = new URL('../support/dying-relay-worker.mjs', import.meta.url);
@@ -39,7 +39,7 @@ const log = {
   warn: (fields: Record<string, unknown>) => logs.push({ level: 'warn', fields }),
   error: (fields: Record<string, unknown>) => logs.push({ level: 'error', fields }),
 };
-let workers: RelayWorkers | undefined;
+let workers: WorkerPool | undefined;
 
 afterEach(async () => {
   await workers?.close();
@@ -49,7 +49,7 @@ afterEach(async () => {
 describe('a relay worker that dies', () => {
   it('is logged, fails its request, forgets its sessions, refuses its channels and turns health off; the other worker carries on', async () => {
     const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
-    workers = await RelayWorkers.start(config, log, { workerScript: DYING_WORKER });
+    workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER });
     expect(workers.workers.map((w) => w.udpPort)).toEqual([50000, 50001]);
     const onZero = channelOn(0, 'room');
     const onOne = channelOn(1, 'room');
@@ -83,7 +83,7 @@ describe('a relay worker that dies', () => {
 
   it('that hangs is declared unresponsive after the request timeout, terminated and handled like a crash', async () => {
     const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
-    workers = await RelayWorkers.start(config, log, { workerScript: DYING_WORKER, requestTimeoutMs: 300 });
+    workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER, requestTimeoutMs: 300 });
     const now = Date.now();
     expect((await workers.install(spec('s0', channelOn(0, 'room'), 1), now)).worker).toBe(0);
     expect((await workers.install(spec('s1', channelOn(1, 'room'), 2), now)).worker).toBe(1);

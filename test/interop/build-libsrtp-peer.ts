@@ -1,8 +1,9 @@
 /**
  * Compiles test/interop/libsrtp-peer.c against the system libsrtp2 into a fresh temp dir.
  *
- * The interop tests must not silently skip when the toolchain is missing (CI installs it), so
- * every failure here throws an Error naming the Debian package to install.
+ * The system test checks for gcc, pkg-config and libsrtp2 first (and skips or, under CI, fails
+ * there); a failure that still happens here is real, so it throws an Error naming the Debian
+ * packages to install and carrying gcc's output.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 export const LIBSRTP_PEER_SOURCE = fileURLToPath(new URL('./libsrtp-peer.c', import.meta.url));
 
-const INSTALL_HINT = 'install the Debian packages: apt-get install gcc libsrtp2-dev pkg-config';
+const INSTALL_HINT = 'install the Debian packages: apt-get install -y libsrtp2-dev pkg-config gcc';
 
 export interface BuiltLibsrtpPeer {
   /** Absolute path of the compiled executable. */

@@ -2,6 +2,7 @@
  * Typed client for the compiled libsrtp-peer (see libsrtp-peer.c): packets in, per-packet
  * results out, in order.
  */
+import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { runLineProcess } from './line-process.js';
 
 export type LibsrtpDirection = 'protect' | 'unprotect';
@@ -26,11 +27,9 @@ export const SRTP_ERR_STATUS: Readonly<Record<string, string>> = {
   '21': 'parse_err',
 };
 
-export interface LibsrtpSession {
+export interface LibsrtpSession extends SrtpMasterKeys {
   readonly direction: LibsrtpDirection;
   readonly profile: LibsrtpProfile;
-  readonly masterKey: Uint8Array;
-  readonly masterSalt: Uint8Array;
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');

@@ -2,7 +2,7 @@
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import { nobleBackend } from '../../shared/srtp/backends/noble.js';
 import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
-import { loadNativeGcmBackend } from '../../relay/src/native-gcm-backend.js';
+import { loadNativeGcmBackend } from '../../relay/src/media/native-gcm-backend.js';
 
 /**
  * The relay's native AES-GCM backend joins when it is built (`npm ci` builds it; its own test,

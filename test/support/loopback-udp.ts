@@ -5,9 +5,9 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach } from 'vitest';
-import { dgramSocketFd } from '../../relay/src/datagram-batch.js';
-import { loadNativeUdp, nativeUdpError, type NativeUdp } from '../../relay/src/native-udp.js';
-import type { UdpTransport } from '../../relay/src/udp-transport.js';
+import { dgramSocketFd } from '../../relay/src/io/datagram-batch.js';
+import { loadNativeUdp, nativeUdpError, type NativeUdp } from '../../relay/src/io/native-udp.js';
+import type { UdpTransport } from '../../relay/src/io/udp-transport.js';
 
 /** The addon's UDP functions; throws (the tests FAIL, never skip) when it is not built. */
 export function nativeUdp(): NativeUdp {

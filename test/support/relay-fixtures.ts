@@ -2,9 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
-import type { RegistryLimits } from '../../relay/src/session-registry.js';
-import type { DirectionKeys, SessionKeyMaterial, SessionSpec } from '../../relay/src/session-spec.js';
+import type { RegistryLimits } from '../../relay/src/media/session-registry.js';
+import type { SessionKeyMaterial, SessionSpec } from '../../relay/src/media/session-spec.js';
 
 export const TEST_LIMITS: RegistryLimits = {
   maxSessions: 1000,
@@ -21,13 +22,13 @@ export const TEST_LIMITS: RegistryLimits = {
   },
 };
 
-export function randomDirectionKeys(profile: SrtpProfileName): DirectionKeys {
+export function randomMasterKeys(profile: SrtpProfileName): SrtpMasterKeys {
   const p = SRTP_PROFILES[profile];
   return { masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) };
 }
 
 export function randomKeyMaterial(ssrc: number, profile: SrtpProfileName = 'aes128gcm'): SessionKeyMaterial {
-  return { ssrc, clientToRelay: randomDirectionKeys(profile), relayToClient: randomDirectionKeys(profile) };
+  return { ssrc, clientToRelay: randomMasterKeys(profile), relayToClient: randomMasterKeys(profile) };
 }
 
 let nextSsrc = 0x10000;

@@ -5,7 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-const { UdpTransport } = await import('../../relay/src/udp-transport.ts');
+const { UdpTransport } = await import('../../relay/src/io/udp-transport.ts');
 const transport = await UdpTransport.bind(
   { host: '127.0.0.1', port: 0 },
   (datagram) => parentPort.postMessage({ got: datagram.length }),

@@ -6,7 +6,7 @@
  * Here an engine keeps ONE EVP_CIPHER_CTX, keyed once at creation, and each seal or open is a
  * single native call that only re-IVs it: EVP_{En,De}cryptInit_ex(ctx, NULL, NULL, NULL, iv).
  *
- * JS surface (relay/src/native-gcm-backend.ts wraps it):
+ * JS surface (relay/src/media/native-gcm-backend.ts wraps it):
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
  *   createAesGcm(key, tagLength) → an engine {seal, open, sealInto, sealPacketInto,

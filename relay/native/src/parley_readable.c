@@ -3,7 +3,7 @@
  * the event loop of the thread that asked (a libuv poll handle), so the relay can read its UDP
  * socket with recvmmsg (parley_udp.c) in bursts instead of one node:dgram 'message' at a time.
  *
- * JS surface (relay/src/native-udp.ts wraps it; relay/src/udp-transport.ts is the only user):
+ * JS surface (relay/src/io/native-udp.ts wraps it; relay/src/io/udp-transport.ts is the only user):
  *   watchReadable(fd, onReadable): { close(): void }
  *     fd          an open socket; the watcher polls its own dup(2) of it, so the caller's fd
  *                 may also sit in the same event loop under another handle (a node:dgram

@@ -7,7 +7,7 @@
  * crypto. One incoming voice datagram fans out to 4-20 listeners; sendmmsg hands all of them to
  * the kernel in one syscall from one native call.
  *
- * JS surface (relay/src/native-udp.ts wraps it; relay/src/datagram-batch.ts is the only user):
+ * JS surface (relay/src/io/native-udp.ts wraps it; relay/src/io/datagram-batch.ts is the only user):
  *   sendBatch(fd, data, meta, count): number
  *     fd     a non-blocking UDP/IPv4 socket (the relay's own dgram socket; see datagram-batch.ts)
  *     data   Uint8Array holding the datagrams' bytes

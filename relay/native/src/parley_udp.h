@@ -6,7 +6,7 @@
 
 /*
  * Adds sendBatch and udp4SocketPort to `exports` where the platform has sendmmsg(2) (Linux);
- * elsewhere adds nothing, and the JS loader (relay/src/native-udp.ts) reports it. Returns 0
+ * elsewhere adds nothing, and the JS loader (relay/src/io/native-udp.ts) reports it. Returns 0
  * when an N-API call failed.
  */
 int parley_udp_export(napi_env env, napi_value exports);

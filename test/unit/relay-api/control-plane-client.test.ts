@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, verifyRequest } from '../../../shared/relay-api/request-signing.js';
-import { ControlPlaneClient, ControlPlaneClientClosedError, type ControlPlaneClientOptions } from '../../../relay/src/control-plane-client.js';
-import { NonceCache } from '../../../relay/src/nonce-cache.js';
+import { ControlPlaneClient, ControlPlaneClientClosedError, type ControlPlaneClientOptions } from '../../../relay/src/api/control-plane-client.js';
+import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 import { API_KEY, API_KEYS, RELAY_KEY_PAIR } from './helpers.js';
 
 const T0 = 1_760_000_000_000;

@@ -6,8 +6,8 @@ import { signRequest, type SigningKey } from '../../../shared/relay-api/request-
 import { sealSessionKeys, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
-import { LocalRelaySessions, type SessionPlacement } from '../../../relay/src/relay-sessions.js';
-import { SessionRegistry, type RegistryLimits } from '../../../relay/src/session-registry.js';
+import { LocalSessionDirectory, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
+import { SessionRegistry, type RegistryLimits } from '../../../relay/src/media/session-registry.js';
 
 export const RELAY_ID = 'relay-fra-1';
 export const API_KEY: SigningKey = { keyId: 'cp-2026-01', secret: new Uint8Array(randomBytes(32)) };
@@ -37,8 +37,8 @@ export function makeRegistry(limits: Partial<RegistryLimits> = {}): SessionRegis
 export const TEST_PLACEMENT: SessionPlacement = { worker: 0, udpPort: 40000, udpEndpoint: { host: '203.0.113.7', port: 40000 } };
 
 /** The internal API's view of one in-process registry. */
-export function localSessions(registry: SessionRegistry, placement: SessionPlacement = TEST_PLACEMENT): LocalRelaySessions {
-  return new LocalRelaySessions(registry, placement);
+export function localSessions(registry: SessionRegistry, placement: SessionPlacement = TEST_PLACEMENT): LocalSessionDirectory {
+  return new LocalSessionDirectory(registry, placement);
 }
 
 export function randomKeyMaterial(profile: SrtpProfileName = 'aes128gcm'): SessionKeyMaterial {

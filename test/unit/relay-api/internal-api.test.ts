@@ -4,10 +4,10 @@ import { generateEphemeralKeyPair } from '../../../shared/keys/x25519.js';
 import type { NonceStore } from '../../../shared/relay-api/request-signing.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
-import { createInternalApi, type InternalApiDeps, type InternalApiLogger } from '../../../relay/src/internal-api.js';
-import { NonceCache } from '../../../relay/src/nonce-cache.js';
-import { LocalRelaySessions, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/relay-sessions.js';
-import type { SessionRegistry } from '../../../relay/src/session-registry.js';
+import { createInternalApi, type InternalApiDeps, type InternalApiLogger } from '../../../relay/src/api/internal-api.js';
+import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
+import { LocalSessionDirectory, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
+import type { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
 import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
 
@@ -65,7 +65,7 @@ describe('unauthenticated routes', () => {
   });
 
   it('GET /healthz answers 503 once a worker has died, and installs on its shard answer 503', async () => {
-    class WorkerDown extends LocalRelaySessions {
+    class WorkerDown extends LocalSessionDirectory {
       override get healthy(): boolean {
         return false;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NonceCache } from '../../../relay/src/nonce-cache.js';
+import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 
 describe('NonceCache', () => {
   it('refuses a nonce it holds until the nonce expires, then forgets it', () => {

@@ -5,7 +5,7 @@ import { hexToBytes } from '../../../shared/bytes.js';
 import { x25519PublicKey } from '../../../shared/keys/x25519.js';
 import { canonicalRequest, SIGNATURE_SCHEME, SIGNING_LABEL, signRequest } from '../../../shared/relay-api/request-signing.js';
 import { encodeSealContext, openSessionKeys, SEAL_HKDF_INFO, SEAL_LABEL, sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
-import { INTERNAL_API_REALM } from '../../../relay/src/internal-api.js';
+import { INTERNAL_API_REALM } from '../../../relay/src/api/internal-api.js';
 
 const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
 const section = doc.slice(doc.indexOf('## 8. Relay internal API'));

@@ -9,7 +9,7 @@ import {
   type NonceStore,
   type VerifyRequestInput,
 } from '../../../shared/relay-api/request-signing.js';
-import { NonceCache } from '../../../relay/src/nonce-cache.js';
+import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 import { API_KEY, API_KEYS, RELAY_ID } from './helpers.js';
 
 const NOW = 1_760_000_000_000;

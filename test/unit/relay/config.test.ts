@@ -15,8 +15,8 @@ import {
   type RelayConfig,
   type RelayConfigProblem,
 } from '../../../relay/src/config.js';
-import type { RouterOptions } from '../../../relay/src/datagram-router.js';
-import type { RegistryLimits } from '../../../relay/src/session-registry.js';
+import type { RouterOptions } from '../../../relay/src/media/datagram-router.js';
+import type { RegistryLimits } from '../../../relay/src/media/session-registry.js';
 
 type Env = Record<string, string | undefined>;
 

@@ -5,9 +5,9 @@
  * test/e2e/datagram-batch.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { DatagramBatch } from '../../../relay/src/datagram-batch.js';
-import { ipv4ToNumber } from '../../../relay/src/ipv4-address.js';
-import { META_WORDS, type NativeUdp } from '../../../relay/src/native-udp.js';
+import { DatagramBatch } from '../../../relay/src/io/datagram-batch.js';
+import { ipv4ToNumber } from '../../../relay/src/io/ipv4-address.js';
+import { META_WORDS, type NativeUdp } from '../../../relay/src/io/native-udp.js';
 
 const EAGAIN = 11;
 

@@ -3,10 +3,10 @@
  * socket (the same flows run over real UDP in test/e2e/relay-udp.test.ts).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DatagramRouter, type DatagramSink } from '../../../relay/src/datagram-router.js';
-import { createTallyCounters, type TallyCounters } from '../../../relay/src/packet-counters.js';
-import type { RemoteAddress } from '../../../relay/src/relay-session.js';
-import { InstallRefusedError, SessionRegistry } from '../../../relay/src/session-registry.js';
+import { DatagramRouter, type DatagramSink } from '../../../relay/src/media/datagram-router.js';
+import { createTallyCounters, type TallyCounters } from '../../../relay/src/media/packet-counters.js';
+import type { RemoteAddress } from '../../../relay/src/media/relay-session.js';
+import { InstallRefusedError, SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { SrtpError } from '../../../shared/srtp/errors.js';

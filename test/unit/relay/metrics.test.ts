@@ -2,11 +2,11 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { loadRelayConfig } from '../../../relay/src/config.js';
-import { DatagramRouter } from '../../../relay/src/datagram-router.js';
+import { DatagramRouter } from '../../../relay/src/media/datagram-router.js';
 import { createRelayMetrics, idleRelaySnapshot, type RelaySnapshot } from '../../../relay/src/metrics.js';
-import { DROP_REASONS } from '../../../relay/src/packet-counters.js';
-import { PacketStats, sumPacketStats } from '../../../relay/src/packet-stats.js';
-import { SessionRegistry } from '../../../relay/src/session-registry.js';
+import { DROP_REASONS } from '../../../relay/src/media/packet-counters.js';
+import { PacketStats, sumPacketStats } from '../../../relay/src/media/packet-stats.js';
+import { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 
 /** The value of one sample line, e.g. `parley_relay_packets_in_total 3`. */
 function sample(text: string, series: string): number | undefined {

@@ -1,5 +1,5 @@
 /**
- * The native AES-GCM addon (relay/native) behind relay/src/native-gcm-backend.ts: RFC 7714
+ * The native AES-GCM addon (relay/native) behind relay/src/media/native-gcm-backend.ts: RFC 7714
  * vectors, byte-for-byte agreement with node:crypto, tampering, argument checks, wipe().
  *
  * These tests FAIL, never skip, when the addon is not built: CI builds it (`npm run build:native`),
@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadNativeGcmBackend, nativeGcmBackendError, type NativeGcmBackend } from '../../../relay/src/native-gcm-backend.js';
+import { loadNativeGcmBackend, nativeGcmBackendError, type NativeGcmBackend } from '../../../relay/src/media/native-gcm-backend.js';
 import { bytesToHex, hexToBytes } from '../../../shared/bytes.js';
 import { AeadTransform } from '../../../shared/srtp/aead-transform.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';

@@ -4,8 +4,8 @@
  * rate limits made on first use admit what ones made at install would have.
  */
 import { describe, expect, it } from 'vitest';
-import { KeyEpoch, RelaySession } from '../../../relay/src/relay-session.js';
-import { loadNativeGcmBackend } from '../../../relay/src/native-gcm-backend.js';
+import { KeyEpoch, RelaySession } from '../../../relay/src/media/relay-session.js';
+import { loadNativeGcmBackend } from '../../../relay/src/media/native-gcm-backend.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';

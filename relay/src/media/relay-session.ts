@@ -1,0 +1,289 @@
+/**
+ * One voice session on the relay: a client in a channel, with its key epochs, its latched UDP
+ * address, its permissions and its rate limits.
+ *
+ * Keys live only here, in memory: in each key epoch's master-key array until a direction is first
+ * used, then inside that direction's SrtpContext; close() wipes them all.
+ *
+ * Key rotation keeps up to two epochs: the newest, and the previous one until its overlap
+ * ends. The client may send under either. The relay keeps sending to the client under the
+ * older keys until the client proves it holds the new ones (its first authenticated packet
+ * under them), so no packet is ever sent under keys the client might not have yet.
+ */
+import { assertBytes } from '../../../shared/bytes.js';
+import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import { SrtpContext } from '../../../shared/srtp/context.js';
+import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
+import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface RemoteAddress {
+  readonly address: string;
+  readonly port: number;
+  /**
+   * The IPv4 address as a number (a.b.c.d = a·2²⁴ + b·2¹⁶ + c·2⁸ + d) when the receiver knew it
+   * (recvmmsg hands it over as one), so batched output need not parse `address` again.
+   */
+  readonly ipv4?: number | undefined;
+}
+
+export interface SessionLimits {
+  readonly packetsPerSecond: number;
+  readonly packetBurst: number;
+  readonly bytesPerSecond: number;
+  readonly byteBurst: number;
+  /** Packets per second accepted for authentication from an address other than the latched one. */
+  readonly unlatchedPacketsPerSecond: number;
+  readonly replayWindowSize: number;
+}
+
+/**
+ * One generation of a session's keys: the SSRC the client sends with under them, and one SRTP
+ * context per direction.
+ *
+ * The contexts are built on first use. Most sessions on a relay are idle at any moment, and an
+ * SRTP context with its derived keys, transform and counters costs ~500 bytes of heap; the
+ * master keys it is derived from fit in 56 bytes (AES-128), which V8 keeps on its heap without
+ * a backing store of its own. A session that latches with a keepalive builds both then (the
+ * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
+ * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
+ * packet each way pays once. Each direction's master key is erased as soon as its context
+ * holds the derived session keys.
+ */
+export class KeyEpoch {
+  /** When this epoch stops being accepted (set when a newer epoch replaces it). */
+  retiresAt: number | null = null;
+  readonly #profile: SrtpProfileName;
+  readonly #backend: SrtpCryptoBackend;
+  readonly #replayWindowSize: number;
+  /**
+   * client→relay master key ‖ salt, then relay→client master key ‖ salt; each half zeroed once
+   * its context exists, and the array dropped once both do. null after close().
+   */
+  #masterKeys: Uint8Array | null;
+  #inbound: SrtpContext | null = null;
+  #outbound: SrtpContext | null = null;
+  #closed = false;
+
+  constructor(
+    readonly ssrc: number,
+    readonly createdAt: number,
+    profile: SrtpProfileName,
+    keys: SessionKeyMaterial,
+    backend: SrtpCryptoBackend,
+    replayWindowSize: number,
+  ) {
+    const { keyLength, saltLength } = srtpProfile(profile);
+    assertBytes(keys.clientToRelay.masterKey, 'relay: clientToRelay master key', keyLength);
+    assertBytes(keys.clientToRelay.masterSalt, 'relay: clientToRelay master salt', saltLength);
+    assertBytes(keys.relayToClient.masterKey, 'relay: relayToClient master key', keyLength);
+    assertBytes(keys.relayToClient.masterSalt, 'relay: relayToClient master salt', saltLength);
+    checkReplayWindowSize(replayWindowSize);
+    this.#profile = profile;
+    this.#backend = backend;
+    this.#replayWindowSize = replayWindowSize;
+    const half = keyLength + saltLength;
+    const packed = new Uint8Array(2 * half);
+    packed.set(keys.clientToRelay.masterKey, 0);
+    packed.set(keys.clientToRelay.masterSalt, keyLength);
+    packed.set(keys.relayToClient.masterKey, half);
+    packed.set(keys.relayToClient.masterSalt, half + keyLength);
+    this.#masterKeys = packed;
+  }
+
+  /** Context for packets the client sends (client → relay). */
+  get inbound(): SrtpContext {
+    return (this.#inbound ??= this.#deriveContext('clientToRelay'));
+  }
+
+  /** Context for packets the relay sends to the client (relay → client). */
+  get outbound(): SrtpContext {
+    return (this.#outbound ??= this.#deriveContext('relayToClient'));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
+  get holdsMasterKeys(): boolean {
+    return this.#masterKeys !== null && this.#masterKeys.some((b) => b !== 0);
+  }
+
+  /** Wipes every key of this epoch: master keys not yet used, and the contexts' session keys. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#masterKeys?.fill(0);
+    this.#masterKeys = null;
+    this.#inbound?.close();
+    this.#outbound?.close();
+  }
+
+  /** Derives one direction's context from its master key and salt, then erases them here. */
+  #deriveContext(direction: 'clientToRelay' | 'relayToClient'): SrtpContext {
+    const packed = this.#masterKeys;
+    if (this.#closed || packed === null) throw new TypeError('relay: key epoch is closed');
+    const half = packed.length / 2;
+    const at = direction === 'clientToRelay' ? 0 : half;
+    const { keyLength } = srtpProfile(this.#profile);
+    const masterKey = packed.subarray(at, at + keyLength);
+    const masterSalt = packed.subarray(at + keyLength, at + half);
+    const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
+    masterKey.fill(0);
+    masterSalt.fill(0);
+    // Called only for a direction not yet derived: if the other one is, nothing is left here.
+    const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
+    if (other !== null) this.#masterKeys = null;
+    return context;
+  }
+}
+
+export class RelaySession {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly channelId: string;
+  readonly profile: SrtpProfileName;
+  readonly installedAt: number;
+  canSpeak: boolean;
+  canListen: boolean;
+  muted: boolean;
+  deafened: boolean;
+  expiresAt: number;
+  /** Last time a packet from the client authenticated (or install time). */
+  lastActiveAt: number;
+  /** Where the client's last authenticated packet came from; null until the first one. */
+  address: RemoteAddress | null = null;
+  /**
+   * Rate limits, made on first use: an idle session never needs them. Each is made as of the
+   * install time and full, exactly the state an unused bucket made at install would be in.
+   */
+  #packetBucket: TokenBucket | null = null;
+  #byteBucket: TokenBucket | null = null;
+  #unlatchedBucket: TokenBucket | null = null;
+  readonly #limits: SessionLimits;
+  readonly #backend: SrtpCryptoBackend;
+  /** Newest first; at most two. */
+  #epochs: KeyEpoch[];
+  /** The epoch whose relay→client keys the client is known to hold. */
+  #sendEpoch: KeyEpoch;
+  #closed = false;
+
+  constructor(spec: SessionSpec, backend: SrtpCryptoBackend, limits: SessionLimits, now: number) {
+    this.sessionId = spec.sessionId;
+    this.userId = spec.userId;
+    this.channelId = spec.channelId;
+    this.profile = spec.profile;
+    this.canSpeak = spec.canSpeak;
+    this.canListen = spec.canListen;
+    this.muted = spec.muted;
+    this.deafened = spec.deafened;
+    this.expiresAt = spec.expiresAt;
+    this.installedAt = now;
+    this.lastActiveAt = now;
+    this.#backend = backend;
+    this.#limits = limits;
+    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
+    this.#epochs = [epoch];
+    this.#sendEpoch = epoch;
+  }
+
+  /** Packets accepted for authentication from the latched address. */
+  get packetBucket(): TokenBucket {
+    return (this.#packetBucket ??= new TokenBucket(this.#limits.packetsPerSecond, this.#limits.packetBurst, this.installedAt));
+  }
+
+  /** Bytes of voice forwarded. */
+  get byteBucket(): TokenBucket {
+    return (this.#byteBucket ??= new TokenBucket(this.#limits.bytesPerSecond, this.#limits.byteBurst, this.installedAt));
+  }
+
+  /** Packets accepted for authentication from any other address (before the first latch, too). */
+  get unlatchedBucket(): TokenBucket {
+    const perSecond = this.#limits.unlatchedPacketsPerSecond;
+    return (this.#unlatchedBucket ??= new TokenBucket(perSecond, perSecond, this.installedAt));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get epochs(): readonly KeyEpoch[] {
+    return this.#epochs;
+  }
+
+  /** The SSRC the client currently sends with (the newest epoch's). */
+  get ssrc(): number {
+    return this.#epochs[0]!.ssrc;
+  }
+
+  /** Context for packets the relay sends to this client. */
+  get outbound(): SrtpContext {
+    return this.#sendEpoch.outbound;
+  }
+
+  /** Whether forwarded voice should reach this client now. */
+  get listening(): boolean {
+    return this.canListen && !this.deafened && this.address !== null;
+  }
+
+  /** Whether this client's voice may be forwarded now. */
+  get speaking(): boolean {
+    return this.canSpeak && !this.muted;
+  }
+
+  /** Records an authenticated packet under `epoch` from `from`: latches the address. */
+  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, now: number): void {
+    this.lastActiveAt = now;
+    if (this.address === null || this.address.address !== from.address || this.address.port !== from.port) {
+      // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
+      // latched address, so the forwarding loop's property reads stay monomorphic.
+      this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    }
+    // The client sent under these keys, so it holds them: send to it under them from now on.
+    if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {
+      this.#sendEpoch = epoch;
+    }
+  }
+
+  applyPatch(patch: SessionPatch): void {
+    if (patch.canSpeak !== undefined) this.canSpeak = patch.canSpeak;
+    if (patch.canListen !== undefined) this.canListen = patch.canListen;
+    if (patch.muted !== undefined) this.muted = patch.muted;
+    if (patch.deafened !== undefined) this.deafened = patch.deafened;
+    if (patch.expiresAt !== undefined) this.expiresAt = patch.expiresAt;
+  }
+
+  /**
+   * Adds a new key epoch; the current one stays valid until `now + overlapMs`. An epoch still
+   * in its overlap from an earlier rotation is dropped (and returned) first.
+   */
+  rotate(keys: SessionKeyMaterial, now: number, overlapMs: number): KeyEpoch[] {
+    const dropped = this.#epochs.slice(1);
+    for (const old of dropped) old.close();
+    const current = this.#epochs[0]!;
+    current.retiresAt = now + overlapMs;
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
+    this.#epochs = [next, current];
+    if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
+    return dropped;
+  }
+
+  /** Ends the overlap of a retired epoch whose time has come; returns it, or null. */
+  retireExpiredEpoch(now: number): KeyEpoch | null {
+    const old = this.#epochs[1];
+    if (old === undefined || old.retiresAt === null || old.retiresAt > now) return null;
+    old.close();
+    this.#epochs = [this.#epochs[0]!];
+    this.#sendEpoch = this.#epochs[0]!;
+    return old;
+  }
+
+  /** Wipes every key. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const epoch of this.#epochs) epoch.close();
+  }
+}
