@@ -6,6 +6,7 @@ import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
 import { adminRoutes } from './admin-routes.js';
+import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { relayRoutes } from './relay-routes.js';
 import { createRouter } from './router.js';
@@ -40,6 +41,8 @@ function jwksRoutes() {
 export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', healthRoutes());
   app.route('/', jwksRoutes());
+  app.route('/', channelRoutes());
+  app.route('/', adminChannelRoutes());
   app.route('/', tokenRoutes());
   app.route('/', adminRoutes());
   app.route('/', relayRoutes());
