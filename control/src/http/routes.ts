@@ -5,9 +5,12 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
+import { adminRoutes } from './admin-routes.js';
 import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
+import { relayRoutes } from './relay-routes.js';
 import { createRouter } from './router.js';
+import { tokenRoutes } from './token-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 
@@ -40,6 +43,9 @@ export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', jwksRoutes());
   app.route('/', channelRoutes());
   app.route('/', adminChannelRoutes());
+  app.route('/', tokenRoutes());
+  app.route('/', adminRoutes());
+  app.route('/', relayRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',
