@@ -8,9 +8,11 @@
  * The parts live in control/dev/local-stack/ (local-stack.ts), which the end-to-end tests and
  * `npm run bench:control` use too.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOCAL_STATE_DIR } from './local-paths.js';
 import { DEFAULT_PORTS, displayPath, PORT_OPTIONS, startLocalStack, type LocalStack, type PortName, type PortSetting } from './local-stack/local-stack.js';
+import { isRoutineHeartbeatLine } from './local-stack/control-plane-process.js';
 import { OPERATOR_KEY_FILE } from './local-stack/operator-key.js';
 import { StartAbortedError } from './local-stack/readiness.js';
 import { describeExit, type SupervisedProcess } from './local-stack/supervised-process.js';
@@ -25,7 +27,8 @@ development keys. Ctrl-C (or SIGTERM) stops everything.
   --relay-api-port N      relay internal API (default ${DEFAULT_PORTS.relayApi})
   --relay-udp-port N      relay UDP, worker 0 (default ${DEFAULT_PORTS.relayUdp})
   --relay-metrics-port N  relay Prometheus metrics (default ${DEFAULT_PORTS.relayMetrics})
-  --database PATH         database file (default .parley/local.db)
+  --database PATH         database file (default <state dir>/local.db)
+  --state-dir DIR         where the stack keeps its state, logs and operator key (default .parley)
   --quiet                 do not print the children's logs (they are in .parley/logs/)
 
 A default port that is taken falls back to a free one (and says so); a port given here that is
@@ -42,6 +45,7 @@ function parsePort(option: string, text: string): number {
 interface StartCommand {
   readonly ports: Partial<Record<PortName, PortSetting>>;
   readonly database: string | undefined;
+  readonly stateDir: string;
   readonly quiet: boolean;
 }
 
@@ -55,6 +59,7 @@ function parseCommandLine(argv: string[]): StartCommand | 'help' {
       'relay-udp-port': { type: 'string' },
       'relay-metrics-port': { type: 'string' },
       database: { type: 'string' },
+      'state-dir': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -67,7 +72,12 @@ function parseCommandLine(argv: string[]): StartCommand | 'help' {
     const text = values[option.slice(2) as 'control-port'];
     if (text !== undefined) ports[name] = { port: parsePort(option, text), explicit: true };
   }
-  return { ports, database: values.database, quiet: values.quiet === true };
+  return {
+    ports,
+    database: values.database === undefined ? undefined : resolve(values.database),
+    stateDir: resolve(values['state-dir'] ?? LOCAL_STATE_DIR),
+    quiet: values.quiet === true,
+  };
 }
 
 function summary(stack: LocalStack): string {
@@ -95,7 +105,7 @@ function summary(stack: LocalStack): string {
     `  curl ${stack.control.url}/healthz`,
     `  curl -H "Authorization: Bearer $(cat ${displayPath(stack.stateDir)}/${OPERATOR_KEY_FILE})" ${stack.control.url}/v1/admin/relays`,
     '',
-    'Ctrl-C stops everything.',
+    "Logs follow (the relay's successful heartbeats only in the log files). Ctrl-C stops everything.",
     '',
   ];
   return lines.join('\n');
@@ -104,7 +114,9 @@ function summary(stack: LocalStack): string {
 function streamLogs(children: readonly { label: string; process: SupervisedProcess }[]): void {
   const width = Math.max(...children.map((c) => c.label.length));
   for (const { label, process: child } of children) {
-    child.onLine((line) => process.stdout.write(`${label.padEnd(width)} | ${line}\n`));
+    child.onLine((line) => {
+      if (!isRoutineHeartbeatLine(line)) process.stdout.write(`${label.padEnd(width)} | ${line}\n`);
+    });
   }
 }
 
@@ -150,7 +162,7 @@ async function main(): Promise<number> {
   process.stdout.write('Parley local stack (development only)\n');
   try {
     stack = await startLocalStack({
-      stateDir: LOCAL_STATE_DIR,
+      stateDir: command.stateDir,
       database: command.database,
       ports: command.ports,
       log: (line) => process.stdout.write(`${line}\n`),
@@ -164,7 +176,7 @@ async function main(): Promise<number> {
     process.stderr.write(`\nnpm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
     const tail = (error as { child?: SupervisedProcess }).child?.tail();
     if (tail !== undefined && tail.length > 0) process.stderr.write(`Its last lines:\n${tail.slice(-15).map((l) => `  ${l}`).join('\n')}\n`);
-    process.stderr.write(`Logs: ${displayPath(LOCAL_STATE_DIR)}/logs/\n`);
+    process.stderr.write(`Logs: ${displayPath(command.stateDir)}/logs/\n`);
     return 1;
   }
 

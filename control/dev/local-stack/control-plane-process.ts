@@ -143,3 +143,14 @@ export function findWorkerRuntimePid(wranglerPid: number): number | null {
   }
   return null;
 }
+
+/**
+ * A relay heartbeats every 10 s, and each heartbeat is two log lines of the control plane
+ * (wrangler's and the Worker's): npm start keeps the successful ones out of the terminal.
+ */
+export function isRoutineHeartbeatLine(line: string): boolean {
+  return (
+    /^\[wrangler:info\] POST \/internal\/relays\/heartbeat 200 /.test(line) ||
+    (line.includes('"route":"/internal/relays/heartbeat"') && line.includes('"status":200'))
+  );
+}

@@ -23,9 +23,10 @@ import { databaseFromClient } from '../../src/db/client.js';
 import { MIGRATIONS_DIR, REPO_ROOT } from '../local-paths.js';
 import { applyMigrations } from '../migrate.js';
 import { findWorkerRuntimePid, startControlPlane, waitForControlPlane, type ControlPlaneProcess } from './control-plane-process.js';
+import { findMigrationDrift } from './migration-drift.js';
 import { ensureOperatorKey, type OperatorKey } from './operator-key.js';
 import { choosePort, ephemeralPort, LOOPBACK, type PortKind } from './ports.js';
-import { httpProbe, NotReadyError, unlessAborted, waitUntilReady, type ProbeResult } from './readiness.js';
+import { httpProbe, unlessAborted, waitUntilReady, type ProbeResult } from './readiness.js';
 import { findLeftovers, StackLock, stopLeftovers } from './stack-lock.js';
 import { hasCompiledRelay, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
 import { SupervisedProcess, type ExitStatus } from './supervised-process.js';
@@ -145,6 +146,11 @@ interface Started {
   relay?: SupervisedProcess;
 }
 
+/** A part of the stack cannot start for a reason the message explains (not a readiness timeout). */
+export class StackStartError extends Error {
+  override readonly name = 'StackStartError';
+}
+
 /** A path relative to the repository when inside it, else in full. */
 export function displayPath(path: string): string {
   const inside = relative(REPO_ROOT, path);
@@ -235,6 +241,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const client = createClient({ url: libsqlUrl, authToken: libsqlToken, intMode: 'number' });
     let operatorKey: OperatorKey;
     try {
+      if ((await findMigrationDrift(client, MIGRATIONS_DIR)) !== null) {
+        throw new StackStartError(
+          `${displayPath(databasePath)} was migrated with migrations that have changed since (migrations/0000_initial.sql is regenerated until the first deployment). ` +
+            `It holds local development data only: remove it (rm ${displayPath(databasePath)}*) and start again, or pass --database PATH for a new one.`,
+        );
+      }
       const outcome = await applyMigrations(client, MIGRATIONS_DIR);
       const migrated =
         outcome.kind === 'no-migrations'
@@ -286,7 +298,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         log('Building the relay (npm run relay:build)…');
         const status = await unlessAborted(started.relayBuild.exited, options.signal, 'building the relay');
         if (status.code !== 0) {
-          throw new NotReadyError(`relay build failed (${status.code ?? status.signal}): ${started.relayBuild.tail().slice(-5).join(' | ')}`);
+          throw new StackStartError(`relay build failed (${status.code ?? status.signal}): ${started.relayBuild.tail().slice(-5).join(' | ')}`);
         }
         log(`  relay built (${elapsed(since)} after the control plane was up)`);
       }
@@ -367,7 +379,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 function lastLine(child: SupervisedProcess): string {
-  const line = child.tail().filter((l) => l.trim() !== '').at(-1) ?? '';
+  // The last line that says something (wrangler prints rules of box-drawing characters).
+  const line = child.tail().filter((l) => /[A-Za-z0-9]/.test(l)).at(-1) ?? '';
   return line.length > 100 ? `${line.slice(0, 99)}…` : line || 'no output yet';
 }
 

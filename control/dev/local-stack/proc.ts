@@ -41,6 +41,11 @@ export function readProcessStat(pid: number): ProcessStat | null {
   } catch {
     return null;
   }
+  return parseProcessStat(pid, text);
+}
+
+/** The text of /proc/<pid>/stat parsed; null if it is not in that format. */
+export function parseProcessStat(pid: number, text: string): ProcessStat | null {
   // comm is in parentheses and may itself contain spaces and parentheses: the last ')' ends it.
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
@@ -48,6 +53,7 @@ export function readProcessStat(pid: number): ProcessStat | null {
   const fields = text.slice(close + 2).split(' ');
   // fields[0] is field 3 (state) of proc(5); field n is fields[n - 3].
   const field = (n: number): number => Number(fields[n - 3]);
+  if (fields.length < 20 || !Number.isSafeInteger(field(22))) return null;
   return {
     pid,
     command: text.slice(open + 1, close),
