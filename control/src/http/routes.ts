@@ -5,7 +5,9 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
+import { authRoutes } from './auth-routes.js';
 import { healthRoutes } from './health-routes.js';
+import { meRoutes } from './me-routes.js';
 import { createRouter } from './router.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -37,6 +39,8 @@ function jwksRoutes() {
 export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', healthRoutes());
   app.route('/', jwksRoutes());
+  app.route('/', authRoutes());
+  app.route('/', meRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',
