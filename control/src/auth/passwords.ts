@@ -33,9 +33,11 @@
  * produces.
  *
  * Cost: about 150–200 ms of CPU per hash inside workerd with the OWASP parameters, hence the
- * Workers Paid plan (README). @noble/hashes' async variant yields to the event loop only when the
- * clock moves, and workerd's clock stands still during computation, so one isolate still hashes
- * one password at a time; the async form keeps Node (tests, tools) responsive.
+ * Workers Paid plan (README). @noble/hashes' async variant yields to the event loop whenever
+ * Date.now() has moved 10 ms since its last yield, so other requests of the isolate interleave
+ * where the clock runs (Node; local workerd, measured: 65 yields per OWASP hash in the vitest
+ * pool). Where the runtime holds the clock still during computation (deployed Workers, as a
+ * timing side-channel defence) a hash runs to its end in one go.
  */
 import { argon2idAsync } from '@noble/hashes/argon2.js';
 import { constantTimeEqual } from '../../../shared/bytes.js';

@@ -53,7 +53,7 @@ export const UsernameField = z
 const LoginUsernameField = z
   .string()
   .min(1, { error: 'is required' })
-  .max(USERNAME_MAX_INPUT_LENGTH, { error: USERNAME_PROBLEM_MESSAGES.length })
+  .max(USERNAME_MAX_INPUT_LENGTH, { error: `must be at most ${USERNAME_MAX_INPUT_LENGTH} characters` })
   .openapi({ description: 'The username as registered; compared case- and width-insensitively', example: 'Alice' });
 
 export const NewPasswordField = z
