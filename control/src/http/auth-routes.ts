@@ -119,7 +119,7 @@ const registerRoute = createRoute({
   request: { body: jsonBody(CredentialsBody) },
   responses: {
     201: tokenPairResponse('The account, logged in'),
-    ...errorResponses(...bodyErrors, [409, 'username_taken'], [429, 'too_many_requests (per address)'], [503, 'misconfigured or unavailable']),
+    ...errorResponses(...bodyErrors, [409, 'username_taken'], [429, 'too_many_requests (per address)'], [503, 'misconfigured']),
   },
 });
 
@@ -131,7 +131,7 @@ const loginRoute = createRoute({
   request: { body: jsonBody(LoginBody) },
   responses: {
     200: tokenPairResponse('Logged in'),
-    ...errorResponses(...bodyErrors, [401, 'invalid_credentials'], [429, 'too_many_requests (per account or address)'], [503, 'misconfigured or unavailable']),
+    ...errorResponses(...bodyErrors, [401, 'invalid_credentials'], [429, 'too_many_requests (per account or address)'], [503, 'misconfigured']),
   },
 });
 
@@ -143,7 +143,7 @@ const refreshRoute = createRoute({
   request: { body: jsonBody(RefreshBody) },
   responses: {
     200: tokenPairResponse('The new pair (the same one for a retry within the grace period)'),
-    ...errorResponses(...bodyErrors, [401, 'invalid_refresh_token'], [503, 'unavailable']),
+    ...errorResponses(...bodyErrors, [401, 'invalid_refresh_token'], [503, 'misconfigured']),
   },
 });
 
