@@ -16,7 +16,7 @@ import { ApiError } from '../http/errors.js';
 import { newId } from '../ids.js';
 import type { AccessTokenKeys } from './access-tokens.js';
 import { endLogins } from './logins.js';
-import { checkNewPassword, isPasswordLengthAcceptable, PASSWORD_PROBLEM_MESSAGES, type PasswordHasher } from './passwords.js';
+import { checkNewPassword, isPasswordTooLong, PASSWORD_TOO_LONG_MESSAGE, type PasswordHasher } from './passwords.js';
 import type { AccountPrincipal } from './principal.js';
 import { rotateRefreshToken, startLogin, type RefreshTimings, type RotationRefusal } from './refresh-tokens.js';
 import type { CredentialThrottle } from './throttle.js';
@@ -108,7 +108,7 @@ export async function registerAccount(services: AccountServices, input: Credenti
 /** Logs in. Unknown username and wrong password: the same 401 invalid_credentials, the same work. */
 export async function logIn(services: AccountServices, input: Credentials): Promise<TokenPair> {
   const now = services.now();
-  if (!isPasswordLengthAcceptable(input.password)) throw invalidField('password', PASSWORD_PROBLEM_MESSAGES.length);
+  if (isPasswordTooLong(input.password)) throw invalidField('password', PASSWORD_TOO_LONG_MESSAGE);
   const key = usernameKey(input.username);
   const attempt = await services.throttle.beginLogin(key, input.clientAddress);
 
@@ -169,7 +169,7 @@ export async function changePassword(
   input: { readonly currentPassword: string; readonly newPassword: string },
 ): Promise<string[]> {
   const now = services.now();
-  if (!isPasswordLengthAcceptable(input.currentPassword)) throw invalidField('currentPassword', PASSWORD_PROBLEM_MESSAGES.length);
+  if (isPasswordTooLong(input.currentPassword)) throw invalidField('currentPassword', PASSWORD_TOO_LONG_MESSAGE);
   const rows = await services.db.select().from(users).where(eq(users.id, principal.userId)).limit(1);
   const row = rows[0];
   if (row === undefined) throw new ApiError('unauthorized');

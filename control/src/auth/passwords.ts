@@ -84,11 +84,18 @@ function codePointCount(text: string): number {
   return count;
 }
 
-/** Length only: what login enforces, so a huge input never reaches the hash. */
-export function isPasswordLengthAcceptable(password: string, minLength = 1): boolean {
+/** What login and the current password of a password change are held to: only the maximum. */
+export const PASSWORD_TOO_LONG_MESSAGE = `must be at most ${PASSWORD_MAX_LENGTH} characters`;
+
+function isPasswordLengthAcceptable(password: string, minLength: number): boolean {
   if (password.length > PASSWORD_MAX_INPUT_LENGTH) return false;
   const count = codePointCount(normalizePassword(password));
   return count >= minLength && count <= PASSWORD_MAX_LENGTH;
+}
+
+/** Over the maximum length: refused before anything else, so a huge input never reaches the hash. */
+export function isPasswordTooLong(password: string): boolean {
+  return !isPasswordLengthAcceptable(password, 0);
 }
 
 /**

@@ -8,9 +8,10 @@ import { accessTokenKeys } from '../auth/access-tokens.js';
 import { logIn, logOut, refreshLogin, registerAccount, RefreshRefused, type AccountServices } from '../auth/accounts.js';
 import {
   checkNewPassword,
-  isPasswordLengthAcceptable,
+  isPasswordTooLong,
   PASSWORD_MAX_INPUT_LENGTH,
   PASSWORD_PROBLEM_MESSAGES,
+  PASSWORD_TOO_LONG_MESSAGE,
 } from '../auth/passwords.js';
 import { clientAddressKey, CredentialThrottle } from '../auth/throttle.js';
 import { durableObjectThrottleBuckets } from '../auth/throttle-object.js';
@@ -67,8 +68,9 @@ export const NewPasswordField = z
 
 export const PasswordField = z
   .string()
-  .max(PASSWORD_MAX_INPUT_LENGTH, { error: PASSWORD_PROBLEM_MESSAGES.length, abort: true })
-  .refine((value) => isPasswordLengthAcceptable(value), { error: PASSWORD_PROBLEM_MESSAGES.length })
+  .min(1, { error: 'is required', abort: true })
+  .max(PASSWORD_MAX_INPUT_LENGTH, { error: PASSWORD_TOO_LONG_MESSAGE, abort: true })
+  .refine((value) => !isPasswordTooLong(value), { error: PASSWORD_TOO_LONG_MESSAGE })
   .openapi({ description: 'At most 256 characters', example: 'correct horse battery staple' });
 
 const AccountSchema = z

@@ -4,7 +4,7 @@ import {
   checkNewPassword,
   createPasswordHasher,
   formatPasswordHash,
-  isPasswordLengthAcceptable,
+  isPasswordTooLong,
   needsRehash,
   nobleArgon2id,
   normalizePassword,
@@ -45,7 +45,9 @@ describe('password rules', () => {
 
   it('refuse a megabyte at once, by its UTF-16 length, before normalising', () => {
     const huge = 'x'.repeat(1024 * 1024);
-    expect(isPasswordLengthAcceptable(huge)).toBe(false);
+    expect(isPasswordTooLong(huge)).toBe(true);
+    expect(isPasswordTooLong('😀'.repeat(256))).toBe(false);
+    expect(isPasswordTooLong('😀'.repeat(257))).toBe(true);
     expect(checkNewPassword(huge)).toMatchObject({ ok: false, problem: 'length' });
   });
 
