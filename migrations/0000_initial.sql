@@ -48,6 +48,8 @@ CREATE TABLE `channels` (
 );
 --> statement-breakpoint
 CREATE INDEX `channels_owner_id` ON `channels` (`owner_id`);--> statement-breakpoint
+CREATE INDEX `channels_created_at_id` ON `channels` (`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `channels_visibility_created_at_id` ON `channels` (`visibility`,`created_at`,`id`);--> statement-breakpoint
 CREATE TABLE `login_sessions` (
 	`id` text PRIMARY KEY NOT NULL,
 	`user_id` text NOT NULL,

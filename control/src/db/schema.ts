@@ -126,6 +126,10 @@ export const channels = sqliteTable(
   },
   (t) => [
     index('channels_owner_id').on(t.ownerId),
+    // Channel lists are ordered by (created_at, id) (channels/channel-service.ts): all of them
+    // for operators, the open ones for everyone.
+    index('channels_created_at_id').on(t.createdAt, t.id),
+    index('channels_visibility_created_at_id').on(t.visibility, t.createdAt, t.id),
     check('channels_visibility_known', sql`${t.visibility} IN ('open', 'private')`),
     check('channels_member_limit_positive', sql`${t.memberLimit} > 0`),
   ],
@@ -153,7 +157,7 @@ export const channelMembers = sqliteTable(
 );
 
 /**
- * Bans by subject: an account's user id, or an app user's subject (`app:<keyId>:<externalId>`),
+ * Bans by subject: an account's user id, or an app user's subject (`<appKeyId>:<externalUserId>`),
  * so a banned app user cannot come back with a freshly minted token either.
  */
 export const channelBans = sqliteTable(

@@ -6,6 +6,7 @@ import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
 import { authRoutes } from './auth-routes.js';
+import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { meRoutes } from './me-routes.js';
 import { createRouter } from './router.js';
@@ -41,6 +42,8 @@ export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', jwksRoutes());
   app.route('/', authRoutes());
   app.route('/', meRoutes());
+  app.route('/', channelRoutes());
+  app.route('/', adminChannelRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',
