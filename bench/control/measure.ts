@@ -1,0 +1,57 @@
+/**
+ * Measurements of the control-plane benchmark: CPU time of the workerd processes, read from
+ * /proc before and after a phase (inside workerd, timers do not advance during synchronous work,
+ * so the Worker cannot time its own CPU), and latency percentiles of a phase's requests.
+ */
+import { processCpuMs, processDescendants, readCommandLine } from '../../control/dev/local-stack/proc.js';
+
+export interface WorkerdProcesses {
+  /** The workerd that runs the Worker (and its Durable Objects). */
+  readonly runtime: number;
+  /** wrangler dev's proxy in front of it (a local-development cost; a deployment has none). */
+  readonly proxy: number | null;
+}
+
+/** The two workerd processes below `wrangler dev` (control-plane-process.ts explains which is which). */
+export function findWorkerdProcesses(wranglerPid: number): WorkerdProcesses {
+  const workerds = processDescendants(wranglerPid).filter((p) => p.command === 'workerd');
+  const runtime = workerds.find((p) => readCommandLine(p.pid, 100_000).includes('--inspector-addr'));
+  if (runtime === undefined) throw new Error('bench:control: no workerd with --inspector-addr below wrangler dev');
+  return { runtime: runtime.pid, proxy: workerds.find((p) => p.pid !== runtime.pid)?.pid ?? null };
+}
+
+export interface CpuReading {
+  readonly runtimeMs: number;
+  readonly proxyMs: number;
+}
+
+export function readCpu(processes: WorkerdProcesses): CpuReading {
+  const runtimeMs = processCpuMs(processes.runtime);
+  if (runtimeMs === null) throw new Error('bench:control: the workerd runtime exited');
+  return { runtimeMs, proxyMs: processes.proxy === null ? 0 : (processCpuMs(processes.proxy) ?? 0) };
+}
+
+export function cpuBetween(before: CpuReading, after: CpuReading): CpuReading {
+  return { runtimeMs: after.runtimeMs - before.runtimeMs, proxyMs: after.proxyMs - before.proxyMs };
+}
+
+/** Nearest-rank percentile (p in 0..100) of unsorted samples; NaN for none. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
+}
+
+/** Status code → count. */
+export type StatusCounts = Record<string, number>;
+
+export function countStatus(counts: StatusCounts, status: number): void {
+  counts[String(status)] = (counts[String(status)] ?? 0) + 1;
+}
+
+export function serverErrors(counts: StatusCounts): number {
+  return Object.entries(counts)
+    .filter(([status]) => Number(status) >= 500)
+    .reduce((sum, [, n]) => sum + n, 0);
+}
