@@ -109,21 +109,31 @@ export interface Leftover {
   readonly commandLine: string;
 }
 
-/** Processes marked with `stateDir` whose owner is no longer alive (module comment). */
-export function findLeftovers(stateDir: string): Leftover[] {
+export interface StackProcess extends Leftover {
+  /** The identity of the stack owner it was started for. */
+  readonly owner: string;
+}
+
+/** Every live process marked with `stateDir` (module comment), this one excepted. */
+export function findStackProcesses(stateDir: string): StackProcess[] {
   const directory = resolve(stateDir);
-  const leftovers: Leftover[] = [];
+  const found: StackProcess[] = [];
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
     const environment = readProcessEnvironment(pid);
     if (environment?.get(STACK_DIR_VARIABLE) !== directory) continue;
-    const owner = environment.get(STACK_OWNER_VARIABLE) ?? '';
-    if (owner !== '' && identityAlive(owner)) continue;
     const stat = readProcessStat(pid);
     if (stat === null || stat.state === 'Z') continue;
-    leftovers.push({ pid, processGroup: stat.processGroup, commandLine: readCommandLine(pid) });
+    found.push({ pid, processGroup: stat.processGroup, commandLine: readCommandLine(pid), owner: environment.get(STACK_OWNER_VARIABLE) ?? '' });
   }
-  return leftovers;
+  return found;
+}
+
+/** Processes marked with `stateDir` whose owner is no longer alive (module comment). */
+export function findLeftovers(stateDir: string): Leftover[] {
+  return findStackProcesses(stateDir)
+    .filter((p) => p.owner === '' || !identityAlive(p.owner))
+    .map(({ pid, processGroup, commandLine }) => ({ pid, processGroup, commandLine }));
 }
 
 /**
