@@ -28,7 +28,7 @@ import { EPHEMERAL_PORTS, startLocalStack, type LocalStack } from '../control/de
 import { CLOCK_TICKS_PER_SECOND } from '../control/dev/local-stack/proc.js';
 import { OWASP_ARGON2ID } from '../control/src/config.js';
 import { ControlClient, expectValue, type Timed, type TokenPair } from './control/control-client.js';
-import { countStatus, cpuBetween, findWorkerdProcesses, percentile, readCpu, serverErrors, type StatusCounts, type WorkerdProcesses } from './control/measure.js';
+import { countStatus, cpuBetween, findWorkerdProcesses, percentile, readCpu, serverErrors, type StatusCounts, type MeasuredProcesses } from './control/measure.js';
 import { parseControlBenchOptions, type ControlBenchOptions } from './control/options.js';
 import { formatReport, type ControlBenchReport, type LoadResult, type SerialResult } from './control/report.js';
 
@@ -43,7 +43,7 @@ function version(pkg: string): string {
 }
 
 /** Runs `op` up to `count` times one after another, within `seconds`; reads worker CPU around it. */
-async function serialPhase(name: string, count: number, seconds: number, workerd: WorkerdProcesses, op: (i: number) => Promise<Timed<unknown>>): Promise<SerialResult> {
+async function serialPhase(name: string, count: number, seconds: number, workerd: MeasuredProcesses, op: (i: number) => Promise<Timed<unknown>>): Promise<SerialResult> {
   progress(`  ${name}: ${count} requests, one at a time…`);
   const statuses: StatusCounts = {};
   const wall: number[] = [];
@@ -62,6 +62,8 @@ async function serialPhase(name: string, count: number, seconds: number, workerd
     cpu,
     runtimeCpuMsPerRequest: cpu.runtimeMs / i,
     proxyCpuMsPerRequest: cpu.proxyMs / i,
+    libsqlCpuMsPerRequest: cpu.libsqlMs / i,
+    clientCpuMsPerRequest: cpu.clientMs / i,
     wallMsP50: percentile(wall, 50),
     wallMsP99: percentile(wall, 99),
     statuses,
@@ -78,7 +80,7 @@ async function loadPhase(
   clients: number,
   maxRequests: number,
   seconds: number,
-  workerd: WorkerdProcesses,
+  workerd: MeasuredProcesses,
   op: (client: number) => Promise<{ timed: Timed<unknown>; goOn: boolean }>,
 ): Promise<LoadResult> {
   progress(`  ${name}: ${clients} concurrent clients, up to ${maxRequests} requests or ${seconds} s…`);
@@ -111,6 +113,9 @@ async function loadPhase(
     p99Ms: percentile(latencies, 99),
     maxMs: Math.max(...latencies),
     runtimeCpuMsPerRequest: cpu.runtimeMs / latencies.length,
+    proxyCpuMsPerRequest: cpu.proxyMs / latencies.length,
+    libsqlCpuMsPerRequest: cpu.libsqlMs / latencies.length,
+    clientCpuMsPerRequest: cpu.clientMs / latencies.length,
     statuses,
     stoppedBy: latencies.length < maxRequests ? 'time' : 'count',
   };
@@ -118,7 +123,7 @@ async function loadPhase(
 
 async function runBench(options: ControlBenchOptions, stack: LocalStack): Promise<ControlBenchReport> {
   const client = new ControlClient(stack.control.url);
-  const workerd = findWorkerdProcesses(stack.control.process.pid);
+  const workerd: MeasuredProcesses = { ...findWorkerdProcesses(stack.control.process.pid), libsql: stack.libsql.process.pid };
   const seconds = options.phaseSeconds;
 
   // One account; every login of it is a login (a refresh family) of its own.

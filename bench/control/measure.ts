@@ -12,6 +12,12 @@ export interface WorkerdProcesses {
   readonly proxy: number | null;
 }
 
+/** Every process a request passes through, whose CPU the benchmark reads. */
+export interface MeasuredProcesses extends WorkerdProcesses {
+  /** The local libSQL server (Turso's stand-in). */
+  readonly libsql: number;
+}
+
 /** The two workerd processes below `wrangler dev` (control-plane-process.ts explains which is which). */
 export function findWorkerdProcesses(wranglerPid: number): WorkerdProcesses {
   const workerds = processDescendants(wranglerPid).filter((p) => p.command === 'workerd');
@@ -23,16 +29,30 @@ export function findWorkerdProcesses(wranglerPid: number): WorkerdProcesses {
 export interface CpuReading {
   readonly runtimeMs: number;
   readonly proxyMs: number;
+  readonly libsqlMs: number;
+  /** This process: the benchmark's HTTP clients. */
+  readonly clientMs: number;
 }
 
-export function readCpu(processes: WorkerdProcesses): CpuReading {
+export function readCpu(processes: MeasuredProcesses): CpuReading {
   const runtimeMs = processCpuMs(processes.runtime);
   if (runtimeMs === null) throw new Error('bench:control: the workerd runtime exited');
-  return { runtimeMs, proxyMs: processes.proxy === null ? 0 : (processCpuMs(processes.proxy) ?? 0) };
+  const own = process.cpuUsage();
+  return {
+    runtimeMs,
+    proxyMs: processes.proxy === null ? 0 : (processCpuMs(processes.proxy) ?? 0),
+    libsqlMs: processCpuMs(processes.libsql) ?? 0,
+    clientMs: (own.user + own.system) / 1000,
+  };
 }
 
 export function cpuBetween(before: CpuReading, after: CpuReading): CpuReading {
-  return { runtimeMs: after.runtimeMs - before.runtimeMs, proxyMs: after.proxyMs - before.proxyMs };
+  return {
+    runtimeMs: after.runtimeMs - before.runtimeMs,
+    proxyMs: after.proxyMs - before.proxyMs,
+    libsqlMs: after.libsqlMs - before.libsqlMs,
+    clientMs: after.clientMs - before.clientMs,
+  };
 }
 
 /** Nearest-rank percentile (p in 0..100) of unsorted samples; NaN for none. */

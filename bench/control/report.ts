@@ -9,6 +9,10 @@ export interface SerialResult {
   readonly runtimeCpuMsPerRequest: number;
   /** wrangler dev's proxy CPU per request, ms. */
   readonly proxyCpuMsPerRequest: number;
+  /** The local libSQL server's CPU per request, ms. */
+  readonly libsqlCpuMsPerRequest: number;
+  /** The benchmark's own (client) CPU per request, ms. */
+  readonly clientCpuMsPerRequest: number;
   readonly wallMsP50: number;
   readonly wallMsP99: number;
   readonly statuses: StatusCounts;
@@ -25,6 +29,9 @@ export interface LoadResult {
   readonly p99Ms: number;
   readonly maxMs: number;
   readonly runtimeCpuMsPerRequest: number;
+  readonly proxyCpuMsPerRequest: number;
+  readonly libsqlCpuMsPerRequest: number;
+  readonly clientCpuMsPerRequest: number;
   readonly statuses: StatusCounts;
   readonly stoppedBy: 'count' | 'time';
 }
@@ -72,16 +79,19 @@ export function formatReport(report: ControlBenchReport): string {
       `idle workerd ${fixed(report.idleRuntimeCpuMsPerSecond)} ms CPU/s; CPU from /proc utime+stime (${report.cpuTickMs} ms ticks)`,
   );
   out.push('');
-  out.push('CPU per request, one request at a time (worker = the workerd running the Worker and its Durable Objects;');
-  out.push("proxy = wrangler dev's local proxy in front of it, which a deployment does not have):");
+  out.push('CPU per request, one request at a time. worker: the workerd running the Worker and its Durable Objects;');
+  out.push("proxy: wrangler dev's local proxy in front of it; libSQL: the local libSQL server; client: this benchmark.");
+  out.push('A deployment pays the worker column only (and Turso, remotely).');
   out.push(
     table(
-      ['request', 'n', 'worker CPU ms', 'proxy CPU ms', 'wall p50 ms', 'wall p99 ms', 'statuses'],
+      ['request', 'n', 'worker CPU ms', 'proxy', 'libSQL', 'client', 'wall p50 ms', 'wall p99 ms', 'statuses'],
       report.serial.map((s) => [
         `${s.name}${s.stoppedBy === 'time' ? ' (time limit)' : ''}`,
         String(s.requests),
         fixed(s.runtimeCpuMsPerRequest),
         fixed(s.proxyCpuMsPerRequest),
+        fixed(s.libsqlCpuMsPerRequest),
+        fixed(s.clientCpuMsPerRequest),
         fixed(s.wallMsP50, 1),
         fixed(s.wallMsP99, 1),
         statuses(s.statuses),
@@ -93,7 +103,7 @@ export function formatReport(report: ControlBenchReport): string {
   out.push('Latency under concurrent clients (each client: one request at a time, its own login):');
   out.push(
     table(
-      ['request', 'clients', 'n', 'seconds', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'worker CPU ms', 'statuses'],
+      ['request', 'clients', 'n', 'seconds', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'worker CPU ms', 'proxy', 'libSQL', 'client', 'statuses'],
       report.load.map((l) => [
         `${l.name}${l.stoppedBy === 'time' ? ' (time limit)' : ''}`,
         String(l.clients),
@@ -104,6 +114,9 @@ export function formatReport(report: ControlBenchReport): string {
         fixed(l.p99Ms, 1),
         fixed(l.maxMs, 1),
         fixed(l.runtimeCpuMsPerRequest),
+        fixed(l.proxyCpuMsPerRequest),
+        fixed(l.libsqlCpuMsPerRequest),
+        fixed(l.clientCpuMsPerRequest),
         statuses(l.statuses),
       ]),
     ),
