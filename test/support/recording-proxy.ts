@@ -5,6 +5,7 @@
  * send again, altered or not.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -30,7 +31,13 @@ export function sendRaw(port: number, request: { method: string; path: string; h
     const outgoing = httpRequest({ host: '127.0.0.1', port, method: request.method, path: request.path, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () => {
+        // The relay's fetch asks for gzip (accept-encoding is sent again as recorded): decode.
+        const raw = Buffer.concat(chunks);
+        const encoding = response.headers['content-encoding'];
+        const body = encoding === 'gzip' ? gunzipSync(raw) : encoding === 'deflate' ? inflateSync(raw) : encoding === 'br' ? brotliDecompressSync(raw) : raw;
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: body.toString('utf8') });
+      });
       response.on('error', reject);
     });
     outgoing.on('error', reject);
