@@ -28,7 +28,7 @@ import { ensureOperatorKey, type OperatorKey } from './operator-key.js';
 import { choosePort, ephemeralPort, LOOPBACK, type PortKind } from './ports.js';
 import { httpProbe, unlessAborted, waitUntilReady, type ProbeResult } from './readiness.js';
 import { findLeftovers, StackLock, stopLeftovers } from './stack-lock.js';
-import { hasCompiledRelay, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
+import { compiledRelayIsCurrent, hasCompiledRelay, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
 import { SupervisedProcess, type ExitStatus } from './supervised-process.js';
 
 /** A port setting: the number (0 = any free port) and whether the user chose it. */
@@ -261,11 +261,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // 2. The control plane (and, meanwhile, the compiled relay's build).
     const relayOptions = options.relay === false ? null : (options.relay ?? {});
     const build = relayOptions === null ? null : (relayOptions.build ?? 'auto') === 'auto' ? (hasCompiledRelay(REPO_ROOT) ? 'compiled' : 'tsx') : relayOptions.build!;
-    if (build === 'compiled') {
+    if (build === 'compiled' && compiledRelayIsCurrent(REPO_ROOT)) {
+      log('  the compiled relay (dist/) is newer than its sources: not rebuilding it');
+    } else if (build === 'compiled') {
       started.relayBuild = SupervisedProcess.start({
         name: 'relay build (npm run relay:build)',
-        command: process.execPath,
-        args: [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join('relay', 'tsconfig.build.json')],
+        command: 'npm',
+        args: ['run', '--silent', 'relay:build'],
         cwd: REPO_ROOT,
         env: childEnvironment,
         logFile: logFile('relay-build'),

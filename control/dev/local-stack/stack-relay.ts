@@ -10,7 +10,7 @@
  * RELAY_ANNOUNCE_PORTS=true makes the relay print one JSON line with the ports it bound, which
  * also says it is listening.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
 import { ChildDiedError, NotReadyError } from './readiness.js';
@@ -55,6 +55,38 @@ export function hasCompiledRelay(repoRoot: string): boolean {
 }
 
 export const COMPILED_RELAY_ENTRY = join('dist', 'relay', 'src', 'main.js');
+
+/** Newest modification time (ms) of the .ts and .json files below `path` (or of `path` itself). */
+function newestSource(path: string): number {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return /\.(ts|json)$/.test(path) ? stat.mtimeMs : 0;
+  let newest = 0;
+  for (const entry of readdirSync(path)) {
+    if (entry === 'node_modules' || entry === 'build') continue;
+    newest = Math.max(newest, newestSource(join(path, entry)));
+  }
+  return newest;
+}
+
+/**
+ * True when dist/relay/src/main.js is newer than every source the build reads (relay/src,
+ * shared/, the tsconfig files), so `npm run relay:build` would change nothing that matters.
+ */
+export function compiledRelayIsCurrent(repoRoot: string): boolean {
+  let built: number;
+  try {
+    built = statSync(join(repoRoot, COMPILED_RELAY_ENTRY)).mtimeMs;
+  } catch {
+    return false;
+  }
+  const sources = [join('relay', 'src'), 'shared', join('relay', 'tsconfig.build.json'), 'tsconfig.base.json', 'package-lock.json'];
+  return sources.every((source) => newestSource(join(repoRoot, source)) < built);
+}
 
 export function relayEnvironment(launch: RelayLaunch): NodeJS.ProcessEnv {
   return {
