@@ -28,7 +28,7 @@ import { EPHEMERAL_PORTS, startLocalStack, type LocalStack } from '../control/de
 import { CLOCK_TICKS_PER_SECOND } from '../control/dev/local-stack/proc.js';
 import { OWASP_ARGON2ID } from '../control/src/config.js';
 import { ControlClient, expectValue, type Timed, type TokenPair } from './control/control-client.js';
-import { countStatus, cpuBetween, findWorkerdProcesses, percentile, readCpu, serverErrors, type StatusCounts, type MeasuredProcesses } from './control/measure.js';
+import { countStatus, cpuBetween, percentile, readCpu, serverErrors, type StatusCounts, type MeasuredProcesses } from './control/measure.js';
 import { parseControlBenchOptions, type ControlBenchOptions } from './control/options.js';
 import { formatReport, type ControlBenchReport, type LoadResult, type SerialResult } from './control/report.js';
 
@@ -123,7 +123,9 @@ async function loadPhase(
 
 async function runBench(options: ControlBenchOptions, stack: LocalStack): Promise<ControlBenchReport> {
   const client = new ControlClient(stack.control.url);
-  const workerd: MeasuredProcesses = { ...findWorkerdProcesses(stack.control.process.pid), libsql: stack.libsql.process.pid };
+  const workerds = stack.control.workerd();
+  if (workerds === null) throw new Error('bench:control: no workerd with --inspector-addr below wrangler dev');
+  const workerd: MeasuredProcesses = { ...workerds, libsql: stack.libsql.process.pid };
   const seconds = options.phaseSeconds;
 
   // One account; every login of it is a login (a refresh family) of its own.

@@ -3,27 +3,13 @@
  * /proc before and after a phase (inside workerd, timers do not advance during synchronous work,
  * so the Worker cannot time its own CPU), and latency percentiles of a phase's requests.
  */
-import { processCpuMs, processDescendants, readCommandLine } from '../../control/dev/local-stack/proc.js';
-
-export interface WorkerdProcesses {
-  /** The workerd that runs the Worker (and its Durable Objects). */
-  readonly runtime: number;
-  /** wrangler dev's proxy in front of it (a local-development cost; a deployment has none). */
-  readonly proxy: number | null;
-}
+import type { WorkerdProcesses } from '../../control/dev/local-stack/control-plane-process.js';
+import { processCpuMs } from '../../control/dev/local-stack/proc.js';
 
 /** Every process a request passes through, whose CPU the benchmark reads. */
 export interface MeasuredProcesses extends WorkerdProcesses {
   /** The local libSQL server (Turso's stand-in). */
   readonly libsql: number;
-}
-
-/** The two workerd processes below `wrangler dev` (control-plane-process.ts explains which is which). */
-export function findWorkerdProcesses(wranglerPid: number): WorkerdProcesses {
-  const workerds = processDescendants(wranglerPid).filter((p) => p.command === 'workerd');
-  const runtime = workerds.find((p) => readCommandLine(p.pid, 100_000).includes('--inspector-addr'));
-  if (runtime === undefined) throw new Error('bench:control: no workerd with --inspector-addr below wrangler dev');
-  return { runtime: runtime.pid, proxy: workerds.find((p) => p.pid !== runtime.pid)?.pid ?? null };
 }
 
 export interface CpuReading {

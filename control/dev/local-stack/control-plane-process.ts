@@ -132,16 +132,23 @@ export async function waitForControlPlane(
   });
 }
 
+export interface WorkerdProcesses {
+  /** The workerd that runs the Worker (and its Durable Objects). */
+  readonly runtime: number;
+  /** wrangler dev's proxy in front of it (a local-development cost; a deployment has none). */
+  readonly proxy: number | null;
+}
+
 /**
- * The workerd that runs the Worker. wrangler dev starts two below itself: a proxy on the public
- * port, and behind it the runtime of the Worker itself, the one with the DevTools inspector
- * (`--inspector-addr`). The benchmark reads that one's CPU time.
+ * The two workerd processes below `wrangler dev`: a proxy on the public port, and behind it the
+ * runtime of the Worker itself, the one with the DevTools inspector (`--inspector-addr`). The
+ * control-plane benchmark reads their CPU time. Null while they are not (or no longer) running.
  */
-export function findWorkerRuntimePid(wranglerPid: number): number | null {
-  for (const descendant of processDescendants(wranglerPid)) {
-    if (descendant.command === 'workerd' && readCommandLine(descendant.pid, 100_000).includes('--inspector-addr')) return descendant.pid;
-  }
-  return null;
+export function findWorkerdProcesses(wranglerPid: number): WorkerdProcesses | null {
+  const workerds = processDescendants(wranglerPid).filter((p) => p.command === 'workerd');
+  const runtime = workerds.find((p) => readCommandLine(p.pid, 100_000).includes('--inspector-addr'));
+  if (runtime === undefined) return null;
+  return { runtime: runtime.pid, proxy: workerds.find((p) => p.pid !== runtime.pid)?.pid ?? null };
 }
 
 /**

@@ -22,7 +22,7 @@ import { createClient } from '@libsql/client';
 import { databaseFromClient } from '../../src/db/client.js';
 import { MIGRATIONS_DIR, REPO_ROOT } from '../local-paths.js';
 import { applyMigrations } from '../migrate.js';
-import { findWorkerRuntimePid, startControlPlane, waitForControlPlane, type ControlPlaneProcess } from './control-plane-process.js';
+import { findWorkerdProcesses, startControlPlane, waitForControlPlane, type ControlPlaneProcess, type WorkerdProcesses } from './control-plane-process.js';
 import { findMigrationDrift } from './migration-drift.js';
 import { ensureOperatorKey, type OperatorKey } from './operator-key.js';
 import { choosePort, ephemeralPort, LOOPBACK, type PortKind } from './ports.js';
@@ -123,8 +123,8 @@ export interface LocalStack {
     readonly url: string;
     readonly openApiUrl: string;
     readonly process: SupervisedProcess;
-    /** The workerd process that runs the Worker (not wrangler's proxy), or null if not found. */
-    workerPid(): number | null;
+    /** The workerd processes below wrangler dev (the Worker's runtime, wrangler's proxy), or null. */
+    workerd(): WorkerdProcesses | null;
   };
   readonly relay: LocalStackRelay | null;
   readonly operatorKey: OperatorKey;
@@ -360,7 +360,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         url: control.url,
         openApiUrl: `${control.url}/v1/openapi.json`,
         process: control.process,
-        workerPid: () => findWorkerRuntimePid(control.process.pid),
+        workerd: () => findWorkerdProcesses(control.process.pid),
       },
       relay,
       operatorKey,
