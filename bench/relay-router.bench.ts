@@ -8,6 +8,11 @@
  * This isolates the part we write, CPU time per forwarded packet, so a change to the hot path
  * can be judged in seconds. A benchmark, not a test; it is one core, in one process.
  *
+ * A second figure per fan-out is the forged-packet flood (abuse case 9): packets under a known
+ * SSRC, from the speaker's own latched address (so the pre-authentication budget lets them reach
+ * the cipher), half with a random tag (authentication fails) and half replays of packets already
+ * forwarded (the replay check refuses them). ns/forged is the CPU time of one such drop.
+ *
  * Options: --fanout A,B (default 4,20), --channels N (per fan-out; default 2000/fanout, like
  * bench:relay's socket budget), --packets N (per speaker, default 200), --rounds N (default 5;
  * the median is reported), --json.
@@ -87,11 +92,15 @@ class SlabSink implements DatagramSink {
   }
 }
 
+/** Drops are a bug while voice is timed; during the flood they are the point (and counted). */
+let expectedDrops: 'none' | 'auth-or-replay' = 'none';
+let floodDrops = 0;
 const counters: PacketCounters = {
   received: () => {},
   sent: () => {},
   dropped: (reason) => {
-    throw new Error(`bench:router: unexpected drop (${reason})`);
+    if (expectedDrops === 'auth-or-replay' && (reason === 'auth' || reason === 'replay')) floodDrops++;
+    else throw new Error(`bench:router: unexpected drop (${reason})`);
   },
   observeProcessing: () => {},
 };
@@ -105,6 +114,8 @@ interface Figures {
   readonly nsPerIncoming: number;
   readonly nsPerForwarded: number;
   readonly forwardedPerSecond: number;
+  /** CPU time per forged packet (random tag or replay, known SSRC, from the latched address). */
+  readonly nsPerForged: number;
 }
 
 function run(fanout: number): Figures {
@@ -171,6 +182,35 @@ function run(fanout: number): Figures {
   samples.sort((a, b) => a - b);
   const ns = samples[Math.floor(samples.length / 2)]!;
   const forwarded = perRound * fanout;
+
+  // The flood: per speaker, copies of packets it already sent. Even ones are replays as they
+  // are; odd ones get a fresh sequence number ahead of the stream and a random tag.
+  const forged: Uint8Array[] = [];
+  const forgedFrom: RemoteAddress[] = [];
+  for (let p = 0; p < packetsPerSpeaker; p++) {
+    for (let s = 0; s < speakers.length; s++) {
+      const copy = Uint8Array.from(datagrams[p * speakers.length + s]!);
+      if (p % 2 === 1) {
+        copy[2] = (copy[2]! + 0x40) & 0xff;
+        copy.set(randomBytes(16), copy.length - 16);
+      }
+      forged.push(copy);
+      forgedFrom.push(speakers[s]!.from);
+    }
+  }
+  expectedDrops = 'auth-or-replay';
+  floodDrops = 0;
+  const floodSamples: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < forged.length; i++) router.handle(forged[i]!, forgedFrom[i]!);
+    const used = process.cpuUsage(before);
+    if (r > 0) floodSamples.push((used.user + used.system) * 1000);
+  }
+  expectedDrops = 'none';
+  if (floodDrops !== forged.length * (rounds + 1)) throw new Error(`bench:router: ${floodDrops} flood drops, expected ${forged.length * (rounds + 1)}`);
+  floodSamples.sort((a, b) => a - b);
+  const nsFlood = floodSamples[Math.floor(floodSamples.length / 2)]!;
   registry.close(now);
   return {
     fanout,
@@ -181,6 +221,7 @@ function run(fanout: number): Figures {
     nsPerIncoming: Math.round(ns / perRound),
     nsPerForwarded: Math.round(ns / forwarded),
     forwardedPerSecond: Math.round(forwarded / (ns / 1e9)),
+    nsPerForged: Math.round(nsFlood / forged.length),
   };
 }
 
@@ -189,10 +230,10 @@ if (values.json) {
   console.log(JSON.stringify({ backend: backend.name, node: process.version, results }));
 } else {
   console.log(`relay router without I/O — backend ${backend.name}${backend === nodeCryptoBackend ? ` (native unavailable: ${nativeGcmBackendError})` : ''}, node ${process.version}, median of ${rounds} rounds, CPU time`);
-  console.log('  fan-out  channels  sessions  ns/incoming  ns/forwarded  forwarded/s');
+  console.log('  fan-out  channels  sessions  ns/incoming  ns/forwarded  forwarded/s  ns/forged');
   for (const r of results) {
     console.log(
-      `  ${String(r.fanout).padStart(7)}  ${String(r.channels).padStart(8)}  ${String(r.sessions).padStart(8)}  ${String(r.nsPerIncoming).padStart(11)}  ${String(r.nsPerForwarded).padStart(12)}  ${r.forwardedPerSecond.toLocaleString('en-US').padStart(11)}`,
+      `  ${String(r.fanout).padStart(7)}  ${String(r.channels).padStart(8)}  ${String(r.sessions).padStart(8)}  ${String(r.nsPerIncoming).padStart(11)}  ${String(r.nsPerForwarded).padStart(12)}  ${r.forwardedPerSecond.toLocaleString('en-US').padStart(11)}  ${String(r.nsPerForged).padStart(9)}`,
     );
   }
 }
