@@ -294,7 +294,6 @@ export class SrtpContext {
     // A new stream starts at ROC 0 with its first sequence number (as libsrtp does).
     if (stream === undefined) return seq;
     const index = estimateSrtpIndex(stream.window.highest, seq);
-    if (index < 0) throw new SrtpError('too-old', 'packet precedes the start of the stream', { ssrc });
     if (index > MAX_SRTP_INDEX) throw new SrtpError('key-exhausted', 'SRTP index space exhausted', { ssrc });
     return index;
   }

@@ -264,6 +264,21 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 65536 + 33, rolloverCounter: 1 });
     });
 
+    it('ROC at stream start: a jump over 2^15 before the first wrap is ROC 0, as libsrtp has it (sender and receiver)', () => {
+      // Appendix A guesses ROC -1 for seq 40010 after 10; there is no such ROC, and refusing the
+      // packet would refuse the whole rest of the stream. Both ends take ROC 0 instead.
+      const { sender, receiver } = pair(backend, profile);
+      const first = sender.protectRtp(rtpPacket({ sequenceNumber: 10 }));
+      const far = sender.protectRtp(rtpPacket({ sequenceNumber: 40_010, payload: Uint8Array.of(7) }));
+      expect(sender.rtpStreamState(0xcafebabe)?.highestIndex).toBe(40_010);
+      receiver.unprotectRtp(first);
+      expect(receiver.unprotectRtp(far)[12]).toBe(7);
+      expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 40_010, rolloverCounter: 0 });
+      // From there the stream wraps as usual: 65535, then 0 is ROC 1.
+      for (const seq of [65_535, 0, 1]) receiver.unprotectRtp(sender.protectRtp(rtpPacket({ sequenceNumber: seq })));
+      expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 65_536 + 1, rolloverCounter: 1 });
+    });
+
     it('case 6: short, lying and wrong-version SRTP packets → typed errors, no state', () => {
       const { receiver } = pair(backend, profile);
       const cc15 = new Uint8Array(40);
