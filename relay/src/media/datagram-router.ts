@@ -86,8 +86,8 @@ export class DatagramRouter {
     try {
       this.#route(datagram, from);
     } catch (error) {
-      // SRTP failures are expected input; anything else is a bug worth seeing, but one bad
-      // datagram must never take the relay down.
+      // Packet failures come back as verdicts; what still throws SrtpError (sealing a pong at
+      // the key's usage limit) is counted, and anything else is a bug worth seeing.
       if (error instanceof SrtpError) this.counters.dropped(SRTP_DROP[error.reason]);
       else throw error;
     } finally {
@@ -107,8 +107,11 @@ export class DatagramRouter {
     const owner = this.#admit(readSsrc(datagram, 8), from, now);
     if (owner === null) return;
     const { session, epoch } = owner;
-    // Throws SrtpError → counted in handle(). A view, not a copy: valid until the next packet.
-    const plain = this.#plain.subarray(0, epoch.inbound.unprotectRtpInto(datagram, this.#plain, 0));
+    // A verdict, not an exception: forged and replayed packets are the attacker's to send.
+    const length = epoch.inbound.openRtpInto(datagram, this.#plain, 0);
+    if (typeof length === 'string') return this.counters.dropped(SRTP_DROP[length]);
+    // A view, not a copy: valid until the next packet.
+    const plain = this.#plain.subarray(0, length);
     session.noteAuthenticated(epoch, from, now);
     if (!session.speaking) return this.counters.dropped('muted');
     if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
@@ -119,22 +122,18 @@ export class DatagramRouter {
       const listener = members[i]!;
       if (listener === session || !listener.listening) continue;
       const outbound = listener.outbound;
-      try {
-        // Sealed straight into the batch when the sink has one: no allocation per listener.
-        const offset = sink.reserve?.(plain.length + outbound.profile.srtpTagLength, listener.address!) ?? -1;
-        if (offset >= 0) {
-          const length = outbound.protectRtpInto(plain, sink.slab!, offset);
-          sink.commitReserved!(length);
-          this.counters.sent(length);
-        } else {
-          const sealed = outbound.protectRtp(plain);
-          sink.send(sealed, listener.address!);
-          this.counters.sent(sealed.length);
-        }
-      } catch (error) {
-        if (!(error instanceof SrtpError)) throw error;
-        this.counters.dropped(error.reason === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+      const sealedLength = plain.length + outbound.profile.srtpTagLength;
+      // Sealed straight into the batch when the sink has one: no allocation per listener.
+      const offset = sink.reserve?.(sealedLength, listener.address!) ?? -1;
+      const out = offset >= 0 ? sink.slab! : new Uint8Array(sealedLength);
+      const sealed = outbound.sealRtpInto(plain, out, offset >= 0 ? offset : 0);
+      if (typeof sealed === 'string') {
+        this.counters.dropped(sealed === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+        continue;
       }
+      if (offset >= 0) sink.commitReserved!(sealed);
+      else sink.send(out, listener.address!);
+      this.counters.sent(sealed);
     }
   }
 
@@ -143,7 +142,8 @@ export class DatagramRouter {
     const owner = this.#admit(readSsrc(datagram, 4), from, now);
     if (owner === null) return;
     const { session, epoch } = owner;
-    const plain = epoch.inbound.unprotectRtcp(datagram);
+    const plain = epoch.inbound.openRtcp(datagram);
+    if (typeof plain === 'string') return this.counters.dropped(SRTP_DROP[plain]);
     session.noteAuthenticated(epoch, from, now);
     const keepalive = decodeKeepalive(plain);
     if (keepalive === null || keepalive.kind !== 'ping') return; // other RTCP: consumed

@@ -2,7 +2,7 @@
  * The relay's packet path with real SRTP on both sides and an in-memory sink instead of a
  * socket (the same flows run over real UDP in test/e2e/relay-udp.test.ts).
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DatagramRouter, type DatagramSink } from '../../../relay/src/media/datagram-router.js';
 import { createTallyCounters, type TallyCounters } from '../../../relay/src/media/packet-counters.js';
 import type { RemoteAddress } from '../../../relay/src/media/relay-session.js';
@@ -295,6 +295,41 @@ describe('abuse cases', () => {
     expect(counters.tally.dropped['rate-limit']).toBeGreaterThanOrEqual(5000 - TEST_LIMITS.session.unlatchedPacketsPerSecond);
     router.handle(speaker.client.protectVoice(new Uint8Array(160)), addr(50000));
     expect(sink.take()).toHaveLength(1);
+  });
+});
+
+describe('verdicts, not throws', () => {
+  it('a flood of forged and replayed packets is dropped through the verdict path: no SrtpError is ever raised', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker] = members as [TestMember];
+    const sample = speaker.client.protectVoice(new Uint8Array(160));
+    router.handle(sample, addr(50000));
+    sink.take();
+    // The throwing methods build an exception with a stack trace; the packet path must not.
+    const throwing = [
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtpInto'),
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtp'),
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtcp'),
+      vi.spyOn(SrtpContext.prototype, 'protectRtpInto'),
+    ];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const forged = Uint8Array.from(sample);
+        forged[3] = (forged[3]! + 1 + i) & 0xff;
+        forged[forged.length - 1]! ^= 0x5a;
+        router.handle(forged, addr(50000)); // from the latched address: it reaches the cipher
+        router.handle(sample, addr(50000)); // a replay
+      }
+      const rtcp = speaker.client.protectKeepalive(token(1));
+      router.handle(rtcp, addr(50000));
+      router.handle(rtcp, addr(50000));
+      for (const spy of throwing) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of throwing) spy.mockRestore();
+    }
+    expect(counters.tally.dropped.auth).toBe(40);
+    expect(counters.tally.dropped.replay).toBe(41);
   });
 });
 

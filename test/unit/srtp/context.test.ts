@@ -165,6 +165,62 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       expect(reasonOf(() => receiver.unprotectRtcp(rtcp))).toBe('replay');
     });
 
+    it('verdicts, not throws: openRtpInto, sealRtpInto and openRtcp return the reason for every refusal and commit nothing', () => {
+      const { sender, receiver } = pair(backend, profile);
+      const out = new Uint8Array(1500);
+      const p10 = sender.protectRtp(rtpPacket({ sequenceNumber: 10 }));
+      const p11 = sender.protectRtp(rtpPacket({ sequenceNumber: 11 }));
+      const p500 = sender.protectRtp(rtpPacket({ sequenceNumber: 500 }));
+      expect(receiver.lastRtpIndex).toBe(-1);
+      expect(receiver.openRtpInto(p10, out, 0)).toBe(p10.length - SRTP_PROFILES[profile].srtpTagLength);
+      expect([receiver.lastRtpIndex, receiver.lastOpenedWasNewest]).toEqual([10, true]);
+      expect(receiver.openRtpInto(p10, out, 0)).toBe('replay');
+      const forged = Uint8Array.from(p11);
+      forged[forged.length - 1]! ^= 1;
+      expect(receiver.openRtpInto(forged, out, 0)).toBe('auth-failed');
+      expect(receiver.openRtpInto(p11.subarray(0, 11), out, 0)).toBe('malformed');
+      const v1 = Uint8Array.from(p11);
+      v1[0] = 0x40;
+      expect(receiver.openRtpInto(v1, out, 0)).toBe('bad-version');
+      receiver.openRtpInto(p500, out, 0);
+      expect(receiver.openRtpInto(p11, out, 0)).toBe('too-old'); // 489 behind a 128-packet window
+      expect([receiver.lastRtpIndex, receiver.rtpStreamState(0xcafebabe)?.highestIndex]).toEqual([500, 500]);
+      // The sender's side: an index already protected is refused, returned, not thrown.
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 500 }), out, 0)).toBe('replay');
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 11 }), out, 0)).toBe('too-old');
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 501 }), out, 3)).toBe(p500.length);
+      expect(sender.lastRtpIndex).toBe(501);
+      // SRTCP: authentic, replayed, forged, unencrypted.
+      const rr = sender.protectRtcp(rtcpReceiverReport());
+      expect(receiver.openRtcp(rr)).toEqual(rtcpReceiverReport());
+      expect(receiver.lastOpenedWasNewest).toBe(true);
+      expect(receiver.openRtcp(rr)).toBe('replay');
+      const forgedRr = Uint8Array.from(sender.protectRtcp(rtcpReceiverReport()));
+      forgedRr[10]! ^= 1;
+      expect(receiver.openRtcp(forgedRr)).toBe('auth-failed');
+      expect(receiver.openRtcp(sender.protectRtcpUnencrypted(rtcpReceiverReport()))).toBe('unencrypted-srtcp');
+      expect(receiver.openRtcp(rr.subarray(0, 7))).toBe('malformed');
+      // Misuse is still an exception: it is a bug, not an input.
+      expect(() => receiver.openRtpInto(p11, new Uint8Array(4), 0)).toThrow(RangeError);
+    });
+
+    it('lastOpenedWasNewest: a late packet from behind the highest index opens but is not the newest', () => {
+      const { sender, receiver } = pair(backend, profile);
+      const early = sender.protectRtp(rtpPacket({ sequenceNumber: 20 }));
+      const late = sender.protectRtp(rtpPacket({ sequenceNumber: 21 }));
+      const next = sender.protectRtp(rtpPacket({ sequenceNumber: 22 }));
+      receiver.unprotectRtp(early);
+      receiver.unprotectRtp(next);
+      expect(receiver.lastOpenedWasNewest).toBe(true);
+      receiver.unprotectRtp(late);
+      expect([receiver.lastOpenedWasNewest, receiver.lastRtpIndex]).toEqual([false, 21]);
+      const first = sender.protectRtcp(rtcpReceiverReport());
+      const second = sender.protectRtcp(rtcpReceiverReport());
+      receiver.unprotectRtcp(second);
+      receiver.unprotectRtcp(first);
+      expect(receiver.lastOpenedWasNewest).toBe(false);
+    });
+
     it('a sender refuses to protect the same index twice (GCM nonce reuse)', () => {
       const { sender } = pair(backend, profile);
       sender.protectRtp(rtpPacket({ sequenceNumber: 5 }));
