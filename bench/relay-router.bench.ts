@@ -75,8 +75,11 @@ class SlabSink implements DatagramSink {
   #used = 0;
   #pending = 0;
   datagrams = 0;
-  send(): void {
+  /** While set (the untimed setup), datagrams sent the slow way are kept: the keepalive answers. */
+  captured: Uint8Array[] | null = null;
+  send(datagram: Uint8Array): void {
     this.datagrams++;
+    this.captured?.push(Uint8Array.from(datagram));
   }
   reserve(length: number): number {
     if (this.#used + length > this.slab.length || this.#pending === 64) {
@@ -151,8 +154,16 @@ function run(fanout: number): Figures {
       );
       const client = new ClientMediaSession({ profile: 'aes128gcm', ssrc: keys.ssrc, sendKeys: keys.clientToRelay, receiveKeys: keys.relayToClient, backend: nodeCryptoBackend });
       const from: RemoteAddress = { address: '127.0.0.1', port: port++ };
-      // Latch every member with a keepalive, as a real client does before audio flows.
+      // Every member proves its address, as a real client does before audio flows: a keepalive,
+      // and the answer to the relay's challenge.
+      sink.captured = [];
       router.handle(client.protectKeepalive(new Uint8Array(8)), from);
+      for (const reply of sink.captured.splice(0)) {
+        const opened = client.open(reply);
+        if (opened.kind === 'pong' && opened.echoNow) router.handle(client.protectKeepalive(new Uint8Array(8)), from);
+      }
+      for (const reply of sink.captured.splice(0)) if (m !== 0 && client.open(reply).kind !== 'pong') throw new Error('bench:router: no pong');
+      sink.captured = null;
       if (m === 0) speakers.push({ client, from });
     }
   }
@@ -169,6 +180,7 @@ function run(fanout: number): Figures {
   const perRound = packetsPerSpeaker * speakers.length;
   // Warm-up round, then timed rounds; CPU time of this thread (user + system).
   const samples: number[] = [];
+  const datagramsBefore = sink.datagrams;
   for (let r = 0; r <= rounds; r++) {
     const first = r * perRound;
     const before = process.cpuUsage();
@@ -182,6 +194,7 @@ function run(fanout: number): Figures {
   samples.sort((a, b) => a - b);
   const ns = samples[Math.floor(samples.length / 2)]!;
   const forwarded = perRound * fanout;
+  if (sink.datagrams - datagramsBefore !== forwarded * (rounds + 1)) throw new Error(`bench:router: ${sink.datagrams - datagramsBefore} datagrams forwarded, expected ${forwarded * (rounds + 1)}`);
 
   // The flood: per speaker, copies of packets it already sent. Even ones are replays as they
   // are; odd ones get a fresh sequence number ahead of the stream and a random tag.

@@ -7,20 +7,24 @@
  *   2. a cheap pre-authentication budget: packets from the latched address spend the session's
  *      packet bucket, packets from any other address spend a small separate bucket, so a forged
  *      flood can neither starve the real stream nor buy unbounded decryption work;
- *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit);
+ *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit); a
+ *      refusal is a verdict, not an exception;
  *   4. only now latch or re-latch the address (RFC 3711 §3.3: nothing before authentication;
- *      this is what stops RTP Bleed, CVE-2017-14114);
+ *      this is what stops RTP Bleed, CVE-2017-14114). A new address gets a challenge: it must
+ *      prove it receives before any voice goes there (address-consent.ts);
  *   5. permission and mute checks, byte budget;
- *   6. for every other member who listens: protect with that member's own outbound context and
- *      send to that member's latched address. Never back to the sender.
- * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong of the same
- * length; other RTCP is consumed (reports describe the client↔relay leg only).
+ *   6. for every other member who listens from a proved address: protect with that member's
+ *      own outbound context and send to that address. Never back to the sender.
+ * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong (or challenge)
+ * of the same length, carrying the cookie the client echoes to prove its address; other RTCP is
+ * consumed (reports describe the client↔relay leg only).
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
-import { decodeKeepalive, encodeKeepalive } from '../../../shared/protocol/keepalive.js';
+import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
+import { CONSENT_LIFETIME_MS } from './address-consent.js';
 import type { DropReason, PacketCounters } from './packet-counters.js';
-import type { RemoteAddress } from './relay-session.js';
+import type { RelaySession, RemoteAddress } from './relay-session.js';
 import type { SessionRegistry, SsrcOwner } from './session-registry.js';
 
 export interface DatagramSink {
@@ -55,6 +59,9 @@ const SRTP_DROP: Record<SrtpErrorReason, DropReason> = {
 function sameAddress(a: RemoteAddress | null, b: RemoteAddress): boolean {
   return a !== null && a.port === b.port && a.address === b.address;
 }
+
+/** The token of a challenge the relay sends unprompted (not in answer to a ping). */
+const NO_TOKEN = new Uint8Array(KEEPALIVE_TOKEN_LENGTH);
 
 function readSsrc(datagram: Uint8Array, offset: number): number {
   return ((datagram[offset]! << 24) | (datagram[offset + 1]! << 16) | (datagram[offset + 2]! << 8) | datagram[offset + 3]!) >>> 0;
@@ -112,7 +119,9 @@ export class DatagramRouter {
     if (typeof length === 'string') return this.counters.dropped(SRTP_DROP[length]);
     // A view, not a copy: valid until the next packet.
     const plain = this.#plain.subarray(0, length);
-    session.noteAuthenticated(epoch, from, now);
+    if (session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now)) {
+      this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
+    }
     if (!session.speaking) return this.counters.dropped('muted');
     if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
 
@@ -120,7 +129,7 @@ export class DatagramRouter {
     const sink = this.sink;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
-      if (listener === session || !listener.listening) continue;
+      if (listener === session || !listener.receivesVoice(now)) continue;
       const outbound = listener.outbound;
       const sealedLength = plain.length + outbound.profile.srtpTagLength;
       // Sealed straight into the batch when the sink has one: no allocation per listener.
@@ -144,13 +153,37 @@ export class DatagramRouter {
     const { session, epoch } = owner;
     const plain = epoch.inbound.openRtcp(datagram);
     if (typeof plain === 'string') return this.counters.dropped(SRTP_DROP[plain]);
-    session.noteAuthenticated(epoch, from, now);
-    const keepalive = decodeKeepalive(plain);
-    if (keepalive === null || keepalive.kind !== 'ping') return; // other RTCP: consumed
-    const pong = session.outbound.protectRtcp(encodeKeepalive('pong', epoch.ssrc, keepalive.token));
-    if (pong.length > datagram.length) return; // never answer with more than was received
-    this.sink.send(pong, session.address!);
-    this.counters.sent(pong.length);
+    const moved = session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now);
+    const consent = session.consent!;
+    const fromLatched = sameAddress(consent.address, from);
+    if (!isKeepalive(plain) || (plain[0]! & 0x1f) !== 0) {
+      // Other RTCP is consumed; one that moved the address gets a challenge.
+      if (moved) this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
+      return;
+    }
+    // A ping from anywhere but the latched address (a late one from an old path) is not answered.
+    if (!fromLatched) return;
+    // The echo proves the address only if it is the cookie last sent to it (address-consent.ts).
+    consent.answer(readSsrc(plain, KEEPALIVE_COOKIE_OFFSET), readSsrc(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
+    this.#answerKeepalive(session, epoch.ssrc, plain.subarray(KEEPALIVE_TOKEN_OFFSET, KEEPALIVE_TOKEN_OFFSET + KEEPALIVE_TOKEN_LENGTH), now);
+  }
+
+  /**
+   * Sends the session's latched address a pong (it has consent) or a challenge (it has not),
+   * with `token` and the address's current cookie, under the relay→client SRTCP keys and the
+   * client's SSRC `ssrc`. Within the address's amplification limit, or not at all.
+   */
+  #answerKeepalive(session: RelaySession, ssrc: number, token: Uint8Array, now: number): void {
+    const consent = session.consent!;
+    const outbound = session.outbound;
+    const length = KEEPALIVE_LENGTH + outbound.profile.srtcpTagLength + 4;
+    if (!consent.maySend(length, now)) return this.counters.dropped('amplification');
+    const reply = encodeKeepalive(consent.proved(now) ? 'pong' : 'challenge', ssrc, token);
+    consent.writeCookie(reply, KEEPALIVE_COOKIE_OFFSET, now);
+    const sealed = outbound.protectRtcp(reply);
+    consent.noteSent(sealed.length, now);
+    this.sink.send(sealed, consent.address);
+    this.counters.sent(sealed.length);
   }
 
   /**

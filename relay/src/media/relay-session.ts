@@ -1,6 +1,7 @@
 /**
  * One voice session on the relay: a client in a channel, with its key epochs, its latched UDP
- * address, its permissions and its rate limits.
+ * address and whether that address has proved it receives (address-consent.ts), its permissions
+ * and its rate limits.
  *
  * Keys live only here, in memory: in each key epoch's master-key array until a direction is first
  * used, then inside that direction's SrtpContext; close() wipes them all.
@@ -15,6 +16,7 @@ import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
+import { AddressConsent } from './address-consent.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -153,8 +155,8 @@ export class RelaySession {
   expiresAt: number;
   /** Last time a packet from the client authenticated (or install time). */
   lastActiveAt: number;
-  /** Where the client's last authenticated packet came from; null until the first one. */
-  address: RemoteAddress | null = null;
+  /** The latched address and its consent; null until the first authenticated packet. */
+  #consent: AddressConsent | null = null;
   /**
    * Rate limits, made on first use: an idle session never needs them. Each is made as of the
    * install time and full, exactly the state an unused bucket made at install would be in.
@@ -223,9 +225,22 @@ export class RelaySession {
     return this.#sendEpoch.outbound;
   }
 
-  /** Whether forwarded voice should reach this client now. */
-  get listening(): boolean {
-    return this.canListen && !this.deafened && this.address !== null;
+  /** Where the client's newest authenticated packet came from; null until the first one. */
+  get address(): RemoteAddress | null {
+    return this.#consent?.address ?? null;
+  }
+
+  /** The latched address and whether it has proved it receives; null before the first packet. */
+  get consent(): AddressConsent | null {
+    return this.#consent;
+  }
+
+  /**
+   * Whether forwarded voice should reach this client now: it may listen, is not deafened, and
+   * its latched address has consent (docs/protocol.md §6.3).
+   */
+  receivesVoice(now: number): boolean {
+    return this.canListen && !this.deafened && this.#consent !== null && now < this.#consent.provedUntil;
   }
 
   /** Whether this client's voice may be forwarded now. */
@@ -233,18 +248,32 @@ export class RelaySession {
     return this.canSpeak && !this.muted;
   }
 
-  /** Records an authenticated packet under `epoch` from `from`: latches the address. */
-  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, now: number): void {
+  /**
+   * Records an authenticated datagram of `bytes` under `epoch` from `from`: refreshes the idle
+   * timer, latches the address — the first one, or a new one if this packet is the newest of its
+   * stream (`newest`: a packet delayed on an old path cannot move it back) — and counts the bytes
+   * toward the address's amplification limit. Returns whether the latched address changed: the
+   * new one must prove itself (the caller sends it a challenge).
+   */
+  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, bytes: number, newest: boolean, now: number): boolean {
     this.lastActiveAt = now;
-    if (this.address === null || this.address.address !== from.address || this.address.port !== from.port) {
-      // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
-      // latched address, so the forwarding loop's property reads stay monomorphic.
-      this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
-    }
     // The client sent under these keys, so it holds them: send to it under them from now on.
     if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {
       this.#sendEpoch = epoch;
     }
+    const consent = this.#consent;
+    if (consent !== null && consent.address.port === from.port && consent.address.address === from.address) {
+      consent.noteReceived(bytes);
+      return false;
+    }
+    if (consent !== null && !newest) return false;
+    // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
+    // latched address, so the forwarding loop's property reads stay monomorphic.
+    const address: RemoteAddress = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    if (consent === null) this.#consent = new AddressConsent(address);
+    else consent.moveTo(address);
+    this.#consent!.noteReceived(bytes);
+    return true;
   }
 
   applyPatch(patch: SessionPatch): void {

@@ -63,13 +63,26 @@ beforeEach(() => {
   router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => clock);
 });
 
-/** Installs members and latches each one's address with an authenticated keepalive. */
+/**
+ * What a client does at join or after moving: a keepalive from `from`, and the answer to the
+ * relay's challenge; the relay then holds `from` proved. Returns what the relay sent.
+ */
+function prove(member: TestMember, from: RemoteAddress): Sent[] {
+  router.handle(member.client.protectKeepalive(token(0)), from);
+  const replies = sink.take();
+  for (const reply of replies) {
+    const opened = member.client.open(reply.datagram);
+    if (opened.kind === 'pong' && opened.echoNow) router.handle(member.client.protectKeepalive(token(0)), from);
+  }
+  return [...replies, ...sink.take()];
+}
+
+/** Installs members and proves each one's address with the keepalive handshake. */
 function join(members: TestMember[], firstPort = 50000): void {
   members.forEach((m, i) => {
     registry.install(m.spec, clock);
-    router.handle(m.client.protectKeepalive(token(i)), addr(firstPort + i));
+    prove(m, addr(firstPort + i));
   });
-  sink.take(); // the pongs
 }
 
 function channel(n: number, overrides: Parameters<typeof makeMember>[2][] = []): TestMember[] {
@@ -128,7 +141,14 @@ describe('forwarding', () => {
     expect(rest).toEqual([]);
     expect(pong!.to).toEqual(addr(50000));
     expect(pong!.datagram.length).toBeLessThanOrEqual(ping.length);
-    expect(m.client.open(pong!.datagram)).toEqual({ kind: 'pong', token: token(42) });
+    // The first answer to a new address is a challenge: the address has yet to prove itself.
+    expect(m.client.open(pong!.datagram)).toEqual({ kind: 'pong', token: token(42), addressProved: false, echoNow: true });
+    const echo = m.client.protectKeepalive(token(43));
+    router.handle(echo, addr(50000));
+    const [proved, ...more] = sink.take();
+    expect(more).toEqual([]);
+    expect(proved!.datagram.length).toBe(echo.length);
+    expect(m.client.open(proved!.datagram)).toEqual({ kind: 'pong', token: token(43), addressProved: true, echoNow: false });
   });
 
   it('a deafened listener receives nothing; one who may not listen neither', () => {
@@ -162,9 +182,10 @@ describe('forwarding', () => {
     const members = channel(2);
     join(members);
     for (let i = 0; i < 300; i++) router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
-    // The keepalive that latched the address came from an unlatched source, so the whole burst is left.
-    expect(sink.take().length).toBe(TEST_LIMITS.session.packetBurst);
-    expect(counters.tally.dropped['rate-limit']).toBe(300 - TEST_LIMITS.session.packetBurst);
+    // The keepalive that latched the address came from an unlatched source, its echo from the
+    // latched one: the rest of the burst is left.
+    expect(sink.take().length).toBe(TEST_LIMITS.session.packetBurst - 1);
+    expect(counters.tally.dropped['rate-limit']).toBe(300 - TEST_LIMITS.session.packetBurst + 1);
     clock += 1000; // a second later the bucket has refilled
     router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
     expect(sink.take()).toHaveLength(1);
@@ -242,10 +263,10 @@ describe('abuse cases', () => {
     join(members);
     const [speaker, listener] = members as [TestMember, TestMember];
     const listenerSession = registry.get('s1')!;
-    // The listener's NAT rebinds: an authentic keepalive from a new port moves it.
-    router.handle(listener.client.protectKeepalive(token(1)), addr(60001));
+    // The listener's NAT rebinds: an authentic keepalive from a new port moves it, and the
+    // answer to the challenge proves the new address.
+    expect(prove(listener, addr(60001)).map((s) => s.to)).toEqual([addr(60001), addr(60001)]);
     expect(listenerSession.address).toEqual(addr(60001));
-    sink.take();
     // An attacker replays the listener's keepalive and forges one, from its own address.
     const genuine = listener.client.protectKeepalive(token(2));
     router.handle(genuine, addr(60001));
@@ -345,7 +366,8 @@ describe('key rotation', () => {
     router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
     expect(listener.client.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(1) });
     router.handle(newListener.protectKeepalive(token(9)), addr(50001));
-    expect(newListener.open(sink.take()[0]!.datagram)).toEqual({ kind: 'pong', token: token(9) });
+    // Consent belongs to the address, not the keys: the new keys' first pong says it is proved.
+    expect(newListener.open(sink.take()[0]!.datagram)).toEqual({ kind: 'pong', token: token(9), addressProved: true, echoNow: false });
     router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
     expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(2) });
 
