@@ -3,7 +3,7 @@
  * recording sink, counters, and a clock the test moves. Clients are real ClientMediaSessions, so
  * everything the relay sends is opened with the keys a client holds.
  */
-import { DatagramRouter, type DatagramSink } from '../../relay/src/media/datagram-router.js';
+import { DatagramRouter, type DatagramSink, type RouterOptions } from '../../relay/src/media/datagram-router.js';
 import { createTallyCounters, type TallyCounters } from '../../relay/src/media/packet-counters.js';
 import type { RemoteAddress } from '../../relay/src/media/relay-session.js';
 import { SessionRegistry, type RegistryLimits } from '../../relay/src/media/session-registry.js';
@@ -37,9 +37,10 @@ export class RouterHarness {
   readonly counters: TallyCounters = createTallyCounters();
   readonly router: DatagramRouter;
 
-  constructor(limits: RegistryLimits = TEST_LIMITS) {
+  constructor(limits: RegistryLimits = TEST_LIMITS, options: Partial<RouterOptions> = {}) {
     this.registry = new SessionRegistry(limits, nodeCryptoBackend);
-    this.router = new DatagramRouter(this.registry, this.sink, this.counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => this.clock);
+    const routerOptions: RouterOptions = { maxDatagramBytes: 1500, timingSampleEvery: 1, ...options };
+    this.router = new DatagramRouter(this.registry, this.sink, this.counters, routerOptions, () => this.clock);
   }
 
   /** A member of `channelId` with fresh keys, installed. */

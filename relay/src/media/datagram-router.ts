@@ -5,8 +5,10 @@
  * RTP (voice) from a speaker:
  *   1. size and header checks, SSRC → session lookup (unknown SSRC: drop, nothing sent back);
  *   2. a cheap pre-authentication budget: packets from the latched address spend the session's
- *      packet bucket, packets from any other address spend a small separate bucket, so a forged
- *      flood can neither starve the real stream nor buy unbounded decryption work;
+ *      packet bucket; packets from any other address spend a small bucket of their source's
+ *      (source-budgets.ts) and then the relay-wide cap on such packets, so a forged flood can
+ *      neither starve the real stream, nor the real client's first latch or re-latch, nor buy
+ *      unbounded decryption work;
  *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit); a
  *      refusal is a verdict, not an exception;
  *   4. only now latch or re-latch the address (RFC 3711 §3.3: nothing before authentication;
@@ -26,6 +28,7 @@ import { CONSENT_LIFETIME_MS } from './address-consent.js';
 import type { DropReason, PacketCounters } from './packet-counters.js';
 import type { RelaySession, RemoteAddress } from './relay-session.js';
 import type { SessionRegistry, SsrcOwner } from './session-registry.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface DatagramSink {
   send(datagram: Uint8Array, to: RemoteAddress): void;
@@ -42,6 +45,12 @@ export interface DatagramSink {
 export interface RouterOptions {
   /** Datagrams larger than this are dropped unread. */
   readonly maxDatagramBytes: number;
+  /**
+   * Packets per second, over all sessions, that may reach decryption from addresses other than
+   * their session's latched one (default DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND): what a spray
+   * from ever new forged sources can cost at most.
+   */
+  readonly maxUnlatchedPacketsPerSecond?: number;
   /** Observe processing time for one datagram in this many (a power of two keeps it cheap). */
   readonly timingSampleEvery: number;
 }
@@ -60,6 +69,12 @@ function sameAddress(a: RemoteAddress | null, b: RemoteAddress): boolean {
   return a !== null && a.port === b.port && a.address === b.address;
 }
 
+/**
+ * A failed GCM open costs about a microsecond: 20,000 a second is 2 % of a core at most, and far
+ * more than the first latches and rebindings of a relay's sessions need.
+ */
+export const DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND = 20_000;
+
 /** The token of a challenge the relay sends unprompted (not in answer to a ping). */
 const NO_TOKEN = new Uint8Array(KEEPALIVE_TOKEN_LENGTH);
 
@@ -74,6 +89,8 @@ export class DatagramRouter {
    * handled to the end (every listener's copy sealed) before the next one is opened.
    */
   readonly #plain: Uint8Array;
+  /** The relay-wide cap on packets from unlatched sources that reach decryption. */
+  readonly #unlatchedCap: TokenBucket;
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -84,6 +101,8 @@ export class DatagramRouter {
   ) {
     this.#sampleCountdown = options.timingSampleEvery;
     this.#plain = new Uint8Array(options.maxDatagramBytes);
+    const cap = options.maxUnlatchedPacketsPerSecond ?? DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND;
+    this.#unlatchedCap = new TokenBucket(cap, cap, now());
   }
 
   handle(datagram: Uint8Array, from: RemoteAddress): void {
@@ -188,8 +207,8 @@ export class DatagramRouter {
 
   /**
    * Steps 1–2 before any decryption: the SSRC's owner, if the packet fits its pre-authentication
-   * budget (the session's own bucket from its latched address, the small unlatched one from any
-   * other); otherwise null, with the drop counted.
+   * budget — the session's own bucket from its latched address; from any other, its source's
+   * bucket and then the relay-wide cap — otherwise null, with the drop counted.
    */
   #admit(ssrc: number, from: RemoteAddress, now: number): SsrcOwner | null {
     const owner = this.registry.bySsrc(ssrc);
@@ -198,8 +217,10 @@ export class DatagramRouter {
       return null;
     }
     const { session } = owner;
-    const budget = sameAddress(session.address, from) ? session.packetBucket : session.unlatchedBucket;
-    if (!budget.take(now)) {
+    const admitted = sameAddress(session.address, from)
+      ? session.packetBucket.take(now)
+      : session.sourceBudgets.take(from, now) && this.#unlatchedCap.take(now);
+    if (!admitted) {
       this.counters.dropped('rate-limit');
       return null;
     }

@@ -18,6 +18,7 @@ import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
 import { AddressConsent } from './address-consent.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import { SourceBudgets } from './source-budgets.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface RemoteAddress {
@@ -35,7 +36,10 @@ export interface SessionLimits {
   readonly packetBurst: number;
   readonly bytesPerSecond: number;
   readonly byteBurst: number;
-  /** Packets per second accepted for authentication from an address other than the latched one. */
+  /**
+   * Packets per second accepted for authentication from each address other than the latched
+   * one (per source, source-budgets.ts).
+   */
   readonly unlatchedPacketsPerSecond: number;
   readonly replayWindowSize: number;
 }
@@ -163,7 +167,7 @@ export class RelaySession {
    */
   #packetBucket: TokenBucket | null = null;
   #byteBucket: TokenBucket | null = null;
-  #unlatchedBucket: TokenBucket | null = null;
+  #sourceBudgets: SourceBudgets | null = null;
   readonly #limits: SessionLimits;
   readonly #backend: SrtpCryptoBackend;
   /** Newest first; at most two. */
@@ -201,10 +205,9 @@ export class RelaySession {
     return (this.#byteBucket ??= new TokenBucket(this.#limits.bytesPerSecond, this.#limits.byteBurst, this.installedAt));
   }
 
-  /** Packets accepted for authentication from any other address (before the first latch, too). */
-  get unlatchedBucket(): TokenBucket {
-    const perSecond = this.#limits.unlatchedPacketsPerSecond;
-    return (this.#unlatchedBucket ??= new TokenBucket(perSecond, perSecond, this.installedAt));
+  /** Packets accepted for authentication from other addresses (before the first latch, too), per source. */
+  get sourceBudgets(): SourceBudgets {
+    return (this.#sourceBudgets ??= new SourceBudgets(this.#limits.unlatchedPacketsPerSecond));
   }
 
   get closed(): boolean {

@@ -10,8 +10,9 @@ import { ClientMediaSession } from '../../../shared/client/media-session.js';
 import { decodeKeepalive, encodeKeepalive, KEEPALIVE_LENGTH } from '../../../shared/protocol/keepalive.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
+import { SOURCE_BUDGET_CAPACITY, SourceBudgets } from '../../../relay/src/media/source-budgets.js';
 import { addr, RouterHarness, token, type Sent } from '../../support/router-harness.js';
-import type { TestMember } from '../../support/relay-fixtures.js';
+import { TEST_LIMITS, type TestMember } from '../../support/relay-fixtures.js';
 
 let h: RouterHarness;
 
@@ -212,6 +213,71 @@ describe('consent before voice', () => {
 function cookieOf(member: TestMember, datagram: Uint8Array): string {
   return Buffer.from(plainKeepalive(member, datagram)).subarray(20).toString('hex');
 }
+
+describe('consent is not starved by garbage under the SSRC', () => {
+  /** Copies of the member's keepalive with a broken tag: garbage under its real SSRC. */
+  function garbage(member: TestMember, count: number): Uint8Array[] {
+    const genuine = member.client.protectKeepalive(token(99));
+    return Array.from({ length: count }, (_, i) => {
+      const copy = Uint8Array.from(genuine);
+      copy[copy.length - 5]! ^= 1 + (i % 200);
+      return copy;
+    });
+  }
+
+  function spray(member: TestMember, sources: number, perSource: number): void {
+    const packets = garbage(member, perSource);
+    for (let round = 0; round < perSource; round++) {
+      for (let s = 0; s < sources; s++) h.handle(packets[round]!, addr(40000 + s, `203.0.113.${1 + (s % 200)}`));
+    }
+  }
+
+  it('consent is not starved: a spray from other sources blocks neither the real client\'s first latch nor its re-latch after rebinding', () => {
+    const speaker = h.install('speaker');
+    h.prove(speaker, addr(50000));
+    const listener = h.install('listener');
+    // Someone who saw the listener's SSRC sprays garbage under it from 6 addresses, before it
+    // joins. Each source spends its own small budget: few reach the cipher.
+    spray(listener, 6, 30);
+    expect(h.counters.tally.dropped.auth).toBe(6 * TEST_LIMITS.session.unlatchedPacketsPerSecond);
+    const first = h.prove(listener, addr(50001));
+    expect(first.map((r) => decodeKeepalive(plainKeepalive(listener, r.datagram))?.kind)).toEqual(['challenge', 'pong']);
+    talk(speaker, addr(50000), 3);
+    expect(h.openAll(listener, h.take(), addr(50001)).map((r) => r.kind)).toEqual(['voice', 'voice', 'voice']);
+    // The spray goes on, from more sources than a session remembers (each forgotten source
+    // comes back with a full bucket: the relay-wide cap bounds that work); the listener's NAT rebinds.
+    spray(listener, 20, 30);
+    const rebound = addr(61001);
+    expect(h.prove(listener, rebound)).toHaveLength(2);
+    talk(speaker, addr(50000), 3);
+    expect(h.openAll(listener, h.take(), rebound).map((r) => r.kind)).toEqual(['voice', 'voice', 'voice']);
+    expect(h.registry.get('listener')!.sourceBudgets.size).toBe(SOURCE_BUDGET_CAPACITY); // memory stays bounded
+  });
+
+  it('consent is not starved: the relay-wide cap bounds what a spray from ever new sources costs, and refills', () => {
+    h = new RouterHarness(TEST_LIMITS, { maxUnlatchedPacketsPerSecond: 100 });
+    const listener = h.install('listener');
+    spray(listener, 500, 1);
+    expect(h.counters.tally.dropped.auth).toBe(100);
+    expect(h.counters.tally.dropped['rate-limit']).toBe(400);
+    h.clock += 1000; // a second later the cap has refilled: the real client latches
+    expect(h.prove(listener, addr(50001))).toHaveLength(2);
+  });
+});
+
+describe('SourceBudgets', () => {
+  it('a bucket per source, for the most recently used few; a forgotten source starts full', () => {
+    const budgets = new SourceBudgets(2, 3);
+    const a = addr(1);
+    expect([budgets.take(a, 0), budgets.take(a, 0), budgets.take(a, 0)]).toEqual([true, true, false]);
+    for (let port = 2; port <= 4; port++) expect(budgets.take(addr(port), 0)).toBe(true);
+    expect(budgets.size).toBe(3); // a, the least recently used, was forgotten
+    expect([budgets.take(a, 0), budgets.take(a, 0), budgets.take(a, 0)]).toEqual([true, true, false]);
+    expect(budgets.take(a, 500)).toBe(true); // refills at 2 per second
+    expect(budgets.take(addr(4), 0)).toBe(true); // 4 was used more recently than 2 and 3, so it is still known
+    expect(budgets.take(addr(4), 0)).toBe(false);
+  });
+});
 
 describe('AddressConsent', () => {
   it('anchors consent at the time the cookie was sent, so a stale echo buys nothing', () => {
