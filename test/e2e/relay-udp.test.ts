@@ -247,6 +247,37 @@ describe('voice through the relay process', () => {
   });
 });
 
+describe('per-listener sequence numbers', () => {
+  it('SeqManager: a listener deafened for 40,000 of a speaker\'s packets hears everything after it is undeafened (over UDP)', { timeout: 60_000 }, async () => {
+    const speaker = await joinChannel('room-q', 'q-speaker');
+    // A stream already past 2^15 when the gap begins (it starts at 32,000, as §6.1 allows):
+    // forwarded unchanged, the 40,000-packet gap would look like a jump into the past.
+    speaker.client.media = clientFor({ ...speaker.keys, profile: 'aes128gcm' }, { initialSequence: 32_000 });
+    const listener = await joinChannel('room-q', 'q-listener');
+    await speak(speaker, 1000);
+    await listener.client.waitFor(() => listener.client.voice().length >= 1000, 10_000, 'the first 1000 frames');
+    await relay.api.updateSession('q-listener', { deafened: true });
+    for (let i = 1000; i < 41_000; i++) {
+      speaker.client.sendVoice(frame(i));
+      if (i % 250 === 249) await settle(2);
+    }
+    await settle(300);
+    await relay.api.updateSession('q-listener', { deafened: false });
+    const after = await speak(speaker, 200, 41_000);
+    await listener.client.waitFor(() => listener.client.voice().length >= 1200, 10_000, 'all 200 frames after the undeafen');
+    const voice = listener.client.voice();
+    expect(voice.slice(1000).map((v) => v.payload)).toEqual(after);
+    // Gap-free numbering: the listener's sequence goes on where it stopped; the jump across the
+    // deafened stretch is 1 plus what the network lost of it before the relay (usually nothing).
+    const numbers = voice.map((v) => v.sequenceNumber);
+    const steps = numbers.slice(1).map((n, i) => (n - numbers[i]! + 0x10000) & 0xffff);
+    expect(steps.slice(0, 999).every((d) => d === 1) && steps.slice(1000).every((d) => d === 1)).toBe(true);
+    expect(steps[999]).toBeGreaterThanOrEqual(1);
+    expect(steps[999]).toBeLessThan(1000);
+    expect(listener.client.rejected).toBe(0);
+  });
+});
+
 describe('consent before voice (docs/protocol.md §6.3)', () => {
   it('amplification: a member\'s keepalives from a forged source (the victim\'s address) bring the victim ≤ 3× what came from there, never the voice', async () => {
     const speaker = await joinChannel('room-h', 'h-speaker');

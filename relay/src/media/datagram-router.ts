@@ -15,8 +15,9 @@
  *      this is what stops RTP Bleed, CVE-2017-14114). A new address gets a challenge: it must
  *      prove it receives before any voice goes there (address-consent.ts);
  *   5. permission and mute checks, byte budget;
- *   6. for every other member who listens from a proved address: protect with that member's
- *      own outbound context and send to that address. Never back to the sender.
+ *   6. for every other member who listens from a proved address: renumber for that member
+ *      (sequence-rewriter.ts), protect with its own outbound context and send to that address.
+ *      Never back to the sender.
  * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong (or challenge)
  * of the same length, carrying the cookie the client echoes to prove its address; other RTCP is
  * consumed (reports describe the client↔relay leg only).
@@ -141,14 +142,42 @@ export class DatagramRouter {
     if (session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now)) {
       this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
     }
-    if (!session.speaking) return this.counters.dropped('muted');
-    if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
+    // Each listener gets its own gap-free numbering of this stream (sequence-rewriter.ts): what
+    // the relay withholds closes up, what the network lost shows.
+    const forwarded = epoch.forwarded;
+    const input = epoch.inbound.lastRtpIndex;
+    if (!session.speaking) {
+      forwarded.toAll.withhold(input);
+      return this.counters.dropped('muted');
+    }
+    if (!session.byteBucket.take(now, datagram.length)) {
+      forwarded.toAll.withhold(input);
+      return this.counters.dropped('rate-limit');
+    }
+    const shared = forwarded.toAll.send(input);
+    if (shared < 0) return this.counters.dropped('reordered');
 
-    const members = this.registry.members(session.channelId);
+    const members = session.channel!.members;
+    const streams = forwarded.listeners;
     const sink = this.sink;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
-      if (listener === session || !listener.receivesVoice(now)) continue;
+      if (listener === session) continue;
+      const slot = listener.channelSlot;
+      let stream = streams[slot];
+      if (stream !== undefined && stream.listener !== listener) stream = undefined; // a slot since reused
+      if (!listener.receivesVoice(now)) {
+        stream?.withhold(shared);
+        continue;
+      }
+      const output = (stream ?? forwarded.open(slot, listener, shared)).send(shared);
+      if (output < 0) {
+        this.counters.dropped('reordered');
+        continue;
+      }
+      // The listener's sequence number, written into the one plaintext before each seal.
+      plain[2] = (output >>> 8) & 0xff;
+      plain[3] = output & 0xff;
       const outbound = listener.outbound;
       const sealedLength = plain.length + outbound.profile.srtpTagLength;
       // Sealed straight into the batch when the sink has one: no allocation per listener.

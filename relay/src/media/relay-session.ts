@@ -18,6 +18,8 @@ import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
 import { AddressConsent } from './address-consent.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import type { RelayChannel } from './relay-channel.js';
+import { ForwardedStream } from './sequence-rewriter.js';
 import { SourceBudgets } from './source-budgets.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -60,6 +62,8 @@ export interface SessionLimits {
 export class KeyEpoch {
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
   retiresAt: number | null = null;
+  /** How this SSRC's voice is numbered for each listener; made with the first voice packet. */
+  #forwarded: ForwardedStream | null = null;
   readonly #profile: SrtpProfileName;
   readonly #backend: SrtpCryptoBackend;
   readonly #replayWindowSize: number;
@@ -112,6 +116,11 @@ export class KeyEpoch {
     return this.#closed;
   }
 
+  /** The per-listener sequence numbering of the voice sent under this epoch's SSRC. */
+  get forwarded(): ForwardedStream {
+    return (this.#forwarded ??= new ForwardedStream());
+  }
+
   /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
   get holdsMasterKeys(): boolean {
     return this.#masterKeys !== null && this.#masterKeys.some((b) => b !== 0);
@@ -161,6 +170,9 @@ export class RelaySession {
   lastActiveAt: number;
   /** The latched address and its consent; null until the first authenticated packet. */
   #consent: AddressConsent | null = null;
+  /** The channel this session is a member of, and its slot there (relay-channel.ts); set on joining it. */
+  channel: RelayChannel | null = null;
+  channelSlot = -1;
   /**
    * Rate limits, made on first use: an idle session never needs them. Each is made as of the
    * install time and full, exactly the state an unused bucket made at install would be in.

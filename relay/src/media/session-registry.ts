@@ -10,6 +10,7 @@
  */
 import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import { RelayChannel } from './relay-channel.js';
 import { KeyEpoch, RelaySession, type SessionLimits } from './relay-session.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 
@@ -21,6 +22,8 @@ export class InstallRefusedError extends Error {
     super(`relay: session refused (${reason})`);
   }
 }
+
+const NO_MEMBERS: readonly RelaySession[] = [];
 
 export type SessionEndReason = 'revoked' | 'expired' | 'idle' | 'shutdown';
 
@@ -47,8 +50,8 @@ export interface RegistryEvents {
 export class SessionRegistry {
   readonly #sessions = new Map<string, RelaySession>();
   readonly #bySsrc = new Map<number, SsrcOwner>();
-  /** Channel id → members, as an array: the forwarding loop iterates it per packet. */
-  readonly #channels = new Map<string, RelaySession[]>();
+  /** Channel id → its members and their slots. */
+  readonly #channels = new Map<string, RelayChannel>();
   /** SSRC → when it was released; reusable once no outbound context older than that lives. */
   readonly #retiredSsrcs = new Map<number, number>();
   #draining = false;
@@ -82,13 +85,13 @@ export class SessionRegistry {
     if (this.#sessions.has(spec.sessionId)) throw new InstallRefusedError('duplicate-session');
     this.#checkSsrcFree(spec.ssrc);
     if (this.#sessions.size >= this.limits.maxSessions) throw new InstallRefusedError('session-limit');
-    const members = this.#channels.get(spec.channelId);
-    if (members === undefined && this.#channels.size >= this.limits.maxChannels) throw new InstallRefusedError('channel-limit');
+    let channel = this.#channels.get(spec.channelId);
+    if (channel === undefined && this.#channels.size >= this.limits.maxChannels) throw new InstallRefusedError('channel-limit');
     const session = new RelaySession(spec, this.backend, this.limits.session, now);
     this.#sessions.set(session.sessionId, session);
     this.#bySsrc.set(spec.ssrc, { session, epoch: session.epochs[0]! });
-    if (members === undefined) this.#channels.set(spec.channelId, [session]);
-    else members.push(session);
+    if (channel === undefined) this.#channels.set(spec.channelId, (channel = new RelayChannel(spec.channelId)));
+    channel.add(session);
     return session;
   }
 
@@ -102,7 +105,7 @@ export class SessionRegistry {
   }
 
   members(channelId: string): readonly RelaySession[] {
-    return this.#channels.get(channelId) ?? [];
+    return this.#channels.get(channelId)?.members ?? NO_MEMBERS;
   }
 
   update(sessionId: string, patch: SessionPatch): RelaySession | undefined {
@@ -126,11 +129,10 @@ export class SessionRegistry {
     if (session === undefined) return false;
     this.#sessions.delete(sessionId);
     for (const epoch of session.epochs) this.#releaseSsrc(epoch.ssrc, now);
-    const members = this.#channels.get(session.channelId);
-    if (members !== undefined) {
-      const remaining = members.filter((m) => m !== session);
-      if (remaining.length === 0) this.#channels.delete(session.channelId);
-      else this.#channels.set(session.channelId, remaining);
+    const channel = this.#channels.get(session.channelId);
+    if (channel !== undefined) {
+      channel.remove(session);
+      if (channel.size === 0) this.#channels.delete(session.channelId);
     }
     session.close();
     this.events.onSessionEnded?.(session, reason);
