@@ -9,7 +9,8 @@
  * Key rotation keeps up to two epochs: the newest, and the previous one until its overlap
  * ends. The client may send under either. The relay keeps sending to the client under the
  * older keys until the client proves it holds the new ones (its first authenticated packet
- * under them), so no packet is ever sent under keys the client might not have yet.
+ * under them), so no packet is ever sent under keys the client might not have yet; if the
+ * overlap ends first, it sends nothing until that proof.
  */
 import { assertBytes } from '../../../shared/bytes.js';
 import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
@@ -184,8 +185,11 @@ export class RelaySession {
   readonly #backend: SrtpCryptoBackend;
   /** Newest first; at most two. */
   #epochs: KeyEpoch[];
-  /** The epoch whose relay→client keys the client is known to hold. */
-  #sendEpoch: KeyEpoch;
+  /**
+   * The epoch whose relay→client keys the client is known to hold; null when it holds none the
+   * relay still has (a rotation overlap ended before the client used its new keys).
+   */
+  #sendEpoch: KeyEpoch | null;
   #closed = false;
 
   constructor(spec: SessionSpec, backend: SrtpCryptoBackend, limits: SessionLimits, now: number) {
@@ -235,9 +239,19 @@ export class RelaySession {
     return this.#epochs[0]!.ssrc;
   }
 
-  /** Context for packets the relay sends to this client. */
+  /**
+   * Context for packets the relay sends to this client. Only while `hasSendKeys`: the router asks
+   * after `receivesVoice` or after an authenticated packet, both of which imply it.
+   */
   get outbound(): SrtpContext {
-    return this.#sendEpoch.outbound;
+    const epoch = this.#sendEpoch;
+    if (epoch === null) throw new TypeError('relay: the client holds no relay→client keys the relay still has');
+    return epoch.outbound;
+  }
+
+  /** Whether the relay has relay→client keys the client is known to hold (docs/protocol.md §6.5). */
+  get hasSendKeys(): boolean {
+    return this.#sendEpoch !== null;
   }
 
   /** Where the client's newest authenticated packet came from; null until the first one. */
@@ -251,11 +265,12 @@ export class RelaySession {
   }
 
   /**
-   * Whether forwarded voice should reach this client now: it may listen, is not deafened, and
-   * its latched address has consent (docs/protocol.md §6.3).
+   * Whether forwarded voice should reach this client now: it may listen, is not deafened, its
+   * latched address has consent (docs/protocol.md §6.3), and the relay holds keys the client is
+   * known to hold (§6.5).
    */
   receivesVoice(now: number): boolean {
-    return this.canListen && !this.deafened && this.#consent !== null && now < this.#consent.provedUntil;
+    return this.canListen && !this.deafened && this.#sendEpoch !== null && this.#consent !== null && now < this.#consent.provedUntil;
   }
 
   /** Whether this client's voice may be forwarded now. */
@@ -273,7 +288,8 @@ export class RelaySession {
   noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, bytes: number, newest: boolean, now: number): boolean {
     this.lastActiveAt = now;
     // The client sent under these keys, so it holds them: send to it under them from now on.
-    if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {
+    const sendEpoch = this.#sendEpoch;
+    if (epoch !== sendEpoch && (sendEpoch === null || this.#epochs.indexOf(epoch) < this.#epochs.indexOf(sendEpoch))) {
       this.#sendEpoch = epoch;
     }
     const consent = this.#consent;
@@ -310,17 +326,23 @@ export class RelaySession {
     current.retiresAt = now + overlapMs;
     const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
     this.#epochs = [next, current];
-    if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
+    // The client never used `current`'s keys (it would be the send epoch): it holds none left.
+    if (this.#sendEpoch !== null && dropped.includes(this.#sendEpoch)) this.#sendEpoch = null;
     return dropped;
   }
 
-  /** Ends the overlap of a retired epoch whose time has come; returns it, or null. */
+  /**
+   * Ends the overlap of a retired epoch whose time has come; returns it, or null. If the client
+   * never used the newer keys, the relay now holds no relay→client keys it knows the client
+   * has: it sends the client nothing until the client's first packet under the new keys
+   * (docs/protocol.md §6.5), rather than switching to keys the client may not have installed.
+   */
   retireExpiredEpoch(now: number): KeyEpoch | null {
     const old = this.#epochs[1];
     if (old === undefined || old.retiresAt === null || old.retiresAt > now) return null;
     old.close();
     this.#epochs = [this.#epochs[0]!];
-    this.#sendEpoch = this.#epochs[0]!;
+    if (this.#sendEpoch === old) this.#sendEpoch = null;
     return old;
   }
 

@@ -397,6 +397,52 @@ describe('key rotation', () => {
   });
 });
 
+describe('rotation overlap (docs/protocol.md §6.5)', () => {
+  it('rotation overlap: one that ends before the listener used its new keys sends it nothing until it does; then voice under the new keys, numbered on', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
+    expect(listener.client.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', sequenceNumber: 0 });
+    const listenerKeys = randomKeyMaterial(0x7000_0011);
+    registry.rotate('s1', listenerKeys, clock);
+    const newListener = clientFor({ ...listenerKeys, profile: 'aes128gcm' });
+    // The listener's client never got its new keys in time: the overlap ends without a packet under them.
+    clock += TEST_LIMITS.rotationOverlapMs;
+    registry.sweep(clock);
+    expect(registry.get('s1')!.epochs.map((e) => e.ssrc)).toEqual([0x7000_0011]);
+    router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
+    expect(sink.take()).toEqual([]); // never under keys the client may not hold, and the old ones are gone
+    // Its first packet under the new keys: the relay uses them from now on.
+    router.handle(newListener.protectKeepalive(token(1)), addr(50001));
+    expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'pong', addressProved: true });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(3)), addr(50000));
+    // Gap-free: the packet withheld meanwhile leaves no hole in the listener's numbering.
+    expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(3), sequenceNumber: 1 });
+    expect(drops()).toEqual({});
+  });
+
+  it('rotation overlap: two rotations before the client used either leave it no keys the relay sends under', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    registry.rotate('s1', randomKeyMaterial(0x7000_0021), clock);
+    const second = randomKeyMaterial(0x7000_0022);
+    registry.rotate('s1', second, clock + 1);
+    router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
+    expect(sink.take()).toEqual([]);
+    // The first keys were dropped by the second rotation: the listener's keepalive under them is unknown.
+    router.handle(listener.client.protectKeepalive(token(1)), addr(50001));
+    expect(sink.take()).toEqual([]);
+    expect(counters.tally.dropped['unknown-ssrc']).toBe(1);
+    const newest = clientFor({ ...second, profile: 'aes128gcm' });
+    router.handle(newest.protectKeepalive(token(2)), addr(50001));
+    expect(newest.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'pong' });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
+    expect(newest.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(2) });
+  });
+});
+
 describe('session lifetime', () => {
   it('ends sessions at absolute expiry and after idling, wiping their keys', () => {
     const ended: string[] = [];
