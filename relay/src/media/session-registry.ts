@@ -1,12 +1,13 @@
 /**
- * Every session on one relay, indexed by session id, by SSRC and by channel.
+ * Every session on one relay worker, indexed by session id, by SSRC and by channel.
  *
- * GCM nonce safety (docs/protocol.md, "Relay"): for a listener's relay→client key, the IV is a
- * function of (SSRC, index). The relay forwards each speaker's packets with their own SSRC and
- * sequence number, through the listener's one outbound SrtpContext, which refuses to protect an
- * (SSRC, index) it has already protected. Two things keep that refusal from ever dropping audio:
- * SSRCs are unique on the relay (a duplicate install is refused), and an SSRC is not handed out
- * again while any outbound context that may have used it is still alive (`#retiredSsrcs`).
+ * GCM nonce safety (docs/protocol.md §6.6): for a listener's relay→client key, the IV is a
+ * function of (SSRC, index). The relay forwards each speaker's packets under the speaker's SSRC,
+ * numbered for the listener, through the listener's one outbound SrtpContext, which refuses to
+ * protect an (SSRC, index) it has already protected. Two things keep that refusal from ever
+ * dropping audio: SSRCs are unique on the worker (a duplicate install is refused), and an SSRC
+ * is not handed out again in a channel while any outbound context of that channel that may have
+ * used it is still alive (RelayChannel's retired SSRCs).
  */
 import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
@@ -52,8 +53,6 @@ export class SessionRegistry {
   readonly #bySsrc = new Map<number, SsrcOwner>();
   /** Channel id → its members and their slots. */
   readonly #channels = new Map<string, RelayChannel>();
-  /** SSRC → when it was released; reusable once no outbound context older than that lives. */
-  readonly #retiredSsrcs = new Map<number, number>();
   #draining = false;
 
   constructor(
@@ -83,7 +82,7 @@ export class SessionRegistry {
     if (this.#draining) throw new InstallRefusedError('draining');
     if (spec.expiresAt <= now) throw new InstallRefusedError('expired');
     if (this.#sessions.has(spec.sessionId)) throw new InstallRefusedError('duplicate-session');
-    this.#checkSsrcFree(spec.ssrc);
+    this.#checkSsrcFree(spec.ssrc, spec.channelId);
     if (this.#sessions.size >= this.limits.maxSessions) throw new InstallRefusedError('session-limit');
     let channel = this.#channels.get(spec.channelId);
     if (channel === undefined && this.#channels.size >= this.limits.maxChannels) throw new InstallRefusedError('channel-limit');
@@ -117,9 +116,9 @@ export class SessionRegistry {
   rotate(sessionId: string, keys: SessionKeyMaterial, now: number): RelaySession | undefined {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return undefined;
-    this.#checkSsrcFree(keys.ssrc);
+    this.#checkSsrcFree(keys.ssrc, session.channelId);
     const dropped = session.rotate(keys, now, this.limits.rotationOverlapMs);
-    for (const epoch of dropped) this.#releaseSsrc(epoch.ssrc, now);
+    for (const epoch of dropped) this.#releaseSsrc(epoch.ssrc, session, now);
     this.#bySsrc.set(keys.ssrc, { session, epoch: session.epochs[0]! });
     return session;
   }
@@ -128,10 +127,11 @@ export class SessionRegistry {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return false;
     this.#sessions.delete(sessionId);
-    for (const epoch of session.epochs) this.#releaseSsrc(epoch.ssrc, now);
-    const channel = this.#channels.get(session.channelId);
-    if (channel !== undefined) {
+    for (const epoch of session.epochs) this.#releaseSsrc(epoch.ssrc, session, now);
+    const channel = session.channel;
+    if (channel !== null) {
       channel.remove(session);
+      // No context that could have seen its retired SSRCs is left: they go with it.
       if (channel.size === 0) this.#channels.delete(session.channelId);
     }
     session.close();
@@ -146,10 +146,17 @@ export class SessionRegistry {
       else if (now - session.lastActiveAt >= this.limits.idleTimeoutMs) this.revoke(session.sessionId, now, 'idle');
       else {
         const retired = session.retireExpiredEpoch(now);
-        if (retired !== null) this.#releaseSsrc(retired.ssrc, now);
+        if (retired !== null) this.#releaseSsrc(retired.ssrc, session, now);
       }
     }
-    this.#forgetSafeRetiredSsrcs();
+    for (const channel of this.#channels.values()) channel.forgetSafeRetiredSsrcs();
+  }
+
+  /** SSRCs not yet free again in their channels (for tests and monitoring). */
+  get retiredSsrcCount(): number {
+    let count = 0;
+    for (const channel of this.#channels.values()) count += channel.retiredSsrcCount;
+    return count;
   }
 
   /** State for reconciliation (GET /v1/sessions); never key material. */
@@ -173,29 +180,13 @@ export class SessionRegistry {
   /** Ends every session and wipes every key (shutdown). Idempotent. */
   close(now: number): void {
     for (const id of [...this.#sessions.keys()]) this.revoke(id, now, 'shutdown');
-    this.#retiredSsrcs.clear();
   }
 
-  #checkSsrcFree(ssrc: number): void {
-    if (this.#bySsrc.has(ssrc) || this.#retiredSsrcs.has(ssrc)) throw new InstallRefusedError('duplicate-ssrc');
+  #checkSsrcFree(ssrc: number, channelId: string): void {
+    if (this.#bySsrc.has(ssrc) || this.#channels.get(channelId)?.isRetired(ssrc) === true) throw new InstallRefusedError('duplicate-ssrc');
   }
 
-  #releaseSsrc(ssrc: number, now: number): void {
-    if (this.#bySsrc.delete(ssrc)) this.#retiredSsrcs.set(ssrc, now);
-  }
-
-  /**
-   * An SSRC released at time t may be reused once every live outbound context was created after
-   * t: none of them can have protected anything under it.
-   */
-  #forgetSafeRetiredSsrcs(): void {
-    if (this.#retiredSsrcs.size === 0) return;
-    let oldestContext = Infinity;
-    for (const session of this.#sessions.values()) {
-      for (const epoch of session.epochs) oldestContext = Math.min(oldestContext, epoch.createdAt);
-    }
-    for (const [ssrc, releasedAt] of this.#retiredSsrcs) {
-      if (releasedAt < oldestContext) this.#retiredSsrcs.delete(ssrc);
-    }
+  #releaseSsrc(ssrc: number, session: RelaySession, now: number): void {
+    if (this.#bySsrc.delete(ssrc)) session.channel?.retire(ssrc, now);
   }
 }

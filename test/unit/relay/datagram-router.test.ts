@@ -239,6 +239,34 @@ describe('abuse cases', () => {
     expect(registry.install(reuse.spec, clock).ssrc).toBe(members[0]!.spec.ssrc);
   });
 
+  it('case 10: retired SSRCs are kept per channel — free at once elsewhere, and one long session does not make them pile up', () => {
+    // A session that stays for the whole test, in its own channel.
+    registry.install(makeMember('long', 'lobby', {}, clock).spec, clock);
+    // Churn in another channel: pairs join, talk and leave, 100 times.
+    const churned: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const pair = [makeMember(`a${i}`, 'room', {}, clock), makeMember(`b${i}`, 'room', {}, clock)];
+      for (const m of pair) registry.install(m.spec, clock);
+      prove(pair[1]!, addr(50001));
+      router.handle(pair[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
+      sink.take();
+      churned.push(pair[0]!.spec.ssrc);
+      clock += 10;
+      registry.revoke(`a${i}`, clock);
+      expect(registry.retiredSsrcCount).toBe(1); // b's context saw it: not in 'room' while b lives
+      expect(() => registry.install(makeMember('again', 'room', { ssrc: churned[i]! }, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'duplicate-ssrc' }));
+      // In another channel no listener ever saw it: free at once.
+      registry.install(makeMember(`elsewhere${i}`, 'other', { ssrc: churned[i]! }, clock).spec, clock);
+      registry.revoke(`elsewhere${i}`, clock);
+      registry.revoke(`b${i}`, clock); // 'room' empties: nothing that saw its SSRCs is left
+      registry.sweep(clock);
+      expect(registry.retiredSsrcCount).toBe(0);
+    }
+    // Kept per worker, the long session (older than every release) would hold all 200 retired.
+    registry.install(makeMember('back', 'room', { ssrc: churned[0]! }, clock).spec, clock);
+    expect(registry.retiredSsrcCount).toBe(0);
+  });
+
   it('case 11: a packet the relay sent, reflected back to the relay, is rejected', () => {
     const members = channel(2);
     join(members);
