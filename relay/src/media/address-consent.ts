@@ -22,7 +22,6 @@
  * Time comes from the caller; the cookies' randomness from node:crypto (`randomWord`).
  */
 import { randomFillSync } from 'node:crypto';
-import type { RemoteAddress } from './relay-session.js';
 
 /** RFC 7675 §5.1: consent expires 30 s after the last successful check. */
 export const CONSENT_LIFETIME_MS = 30_000;
@@ -46,55 +45,45 @@ export function randomWord(): number {
   return word;
 }
 
+/**
+ * How one session's latched address proves itself: the cookie last sent to it and the bytes
+ * exchanged with it before it proved itself. The session (relay-session.ts) keeps the address and
+ * the time its consent runs to, which the forwarding loop reads for every packet; this object is
+ * only touched by keepalives and by packets from a new address.
+ */
 export class AddressConsent {
-  /** The latched address: the source of the client's newest authenticated packet. */
-  address: RemoteAddress;
-  /** Voice may go to `address` while the clock is below this (0: never proved). */
-  provedUntil = 0;
-  /** The cookie last sent to `address`, as two words; meaningful only once `#cookieSentAt` is set. */
+  /** The cookie last sent to the address, as two words; meaningful only once `#cookieSentAt` is set. */
   #cookieHigh = 0;
   #cookieLow = 0;
   /** When the current cookie was first sent; -Infinity when none was sent to this address. */
   #cookieSentAt = -Infinity;
   #cookieAnswered = false;
-  /** Authenticated bytes received from `address` since it was latched, and bytes sent to it unproved. */
+  /** Authenticated bytes received from the address while it was not proved, and bytes sent to it then. */
   #bytesIn = 0;
   #bytesOutUnproved = 0;
 
-  constructor(address: RemoteAddress) {
-    this.address = address;
-  }
-
-  /** Whether voice may be sent to the latched address now. */
-  proved(now: number): boolean {
-    return now < this.provedUntil;
-  }
-
-  /** NAT rebinding (or a first address): everything about the old address is forgotten. */
-  moveTo(address: RemoteAddress): void {
-    this.address = address;
-    this.provedUntil = 0;
+  /** A new latched address (NAT rebinding): everything about the old one is forgotten. */
+  reset(): void {
     this.#cookieSentAt = -Infinity;
     this.#cookieAnswered = false;
     this.#bytesIn = 0;
     this.#bytesOutUnproved = 0;
   }
 
-  /** An authenticated datagram of `bytes` arrived from the latched address. */
+  /** An authenticated datagram of `bytes` arrived from the address while it was not proved. */
   noteReceived(bytes: number): void {
     this.#bytesIn += bytes;
   }
 
   /**
-   * A keepalive from the latched address echoed `high`/`low`: if that is the cookie last sent
-   * here, the address has consent until `lifetimeMs` after the cookie was sent. Returns whether
-   * the echo matched.
+   * A keepalive from the address echoed `high`/`low`. If that is the cookie last sent there,
+   * returns the time the address is proved until — `lifetimeMs` after that cookie was sent, so a
+   * stale cookie buys nothing — and marks the cookie answered; otherwise returns 0.
    */
-  answer(high: number, low: number, lifetimeMs: number): boolean {
-    if (this.#cookieSentAt === -Infinity || high !== this.#cookieHigh || low !== this.#cookieLow) return false;
-    this.provedUntil = Math.max(this.provedUntil, this.#cookieSentAt + lifetimeMs);
+  answer(high: number, low: number, lifetimeMs: number): number {
+    if (this.#cookieSentAt === -Infinity || high !== this.#cookieHigh || low !== this.#cookieLow) return 0;
     this.#cookieAnswered = true;
-    return true;
+    return this.#cookieSentAt + lifetimeMs;
   }
 
   /**
@@ -114,14 +103,14 @@ export class AddressConsent {
     writeWord(out, offset + 4, this.#cookieLow);
   }
 
-  /** RFC 9000 §8.1: whether `bytes` more may go to the latched address now. */
-  maySend(bytes: number, now: number): boolean {
-    return this.proved(now) || this.#bytesOutUnproved + bytes <= AMPLIFICATION_FACTOR * this.#bytesIn;
+  /** RFC 9000 §8.1: whether `bytes` more may go to the address (`proved`: it has consent now). */
+  maySend(bytes: number, proved: boolean): boolean {
+    return proved || this.#bytesOutUnproved + bytes <= AMPLIFICATION_FACTOR * this.#bytesIn;
   }
 
-  /** Records `bytes` sent to the latched address (counted against the limit while unproved). */
-  noteSent(bytes: number, now: number): void {
-    if (!this.proved(now)) this.#bytesOutUnproved += bytes;
+  /** Records `bytes` sent to the address (counted against the limit while not proved). */
+  noteSent(bytes: number, proved: boolean): void {
+    if (!proved) this.#bytesOutUnproved += bytes;
   }
 }
 

@@ -135,17 +135,18 @@ export class DatagramRouter {
     if (owner === null) return;
     const { session, epoch } = owner;
     // A verdict, not an exception: forged and replayed packets are the attacker's to send.
-    const length = epoch.inbound.openRtpInto(datagram, this.#plain, 0);
+    const inbound = epoch.inbound;
+    const length = inbound.openRtpInto(datagram, this.#plain, 0);
     if (typeof length === 'string') return this.counters.dropped(SRTP_DROP[length]);
     // A view, not a copy: valid until the next packet.
     const plain = this.#plain.subarray(0, length);
-    if (session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now)) {
+    if (session.noteAuthenticated(epoch, from, datagram.length, inbound.lastOpenedWasNewest, now)) {
       this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
     }
     // Each listener gets its own gap-free numbering of this stream (sequence-rewriter.ts): what
     // the relay withholds closes up, what the network lost shows.
     const forwarded = epoch.forwarded;
-    const input = epoch.inbound.lastRtpIndex;
+    const input = inbound.lastRtpIndex;
     if (!session.speaking) {
       forwarded.toAll.withhold(input);
       return this.counters.dropped('muted');
@@ -158,19 +159,15 @@ export class DatagramRouter {
     if (shared < 0) return this.counters.dropped('reordered');
 
     const members = session.channel!.members;
-    const streams = forwarded.listeners;
     const sink = this.sink;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
       if (listener === session) continue;
-      const slot = listener.channelSlot;
-      let stream = streams[slot];
-      if (stream !== undefined && stream.listener !== listener) stream = undefined; // a slot since reused
       if (!listener.receivesVoice(now)) {
-        stream?.withhold(shared);
+        forwarded.withholdFrom(listener.channelSlot, listener, shared);
         continue;
       }
-      const output = (stream ?? forwarded.open(slot, listener, shared)).send(shared);
+      const output = forwarded.sendTo(listener.channelSlot, listener, shared);
       if (output < 0) {
         this.counters.dropped('reordered');
         continue;
@@ -202,8 +199,7 @@ export class DatagramRouter {
     const plain = epoch.inbound.openRtcp(datagram);
     if (typeof plain === 'string') return this.counters.dropped(SRTP_DROP[plain]);
     const moved = session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now);
-    const consent = session.consent!;
-    const fromLatched = sameAddress(consent.address, from);
+    const fromLatched = sameAddress(session.address, from);
     if (!isKeepalive(plain) || (plain[0]! & 0x1f) !== 0) {
       // Other RTCP is consumed; one that moved the address gets a challenge.
       if (moved) this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
@@ -212,7 +208,7 @@ export class DatagramRouter {
     // A ping from anywhere but the latched address (a late one from an old path) is not answered.
     if (!fromLatched) return;
     // The echo proves the address only if it is the cookie last sent to it (address-consent.ts).
-    consent.answer(readSsrc(plain, KEEPALIVE_COOKIE_OFFSET), readSsrc(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
+    session.noteEcho(readSsrc(plain, KEEPALIVE_COOKIE_OFFSET), readSsrc(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
     this.#answerKeepalive(session, epoch.ssrc, plain.subarray(KEEPALIVE_TOKEN_OFFSET, KEEPALIVE_TOKEN_OFFSET + KEEPALIVE_TOKEN_LENGTH), now);
   }
 
@@ -223,14 +219,15 @@ export class DatagramRouter {
    */
   #answerKeepalive(session: RelaySession, ssrc: number, token: Uint8Array, now: number): void {
     const consent = session.consent!;
+    const proved = session.proved(now);
     const outbound = session.outbound;
     const length = KEEPALIVE_LENGTH + outbound.profile.srtcpTagLength + 4;
-    if (!consent.maySend(length, now)) return this.counters.dropped('amplification');
-    const reply = encodeKeepalive(consent.proved(now) ? 'pong' : 'challenge', ssrc, token);
+    if (!consent.maySend(length, proved)) return this.counters.dropped('amplification');
+    const reply = encodeKeepalive(proved ? 'pong' : 'challenge', ssrc, token);
     consent.writeCookie(reply, KEEPALIVE_COOKIE_OFFSET, now);
     const sealed = outbound.protectRtcp(reply);
-    consent.noteSent(sealed.length, now);
-    this.sink.send(sealed, consent.address);
+    consent.noteSent(sealed.length, proved);
+    this.sink.send(sealed, session.address!);
     this.counters.sent(sealed.length);
   }
 

@@ -169,7 +169,14 @@ export class RelaySession {
   expiresAt: number;
   /** Last time a packet from the client authenticated (or install time). */
   lastActiveAt: number;
-  /** The latched address and its consent; null until the first authenticated packet. */
+  /** Where the client's newest authenticated packet came from (the latched address); null until the first. */
+  address: RemoteAddress | null = null;
+  /**
+   * Voice may go to `address` while the clock is below this (0: not proved). Kept here, not in
+   * the consent object, because the forwarding loop reads it for every listener of every packet.
+   */
+  provedUntil = 0;
+  /** How the latched address proves itself; made with the first latch. */
   #consent: AddressConsent | null = null;
   /** The channel this session is a member of, and its slot there (relay-channel.ts); set on joining it. */
   channel: RelayChannel | null = null;
@@ -254,14 +261,20 @@ export class RelaySession {
     return this.#sendEpoch !== null;
   }
 
-  /** Where the client's newest authenticated packet came from; null until the first one. */
-  get address(): RemoteAddress | null {
-    return this.#consent?.address ?? null;
-  }
-
-  /** The latched address and whether it has proved it receives; null before the first packet. */
+  /** How the latched address proves itself (cookies, the 3× limit); null before the first packet. */
   get consent(): AddressConsent | null {
     return this.#consent;
+  }
+
+  /** Whether the latched address has consent now: voice may go there (docs/protocol.md §6.3). */
+  proved(now: number): boolean {
+    return now < this.provedUntil;
+  }
+
+  /** A keepalive from the latched address echoed `high`/`low`: consent is extended if it is the cookie sent there. */
+  noteEcho(high: number, low: number, lifetimeMs: number): void {
+    const until = this.#consent?.answer(high, low, lifetimeMs) ?? 0;
+    if (until > this.provedUntil) this.provedUntil = until;
   }
 
   /**
@@ -270,7 +283,7 @@ export class RelaySession {
    * known to hold (§6.5).
    */
   receivesVoice(now: number): boolean {
-    return this.canListen && !this.deafened && this.#sendEpoch !== null && this.#consent !== null && now < this.#consent.provedUntil;
+    return this.canListen && !this.deafened && this.#sendEpoch !== null && now < this.provedUntil;
   }
 
   /** Whether this client's voice may be forwarded now. */
@@ -292,18 +305,20 @@ export class RelaySession {
     if (epoch !== sendEpoch && (sendEpoch === null || this.#epochs.indexOf(epoch) < this.#epochs.indexOf(sendEpoch))) {
       this.#sendEpoch = epoch;
     }
-    const consent = this.#consent;
-    if (consent !== null && consent.address.port === from.port && consent.address.address === from.address) {
-      consent.noteReceived(bytes);
+    const latched = this.address;
+    if (latched !== null && latched.port === from.port && latched.address === from.address) {
+      // Bytes count toward the 3× limit only while the address has not proved itself.
+      if (now >= this.provedUntil) this.#consent!.noteReceived(bytes);
       return false;
     }
-    if (consent !== null && !newest) return false;
+    if (latched !== null && !newest) return false;
     // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
     // latched address, so the forwarding loop's property reads stay monomorphic.
-    const address: RemoteAddress = { address: from.address, port: from.port, ipv4: from.ipv4 };
-    if (consent === null) this.#consent = new AddressConsent(address);
-    else consent.moveTo(address);
-    this.#consent!.noteReceived(bytes);
+    this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    this.provedUntil = 0;
+    const consent = (this.#consent ??= new AddressConsent());
+    consent.reset();
+    consent.noteReceived(bytes);
     return true;
   }
 

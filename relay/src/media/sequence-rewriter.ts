@@ -26,65 +26,92 @@
  */
 const SEQ_HALF = 0x8000;
 
-export class SequenceRewriter {
-  /** Subtracted from an input index to give its output index. */
-  #offset: number;
-  /** The highest input index seen, sent or withheld; -1 before the first. */
-  #highest: number;
-  /** Late inputs at or below this are withheld: the offset has moved since (or the stream began). */
-  #barrier: number;
+/*
+ * One stream's state is three numbers at `at` in a Float64Array (48-bit indices are exact):
+ *   [at]     offset: subtracted from an input index to give its output index;
+ *   [at + 1] highest: the highest input index seen, sent or withheld (-1 before the first);
+ *   [at + 2] barrier: late inputs at or below it are withheld (the offset moved since, or the
+ *            stream began after them).
+ * Flat arrays, not an object per stream: the forwarding loop reads one per listener per packet,
+ * and a speaker's listeners then share a few cache lines.
+ */
+const OFFSET = 0;
+const HIGHEST = 1;
+const BARRIER = 2;
+const STRIDE = 3;
 
-  constructor(offset = 0, highest = -1, barrier = -1) {
-    this.#offset = offset;
-    this.#highest = highest;
-    this.#barrier = barrier;
+function sendAt(state: Float64Array, at: number, input: number): number {
+  if (input > state[at + HIGHEST]!) {
+    state[at + HIGHEST] = input;
+    return input - state[at + OFFSET]!;
+  }
+  return input > state[at + BARRIER]! ? input - state[at + OFFSET]! : -1;
+}
+
+function withholdAt(state: Float64Array, at: number, input: number): void {
+  if (input <= state[at + HIGHEST]!) return; // a late one: its number stays unused, like a loss
+  state[at + HIGHEST] = input;
+  state[at + OFFSET]!++;
+  state[at + BARRIER] = input;
+}
+
+/** One stream's rewriting (stage 1, or a test of the rule). */
+export class SequenceRewriter {
+  readonly #state = Float64Array.of(0, -1, -1);
+
+  /** A stream whose first output is `first`'s numbered below 2^15, and which sends nothing from before `first`. */
+  static startingAt(first: number): SequenceRewriter {
+    const rewriter = new SequenceRewriter();
+    startAt(rewriter.#state, 0, first);
+    return rewriter;
   }
 
   /** The output index for an input the relay sends, or -1 if it must be withheld after all. */
   send(input: number): number {
-    if (input > this.#highest) {
-      this.#highest = input;
-      return input - this.#offset;
-    }
-    return input > this.#barrier ? input - this.#offset : -1;
+    return sendAt(this.#state, 0, input);
   }
 
   /** Records an input the relay chose not to send: if it is the newest, the numbering closes over it. */
   withhold(input: number): void {
-    if (input <= this.#highest) return; // a late one: its number stays unused, like a loss
-    this.#highest = input;
-    this.#offset++;
-    this.#barrier = input;
+    withholdAt(this.#state, 0, input);
   }
 }
 
-/**
- * Stage 2: one listener's numbering of one speaker stream. It starts at `first`, the first
- * input sent to this listener, numbered below 2^15; nothing before `first` is ever sent.
- */
-export class ListenerSequence extends SequenceRewriter {
-  constructor(
-    /** The session this numbering belongs to: a channel slot reused by another session starts afresh. */
-    readonly listener: object,
-    first: number,
-  ) {
-    super(first - (first % SEQ_HALF), first - 1, first - 1);
-  }
+function startAt(state: Float64Array, at: number, first: number): void {
+  state[at + OFFSET] = first - (first % SEQ_HALF);
+  state[at + HIGHEST] = first - 1;
+  state[at + BARRIER] = first - 1;
 }
 
 /**
- * A speaker stream's rewriting (one per key epoch, so per SSRC): stage 1, and stage 2 for each
- * listener, by the listener's slot in the channel (relay-channel.ts), so the forwarding loop
- * finds it with an array read.
+ * A speaker stream's rewriting (one per key epoch, so per SSRC): stage 1 (`toAll`), and stage 2
+ * for each listener, by the listener's slot in the channel (relay-channel.ts). A listener's
+ * numbering starts at the first packet sent to it; a slot whose owner changed starts afresh.
  */
 export class ForwardedStream {
   readonly toAll = new SequenceRewriter();
-  readonly listeners: Array<ListenerSequence | undefined> = [];
+  /** Slot → the session whose numbering the slot holds. */
+  readonly #owners: Array<object | undefined> = [];
+  #state = new Float64Array(0);
 
-  /** The numbering for the listener in `slot`, started at `first` if it has none (or a stale one). */
-  open(slot: number, listener: object, first: number): ListenerSequence {
-    const sequence = new ListenerSequence(listener, first);
-    this.listeners[slot] = sequence;
-    return sequence;
+  /** The output index of shared index `input` for `listener` in `slot` (started now if new), or -1: withhold. */
+  sendTo(slot: number, listener: object, input: number): number {
+    if (this.#owners[slot] !== listener) this.#start(slot, listener, input);
+    return sendAt(this.#state, slot * STRIDE, input);
+  }
+
+  /** Records that `input` was not sent to `listener`; nothing to do before its numbering started. */
+  withholdFrom(slot: number, listener: object, input: number): void {
+    if (this.#owners[slot] === listener) withholdAt(this.#state, slot * STRIDE, input);
+  }
+
+  #start(slot: number, listener: object, first: number): void {
+    if ((slot + 1) * STRIDE > this.#state.length) {
+      const grown = new Float64Array(Math.max(4, 2 * (slot + 1)) * STRIDE);
+      grown.set(this.#state);
+      this.#state = grown;
+    }
+    this.#owners[slot] = listener;
+    startAt(this.#state, slot * STRIDE, first);
   }
 }

@@ -4,7 +4,7 @@
  * listener that missed 2^15 or more of a speaker's packets still hears the rest.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ListenerSequence, SequenceRewriter } from '../../../relay/src/media/sequence-rewriter.js';
+import { ForwardedStream, SequenceRewriter } from '../../../relay/src/media/sequence-rewriter.js';
 import type { ReceivedMedia } from '../../../shared/client/media-session.js';
 import { CONSENT_LIFETIME_MS } from '../../../relay/src/media/address-consent.js';
 import { clientFor, TEST_LIMITS, type TestMember } from '../../support/relay-fixtures.js';
@@ -44,13 +44,23 @@ describe('SequenceRewriter', () => {
   });
 
   it('SeqManager: a listener\'s numbering starts below 2^15 and never sends what came before its start', () => {
-    const listener = {};
-    const late = new ListenerSequence(listener, 5 * 65536 + 40_000);
+    const late = SequenceRewriter.startingAt(5 * 65536 + 40_000);
     expect(late.send(5 * 65536 + 40_000)).toBe(40_000 - 32_768);
     expect(late.send(5 * 65536 + 39_999)).toBe(-1);
     expect(late.send(5 * 65536 + 40_001)).toBe(40_000 - 32_768 + 1);
-    const early = new ListenerSequence(listener, 1234);
+    const early = SequenceRewriter.startingAt(1234);
     expect(early.send(1234)).toBe(1234); // a stream that started low keeps the speaker's numbers
+  });
+
+  it('SeqManager: per-listener numberings of one stream are independent; a reused slot starts afresh', () => {
+    const stream = new ForwardedStream();
+    const [a, b, c] = [{}, {}, {}];
+    stream.withholdFrom(1, a, 10); // nothing started yet for a: nothing to close up
+    expect([stream.sendTo(1, a, 10), stream.sendTo(7, b, 10)]).toEqual([10, 10]);
+    stream.withholdFrom(1, a, 11);
+    expect([stream.sendTo(1, a, 12), stream.sendTo(7, b, 11), stream.sendTo(7, b, 12)]).toEqual([11, 11, 12]);
+    expect(stream.sendTo(1, c, 40_000)).toBe(40_000 - 32_768); // slot 1 now belongs to c
+    expect(stream.sendTo(7, b, 40_000)).toBe(40_000); // b's numbering goes on (a jump the network made)
   });
 });
 
