@@ -19,7 +19,7 @@
  * Latency: this process both sends and receives, so one clock serves both ends. The send time of
  * every packet is kept by (speaker, sequence number) — both in the clear RTP header — and looked
  * up when the copy arrives at a listener. The relay numbers each listener's copy itself
- * (docs/protocol.md §6.1), but a listener's numbering equals the speaker's here: the speakers
+ * (docs/protocol.md §6.7), but a listener's numbering equals the speaker's here: the speakers
  * start below 2^14, and nothing is withheld from a proved listener that is not over a limit (the
  * sample check compares the numbers, so it would tell).
  */

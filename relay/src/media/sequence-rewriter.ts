@@ -16,7 +16,7 @@
  *      over its byte rate);
  *   2. per (listener, speaker stream): what it withholds from that listener only (deafened,
  *      may not listen, address not proved, keys not yet proved). A listener's stream starts at
- *      the first packet sent to it, numbered below 2^15 (docs/protocol.md §6.1).
+ *      the first packet sent to it, numbered below 2^15 (docs/protocol.md §6.7).
  *
  * A late packet (behind the newest one seen) keeps the offset of its time if no packet was
  * withheld since; if one was, its number can no longer be known without remembering every
