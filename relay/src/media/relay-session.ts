@@ -156,6 +156,10 @@ export class KeyEpoch {
   }
 }
 
+function noSendKeys(): never {
+  throw new TypeError('relay: the client holds no relay→client keys the relay still has');
+}
+
 export class RelaySession {
   readonly sessionId: string;
   readonly userId: string;
@@ -251,9 +255,8 @@ export class RelaySession {
    * after `receivesVoice` or after an authenticated packet, both of which imply it.
    */
   get outbound(): SrtpContext {
-    const epoch = this.#sendEpoch;
-    if (epoch === null) throw new TypeError('relay: the client holds no relay→client keys the relay still has');
-    return epoch.outbound;
+    // The throw lives in its own method, so this getter stays small enough to inline.
+    return (this.#sendEpoch ?? noSendKeys()).outbound;
   }
 
   /** Whether the relay has relay→client keys the client is known to hold (docs/protocol.md §6.5). */
