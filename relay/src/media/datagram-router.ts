@@ -23,6 +23,7 @@
  * consumed (reports describe the client↔relay leg only).
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
+import { readUint32 } from '../../../shared/srtp/rtp-header.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
 import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
 import { CONSENT_LIFETIME_MS } from './address-consent.js';
@@ -208,7 +209,7 @@ export class DatagramRouter {
     // A ping from anywhere but the latched address (a late one from an old path) is not answered.
     if (!fromLatched) return;
     // The echo proves the address only if it is the cookie last sent to it (address-consent.ts).
-    session.noteEcho(readSsrc(plain, KEEPALIVE_COOKIE_OFFSET), readSsrc(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
+    session.noteEcho(readUint32(plain, KEEPALIVE_COOKIE_OFFSET), readUint32(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
     this.#answerKeepalive(session, epoch.ssrc, plain.subarray(KEEPALIVE_TOKEN_OFFSET, KEEPALIVE_TOKEN_OFFSET + KEEPALIVE_TOKEN_LENGTH), now);
   }
 

@@ -251,17 +251,13 @@ export class RelaySession {
   }
 
   /**
-   * Context for packets the relay sends to this client. Only while `hasSendKeys`: the router asks
-   * after `receivesVoice` or after an authenticated packet, both of which imply it.
+   * Context for packets the relay sends to this client, under keys the client is known to hold
+   * (docs/protocol.md §6.5). There may be none (a TypeError): the router asks only after
+   * `receivesVoice` or after an authenticated packet, both of which imply there are.
    */
   get outbound(): SrtpContext {
-    // The throw lives in its own method, so this getter stays small enough to inline.
+    // The throw lives in a function of its own, so this getter stays small enough to inline.
     return (this.#sendEpoch ?? noSendKeys()).outbound;
-  }
-
-  /** Whether the relay has relay→client keys the client is known to hold (docs/protocol.md §6.5). */
-  get hasSendKeys(): boolean {
-    return this.#sendEpoch !== null;
   }
 
   /** How the latched address proves itself (cookies, the 3× limit); null before the first packet. */
