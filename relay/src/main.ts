@@ -1,7 +1,8 @@
 /**
- * The relay process: `node --import tsx relay/src/main.ts` (development) or
- * `node dist/relay/src/main.js` (the Docker image). Configuration comes from the environment
- * (relay/src/config.ts, docs/deploying-relays.md).
+ * The relay process: `node --enable-source-maps dist/relay/src/main.js`, in the Docker image and
+ * locally (`npm run relay:build`, then `npm run relay`, which execs that same command so that
+ * signals reach the relay itself). Tests may run the source under tsx. Configuration comes from
+ * the environment (relay/src/config.ts, docs/deploying-relays.md).
  *
  * SIGTERM / SIGINT: drain (no new sessions in any worker; existing calls continue) until every
  * worker's sessions have ended or RELAY_DRAIN_DEADLINE_SECONDS pass, then wipe all keys in every
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   // Tell a parent process (tests, benchmarks) where we listen, as one JSON line on stdout.
   if (process.env['RELAY_ANNOUNCE_PORTS'] === 'true') {
     // udpPort is worker 0's (what tools written before workers read); udpPorts lists every worker's.
-    const ready = { parleyRelay: 'ready', udpPort: server.udpPort, udpPorts: server.udpPorts, apiPort: server.apiPort, metricsPort: server.metricsPort };
+    const ready = { parleyRelay: 'ready', pid: process.pid, udpPort: server.udpPort, udpPorts: server.udpPorts, apiPort: server.apiPort, metricsPort: server.metricsPort };
     process.stdout.write(`${JSON.stringify(ready)}\n`);
   }
 }

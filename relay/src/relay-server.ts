@@ -18,6 +18,7 @@ import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { NonceCache } from './api/nonce-cache.js';
 import { WorkerPool } from './workers/worker-pool.js';
+import { encodeBase64Url } from '../../shared/relay-api/base64url.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;
@@ -152,6 +153,8 @@ export class RelayServer {
         metricsPort: this.metricsPort,
         environment: config.environment,
         insecureDefaults: config.insecureDefaults,
+        // What a control plane seals session keys to (docs/protocol.md §8.4); public.
+        publicKey: encodeBase64Url(config.publicKey),
       },
       'relay listening',
     );
