@@ -27,9 +27,7 @@ async function main(): Promise<void> {
   if (config.insecureDefaults.length > 0) {
     logger.warn({ variables: config.insecureDefaults }, 'using insecure development defaults; never in production');
   }
-  // RELAY_REGISTER=false runs a relay with no control plane (tests, benchmarks, local tools).
-  const register = process.env['RELAY_REGISTER'] !== 'false';
-  const server = await RelayServer.start({ config, logger, register });
+  const server = await RelayServer.start({ config, logger, register: config.register });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -129,6 +129,7 @@ export class RelayServer {
         timers: { setTimeout: (cb, ms) => setTimeout(cb, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
         now,
         logger,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
       });
       this.#controlPlane.start();
     }
