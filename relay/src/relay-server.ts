@@ -17,6 +17,7 @@ import { createInternalApi } from './api/internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { NonceCache } from './api/nonce-cache.js';
+import { bearerTokenMatches } from './api/bearer-token.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { encodeBase64Url } from '../../shared/relay-api/base64url.js';
 
@@ -165,7 +166,7 @@ export class RelayServer {
     const token = this.config.metrics.token;
     const app = new Hono();
     app.get('/metrics', async (c) => {
-      if (token !== null && c.req.header('authorization') !== `Bearer ${token}`) {
+      if (token !== null && !bearerTokenMatches(c.req.header('authorization'), token)) {
         return c.json({ error: 'unauthorized' }, 401, { 'www-authenticate': 'Bearer realm="parley-relay-metrics"' });
       }
       return c.text(await this.metrics.text(), 200, { 'content-type': this.metrics.contentType });

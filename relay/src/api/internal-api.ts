@@ -15,8 +15,10 @@
  * them; opened keys are wiped as soon as the SRTP contexts hold their own derived copies.
  * Logs carry event names, ids, reasons and key ids — never keys, signatures or bodies.
  *
- * GET /healthz and GET /metrics are unauthenticated: they reveal counts only, and the API
- * listens on fly.io's private network (6PN), where the metrics scraper runs.
+ * GET /healthz is unauthenticated and reveals only the relay's id, its health, whether it drains,
+ * and its session count: the API port is reachable from the internet through a TLS-terminating
+ * proxy (fly.toml), since the control plane runs outside fly's private network. Prometheus
+ * metrics are never served here; they have their own listener, which stays private.
  */
 import { Hono, type Context } from 'hono';
 import { assertBytes, concatBytes, wipeBytes } from '../../../shared/bytes.js';
@@ -66,8 +68,6 @@ export interface InternalApiDeps {
   readonly now: () => number;
   readonly nonceCache: NonceStore;
   readonly logger?: InternalApiLogger;
-  /** Prometheus text for GET /metrics; the route exists only when this is given. */
-  readonly metricsText?: () => Promise<string>;
   readonly maxBodyBytes?: number;
   readonly maxSkewMs?: number;
 }
@@ -117,13 +117,6 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     const ok = sessions.healthy;
     return c.json({ ok, relayId, draining: sessions.draining, sessions: sessions.size }, ok ? 200 : 503);
   });
-
-  const metricsText = deps.metricsText;
-  if (metricsText !== undefined) {
-    app.get('/metrics', async function metrics(c) {
-      return c.text(await metricsText(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-    });
-  }
 
   app.use('/v1/*', async function authenticateInternalRequest(c, next) {
     const body = await readBodyCapped(c.req.raw, maxBodyBytes);

@@ -91,25 +91,31 @@ describe('unauthenticated routes', () => {
     expect(await installed.json()).toEqual({ error: 'unavailable', reason: 'worker-unavailable' });
   });
 
-  it('GET /metrics exists only when metricsText is given', async () => {
+  it('GET /metrics is not on the API port (metrics have their own, private listener)', async () => {
     expect((await harness().app.request(`${BASE}/metrics`)).status).toBe(404);
-    const h = harness({ metricsText: async () => 'parley_sessions 0\n' });
-    const response = await h.app.request(`${BASE}/metrics`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
-    expect(await response.text()).toBe('parley_sessions 0\n');
   });
 
-  it('a failing metricsText is a generic 500 that names only the error class in the log', async () => {
-    const h = harness({
-      metricsText: async () => {
+  it('an error below the API is a generic 500 that names only the error class in the log', async () => {
+    class Broken extends LocalSessionDirectory {
+      override async list(): Promise<never> {
         throw new Error('db password hunter2');
-      },
+      }
+    }
+    const logs: unknown[] = [];
+    const app = createInternalApi({
+      sessions: new Broken(makeRegistry(), TEST_PLACEMENT),
+      relayId: RELAY_ID,
+      apiKeys: API_KEYS,
+      relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+      now: () => T0,
+      nonceCache: new NonceCache(),
+      logger: { info: (fields) => logs.push(fields), warn: (fields) => logs.push(fields) },
     });
-    const response = await h.app.request(`${BASE}/metrics`);
+    const response = await app.request(`${BASE}/v1/sessions`, signedInit('GET', `${BASE}/v1/sessions`, undefined, { now: T0 }));
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'internal' });
-    expect(JSON.stringify(h.logs)).not.toContain('hunter2');
+    expect(JSON.stringify(logs)).toContain('"error":"Error"');
+    expect(JSON.stringify(logs)).not.toContain('hunter2');
   });
 });
 

@@ -58,4 +58,19 @@ describe('docs/protocol.md §8', () => {
     expect(sectionWithoutSpace).toContain(Buffer.from(encodeSealContext(context, x25519PublicKey(esk), relayPublicKey)).toString('hex'));
     expect(openSessionKeys(relayPrivateKey, context, sealed)).toEqual(keys);
   });
+
+  it('says what fly.toml does with the API port: public, behind TLS on 443; metrics on a private listener only', () => {
+    const toml = readFileSync(new URL('../../../fly.toml', import.meta.url), 'utf8');
+    const services = toml.split('\n[[services]]').slice(1);
+    const api = services.find((block) => /internal_port = 7400\b/.test(block));
+    expect(api, 'fly.toml publishes the API port').toBeDefined();
+    expect(api).toMatch(/port = 443\s+handlers = \["tls", "http"\]/);
+    expect(api).not.toMatch(/port = 80\b/);
+    expect(services.some((block) => /internal_port = 9091\b/.test(block))).toBe(false);
+    const overview = section.slice(section.indexOf('### 8.1'), section.indexOf('### 8.2'));
+    expect(overview).toContain('TLS-terminating proxy');
+    expect(overview).not.toMatch(/MUST be reachable only on the private network/);
+    expect(overview).not.toMatch(/\| `GET \/metrics` \|/);
+    expect(overview).toContain('`GET /metrics`\nthere answers `404`');
+  });
 });
