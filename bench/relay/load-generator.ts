@@ -575,7 +575,7 @@ function configure(params: LoadTarget): { ok: true } {
     const publicKey = decodeBase64Url(params.relayPublicKey);
     const secret = decodeBase64Url(params.apiSecret);
     if (publicKey === null || secret === null) throw new Error('load: relay key or API secret is not base64url');
-    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
+    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayBootId: params.relayBootId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
   } else {
     api = null;
   }

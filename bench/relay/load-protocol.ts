@@ -13,6 +13,8 @@ export type LoadTarget =
       /** Prometheus text (the relay's packet counters), or null when the relay exposes none. */
       readonly metricsUrl: string | null;
       readonly relayId: string;
+      /** This run of the relay (its /healthz says); seals name it. */
+      readonly relayBootId: string;
       /** base64url */
       readonly relayPublicKey: string;
       readonly apiKeyId: string;

@@ -13,6 +13,8 @@ export interface RelayApiTarget {
   readonly baseUrl: string;
   /** The relay's id: the audience every request is signed for. */
   readonly relayId: string;
+  /** This run of the relay; seals name it. */
+  readonly relayBootId: string;
   readonly relayPublicKey: Uint8Array;
   readonly key: SigningKey;
 }

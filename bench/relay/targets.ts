@@ -133,6 +133,8 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
   });
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
   await waitForHttp(metricsUrl, child, 20_000);
+  // Which run of the relay this is: seals name it (docs/protocol.md §8.4).
+  const health = (await (await fetch(`http://127.0.0.1:${ports.api}/healthz`)).json()) as { bootId: string };
   const colon = INSECURE_DEV_API_KEYS.indexOf(':');
   return {
     child,
@@ -144,6 +146,7 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
       apiUrl: `http://127.0.0.1:${ports.api}`,
       metricsUrl,
       relayId: BENCH_RELAY_ID,
+      relayBootId: health.bootId,
       relayPublicKey: INSECURE_DEV_RELAY_PUBLIC_KEY,
       apiKeyId: INSECURE_DEV_API_KEYS.slice(0, colon),
       apiSecret: INSECURE_DEV_API_KEYS.slice(colon + 1),

@@ -49,7 +49,16 @@ async function main(): Promise<void> {
   // Tell a parent process (tests, benchmarks) where we listen, as one JSON line on stdout.
   if (process.env['RELAY_ANNOUNCE_PORTS'] === 'true') {
     // udpPort is worker 0's (what tools written before workers read); udpPorts lists every worker's.
-    const ready = { parleyRelay: 'ready', pid: process.pid, udpPort: server.udpPort, udpPorts: server.udpPorts, apiPort: server.apiPort, metricsPort: server.metricsPort };
+    const ready = {
+      parleyRelay: 'ready',
+      pid: process.pid,
+      udpPort: server.udpPort,
+      udpPorts: server.udpPorts,
+      apiPort: server.apiPort,
+      metricsPort: server.metricsPort,
+      bootId: server.bootId,
+      publicKey: Buffer.from(config.publicKey).toString('base64url'),
+    };
     process.stdout.write(`${JSON.stringify(ready)}\n`);
   }
 }

@@ -8,6 +8,7 @@
  * sealed session keys and hands the opened keys to the channel's worker (see worker-protocol.ts).
  * `main.ts` loads the config and signals; tests start the process as a child.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -40,8 +41,18 @@ function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * A fresh boot id (shared/relay-api/ids.ts): 16 random bytes, base64url. Seals name it
+ * (docs/protocol.md §8.4), so nothing sealed for an earlier run of this relay opens in this one.
+ */
+export function newRelayBootId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 export class RelayServer {
   readonly metrics: RelayMetrics;
+  /** This run of the relay: announced at registration, bound into every seal. */
+  readonly bootId = newRelayBootId();
   #workers!: WorkerPool;
   #api!: ServerType;
   #metricsServer!: ServerType;
@@ -107,6 +118,7 @@ export class RelayServer {
     const api = createInternalApi({
       sessions: this.#workers,
       relayId: config.relayId,
+      bootId: this.bootId,
       apiKeys: config.api.keys,
       relayPrivateKey: config.privateKey,
       now,
@@ -120,6 +132,7 @@ export class RelayServer {
       this.#controlPlane = new ControlPlaneClient({
         controlUrl: config.controlPlaneUrl,
         relayId: config.relayId,
+        bootId: this.bootId,
         region: config.region,
         udpEndpoints: workers.map((w) => w.udpEndpoint),
         publicKey: config.publicKey,
@@ -157,6 +170,7 @@ export class RelayServer {
         insecureDefaults: config.insecureDefaults,
         // What a control plane seals session keys to (docs/protocol.md §8.4); public.
         publicKey: encodeBase64Url(config.publicKey),
+        bootId: this.bootId,
       },
       'relay listening',
     );

@@ -8,7 +8,7 @@
  * rule and never repeats the value, so nothing secret can end up in a 400 body or a log line.
  */
 import { decodeBase64Url } from './base64url.js';
-import { isRelayApiId, MAX_RELAY_API_ID_LENGTH } from './ids.js';
+import { isRelayApiId, isRelayBootId, MAX_RELAY_API_ID_LENGTH, RELAY_BOOT_ID_LENGTH } from './ids.js';
 import { SEAL_VERSION, type SealedKeys } from './sealed-keys.js';
 import { isSrtpProfileName, type SrtpProfileName } from '../srtp/profiles.js';
 
@@ -29,7 +29,7 @@ export interface InstallSessionBody {
   readonly permissions: SessionPermissionsBody;
   /** Absolute expiry, ms since the Unix epoch. */
   readonly expiresAt: number;
-  /** Sealed to this relay for (relayId, sessionId, ssrc, profile): sealed-keys.ts. */
+  /** Sealed to this relay for (relayId, bootId, sessionId, ssrc, profile): sealed-keys.ts. */
   readonly sealedKeys: SealedKeys;
 }
 
@@ -104,6 +104,12 @@ export interface ErrorResponse {
 /** POST {control}/internal/relays/register and …/heartbeat (same body). */
 export interface RelayRegistrationBody {
   readonly relayId: string;
+  /**
+   * This run of the relay (ids.ts): new at every start. Seals name it (§8.4), so the control plane
+   * seals with the boot id of the relay's latest registration; a new one means the relay restarted
+   * and every session it held is gone.
+   */
+  readonly bootId: string;
   /** fly.io region code or similar. */
   readonly region: string;
   /** Worker 0's public endpoint: the same as `udpEndpoints[0]`. */
@@ -225,7 +231,7 @@ export function parseInstallSessionResponse(value: unknown): ParseResult<Install
 
 export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
   try {
-    const o = object(value, 'body', ['relayId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining']);
+    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining']);
     const first = udpEndpoint(o.udpEndpoint, 'udpEndpoint');
     const list = o.udpEndpoints;
     if (!Array.isArray(list) || list.length < 1 || list.length > MAX_RELAY_UDP_ENDPOINTS) {
@@ -240,10 +246,12 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
     if (typeof publicKey !== 'string' || publicKey.length !== 43 || decodeBase64Url(publicKey) === null) {
       throw new Refusal('publicKey must be 32 bytes of base64url');
     }
+    if (!isRelayBootId(o.bootId)) throw new Refusal(`bootId must be ${RELAY_BOOT_ID_LENGTH} base64url characters (16 bytes)`);
     return {
       ok: true,
       value: {
         relayId: id(o.relayId, 'relayId'),
+        bootId: o.bootId,
         region: id(o.region, 'region'),
         udpEndpoint: first,
         udpEndpoints: endpoints,

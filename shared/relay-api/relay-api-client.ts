@@ -20,6 +20,8 @@ export interface RelayApiClientOptions {
   /** The relay's internal API base URL, e.g. https://relay-ams.example.net/. */
   readonly baseUrl: string;
   readonly relayId: string;
+  /** The relay's boot id from its latest registration (§8.6); seals name it. */
+  readonly relayBootId: string;
   /** The relay's X25519 public key, as it registered it. */
   readonly relayPublicKey: Uint8Array;
   readonly key: SigningKey;
@@ -84,7 +86,7 @@ export class RelayApiClient {
   }
 
   #sealContext(sessionId: string, ssrc: number, profile: SrtpProfileName) {
-    return { relayId: this.#options.relayId, sessionId, ssrc, profile };
+    return { relayId: this.#options.relayId, bootId: this.#options.relayBootId, sessionId, ssrc, profile };
   }
 
   async #request(method: string, path: string, json?: unknown): Promise<unknown> {

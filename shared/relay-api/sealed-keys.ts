@@ -1,12 +1,13 @@
 /**
  * Sealing a session's SRTP master keys to one relay (docs/protocol.md §8.4), so the keys cross
  * the network — and any TLS-terminating proxy on the way — only as ciphertext that the target
- * relay alone can open, and only for the session and SSRC they were sealed for.
+ * relay alone can open, only in the run of it they were sealed for (its boot id), and only for
+ * the session and SSRC they were sealed for.
  *
  * The relay has a long-term X25519 key pair and publishes the public key when it registers.
  * The control plane seals with a fresh ephemeral key pair per message:
  *
- *   C      = ctx(relayId, sessionId, ssrc, profile, epk, relayPublicKey)     (below)
+ *   C      = ctx(relayId, bootId, sessionId, ssrc, profile, epk, relayPublicKey)   (below)
  *   shared = X25519(esk, relayPublicKey)                                     RFC 7748 §6.1
  *   PRK    = HKDF-Extract(salt = SHA-256(C), shared)                         RFC 5869 §2.2
  *   key    = HKDF-Expand(PRK, "parley-v1 relay-seal key", 32)                RFC 5869 §2.3
@@ -15,13 +16,16 @@
  *              c2r.masterKey || c2r.masterSalt || r2c.masterKey || r2c.masterSalt)   (ct || 16-byte tag)
  *
  * C is the concatenation of `uint16 length (big-endian) || value` for: the label
- * "parley-v1 relay-seal", relayId, sessionId (UTF-8 — visible ASCII, see ids.ts), ssrc (uint32
- * big-endian), profile (ASCII short name), epk (32 bytes), relayPublicKey (32 bytes).
+ * "parley-v1 relay-seal", relayId, bootId, sessionId (UTF-8 — visible ASCII, see ids.ts), ssrc
+ * (uint32 big-endian), profile (ASCII short name), epk (32 bytes), relayPublicKey (32 bytes).
  *
  * Because the key and IV come from a fresh ephemeral secret, a (key, iv) pair is never used
  * twice. Binding C both into the KDF and as AAD means a sealed blob opened for any other relay,
- * session, SSRC or profile fails authentication. The profile fixes the plaintext layout, so it
- * is bound too. Intermediate secrets are zeroed before returning, also on error.
+ * boot of that relay, session, SSRC or profile fails authentication. The boot id is what makes a
+ * signed install captured before a relay restarted useless after it: the restarted relay draws a
+ * new one, so the old seal no longer opens (and the relay keeps no record of keys it accepted
+ * before, which it could otherwise not refuse again). The profile fixes the plaintext layout, so
+ * it is bound too. Intermediate secrets are zeroed before returning, also on error.
  *
  * Pure: bytes in, bytes out; @noble/* only, so the control plane (workerd) runs the same code.
  */
@@ -35,10 +39,11 @@ import { assertUsablePublicKey, generateEphemeralKeyPair, x25519PublicKey, x2551
 import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import { isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
 import { decodeBase64Url, encodeBase64Url } from './base64url.js';
-import { assertRelayApiId } from './ids.js';
+import { assertRelayApiId, assertRelayBootId } from './ids.js';
 
 export const SEAL_LABEL = 'parley-v1 relay-seal';
-export const SEAL_VERSION = 1;
+/** 2: C binds the relay's boot id (version 1 did not). */
+export const SEAL_VERSION = 2;
 export const SEAL_HKDF_INFO = Object.freeze({
   key: `${SEAL_LABEL} key`,
   iv: `${SEAL_LABEL} iv`,
@@ -50,6 +55,8 @@ const GCM_TAG_LENGTH = 16;
 /** What a sealed blob is bound to. Opening with any other value fails. */
 export interface SealContext {
   readonly relayId: string;
+  /** The relay's boot id, as it registered it (ids.ts): a restarted relay opens nothing sealed before. */
+  readonly bootId: string;
   readonly sessionId: string;
   /** The SSRC the client will send with under these keys (uint32). */
   readonly ssrc: number;
@@ -81,7 +88,7 @@ export type SealErrorReason =
   | 'non-canonical-public-key'
   /** X25519 produced the all-zero shared secret. */
   | 'zero-shared-secret'
-  /** Authentication failed: wrong relay, session, SSRC or profile, or altered ciphertext. */
+  /** Authentication failed: wrong relay, boot, session, SSRC or profile, or altered ciphertext. */
   | 'authentication-failed';
 
 export class SealError extends Error {
@@ -175,7 +182,7 @@ export function openSessionKeys(relayPrivateKey: Uint8Array, context: SealContex
     try {
       plaintext = gcm(secrets.key, secrets.iv, aad).decrypt(ct);
     } catch {
-      throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, session, SSRC and profile');
+      throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, boot, session, SSRC and profile');
     }
     return decodeKeyMaterial(context.profile, plaintext);
   } finally {
@@ -196,6 +203,7 @@ export function encodeSealContext(context: SealContext, ephemeralPublicKey: Uint
   const fields = [
     utf8.encode(SEAL_LABEL),
     utf8.encode(context.relayId),
+    utf8.encode(context.bootId),
     utf8.encode(context.sessionId),
     ssrc,
     utf8.encode(context.profile),
@@ -226,6 +234,7 @@ function deriveAeadSecrets(shared: Uint8Array, encodedContext: Uint8Array): Aead
 function assertContext(context: SealContext): void {
   if (typeof context !== 'object' || context === null) throw new TypeError('relay-seal: context must be an object');
   assertRelayApiId(context.relayId, 'context.relayId');
+  assertRelayBootId(context.bootId, 'context.bootId');
   assertRelayApiId(context.sessionId, 'context.sessionId');
   if (typeof context.ssrc !== 'number' || !Number.isInteger(context.ssrc) || context.ssrc < 0 || context.ssrc > 0xffffffff) {
     throw new RangeError('relay-seal: context.ssrc must be an integer in 0..2^32-1');

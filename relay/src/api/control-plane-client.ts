@@ -1,8 +1,9 @@
 /**
  * The relay's side of registration with the control plane (docs/protocol.md §8.6): one signed
  * POST to {control}/internal/relays/register, then a signed heartbeat with the same body every
- * `heartbeatIntervalMs` to …/heartbeat, so the control plane knows where the relay is, its
- * X25519 public key (to seal session keys to), its load and whether it is draining.
+ * `heartbeatIntervalMs` to …/heartbeat, so the control plane knows where the relay is, which run
+ * of it this is (its boot id) and its X25519 public key (to seal session keys to both), its
+ * load and whether it is draining.
  *
  * Requests are signed with the internal-API scheme for the audience "control". A failure
  * (network error, timeout, non-2xx) is retried with exponential backoff and jitter; a heartbeat
@@ -17,6 +18,7 @@ import { encodeBase64Url } from '../../../shared/relay-api/base64url.js';
 import type { RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, assertSigningSecret, signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
 import { assertBytes } from '../../../shared/bytes.js';
+import { assertRelayBootId } from '../../../shared/relay-api/ids.js';
 import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
 
 export const REGISTER_PATH = 'internal/relays/register';
@@ -41,6 +43,8 @@ export interface ControlPlaneClientOptions {
   /** Base URL of the control plane; the endpoint paths are resolved below it. */
   readonly controlUrl: string;
   readonly relayId: string;
+  /** This run of the relay (shared/relay-api/ids.ts); seals must name it. */
+  readonly bootId: string;
   readonly region: string;
   /** Every worker's public UDP endpoint, worker i at index i (at least one). */
   readonly udpEndpoints: readonly { readonly host: string; readonly port: number }[];
@@ -94,6 +98,7 @@ export class ControlPlaneClient {
 
   constructor(options: ControlPlaneClientOptions) {
     assertBytes(options.publicKey, 'control-plane-client: publicKey', X25519_KEY_LENGTH);
+    assertRelayBootId(options.bootId, 'control-plane-client: bootId');
     if (options.udpEndpoints.length === 0) throw new RangeError('control-plane-client: udpEndpoints must list at least one endpoint');
     assertSigningSecret(options.key.secret, 'control-plane-client: key.secret');
     // A base without a trailing slash would lose its last path segment when resolving.
@@ -206,6 +211,7 @@ export class ControlPlaneClient {
     const load = o.load();
     const body: RelayRegistrationBody = {
       relayId: o.relayId,
+      bootId: o.bootId,
       region: o.region,
       udpEndpoint: { host: o.udpEndpoints[0]!.host, port: o.udpEndpoints[0]!.port },
       udpEndpoints: o.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),

@@ -8,8 +8,8 @@
  *   2. verify the signature, the clock skew and the nonce (401 with a generic body and
  *      WWW-Authenticate; 503 when the nonce cache is full). Nothing is recorded before the MAC
  *      verifies, and a refused request changes nothing;
- *   3. parse the body strictly (400), open the sealed keys for (this relay, session, SSRC,
- *      profile) (400), and only then touch the registry.
+ *   3. parse the body strictly (400), open the sealed keys for (this relay, this boot of it,
+ *      session, SSRC, profile) (400), and only then touch the registry.
  *
  * Session keys arrive sealed to the relay's X25519 key, so a TLS-terminating proxy never sees
  * them; opened keys are wiped as soon as the SRTP contexts hold their own derived copies.
@@ -23,7 +23,7 @@
 import { Hono, type Context } from 'hono';
 import { assertBytes, concatBytes, wipeBytes } from '../../../shared/bytes.js';
 import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
-import { assertRelayApiId, isRelayApiId } from '../../../shared/relay-api/ids.js';
+import { assertRelayApiId, assertRelayBootId, isRelayApiId } from '../../../shared/relay-api/ids.js';
 import {
   parseInstallSession,
   parseJsonBody,
@@ -60,6 +60,11 @@ export interface InternalApiDeps {
   /** The relay's sessions: one local registry, or the relay workers (worker-pool.ts). */
   readonly sessions: SessionDirectory;
   readonly relayId: string;
+  /**
+   * This run of the relay (shared/relay-api/ids.ts), drawn at start and announced at
+   * registration: seals must name it, so nothing sealed for an earlier run opens.
+   */
+  readonly bootId: string;
   /** keyId → HMAC secret (≥ 32 bytes). Copied at construction. */
   readonly apiKeys: ReadonlyMap<string, Uint8Array>;
   /** This relay's X25519 private key; sealed session keys are opened with it. */
@@ -96,6 +101,7 @@ const silentLogger: InternalApiLogger = { info() {}, warn() {} };
 
 export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   assertRelayApiId(deps.relayId, 'relayId');
+  assertRelayBootId(deps.bootId, 'bootId');
   assertBytes(deps.relayPrivateKey, 'internal-api: relayPrivateKey', X25519_KEY_LENGTH);
   const apiKeys = new Map<string, Uint8Array>();
   for (const [keyId, secret] of deps.apiKeys) {
@@ -106,7 +112,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   if (apiKeys.size === 0) throw new RangeError('internal-api: at least one API key is required');
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-  const { sessions, relayId } = deps;
+  const { sessions, relayId, bootId } = deps;
   const log = deps.logger ?? silentLogger;
   const challenge = authenticateChallenge(INTERNAL_API_REALM);
 
@@ -115,7 +121,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   app.get('/healthz', function healthz(c) {
     // 503 once a worker has died: its shard of channels is gone, and fly's check should show it.
     const ok = sessions.healthy;
-    return c.json({ ok, relayId, draining: sessions.draining, sessions: sessions.size }, ok ? 200 : 503);
+    return c.json({ ok, relayId, bootId, draining: sessions.draining, sessions: sessions.size }, ok ? 200 : 503);
   });
 
   app.use('/v1/*', async function authenticateInternalRequest(c, next) {
@@ -148,7 +154,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     const parsed = parseBody(request.body, parseInstallSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
     const body = parsed.value;
-    const keys = openKeys({ relayId, sessionId: body.sessionId, ssrc: body.ssrc, profile: body.profile }, body.sealedKeys);
+    const keys = openKeys({ relayId, bootId, sessionId: body.sessionId, ssrc: body.ssrc, profile: body.profile }, body.sealedKeys);
     if (!keys.ok) {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId: body.sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);
@@ -221,7 +227,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     const parsed = parseBody(request.body, parseRotateSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
     const { ssrc } = parsed.value;
-    const keys = openKeys({ relayId, sessionId, ssrc, profile }, parsed.value.sealedKeys);
+    const keys = openKeys({ relayId, bootId, sessionId, ssrc, profile }, parsed.value.sealedKeys);
     if (!keys.ok) {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);

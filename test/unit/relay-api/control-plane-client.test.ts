@@ -3,7 +3,7 @@ import { parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, verifyRequest } from '../../../shared/relay-api/request-signing.js';
 import { ControlPlaneClient, ControlPlaneClientClosedError, type ControlPlaneClientOptions } from '../../../relay/src/api/control-plane-client.js';
 import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
-import { API_KEY, API_KEYS, RELAY_KEY_PAIR } from './helpers.js';
+import { API_KEY, API_KEYS, RELAY_BOOT_ID, RELAY_KEY_PAIR } from './helpers.js';
 
 const T0 = 1_760_000_000_000;
 
@@ -57,6 +57,7 @@ function setup(statuses: Array<number | 'network'>, overrides: Partial<ControlPl
   const client = new ControlPlaneClient({
     controlUrl: 'https://control.example/api',
     relayId: 'relay-fra-1',
+    bootId: RELAY_BOOT_ID,
     region: 'fra',
     udpEndpoints: [
       { host: '203.0.113.7', port: 3478 },
@@ -112,6 +113,7 @@ describe('ControlPlaneClient', () => {
       ok: true,
       value: {
         relayId: 'relay-fra-1',
+        bootId: RELAY_BOOT_ID,
         region: 'fra',
         udpEndpoint: { host: '203.0.113.7', port: 3478 },
         udpEndpoints: [
@@ -236,6 +238,7 @@ describe('ControlPlaneClient', () => {
     const options = {
       controlUrl: 'https://c.example/',
       relayId: 'r',
+      bootId: RELAY_BOOT_ID,
       region: 'fra',
       udpEndpoints: [{ host: 'h', port: 1 }],
       load: () => ({ sessions: 0, channels: 0 }),

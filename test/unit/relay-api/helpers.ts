@@ -10,6 +10,8 @@ import { LocalSessionDirectory, type SessionPlacement } from '../../../relay/src
 import { SessionRegistry, type RegistryLimits } from '../../../relay/src/media/session-registry.js';
 
 export const RELAY_ID = 'relay-fra-1';
+/** The test relay's boot id (16 bytes 00..0f, base64url). */
+export const RELAY_BOOT_ID = 'AAECAwQFBgcICQoLDA0ODw';
 export const API_KEY: SigningKey = { keyId: 'cp-2026-01', secret: new Uint8Array(randomBytes(32)) };
 export const API_KEYS: ReadonlyMap<string, Uint8Array> = new Map([[API_KEY.keyId, API_KEY.secret]]);
 export const RELAY_KEY_PAIR = generateEphemeralKeyPair();
@@ -48,17 +50,18 @@ export function randomKeyMaterial(profile: SrtpProfileName = 'aes128gcm'): Sessi
 }
 
 export interface InstallOverrides extends Partial<Omit<InstallSessionBody, 'sealedKeys'>> {
-  /** Seal for this relay id / public key instead of the test relay's. */
+  /** Seal for this relay id / boot id / public key instead of the test relay's. */
   readonly sealRelayId?: string;
+  readonly sealBootId?: string;
   readonly sealPublicKey?: Uint8Array;
 }
 
 /** A valid install body sealed to the test relay, and the plaintext keys it carries. */
 export function installBody(sessionId: string, ssrc: number, now: number, overrides: InstallOverrides = {}): { body: InstallSessionBody; keys: SessionKeyMaterial } {
-  const { sealRelayId, sealPublicKey, ...fields } = overrides;
+  const { sealRelayId, sealBootId, sealPublicKey, ...fields } = overrides;
   const profile = fields.profile ?? 'aes128gcm';
   const keys = randomKeyMaterial(profile);
-  const sealedKeys = sealSessionKeys(sealPublicKey ?? RELAY_KEY_PAIR.publicKey, { relayId: sealRelayId ?? RELAY_ID, sessionId, ssrc, profile }, keys);
+  const sealedKeys = sealSessionKeys(sealPublicKey ?? RELAY_KEY_PAIR.publicKey, { relayId: sealRelayId ?? RELAY_ID, bootId: sealBootId ?? RELAY_BOOT_ID, sessionId, ssrc, profile }, keys);
   return {
     body: {
       sessionId,

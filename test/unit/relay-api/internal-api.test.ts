@@ -9,7 +9,7 @@ import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 import { LocalSessionDirectory, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
 import type { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
-import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
+import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
 
 const BASE = 'http://relay.internal:7000';
 const T0 = 1_760_000_000_000;
@@ -33,6 +33,7 @@ function harness({ registry: given, ...overrides }: Partial<Omit<InternalApiDeps
   const app = createInternalApi({
     sessions: localSessions(registry),
     relayId: RELAY_ID,
+    bootId: RELAY_BOOT_ID,
     apiKeys: API_KEYS,
     relayPrivateKey: RELAY_KEY_PAIR.privateKey,
     now: () => clock.now,
@@ -61,7 +62,7 @@ describe('unauthenticated routes', () => {
     await install(h, 'ses-1', 1);
     const response = await h.app.request(`${BASE}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ok: true, relayId: RELAY_ID, draining: false, sessions: 1 });
+    expect(await response.json()).toEqual({ ok: true, relayId: RELAY_ID, bootId: RELAY_BOOT_ID, draining: false, sessions: 1 });
   });
 
   it('GET /healthz answers 503 once a worker has died, and installs on its shard answer 503', async () => {
@@ -77,6 +78,7 @@ describe('unauthenticated routes', () => {
     const app = createInternalApi({
       sessions: new WorkerDown(registry, TEST_PLACEMENT),
       relayId: RELAY_ID,
+      bootId: RELAY_BOOT_ID,
       apiKeys: API_KEYS,
       relayPrivateKey: RELAY_KEY_PAIR.privateKey,
       now: () => T0,
@@ -105,6 +107,7 @@ describe('unauthenticated routes', () => {
     const app = createInternalApi({
       sessions: new Broken(makeRegistry(), TEST_PLACEMENT),
       relayId: RELAY_ID,
+      bootId: RELAY_BOOT_ID,
       apiKeys: API_KEYS,
       relayPrivateKey: RELAY_KEY_PAIR.privateKey,
       now: () => T0,
@@ -120,6 +123,23 @@ describe('unauthenticated routes', () => {
 });
 
 describe('POST /v1/sessions', () => {
+  it('a request signed before a restart cannot install keys after it: the restarted relay has a new boot id', async () => {
+    const { body } = installBody('ses-boot', 11, T0);
+    const init = signedInit('POST', `${BASE}/v1/sessions`, body, { now: T0 });
+    const before = harness();
+    expect((await before.app.request(`${BASE}/v1/sessions`, init)).status).toBe(201);
+    // The same relay after a restart: the same keys and id, an empty nonce cache, a new boot id.
+    // The replay is within the skew window, so its signature verifies; its seal does not open.
+    const after = harness({ bootId: 'EBESExQVFhcYGRobHB0eHw' });
+    after.clock.now = T0 + 30_000;
+    const replayed = await after.app.request(`${BASE}/v1/sessions`, init);
+    expect(replayed.status).toBe(400);
+    expect(await replayed.json()).toEqual({ error: 'bad_request', detail: 'sealedKeys could not be opened (authentication-failed)' });
+    expect(after.registry.size).toBe(0);
+    // Sealed for the new boot id, it installs.
+    expect((await after.send('POST', '/v1/sessions', installBody('ses-boot', 11, after.clock.now, { sealBootId: 'EBESExQVFhcYGRobHB0eHw' }).body)).status).toBe(201);
+  });
+
   it('installs a session whose keys really are the sealed ones', async () => {
     const h = harness();
     const { response, keys } = await install(h, 'ses-1', 0xabc);
@@ -381,7 +401,7 @@ describe('authentication', () => {
   });
 
   it('refuses construction with a short secret, a bad key id or no keys', () => {
-    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
+    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, bootId: RELAY_BOOT_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k', new Uint8Array(31)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k y', new Uint8Array(32)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map() })).toThrow(RangeError);

@@ -6,6 +6,7 @@ import { x25519PublicKey } from '../../../shared/keys/x25519.js';
 import { canonicalRequest, SIGNATURE_SCHEME, SIGNING_LABEL, signRequest } from '../../../shared/relay-api/request-signing.js';
 import { encodeSealContext, openSessionKeys, SEAL_HKDF_INFO, SEAL_LABEL, sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
 import { INTERNAL_API_REALM } from '../../../relay/src/api/internal-api.js';
+import { parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 
 const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
 const section = doc.slice(doc.indexOf('## 8. Relay internal API'));
@@ -48,7 +49,7 @@ describe('docs/protocol.md §8', () => {
     const relayPrivateKey = hexToBytes('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb');
     const esk = hexToBytes('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
     const relayPublicKey = x25519PublicKey(relayPrivateKey);
-    const context = { relayId: 'relay-fra-1', sessionId: 'ses-example', ssrc: 0x12345678, profile: 'aes128gcm' as const };
+    const context = { relayId: 'relay-fra-1', bootId: 'AAECAwQFBgcICQoLDA0ODw', sessionId: 'ses-example', ssrc: 0x12345678, profile: 'aes128gcm' as const };
     const keys = {
       clientToRelay: { masterKey: seq(16, 0x10), masterSalt: seq(12, 0x20) },
       relayToClient: { masterKey: seq(16, 0x30), masterSalt: seq(12, 0x40) },
@@ -57,6 +58,19 @@ describe('docs/protocol.md §8', () => {
     expect(section).toContain(`sealed = ${JSON.stringify(sealed)}`);
     expect(sectionWithoutSpace).toContain(Buffer.from(encodeSealContext(context, x25519PublicKey(esk), relayPublicKey)).toString('hex'));
     expect(openSessionKeys(relayPrivateKey, context, sealed)).toEqual(keys);
+    expect(Buffer.from(hexToBytes('000102030405060708090a0b0c0d0e0f')).toString('base64url')).toBe(context.bootId);
+    // The same seal, opened for the next run of that relay: the boot id is bound.
+    expect(() => openSessionKeys(relayPrivateKey, { ...context, bootId: 'EBESExQVFhcYGRobHB0eHw' }, sealed)).toThrow(/authenticate/);
+  });
+
+  it('gives a registration example (§8.6) that is valid JSON and that parseRelayRegistration accepts', () => {
+    const registration = section.slice(section.indexOf('### 8.6'));
+    const example = /```json\n([\s\S]*?)```/.exec(registration)?.[1];
+    expect(example).toBeDefined();
+    const parsed = parseRelayRegistration(JSON.parse(example!));
+    expect(parsed.ok ? parsed.value : parsed).toMatchObject({ relayId: 'relay-fra-1', bootId: 'AAECAwQFBgcICQoLDA0ODw' });
+    const bob = x25519PublicKey(hexToBytes('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
+    expect(parsed.ok && parsed.value.publicKey).toBe(Buffer.from(bob).toString('base64url'));
   });
 
   it('says what fly.toml does with the API port: public, behind TLS on 443; metrics on a private listener only', () => {
