@@ -9,7 +9,8 @@
  *      WWW-Authenticate; 503 when the nonce cache is full). Nothing is recorded before the MAC
  *      verifies, and a refused request changes nothing;
  *   3. parse the body strictly (400), open the sealed keys for (this relay, this boot of it,
- *      session, SSRC, profile) (400), and only then touch the registry.
+ *      session, SSRC, profile) (400), refuse keys the relay has accepted before (409
+ *      keys-reused, spent-key-sets.ts), and only then touch the registry.
  *
  * Session keys arrive sealed to the relay's X25519 key, so a TLS-terminating proxy never sees
  * them; opened keys are wiped as soon as the SRTP contexts hold their own derived copies.
@@ -46,6 +47,7 @@ import {
 import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { WorkerUnavailableError, type SessionDirectory, type SessionPlacement } from '../media/session-directory.js';
 import { InstallRefusedError, type InstallRefusal } from '../media/session-registry.js';
+import { SpentKeySets, type KeySetClaim } from './spent-key-sets.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 export const INTERNAL_API_REALM = 'parley-relay';
@@ -72,6 +74,8 @@ export interface InternalApiDeps {
   /** ms since the Unix epoch. */
   readonly now: () => number;
   readonly nonceCache: NonceStore;
+  /** Every master key accepted in this process, so none is installed twice; one per relay. */
+  readonly spentKeys?: SpentKeySets;
   readonly logger?: InternalApiLogger;
   readonly maxBodyBytes?: number;
   readonly maxSkewMs?: number;
@@ -113,6 +117,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   const { sessions, relayId, bootId } = deps;
+  const spentKeys = deps.spentKeys ?? new SpentKeySets();
   const log = deps.logger ?? silentLogger;
   const challenge = authenticateChallenge(INTERNAL_API_REALM);
 
@@ -159,6 +164,11 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId: body.sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);
     }
+    const claim = spentKeys.claim(body.sessionId, keys.value, body.expiresAt, request.now);
+    if (!claim.ok) {
+      wipeSessionKeyMaterial(keys.value);
+      return keysRefused(c, claim, body.sessionId, request.keyId);
+    }
     let placement: SessionPlacement;
     try {
       // The keys are consumed (copied into SRTP contexts, or into the buffer handed to a worker)
@@ -178,7 +188,12 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
         request.now,
       );
     } catch (error) {
-      if (error instanceof InstallRefusedError) return refused(c, error.reason, body.sessionId, request.keyId);
+      // Refused before any SRTP context held them: the keys were never used and stay usable.
+      // Anything else (a worker that died holding them, a bug) leaves them spent.
+      if (error instanceof InstallRefusedError) {
+        claim.release();
+        return refused(c, error.reason, body.sessionId, request.keyId);
+      }
       if (error instanceof WorkerUnavailableError) return workerUnavailable(c, error, body.sessionId, request.keyId);
       throw error;
     } finally {
@@ -215,6 +230,8 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     }
     const state = await sessions.update(sessionId, parsed.value);
     if (state === undefined) return notFound(c);
+    // Its keys are remembered as long as the session may use them.
+    spentKeys.extend(sessionId, state.expiresAt);
     log.info({ event: 'internal_api.session_updated', sessionId, fields: Object.keys(parsed.value), keyId: request.keyId }, 'session updated');
     return c.json(state);
   });
@@ -232,16 +249,28 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId, keyId: request.keyId }, 'sealed keys refused');
       return badRequest(c, `sealedKeys could not be opened (${keys.reason})`);
     }
+    // Remembered until the session's expiry as installed or last extended (`now` is only a floor).
+    const claim = spentKeys.claim(sessionId, keys.value, request.now, request.now);
+    if (!claim.ok) {
+      wipeSessionKeyMaterial(keys.value);
+      return keysRefused(c, claim, sessionId, request.keyId);
+    }
     let ssrcs: readonly number[] | undefined;
     try {
       ssrcs = await sessions.rotate(sessionId, { ssrc, ...keys.value }, request.now);
     } catch (error) {
-      if (error instanceof InstallRefusedError) return refused(c, error.reason, sessionId, request.keyId);
+      if (error instanceof InstallRefusedError) {
+        claim.release();
+        return refused(c, error.reason, sessionId, request.keyId);
+      }
       throw error;
     } finally {
       wipeSessionKeyMaterial(keys.value);
     }
-    if (ssrcs === undefined) return notFound(c);
+    if (ssrcs === undefined) {
+      claim.release(); // the session ended meanwhile: nothing holds these keys
+      return notFound(c);
+    }
     log.info({ event: 'internal_api.session_rotated', sessionId, ssrc, keyId: request.keyId }, 'session keys rotated');
     return c.json({ sessionId, ssrcs });
   });
@@ -289,6 +318,12 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     log.warn({ event: 'internal_api.session_refused', reason, sessionId, keyId }, 'session refused');
     const detail = reason === 'expired' ? 'expiresAt must be in the future' : undefined;
     return c.json<ErrorResponse>(detail === undefined ? { error, reason } : { error, reason, detail }, status);
+  }
+
+  function keysRefused(c: Context<Env>, claim: Extract<KeySetClaim, { ok: false }>, sessionId: string, keyId: string): Response {
+    log.warn({ event: 'internal_api.keys_refused', reason: claim.reason, sessionId, keyId }, 'session keys refused');
+    if (claim.reason === 'keys-reused') return c.json<ErrorResponse>({ error: 'conflict', reason: 'keys-reused' }, 409);
+    return c.json<ErrorResponse>({ error: 'unavailable', reason: 'spent-keys-full' }, 503, { 'retry-after': '60' });
   }
 
   function workerUnavailable(c: Context<Env>, error: WorkerUnavailableError, sessionId: string, keyId: string): Response {

@@ -9,6 +9,7 @@ import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 import { LocalSessionDirectory, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
 import type { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
+import { sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
 import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
 
 const BASE = 'http://relay.internal:7000';
@@ -119,6 +120,51 @@ describe('unauthenticated routes', () => {
     expect(await response.json()).toEqual({ error: 'internal' });
     expect(JSON.stringify(logs)).toContain('"error":"Error"');
     expect(JSON.stringify(logs)).not.toContain('hunter2');
+  });
+});
+
+describe('keys are used once', () => {
+  it('refuses a reinstall of a key set it already accepted (a control-plane retry, signed again): 409 keys-reused, nothing changes', async () => {
+    const h = harness();
+    const { response, body } = await install(h, 'ses-1', 1);
+    expect(response.status).toBe(201);
+    const epoch = h.registry.get('ses-1')!.epochs[0]!;
+    const retry = await h.send('POST', '/v1/sessions', body); // a fresh signature and nonce, the same sealed keys
+    expect(retry.status).toBe(409);
+    expect(await retry.json()).toEqual({ error: 'conflict', reason: 'keys-reused' });
+    expect(h.registry.get('ses-1')!.epochs[0]).toBe(epoch);
+    // Revoked, the session is gone, but its keys stay spent: installing them again would reset
+    // replay protection and repeat GCM nonces the relay already used.
+    expect((await h.send('DELETE', '/v1/sessions/ses-1')).status).toBe(204);
+    const reinstall = await h.send('POST', '/v1/sessions', body);
+    expect(reinstall.status).toBe(409);
+    expect(h.registry.size).toBe(0);
+    expect(h.logs).toContainEqual(expect.objectContaining({ fields: expect.objectContaining({ event: 'internal_api.keys_refused', reason: 'keys-reused' }) }));
+  });
+
+  it('refuses the same keys re-sealed for another session or SSRC, or brought back by a rotation', async () => {
+    const h = harness();
+    const { body, keys } = installBody('ses-1', 1, T0);
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(201);
+    const context = { relayId: RELAY_ID, bootId: RELAY_BOOT_ID, profile: 'aes128gcm' as const };
+    const resealed = sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...context, sessionId: 'ses-2', ssrc: 2 }, keys);
+    expect((await h.send('POST', '/v1/sessions', { ...body, sessionId: 'ses-2', ssrc: 2, sealedKeys: resealed })).status).toBe(409);
+    const rotation = sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...context, sessionId: 'ses-1', ssrc: 3 }, keys);
+    const rotated = await h.send('POST', '/v1/sessions/ses-1/rotate', { ssrc: 3, sealedKeys: rotation });
+    expect(rotated.status).toBe(409);
+    expect(await rotated.json()).toEqual({ error: 'conflict', reason: 'keys-reused' });
+    expect(h.registry.get('ses-1')!.epochs.map((e) => e.ssrc)).toEqual([1]);
+  });
+
+  it('leaves the keys of a refused install unspent: a retry after the refusal can succeed', async () => {
+    const h = harness();
+    await install(h, 'ses-1', 1);
+    const { body } = installBody('ses-2', 1, T0); // SSRC 1 is taken
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(409);
+    expect((await h.send('DELETE', '/v1/sessions/ses-1')).status).toBe(204);
+    h.clock.now += 60_000; // SSRC 1 becomes reusable once no context that used it lives
+    h.registry.sweep(h.clock.now);
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(201);
   });
 });
 
