@@ -133,6 +133,11 @@ export interface IdleInstallParams {
   readonly sessions: number;
   readonly channelSize: number;
   readonly concurrency: number;
+  /**
+   * Seal every session's keys before the first request (not timed), so the requests reach the
+   * relay as a burst rather than at the pace this process seals (X25519 in JavaScript).
+   */
+  readonly presealed?: boolean;
 }
 
 export interface IdleInstallResult {

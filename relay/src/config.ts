@@ -137,6 +137,9 @@ export const INSECURE_DEV_RELAY_PRIVATE_KEY = 'cGFybGV5LWluc2VjdXJlLWRldi1yZWxhe
 /** Public key of INSECURE_DEV_RELAY_PRIVATE_KEY, for a development control plane. */
 export const INSECURE_DEV_RELAY_PUBLIC_KEY = '73b4afF3g0l7VjCvndgY8Gm6cZeGWI0CRtRqlW3IFEA';
 
+/** The variables that carry secrets: read once by loadRelayConfig, never logged or passed on. */
+export const SECRET_VARIABLES = ['RELAY_API_KEYS', 'RELAY_CONTROL_KEY', 'RELAY_PRIVATE_KEY', 'RELAY_METRICS_TOKEN'] as const;
+
 /** fly.io delivers UDP only to sockets bound to this address (and replies must leave from it). */
 export const FLY_UDP_HOST = 'fly-global-services';
 

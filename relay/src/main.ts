@@ -8,7 +8,7 @@
  * worker's sessions have ended or RELAY_DRAIN_DEADLINE_SECONDS pass, then wipe all keys in every
  * worker and exit 0. A second signal exits at once.
  */
-import { loadRelayConfig, RelayConfigError } from './config.js';
+import { loadRelayConfig, RelayConfigError, SECRET_VARIABLES } from './config.js';
 import { createRelayLogger } from './logger.js';
 import { RelayServer } from './relay-server.js';
 
@@ -23,11 +23,17 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // The secrets now live in `config` only: take them out of the environment, which every worker
+  // thread and child process would otherwise inherit a copy of (the kernel's copy of the initial
+  // environment, /proc/<pid>/environ, stays readable to root and the relay's own user).
+  for (const name of SECRET_VARIABLES) delete process.env[name];
   const logger = createRelayLogger(config);
   if (config.insecureDefaults.length > 0) {
     logger.warn({ variables: config.insecureDefaults }, 'using insecure development defaults; never in production');
   }
   const server = await RelayServer.start({ config, logger, register: config.register });
+  // The seal opener holds its own copy of the private key (inside OpenSSL with the native addon).
+  config.privateKey.fill(0);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -5,7 +5,8 @@
  * own shard of the channels. One code path for every worker count: development runs one worker.
  *
  * The main thread is the only one that holds the relay's private key and the API keys: it opens
- * sealed session keys and hands the opened keys to the channel's worker (see worker-protocol.ts).
+ * sealed session keys (in the seal opener, which holds the private key from start on) and hands
+ * the opened keys to the channel's worker (see worker-protocol.ts).
  * `main.ts` loads the config and signals; tests start the process as a child.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,8 @@ import { NonceCache } from './api/nonce-cache.js';
 import { bearerTokenMatches } from './api/bearer-token.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { encodeBase64Url } from '../../shared/relay-api/base64url.js';
+import { createSealOpener, type SealOpener } from '../../shared/relay-api/sealed-keys.js';
+import { createNativeSealOpener, nativeKeysError } from './io/native-keys.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;
@@ -57,6 +60,7 @@ export class RelayServer {
   #api!: ServerType;
   #metricsServer!: ServerType;
   #controlPlane: ControlPlaneClient | null = null;
+  #sealOpener: SealOpener | null = null;
   #closed = false;
 
   private constructor(
@@ -114,13 +118,18 @@ export class RelayServer {
     const { config, logger, now } = this;
     this.#workers = await WorkerPool.start(config, logger);
     const workers = this.#workers.workers;
+    // The private key goes into the opener once; it computes the public key once (every seal's C
+    // names it). The native one opens a seal in OpenSSL, in memory the addon cleanses.
+    const sealOpener = createNativeSealOpener(config.privateKey) ?? createSealOpener(config.privateKey);
+    this.#sealOpener = sealOpener;
+    if (sealOpener.name !== 'native') logger.warn({ reason: nativeKeysError }, 'native seal opener unavailable; opening sealed keys in JavaScript (slower)');
 
     const api = createInternalApi({
       sessions: this.#workers,
       relayId: config.relayId,
       bootId: this.bootId,
       apiKeys: config.api.keys,
-      relayPrivateKey: config.privateKey,
+      sealOpener,
       now,
       nonceCache: new NonceCache(),
       logger,
@@ -160,6 +169,7 @@ export class RelayServer {
     logger.info(
       {
         srtpBackend: first.srtpBackend,
+        sealOpener: sealOpener.name,
         udpBatching: first.batchingUnavailable === null,
         udpBatchedInput: first.batchedInputUnavailable === null,
         workers: workers.length,
@@ -210,6 +220,7 @@ export class RelayServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#controlPlane?.close();
+    this.#sealOpener?.close();
     await Promise.all([
       this.#workers?.close(),
       this.#api ? closeServer(this.#api) : undefined,

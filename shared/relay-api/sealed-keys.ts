@@ -157,36 +157,105 @@ export function sealSessionKeys(
   }
 }
 
+/** What the relay-side steps of §8.4 concluded (SealOpener.openInto). */
+export type SealOpenOutcome = 'opened' | 'authentication-failed' | 'zero-shared-secret';
+
 /**
- * Opens a sealed blob with the relay's private key, for the context the relay expects. Throws
- * SealError for anything a sender or an attacker can cause; TypeError/RangeError for API misuse
- * (a private key of the wrong length, an invalid context). The caller owns (and must wipe) the
- * returned key material.
+ * The relay's half of the construction, after C is built and the ephemeral key checked: it
+ * holds the relay's private key and computes, per seal,
+ *   shared = X25519(relayPrivateKey, epk), PRK = HKDF-Extract(SHA-256(C), shared),
+ *   key = HKDF-Expand(PRK, "parley-v1 relay-seal key", 32), iv = HKDF-Expand(PRK, "… iv", 12),
+ *   P = AES-256-GCM-Decrypt(key, iv, aad = C, ct),
+ * writing P into `out` (ct.length − 16 bytes) and wiping every intermediate before it returns;
+ * on any outcome but 'opened', `out` is zeroed too.
+ *
+ * `createSealOpener` below is the pure one (@noble/*), which runs anywhere. A relay may inject a
+ * faster one with the same answers (relay/src/io/native-keys.ts: OpenSSL through the relay's
+ * native addon, whose buffers it owns and cleanses). Both compute the public key once.
  */
-export function openSessionKeys(relayPrivateKey: Uint8Array, context: SealContext, sealed: unknown): SessionKeyMaterial {
+export interface SealOpener {
+  readonly name: string;
+  /** The relay's X25519 public key (RFC 7748 §6.1), computed once: it is part of C. */
+  readonly publicKey: Uint8Array;
+  openInto(encodedContext: Uint8Array, epk: Uint8Array, ct: Uint8Array, out: Uint8Array): SealOpenOutcome;
+  /** Wipes the opener's copy of the private key. Idempotent; openInto afterwards is a TypeError. */
+  close(): void;
+}
+
+/** The pure SealOpener: @noble/curves X25519, @noble/hashes HKDF, @noble/ciphers AES-GCM. */
+export function createSealOpener(relayPrivateKey: Uint8Array): SealOpener {
   assertBytes(relayPrivateKey, 'relay-seal: relayPrivateKey', X25519_KEY_LENGTH);
-  assertContext(context);
-  const { epk, ct } = decodeSealed(sealed, context.profile);
-  const recipientPublicKey = x25519PublicKey(relayPrivateKey);
-  let shared: Uint8Array | undefined;
-  let secrets: AeadSecrets | undefined;
-  let plaintext: Uint8Array | undefined;
+  const privateKey = relayPrivateKey.slice();
+  const publicKey = x25519PublicKey(privateKey);
+  let closed = false;
+  return {
+    name: 'noble',
+    publicKey,
+    openInto(encodedContext, epk, ct, out) {
+      if (closed) throw new TypeError('relay-seal: opener used after close()');
+      if (out.length !== ct.length - GCM_TAG_LENGTH) throw new RangeError('relay-seal: out must be ct.length - 16 bytes');
+      let shared: Uint8Array | undefined;
+      let secrets: AeadSecrets | undefined;
+      let plaintext: Uint8Array | undefined;
+      try {
+        try {
+          shared = x25519SharedSecret(privateKey, epk, 'clientPublicKey');
+        } catch (error) {
+          if (error instanceof KeyScheduleError && error.reason === 'zero-shared-secret') return 'zero-shared-secret';
+          throw error;
+        }
+        secrets = deriveAeadSecrets(shared, encodedContext);
+        try {
+          plaintext = gcm(secrets.key, secrets.iv, encodedContext).decrypt(ct);
+        } catch {
+          out.fill(0);
+          return 'authentication-failed';
+        }
+        out.set(plaintext);
+        return 'opened';
+      } finally {
+        wipeBytes(shared, secrets?.key, secrets?.iv, plaintext);
+      }
+    },
+    close() {
+      closed = true;
+      privateKey.fill(0);
+    },
+  };
+}
+
+/**
+ * Opens a sealed blob for the context the relay expects, with its opener (or, for tools and
+ * tests, its private key: a pure opener is made and closed around the call). Throws SealError for
+ * anything a sender or an attacker can cause; TypeError/RangeError for API misuse (a private key
+ * of the wrong length, an invalid context).
+ *
+ * The four returned values are views of one buffer of their own, allocated as an ArrayBuffer
+ * (never a small typed array, which V8 keeps on its heap and may copy), so that
+ * wipeSessionKeyMaterial() zeroes the only copy. The caller owns it and must wipe it.
+ */
+export function openSessionKeys(relay: SealOpener | Uint8Array, context: SealContext, sealed: unknown): SessionKeyMaterial {
+  const opener = relay instanceof Uint8Array ? createSealOpener(relay) : relay;
   try {
+    assertContext(context);
+    const { epk, ct } = decodeSealed(sealed, context.profile);
+    // §3.3: refused before any X25519 runs, whichever opener runs it.
     try {
-      shared = x25519SharedSecret(relayPrivateKey, epk, 'clientPublicKey');
+      assertUsablePublicKey(epk, 'clientPublicKey');
     } catch (error) {
       throw toSealError(error);
     }
-    const aad = encodeSealContext(context, epk, recipientPublicKey);
-    secrets = deriveAeadSecrets(shared, aad);
-    try {
-      plaintext = gcm(secrets.key, secrets.iv, aad).decrypt(ct);
-    } catch {
+    const aad = encodeSealContext(context, epk, opener.publicKey);
+    const plaintext = new Uint8Array(new ArrayBuffer(ct.length - GCM_TAG_LENGTH));
+    const outcome = opener.openInto(aad, epk, ct, plaintext);
+    if (outcome === 'zero-shared-secret') throw new SealError('zero-shared-secret', 'X25519 gave the all-zero shared secret');
+    if (outcome !== 'opened') {
+      plaintext.fill(0);
       throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, boot, session, SSRC and profile');
     }
     return decodeKeyMaterial(context.profile, plaintext);
   } finally {
-    wipeBytes(shared, secrets?.key, secrets?.iv, plaintext);
+    if (opener !== relay) opener.close();
   }
 }
 
@@ -261,11 +330,11 @@ function encodeKeyMaterial(profileName: SrtpProfileName, keys: SessionKeyMateria
   return out;
 }
 
-/** Copies the four values out of the plaintext; the caller wipes the plaintext. */
+/** The four values, as views of the plaintext (no copies: wiping them wipes it). */
 function decodeKeyMaterial(profileName: SrtpProfileName, plaintext: Uint8Array): SessionKeyMaterial {
   const { keyLength, saltLength } = SRTP_PROFILES[profileName];
   let offset = 0;
-  const take = (length: number): Uint8Array => plaintext.slice(offset, (offset += length));
+  const take = (length: number): Uint8Array => plaintext.subarray(offset, (offset += length));
   const clientToRelay = { masterKey: take(keyLength), masterSalt: take(saltLength) };
   const relayToClient = { masterKey: take(keyLength), masterSalt: take(saltLength) };
   return { clientToRelay, relayToClient };

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allocateRelayPorts } from '../../cli/relay-process.js';
@@ -88,6 +89,21 @@ describe('npm run relay (the compiled relay, as the Docker image runs it)', () =
       // The startup log says which public key to seal session keys to (here the development one).
       const listening = lines.find((line) => line.includes('"msg":"relay listening"'));
       expect(JSON.parse(listening!)).toMatchObject({ publicKey: INSECURE_DEV_RELAY_PUBLIC_KEY });
+
+      // Bodies are read straight from the Node request, still capped at 16 KiB: a chunked body
+      // past it is refused with 413 after authentication could not even start.
+      const chunked = await new Promise<number>((resolve, reject) => {
+        const request = httpRequest({ host: '127.0.0.1', port: ports.api, method: 'POST', path: '/v1/sessions', headers: { 'content-type': 'application/json' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        for (let i = 0; i < 20; i++) request.write('x'.repeat(1024));
+        request.end();
+      });
+      expect(chunked).toBe(413);
+      const unsigned = await fetch(`http://127.0.0.1:${ports.api}/v1/sessions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      expect(unsigned.status).toBe(401);
 
       npm.kill('SIGTERM');
       expect(await npmExited).toBe(0);

@@ -21,9 +21,9 @@
  * proxy (fly.toml), since the control plane runs outside fly's private network. Prometheus
  * metrics are never served here; they have their own listener, which stays private.
  */
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
-import { assertBytes, concatBytes, wipeBytes } from '../../../shared/bytes.js';
-import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
+import { concatBytes, wipeBytes } from '../../../shared/bytes.js';
 import { assertRelayApiId, assertRelayBootId, isRelayApiId } from '../../../shared/relay-api/ids.js';
 import {
   parseInstallSession,
@@ -44,7 +44,7 @@ import {
   verifyRequest,
   type NonceStore,
 } from '../../../shared/relay-api/request-signing.js';
-import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
+import { isSealError, openSessionKeys, wipeSessionKeyMaterial, type SealContext, type SealOpener, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { WorkerUnavailableError, type SessionDirectory, type SessionPlacement } from '../media/session-directory.js';
 import { InstallRefusedError, type InstallRefusal } from '../media/session-registry.js';
 import { SpentKeySets, type KeySetClaim } from './spent-key-sets.js';
@@ -69,8 +69,11 @@ export interface InternalApiDeps {
   readonly bootId: string;
   /** keyId → HMAC secret (≥ 32 bytes). Copied at construction. */
   readonly apiKeys: ReadonlyMap<string, Uint8Array>;
-  /** This relay's X25519 private key; sealed session keys are opened with it. */
-  readonly relayPrivateKey: Uint8Array;
+  /**
+   * Holds this relay's X25519 private key and opens sealed session keys with it: the pure one
+   * (createSealOpener), or the native one the relay injects (relay/src/io/native-keys.ts).
+   */
+  readonly sealOpener: SealOpener;
   /** ms since the Unix epoch. */
   readonly now: () => number;
   readonly nonceCache: NonceStore;
@@ -89,7 +92,13 @@ interface AuthenticatedRequest {
   readonly keyId: string;
 }
 
-type Env = { Variables: { request: AuthenticatedRequest } };
+/**
+ * Under @hono/node-server the Node request is in the bindings: reading its body and headers
+ * there skips building a WHATWG Request (an undici Request with web streams costs a few hundred
+ * microseconds per request, the largest share of an install after the seal). app.request() in
+ * tests has no bindings and takes the WHATWG path.
+ */
+type Env = { Bindings: { incoming?: IncomingMessage }; Variables: { request: AuthenticatedRequest } };
 
 /** Statuses and error codes for the registry's install refusals. */
 const REFUSAL_STATUS: Readonly<Record<InstallRefusal, { status: 400 | 409 | 503; error: ErrorResponse['error'] }>> = {
@@ -106,7 +115,6 @@ const silentLogger: InternalApiLogger = { info() {}, warn() {} };
 export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   assertRelayApiId(deps.relayId, 'relayId');
   assertRelayBootId(deps.bootId, 'bootId');
-  assertBytes(deps.relayPrivateKey, 'internal-api: relayPrivateKey', X25519_KEY_LENGTH);
   const apiKeys = new Map<string, Uint8Array>();
   for (const [keyId, secret] of deps.apiKeys) {
     assertKeyId(keyId);
@@ -130,14 +138,15 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
   });
 
   app.use('/v1/*', async function authenticateInternalRequest(c, next) {
-    const body = await readBodyCapped(c.req.raw, maxBodyBytes);
+    const incoming = c.env?.incoming;
+    const body = incoming !== undefined ? await readIncomingCapped(incoming, maxBodyBytes) : await readBodyCapped(c.req.raw, maxBodyBytes);
     if (body === null) {
       log.warn({ event: 'internal_api.body_too_large', method: c.req.method, limit: maxBodyBytes }, 'internal API request body too large');
       return c.json<ErrorResponse>({ error: 'payload_too_large', detail: `body exceeds ${maxBodyBytes} bytes` }, 413);
     }
     const now = deps.now();
     const verdict = verifyRequest(
-      { method: c.req.method, url: c.req.url, authorization: c.req.header('authorization') ?? null, body },
+      { method: c.req.method, url: c.req.url, authorization: authorizationHeader(c, incoming), body },
       { audience: relayId, keys: apiKeys, now, nonces: deps.nonceCache, maxSkewMs },
     );
     if (!verdict.ok) {
@@ -306,7 +315,7 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     sealed: unknown,
   ): { ok: true; value: SessionKeyMaterial } | { ok: false; reason: string } {
     try {
-      return { ok: true, value: openSessionKeys(deps.relayPrivateKey, context, sealed) };
+      return { ok: true, value: openSessionKeys(deps.sealOpener, context, sealed) };
     } catch (error) {
       if (isSealError(error)) return { ok: false, reason: error.reason };
       throw error;
@@ -345,6 +354,54 @@ function badRequest(c: Context<Env>, detail: string): Response {
 
 function notFound(c: Context<Env>): Response {
   return c.json<ErrorResponse>({ error: 'not_found' }, 404);
+}
+
+/** The Authorization header: straight from the Node request when there is one (one header, or null). */
+function authorizationHeader(c: Context<Env>, incoming: IncomingMessage | undefined): string | null {
+  if (incoming === undefined) return c.req.header('authorization') ?? null;
+  const value = incoming.headers.authorization;
+  return typeof value === 'string' ? value : null;
+}
+
+/**
+ * readBodyCapped on a Node request: the whole body, or null once it passes `maxBytes`. Reading
+ * stops there; @hono/node-server drains or closes what is left after the answer is sent.
+ */
+function readIncomingCapped(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
+  const declared = incoming.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= maxBytes)) return Promise.resolve(null);
+  if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        done();
+        incoming.pause();
+        wipeBytes(...chunks);
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? new Uint8Array(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.length) : concatBytes(...chunks));
+    };
+    const onError = (error: Error): void => {
+      done();
+      reject(error);
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+  });
 }
 
 /**

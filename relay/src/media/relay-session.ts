@@ -17,6 +17,7 @@ import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import { TokenBucket } from './token-bucket.js';
+import { allocateSecretBytes, releaseSecretBytes } from '../io/secret-memory.js';
 
 export interface RemoteAddress {
   readonly address: string;
@@ -49,7 +50,8 @@ export interface SessionLimits {
  * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
  * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
  * packet each way pays once. Each direction's master key is erased as soon as its context
- * holds the derived session keys.
+ * holds the derived session keys. The master keys sit in secret memory (io/secret-memory.ts):
+ * never moved by the GC, zeroed when released, cleansed by the addon if the thread dies.
  */
 export class KeyEpoch {
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
@@ -84,7 +86,7 @@ export class KeyEpoch {
     this.#backend = backend;
     this.#replayWindowSize = replayWindowSize;
     const half = keyLength + saltLength;
-    const packed = new Uint8Array(2 * half);
+    const packed = allocateSecretBytes(2 * half);
     packed.set(keys.clientToRelay.masterKey, 0);
     packed.set(keys.clientToRelay.masterSalt, keyLength);
     packed.set(keys.relayToClient.masterKey, half);
@@ -115,7 +117,7 @@ export class KeyEpoch {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#masterKeys?.fill(0);
+    if (this.#masterKeys !== null) releaseSecretBytes(this.#masterKeys);
     this.#masterKeys = null;
     this.#inbound?.close();
     this.#outbound?.close();
@@ -135,7 +137,10 @@ export class KeyEpoch {
     masterSalt.fill(0);
     // Called only for a direction not yet derived: if the other one is, nothing is left here.
     const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
-    if (other !== null) this.#masterKeys = null;
+    if (other !== null) {
+      releaseSecretBytes(packed);
+      this.#masterKeys = null;
+    }
     return context;
   }
 }

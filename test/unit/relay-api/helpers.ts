@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { generateEphemeralKeyPair } from '../../../shared/keys/x25519.js';
 import type { InstallSessionBody } from '../../../shared/relay-api/messages.js';
 import { signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
-import { sealSessionKeys, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
+import { createSealOpener, sealSessionKeys, type SealOpener, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { LocalSessionDirectory, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
@@ -15,6 +15,8 @@ export const RELAY_BOOT_ID = 'AAECAwQFBgcICQoLDA0ODw';
 export const API_KEY: SigningKey = { keyId: 'cp-2026-01', secret: new Uint8Array(randomBytes(32)) };
 export const API_KEYS: ReadonlyMap<string, Uint8Array> = new Map([[API_KEY.keyId, API_KEY.secret]]);
 export const RELAY_KEY_PAIR = generateEphemeralKeyPair();
+/** The test relay's seal opener (the pure one; the native one is tested against it). */
+export const RELAY_SEAL_OPENER: SealOpener = createSealOpener(RELAY_KEY_PAIR.privateKey);
 
 export const REGISTRY_LIMITS: RegistryLimits = {
   maxSessions: 100,

@@ -10,7 +10,7 @@ import { LocalSessionDirectory, WorkerUnavailableError, type SessionPlacement } 
 import type { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
 import { sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
-import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
+import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, RELAY_SEAL_OPENER, signedInit, TEST_PLACEMENT } from './helpers.js';
 
 const BASE = 'http://relay.internal:7000';
 const T0 = 1_760_000_000_000;
@@ -36,7 +36,7 @@ function harness({ registry: given, ...overrides }: Partial<Omit<InternalApiDeps
     relayId: RELAY_ID,
     bootId: RELAY_BOOT_ID,
     apiKeys: API_KEYS,
-    relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+    sealOpener: RELAY_SEAL_OPENER,
     now: () => clock.now,
     nonceCache: new NonceCache(),
     logger,
@@ -81,7 +81,7 @@ describe('unauthenticated routes', () => {
       relayId: RELAY_ID,
       bootId: RELAY_BOOT_ID,
       apiKeys: API_KEYS,
-      relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+      sealOpener: RELAY_SEAL_OPENER,
       now: () => T0,
       nonceCache: new NonceCache(),
     });
@@ -110,7 +110,7 @@ describe('unauthenticated routes', () => {
       relayId: RELAY_ID,
       bootId: RELAY_BOOT_ID,
       apiKeys: API_KEYS,
-      relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+      sealOpener: RELAY_SEAL_OPENER,
       now: () => T0,
       nonceCache: new NonceCache(),
       logger: { info: (fields) => logs.push(fields), warn: (fields) => logs.push(fields) },
@@ -447,7 +447,7 @@ describe('authentication', () => {
   });
 
   it('refuses construction with a short secret, a bad key id or no keys', () => {
-    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, bootId: RELAY_BOOT_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
+    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, bootId: RELAY_BOOT_ID, sealOpener: RELAY_SEAL_OPENER, now: () => T0, nonceCache: new NonceCache() };
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k', new Uint8Array(31)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k y', new Uint8Array(32)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map() })).toThrow(RangeError);
