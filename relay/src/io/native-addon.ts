@@ -31,8 +31,16 @@ export function requireNativeAddon(who: string): Readonly<Record<string, unknown
   return loaded.addon;
 }
 
+/**
+ * PARLEY_RELAY_ADDON, when set, names the one addon file to load instead of the usual places:
+ * the sanitizer build (test/system/native-sanitizers.test.ts) is loaded this way. Worker threads
+ * get it too (relay/src/workers/worker-pool.ts passes it on).
+ */
+export const ADDON_PATH_VARIABLE = 'PARLEY_RELAY_ADDON';
+
 function loadOnce(): { readonly addon: Readonly<Record<string, unknown>> } | { readonly error: string } {
-  const paths = ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+  const override = process.env[ADDON_PATH_VARIABLE];
+  const paths = override !== undefined && override !== '' ? [override] : ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
   const path = paths.find((candidate) => existsSync(candidate));
   if (path === undefined) return { error: `addon not built (looked for ${paths.join(', ')}); ${BUILD_HINT}` };
   let addon: unknown;

@@ -166,6 +166,24 @@ function workerEntry(): { entry: URL | string; eval: boolean; execArgv: string[]
   return { entry: code, eval: true, execArgv };
 }
 
+/**
+ * The only environment variables a worker gets (a copy of each, if set). A worker thread
+ * otherwise starts with a copy of the whole process environment, RELAY_PRIVATE_KEY,
+ * RELAY_API_KEYS and RELAY_CONTROL_KEY included; the packet path needs none of them.
+ * PARLEY_RELAY_ADDON points the addon loader at another build (the sanitizer tests).
+ */
+export const WORKER_ENV_VARIABLES = ['NODE_ENV', 'TZ', 'PARLEY_RELAY_ADDON'] as const;
+
+/** `env` for a relay worker: WORKER_ENV_VARIABLES taken from `env`, nothing else. */
+export function workerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of WORKER_ENV_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
+}
+
 /** Node options that are per thread and worth passing on: profiling and source maps. */
 const PER_THREAD_FLAGS = ['--cpu-prof', '--heap-prof', '--enable-source-maps'];
 const PER_THREAD_OPTIONS = ['--cpu-prof-dir', '--cpu-prof-interval', '--heap-prof-dir', '--heap-prof-interval'];
@@ -223,6 +241,7 @@ export class WorkerPool implements SessionDirectory {
       const thread = new Worker(entry, {
         eval: isEval,
         execArgv,
+        env: workerEnv(process.env),
         workerData: init,
         name: `relay-worker-${index}`,
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
