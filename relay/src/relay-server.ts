@@ -116,7 +116,8 @@ export class RelayServer {
 
   async #start(register: boolean): Promise<void> {
     const { config, logger, now } = this;
-    this.#workers = await WorkerPool.start(config, logger);
+    // Sessions lost with a worker are reported at once, not at the next heartbeat.
+    this.#workers = await WorkerPool.start(config, logger, { onSessionsLost: () => this.#controlPlane?.sendHeartbeatNow() });
     const workers = this.#workers.workers;
     // The private key goes into the opener once; it computes the public key once (every seal's C
     // names it). The native one opens a seal in OpenSSL, in memory the addon cleanses.
@@ -146,8 +147,11 @@ export class RelayServer {
         udpEndpoints: workers.map((w) => w.udpEndpoint),
         publicKey: config.publicKey,
         key: config.controlPlaneKey,
-        load: () => ({ sessions: this.#workers.size, channels: this.#workers.channelCount }),
-        draining: () => this.#workers.draining,
+        report: async () => {
+          const { rekeyRequested, lostSessions } = await this.#workers.sessionReport();
+          return { load: { sessions: this.#workers.size, channels: this.#workers.channelCount }, draining: this.#workers.draining, rekeyRequested, lostSessions };
+        },
+        delivered: (report) => this.#workers.acknowledgeLost(report.lostSessions),
         fetch: (request) => fetch(request),
         timers: { setTimeout: (cb, ms) => setTimeout(cb, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
         now,

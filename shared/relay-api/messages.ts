@@ -120,6 +120,18 @@ export interface RelayRegistrationBody {
   readonly publicKey: string;
   readonly load: { readonly sessions: number; readonly channels: number };
   readonly draining: boolean;
+  /**
+   * Sessions whose current keys reached the soft key-usage limit (docs/protocol.md §2.8): the
+   * control plane should rotate them (§8.5). Listed in every body while it holds, at most
+   * MAX_REPORTED_SESSIONS.
+   */
+  readonly rekeyRequested: readonly string[];
+  /**
+   * Sessions the relay lost without being told to end them (a worker crashed or hung, §8.5): the
+   * control plane should re-key them, here or on another relay. Listed until a body carrying them
+   * was answered 2xx, at most MAX_REPORTED_SESSIONS at a time (the rest in the next ones).
+   */
+  readonly lostSessions: readonly string[];
 }
 
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
@@ -130,6 +142,8 @@ const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:_-]{1,253}$/;
 /** Most UDP endpoints in a registration: relay/src/config.ts MAX_RELAY_WORKERS. */
 export const MAX_RELAY_UDP_ENDPOINTS = 64;
+/** Most session ids in rekeyRequested and in lostSessions: keeps a body near 32 KiB at worst. */
+export const MAX_REPORTED_SESSIONS = 128;
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** UTF-8 JSON → value. Refuses invalid UTF-8 and invalid JSON without quoting either. */
@@ -231,7 +245,7 @@ export function parseInstallSessionResponse(value: unknown): ParseResult<Install
 
 export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
   try {
-    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining']);
+    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining', 'rekeyRequested', 'lostSessions']);
     const first = udpEndpoint(o.udpEndpoint, 'udpEndpoint');
     const list = o.udpEndpoints;
     if (!Array.isArray(list) || list.length < 1 || list.length > MAX_RELAY_UDP_ENDPOINTS) {
@@ -258,6 +272,8 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
         publicKey,
         load: { sessions: count(load.sessions, 'load.sessions'), channels: count(load.channels, 'load.channels') },
         draining: bool(o.draining, 'draining'),
+        rekeyRequested: sessionIds(o.rekeyRequested, 'rekeyRequested'),
+        lostSessions: sessionIds(o.lostSessions, 'lostSessions'),
       },
     };
   } catch (error) {
@@ -292,6 +308,11 @@ function object(value: unknown, what: string, allowed: readonly string[]): Recor
 function id(value: unknown, what: string): string {
   if (!isRelayApiId(value)) throw new Refusal(`${what} must be a string of 1..${MAX_RELAY_API_ID_LENGTH} visible ASCII characters`);
   return value;
+}
+
+function sessionIds(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.length > MAX_REPORTED_SESSIONS) throw new Refusal(`${what} must be an array of at most ${MAX_REPORTED_SESSIONS} session ids`);
+  return value.map((item: unknown, i) => id(item, `${what}[${i}]`));
 }
 
 function bool(value: unknown, what: string): boolean {

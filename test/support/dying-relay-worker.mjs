@@ -21,6 +21,8 @@ parentPort.on('message', (request) => {
       return reply([...sessions].map((sessionId) => ({ sessionId })));
     case 'stats':
       return reply({ sessions: sessions.size, channels: 0, packets: { ...emptyStats, packetsIn: 10 * (workerData.index + 1) } });
+    case 'report':
+      return reply({ rekeyRequested: [] });
     case 'close':
       reply(null);
       return parentPort.close();

@@ -5,6 +5,10 @@
  * of it this is (its boot id) and its X25519 public key (to seal session keys to both), its
  * load and whether it is draining.
  *
+ * Each body also lists the sessions whose keys should be rotated (the soft key-usage limit) and the
+ * sessions lost with a worker, so the control plane re-keys them; lost ones are listed until a
+ * body carrying them is acknowledged (`delivered`).
+ *
  * Requests are signed with the internal-API scheme for the audience "control". A failure
  * (network error, timeout, non-2xx) is retried with exponential backoff and jitter; a heartbeat
  * answered 404 or 410 (the control plane does not know this relay, e.g. after losing its state)
@@ -39,6 +43,16 @@ export interface RelayLoad {
   readonly channels: number;
 }
 
+/** What each register/heartbeat body reports besides the relay's identity (docs/protocol.md §8.6). */
+export interface RelayReport {
+  readonly load: RelayLoad;
+  readonly draining: boolean;
+  /** Sessions whose keys reached the soft key-usage limit: the control plane should rotate them. */
+  readonly rekeyRequested: readonly string[];
+  /** Sessions lost with a worker: the control plane should re-key them. */
+  readonly lostSessions: readonly string[];
+}
+
 export interface ControlPlaneClientOptions {
   /** Base URL of the control plane; the endpoint paths are resolved below it. */
   readonly controlUrl: string;
@@ -52,9 +66,10 @@ export interface ControlPlaneClientOptions {
   readonly publicKey: Uint8Array;
   /** Signs every request (audience "control"). */
   readonly key: SigningKey;
-  /** Read at every request. */
-  readonly load: () => RelayLoad;
-  readonly draining: () => boolean;
+  /** Asked for before every request (it may ask the workers, hence a promise). */
+  readonly report: () => RelayReport | Promise<RelayReport>;
+  /** Told which report a 2xx answer acknowledged (so lost sessions are reported until one is). */
+  readonly delivered?: (report: RelayReport) => void;
   readonly fetch: (request: Request) => Promise<Response>;
   readonly timers: ControlPlaneTimers;
   /** ms since the Unix epoch. */
@@ -174,8 +189,12 @@ export class ControlPlaneClient {
     const timeout = this.#options.timers.setTimeout(() => abort.abort(), this.#requestTimeoutMs);
     let status: number | null = null;
     let errorName: string | null = null;
+    let report: RelayReport | null = null;
     try {
-      const response = await this.#options.fetch(this.#signedRequest(step, abort.signal));
+      report = await this.#options.report();
+      // close() meanwhile: send nothing.
+      if ((this.#state as ControlPlaneClientState) === 'closed') return;
+      const response = await this.#options.fetch(this.#signedRequest(step, report, abort.signal));
       status = response.status;
       await response.body?.cancel().catch(() => {});
     } catch (error) {
@@ -188,6 +207,7 @@ export class ControlPlaneClient {
     if ((this.#state as ControlPlaneClientState) === 'closed') return;
 
     if (status !== null && status >= 200 && status < 300) {
+      if (report !== null) this.#options.delivered?.(report);
       if (step === 'register') this.#log.info({ event: 'control_plane.registered', relayId: this.#options.relayId }, 'registered with the control plane');
       this.#state = 'registered';
       this.#failures = 0;
@@ -206,9 +226,9 @@ export class ControlPlaneClient {
     this.#schedule(retryInMs);
   }
 
-  #signedRequest(step: 'register' | 'heartbeat', signal: AbortSignal): Request {
+  #signedRequest(step: 'register' | 'heartbeat', report: RelayReport, signal: AbortSignal): Request {
     const o = this.#options;
-    const load = o.load();
+    const { load } = report;
     const body: RelayRegistrationBody = {
       relayId: o.relayId,
       bootId: o.bootId,
@@ -217,7 +237,9 @@ export class ControlPlaneClient {
       udpEndpoints: o.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
       publicKey: this.#publicKey,
       load: { sessions: load.sessions, channels: load.channels },
-      draining: o.draining(),
+      draining: report.draining,
+      rekeyRequested: [...report.rekeyRequested],
+      lostSessions: [...report.lostSessions],
     };
     const bytes = new TextEncoder().encode(JSON.stringify(body));
     const url = step === 'register' ? this.#registerUrl : this.#heartbeatUrl;

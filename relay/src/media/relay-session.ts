@@ -15,6 +15,7 @@ import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
+import type { KeyUsageCounts } from '../../../shared/srtp/key-usage.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import { TokenBucket } from './token-bucket.js';
 import { allocateSecretBytes, releaseSecretBytes } from '../io/secret-memory.js';
@@ -37,6 +38,11 @@ export interface SessionLimits {
   /** Packets per second accepted for authentication from an address other than the latched one. */
   readonly unlatchedPacketsPerSecond: number;
   readonly replayWindowSize: number;
+  /**
+   * Tests only: every key epoch's contexts start as if this many packets had been processed under
+   * their keys (SrtpContext priorKeyUsage), so RFC 3711 §9.2's limits can be reached in a test.
+   */
+  readonly keyUsageAtInstall?: KeyUsageCounts;
 }
 
 /**
@@ -59,6 +65,7 @@ export class KeyEpoch {
   readonly #profile: SrtpProfileName;
   readonly #backend: SrtpCryptoBackend;
   readonly #replayWindowSize: number;
+  readonly #priorKeyUsage: KeyUsageCounts | undefined;
   /**
    * client→relay master key ‖ salt, then relay→client master key ‖ salt; each half zeroed once
    * its context exists, and the array dropped once both do. null after close().
@@ -75,6 +82,7 @@ export class KeyEpoch {
     keys: SessionKeyMaterial,
     backend: SrtpCryptoBackend,
     replayWindowSize: number,
+    priorKeyUsage?: KeyUsageCounts,
   ) {
     const { keyLength, saltLength } = srtpProfile(profile);
     assertBytes(keys.clientToRelay.masterKey, 'relay: clientToRelay master key', keyLength);
@@ -85,6 +93,7 @@ export class KeyEpoch {
     this.#profile = profile;
     this.#backend = backend;
     this.#replayWindowSize = replayWindowSize;
+    this.#priorKeyUsage = priorKeyUsage;
     const half = keyLength + saltLength;
     const packed = allocateSecretBytes(2 * half);
     packed.set(keys.clientToRelay.masterKey, 0);
@@ -106,6 +115,14 @@ export class KeyEpoch {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Whether a context of this epoch reached the soft key-usage limit (RFC 3711 §9.2,
+   * docs/protocol.md §2.8): the control plane should give the session new keys.
+   */
+  get rekeyRequested(): boolean {
+    return (this.#inbound?.rekeyRequested ?? false) || (this.#outbound?.rekeyRequested ?? false);
   }
 
   /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
@@ -132,7 +149,14 @@ export class KeyEpoch {
     const { keyLength } = srtpProfile(this.#profile);
     const masterKey = packed.subarray(at, at + keyLength);
     const masterSalt = packed.subarray(at + keyLength, at + half);
-    const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
+    const context = new SrtpContext({
+      profile: this.#profile,
+      backend: this.#backend,
+      replayWindowSize: this.#replayWindowSize,
+      masterKey,
+      masterSalt,
+      ...(this.#priorKeyUsage === undefined ? {} : { priorKeyUsage: this.#priorKeyUsage }),
+    });
     masterKey.fill(0);
     masterSalt.fill(0);
     // Called only for a direction not yet derived: if the other one is, nothing is left here.
@@ -189,7 +213,7 @@ export class RelaySession {
     this.lastActiveAt = now;
     this.#backend = backend;
     this.#limits = limits;
-    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
+    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize, limits.keyUsageAtInstall);
     this.#epochs = [epoch];
     this.#sendEpoch = epoch;
   }
@@ -226,6 +250,11 @@ export class RelaySession {
   /** Context for packets the relay sends to this client. */
   get outbound(): SrtpContext {
     return this.#sendEpoch.outbound;
+  }
+
+  /** Whether the current keys reached the soft key-usage limit: the relay asks for a rotation. */
+  get rekeyRequested(): boolean {
+    return this.#epochs[0]!.rekeyRequested;
   }
 
   /** Whether forwarded voice should reach this client now. */
@@ -269,7 +298,7 @@ export class RelaySession {
     for (const old of dropped) old.close();
     const current = this.#epochs[0]!;
     current.retiresAt = now + overlapMs;
-    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize, this.#limits.keyUsageAtInstall);
     this.#epochs = [next, current];
     if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
     return dropped;

@@ -19,7 +19,7 @@
  *   turns false, which /healthz reports. Its last counters are kept, so metrics never go down.
  */
 import { Worker } from 'node:worker_threads';
-import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import { MAX_REPORTED_SESSIONS, type RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { workerForChannel } from './channel-shard.js';
 import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from '../config.js';
@@ -68,6 +68,14 @@ export interface WorkerPoolOptions {
   readonly workerScript?: URL;
   /** How long a request may wait for its worker before the worker is declared hung (tests shorten it). */
   readonly requestTimeoutMs?: number;
+  /** Called when a worker's exit lost sessions, so the relay can tell the control plane at once. */
+  readonly onSessionsLost?: (sessionIds: readonly string[]) => void;
+}
+
+/** What the heartbeat carries from the workers (docs/protocol.md §8.6). */
+export interface SessionReport {
+  readonly rekeyRequested: readonly string[];
+  readonly lostSessions: readonly string[];
 }
 
 /** What a worker said about itself when it started. */
@@ -216,13 +224,23 @@ export class WorkerPool implements SessionDirectory {
   readonly #channels = new Map<string, number>();
   readonly #limits: { readonly maxSessions: number; readonly maxChannels: number };
   readonly #log: WorkerPoolLogger;
+  /**
+   * Sessions lost with a worker, oldest first, until the control plane acknowledged a heartbeat
+   * listing them (acknowledgeLost). At most maxSessions: beyond that the oldest are dropped (the
+   * control plane still finds them gone with GET /v1/sessions).
+   */
+  readonly #lost = new Set<string>();
+  /** Each worker's last answer to 'report', kept when a worker does not answer in time. */
+  readonly #rekeyRequested = new Map<number, readonly string[]>();
+  readonly #onSessionsLost: ((sessionIds: readonly string[]) => void) | undefined;
   #draining = false;
   #closed = false;
 
-  private constructor(workers: WorkerHandle[], limits: { maxSessions: number; maxChannels: number }, log: WorkerPoolLogger) {
+  private constructor(workers: WorkerHandle[], limits: { maxSessions: number; maxChannels: number }, log: WorkerPoolLogger, options: WorkerPoolOptions) {
     this.#workers = workers;
     this.#limits = limits;
     this.#log = log;
+    this.#onSessionsLost = options.onSessionsLost;
     for (const worker of workers) this.#watch(worker);
   }
 
@@ -260,7 +278,7 @@ export class WorkerPool implements SessionDirectory {
     };
     const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<WorkerInfo>).value, started[i]!.thread, timeoutMs, onHung));
-    pool = new WorkerPool(handles, config.registry, log);
+    pool = new WorkerPool(handles, config.registry, log, options);
     return pool;
   }
 
@@ -370,6 +388,44 @@ export class WorkerPool implements SessionDirectory {
     return sumPacketStats(this.#workers.map((w) => w.lastStats.packets));
   }
 
+  /**
+   * For the next heartbeat: sessions whose keys reached the soft key-usage limit (every running
+   * worker asked, one that does not answer in time counts with its last answer) and sessions lost
+   * with a worker, at most MAX_REPORTED_SESSIONS of each.
+   */
+  async sessionReport(): Promise<SessionReport> {
+    await Promise.all(
+      this.#running().map(async (worker) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
+        const answer = await Promise.race([worker.request<'report'>({ type: 'report', limit: MAX_REPORTED_SESSIONS }).catch(() => null), timeout]);
+        clearTimeout(timer);
+        if (answer !== null) this.#rekeyRequested.set(worker.info.index, answer.rekeyRequested);
+      }),
+    );
+    const rekeyRequested: string[] = [];
+    for (const [index, ids] of this.#rekeyRequested) {
+      if (!this.#workers[index]!.running) continue;
+      for (const id of ids) if (rekeyRequested.length < MAX_REPORTED_SESSIONS && this.#sessions.has(id)) rekeyRequested.push(id);
+    }
+    const lostSessions: string[] = [];
+    for (const id of this.#lost) {
+      if (lostSessions.length >= MAX_REPORTED_SESSIONS) break;
+      lostSessions.push(id);
+    }
+    return { rekeyRequested, lostSessions };
+  }
+
+  /** The control plane acknowledged a heartbeat listing these lost sessions: stop listing them. */
+  acknowledgeLost(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) this.#lost.delete(id);
+  }
+
+  /** Lost sessions not yet acknowledged by the control plane. */
+  get lostSessionCount(): number {
+    return this.#lost.size;
+  }
+
   /** Refuse new sessions from now on, here and in every worker (SIGTERM). */
   async startDraining(): Promise<void> {
     this.#draining = true;
@@ -462,16 +518,26 @@ export class WorkerPool implements SessionDirectory {
       worker.failPending();
       if (worker.closing) return;
       // Installs still in flight count too: the worker may have held them when it died.
-      let lost = 0;
+      const lost: string[] = [];
       for (const [sessionId, entry] of this.#sessions) {
         if (entry.worker !== index) continue;
         this.#forget(sessionId);
-        lost++;
+        lost.push(sessionId);
+      }
+      this.#rekeyRequested.delete(index);
+      for (const sessionId of lost) {
+        this.#lost.delete(sessionId); // re-added at the end: newest last
+        this.#lost.add(sessionId);
+      }
+      for (const oldest of this.#lost) {
+        if (this.#lost.size <= this.#limits.maxSessions) break;
+        this.#lost.delete(oldest);
       }
       this.#log.error(
-        { event: 'relay_worker.exited', worker: index, exitCode: code, udpPort: worker.info.udpPort, sessionsLost: lost },
+        { event: 'relay_worker.exited', worker: index, exitCode: code, udpPort: worker.info.udpPort, sessionsLost: lost.length },
         'relay worker exited; its channels are lost until the relay restarts',
       );
+      if (lost.length > 0) this.#onSessionsLost?.(lost);
     });
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RELAY_UDP_ENDPOINTS,
+  MAX_REPORTED_SESSIONS,
   parseInstallSession,
   parseInstallSessionResponse,
   parseJsonBody,
@@ -145,6 +146,8 @@ describe('parseRelayRegistration', () => {
     publicKey: 'c7SvoXfeDSXu1YwK53YGPBpunGXhliNAkbUapVtyBRA',
     load: { sessions: 3, channels: 1 },
     draining: false,
+    rekeyRequested: ['ses-7'],
+    lostSessions: ['ses-8', 'ses-9'],
   };
 
   it('accepts a registration', () => {
@@ -161,6 +164,9 @@ describe('parseRelayRegistration', () => {
     ['a short public key', { publicKey: 'AAAA' }, 'publicKey must be'],
     ['negative load', { load: { sessions: -1, channels: 0 } }, 'load.sessions'],
     ['no boot id', { bootId: undefined }, 'bootId must be 22 base64url characters'],
+    ['no rekeyRequested', { rekeyRequested: undefined }, 'rekeyRequested must be an array'],
+    ['a lost session that is not an id', { lostSessions: ['ok', 'has space'] }, 'lostSessions[1] must be a string'],
+    ['too many lost sessions', { lostSessions: Array.from({ length: MAX_REPORTED_SESSIONS + 1 }, (_, i) => `s${i}`) }, 'lostSessions must be an array of at most'],
     ['a boot id of the wrong length', { bootId: 'AAECAwQFBgcICQoLDA0O' }, 'bootId must be'],
     ['a boot id with unused bits set', { bootId: 'AAECAwQFBgcICQoLDA0ODx' }, 'bootId must be'],
     ['an unknown field', { secret: 'x' }, "unknown field 'secret'"],
