@@ -78,3 +78,44 @@ export function countInProcessMemory(pid: number, needles: readonly Uint8Array[]
   }
   return counts;
 }
+
+/**
+ * countInProcessMemory for the process's own memory, where the needles themselves live: each
+ * secret is given as a head and a tail held in separate buffers (never side by side), and a hit is
+ * a head directly followed by its tail. The reading buffer is zeroed after every chunk, so that
+ * reading the memory it sits in finds no copy this search made itself.
+ */
+export function countSplitInOwnMemory(pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): number[] {
+  const counts = pairs.map(() => 0);
+  const longest = Math.max(...pairs.map(([head, tail]) => head.length + tail.length));
+  const fd = openSync('/proc/self/mem', 'r');
+  const buffer = Buffer.alloc(CHUNK_BYTES + longest);
+  try {
+    for (const { start, end } of readableMappings(process.pid)) {
+      let carried = 0;
+      for (let at = start; at < end; at += CHUNK_BYTES) {
+        const length = Math.min(CHUNK_BYTES, end - at);
+        let read = 0;
+        try {
+          read = readSync(fd, buffer, carried, length, at);
+        } catch {
+          break;
+        }
+        const total = carried + read;
+        pairs.forEach(([head, tail], i) => {
+          for (let hit = buffer.indexOf(head); hit >= 0 && hit + head.length + tail.length <= total; hit = buffer.indexOf(head, hit + 1)) {
+            if (hit + head.length + tail.length > carried && buffer.compare(tail, 0, tail.length, hit + head.length, hit + head.length + tail.length) === 0) counts[i]!++;
+          }
+        });
+        carried = Math.min(longest - 1, total);
+        buffer.copyWithin(0, total - carried, total);
+        buffer.fill(0, carried);
+      }
+      buffer.fill(0);
+    }
+  } finally {
+    closeSync(fd);
+    buffer.fill(0);
+  }
+  return counts;
+}

@@ -51,7 +51,8 @@
  * 3: engines are instances of one class (methods on its prototype) and key OpenSSL lazily.
  * 4: recvBatch and watchReadable (parley_udp.c, parley_readable.c); engines gain
  *    sealPacketInto and openPacketInto.
- * 5: createSealOpener, createAesCtr and createSecretBuffer (parley_keys.c). */
+ * 5: createSealOpener, createAesCtr and createSecretBuffer (parley_keys.c); clearSocketError
+ *    (parley_udp.c) and the readable watch's restart() (parley_readable.c). */
 #define ABI_VERSION 5
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12

@@ -47,6 +47,8 @@ export type WorkerRequest =
   | { readonly type: 'list'; readonly id: number }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'drain'; readonly id: number }
+  /** Liveness: answered at once by a worker whose event loop turns. */
+  | { readonly type: 'ping'; readonly id: number }
   /** What the heartbeat reports from this worker: sessions whose keys reached the soft limit. */
   | { readonly type: 'report'; readonly id: number; readonly limit: number }
   /** End every session, wipe every key, release the port; the worker exits after replying. */
@@ -62,6 +64,7 @@ export interface WorkerReplies {
   stats: WorkerStats;
   drain: null;
   report: { readonly rekeyRequested: readonly string[] };
+  ping: null;
   close: null;
 }
 
