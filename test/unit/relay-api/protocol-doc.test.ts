@@ -7,6 +7,9 @@ import { canonicalRequest, SIGNATURE_SCHEME, SIGNING_LABEL, signRequest } from '
 import { encodeSealContext, openSessionKeys, SEAL_HKDF_INFO, SEAL_LABEL, sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
 import { INTERNAL_API_REALM } from '../../../relay/src/api/internal-api.js';
 import { parseRelayRegistration } from '../../../shared/relay-api/messages.js';
+import { fnv1a32, workerForChannel } from '../../../relay/src/workers/channel-shard.js';
+import { INSECURE_DEV_API_KEYS, INSECURE_DEV_CONTROL_KEY, INSECURE_DEV_RELAY_PRIVATE_KEY, INSECURE_DEV_RELAY_PUBLIC_KEY, loadRelayConfig } from '../../../relay/src/config.js';
+import { HEARTBEAT_PATH, REGISTER_PATH } from '../../../relay/src/api/control-plane-client.js';
 
 const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
 const section = doc.slice(doc.indexOf('## 8. Relay internal API'));
@@ -86,5 +89,36 @@ describe('docs/protocol.md §8', () => {
     expect(overview).not.toMatch(/MUST be reachable only on the private network/);
     expect(overview).not.toMatch(/\| `GET \/metrics` \|/);
     expect(overview).toContain('`GET /metrics`\nthere answers `404`');
+  });
+
+  it('is the whole contract: no pointer into source code outside its informative note', () => {
+    const normative = section.slice(0, section.indexOf('Reference implementation (informative)'));
+    expect(normative.length).toBeGreaterThan(10_000);
+    expect(normative).not.toMatch(/\.ts\b|shared\/relay-api|relay\/src|test\//);
+  });
+
+  it('specifies the worker sharding (FNV-1a, 32 bits, over UTF-8) with examples the relay reproduces', () => {
+    for (const [channelId, bytes] of [['chn-1', ''], ['chn-2', ''], ['ü', ' (bytes `c3 bc`)']] as const) {
+      const hash = `0x${fnv1a32(channelId).toString(16)}`;
+      const expected = `\`${channelId}\`${bytes} hashes to \`${hash}\` (worker ${workerForChannel(channelId, 2)} of 2, worker ${workerForChannel(channelId, 4)} of 4)`;
+      expect(sectionWithoutSpace).toContain(expected.replace(/\s+/g, ''));
+    }
+    expect(fnv1a32('chn-1')).toBe(0xaf059b72);
+    expect(section).toContain('`0x811c9dc5`');
+    expect(section).toContain('`0x01000193`');
+  });
+
+  it('says how the control-plane URL and the paths join, as the relay joins them', () => {
+    expect(section).toContain(`\`POST /${REGISTER_PATH}\``);
+    expect(section).toContain(`\`POST /${HEARTBEAT_PATH}\``);
+    const base = loadRelayConfig({ CONTROL_PLANE_URL: 'https://control.example.com/api' }).controlPlaneUrl;
+    expect(section).toContain(`\`${new URL(REGISTER_PATH, base).href}\``);
+    expect(section).toContain(`\`${new URL(REGISTER_PATH, 'https://control.example.com/').href}\``);
+  });
+
+  it('lists the development keys a local relay uses (§8.7), and the public key that goes with them', () => {
+    const development = section.slice(section.indexOf('### 8.7'));
+    for (const value of [INSECURE_DEV_API_KEYS, INSECURE_DEV_CONTROL_KEY, INSECURE_DEV_RELAY_PRIVATE_KEY, INSECURE_DEV_RELAY_PUBLIC_KEY]) expect(development).toContain(`\`${value}\``);
+    expect(Buffer.from(loadRelayConfig({}).publicKey).toString('base64url')).toBe(INSECURE_DEV_RELAY_PUBLIC_KEY);
   });
 });

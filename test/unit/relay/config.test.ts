@@ -6,6 +6,7 @@ import {
   describeRelayConfig,
   formatEndpoint,
   INSECURE_DEV_API_KEYS,
+  INSECURE_DEV_CONTROL_KEY,
   INSECURE_DEV_RELAY_PRIVATE_KEY,
   INSECURE_DEV_RELAY_PUBLIC_KEY,
   loadRelayConfig,
@@ -438,6 +439,10 @@ describe('docs/deploying-relays.md key commands', () => {
     const printed = Object.fromEntries(output.trim().split('\n').map((l) => l.split('=') as [string, string]));
     const config = loadRelayConfig({ RELAY_PRIVATE_KEY: printed.RELAY_PRIVATE_KEY });
     expect(b64url(config.publicKey)).toBe(printed.RELAY_PUBLIC_KEY);
+  });
+
+  it('lists the development keys a local relay uses, and the public key that goes with them', () => {
+    for (const value of [INSECURE_DEV_API_KEYS, INSECURE_DEV_CONTROL_KEY, INSECURE_DEV_RELAY_PRIVATE_KEY, INSECURE_DEV_RELAY_PUBLIC_KEY]) expect(doc).toContain(`\`${value}\``);
   });
 
   it('generates an API key the relay accepts', () => {
