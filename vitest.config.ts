@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
  *
  * - unit:    pure tests of shared/ and friends, in Node.
  * - workers: tests that run inside real workerd through @cloudflare/vitest-pool-workers,
- *            with the control-plane Worker from wrangler.toml as `main`.
+ *            with the control-plane Worker from wrangler.toml as `main`, and the local libSQL
+ *            server (started by the global setup) as LIBSQL_URL / LIBSQL_AUTH_TOKEN.
  * - e2e:     real sockets on loopback and spawned processes (relay, CLI), in Node;
  *            files run one at a time so they never fight over ports.
  * - system:  tests that need Debian packages beyond Node and a C toolchain (libsrtp2 for the
@@ -27,22 +28,32 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest({
+          // A function, so the bindings can use what the global setup provided: the URL and
+          // token of the local libSQL server it started (test/support/libsql-global-setup.ts).
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              // Test settings: a cheap password hash (production refuses it) and no real database yet.
+              // Test settings: a cheap password hash (production refuses it) and the local
+              // libSQL server the global setup started, migrated.
               bindings: {
                 PARLEY_ENV: 'test',
-                LIBSQL_URL: 'http://127.0.0.1:9/',
+                LIBSQL_URL: inject('libsqlUrl'),
+                LIBSQL_AUTH_TOKEN: inject('libsqlAuthToken'),
                 PASSWORD_HASH_MEMORY_KIB: '64',
                 PASSWORD_HASH_ITERATIONS: '1',
+                // Requests in tests carry no CF-Connecting-IP unless they set one, so they all share
+                // the address `unknown`: per-address throttles would trip across unrelated tests.
+                // Tests of those throttles set their own limits (test/workers/support/accounts.ts).
+                THROTTLE_LOGIN_PER_ADDRESS_FREE_ATTEMPTS: '100000',
+                THROTTLE_REGISTER_PER_ADDRESS_FREE_ATTEMPTS: '100000',
               },
             },
-          }),
+          })),
         ],
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+          globalSetup: ['./test/support/libsql-global-setup.ts'],
         },
       },
       {

@@ -5,6 +5,8 @@
 import { createControlApp } from './app.js';
 import type { ControlBindings } from './bindings.js';
 
+export { AuthThrottle } from './auth/throttle-object.js';
+
 const app = createControlApp();
 
 export default {

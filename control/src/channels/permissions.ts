@@ -1,7 +1,7 @@
 /**
  * Channel roles and permissions. A member's permissions are a bit set stored with the
  * membership; a role gives its default set, and channel admins may change a member's set
- * within what their own role allows (channels/channel-service.ts).
+ * within what their own role allows (channels/access.ts).
  */
 export const PERMISSIONS = ['speak', 'listen', 'moderate', 'manage'] as const;
 export type Permission = (typeof PERMISSIONS)[number];

@@ -65,7 +65,9 @@ export const loginSessions = sqliteTable(
 /**
  * Refresh tokens, by the SHA-256 of the token. A token is used once: refreshing it sets
  * `usedAt` and inserts its successor (generation + 1), in one atomic batch
- * (auth/refresh-tokens.ts explains why that makes concurrent refreshes agree).
+ * (auth/refresh-tokens.ts explains why that makes concurrent refreshes agree). A family is a
+ * chain: at most one token per generation, enforced by a unique index, so no code path (not even
+ * a successor derived with a rotated secret) can fork it.
  */
 export const refreshTokens = sqliteTable(
   'refresh_tokens',
@@ -80,7 +82,7 @@ export const refreshTokens = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
   },
-  (t) => [index('refresh_tokens_session_id').on(t.sessionId)],
+  (t) => [uniqueIndex('refresh_tokens_session_generation_unique').on(t.sessionId, t.generation)],
 );
 
 /**
@@ -124,6 +126,10 @@ export const channels = sqliteTable(
   },
   (t) => [
     index('channels_owner_id').on(t.ownerId),
+    // Channel lists are ordered by (created_at, id) (channels/channel-service.ts): all of them
+    // for operators, the open ones for everyone.
+    index('channels_created_at_id').on(t.createdAt, t.id),
+    index('channels_visibility_created_at_id').on(t.visibility, t.createdAt, t.id),
     check('channels_visibility_known', sql`${t.visibility} IN ('open', 'private')`),
     check('channels_member_limit_positive', sql`${t.memberLimit} > 0`),
   ],
@@ -151,7 +157,7 @@ export const channelMembers = sqliteTable(
 );
 
 /**
- * Bans by subject: an account's user id, or an app user's subject (`app:<keyId>:<externalId>`),
+ * Bans by subject: an account's user id, or an app user's subject (`<appKeyId>:<externalUserId>`),
  * so a banned app user cannot come back with a freshly minted token either.
  */
 export const channelBans = sqliteTable(
