@@ -586,15 +586,22 @@ async function installIdle(params: IdleInstallParams): Promise<IdleInstallResult
   let installed = 0;
   let refused = 0;
   let firstError: string | null = null;
-  await forEachConcurrently(sessions, params.concurrency, async (session) => {
+  const count = async (install: () => Promise<void>): Promise<void> => {
     try {
-      await client.install(session, expiresAt);
+      await install();
       installed++;
     } catch (error) {
       refused++;
       firstError ??= error instanceof Error ? error.message : String(error);
     }
-  });
+  };
+  if (params.presealed === true) {
+    const bodies = sessions.map((session) => client.seal(session, expiresAt));
+    const burstStarted = performance.now();
+    await forEachConcurrently(bodies, params.concurrency, (body) => count(() => client.sendSealed(body)));
+    return { installed, refused, seconds: (performance.now() - burstStarted) / 1000, firstError, retries: client.retries - retriesBefore };
+  }
+  await forEachConcurrently(sessions, params.concurrency, (session) => count(() => client.install(session, expiresAt)));
   return { installed, refused, seconds: (performance.now() - started) / 1000, firstError, retries: client.retries - retriesBefore };
 }
 
@@ -604,7 +611,7 @@ function configure(params: LoadTarget): { ok: true } {
     const publicKey = decodeBase64Url(params.relayPublicKey);
     const secret = decodeBase64Url(params.apiSecret);
     if (publicKey === null || secret === null) throw new Error('load: relay key or API secret is not base64url');
-    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
+    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayBootId: params.relayBootId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
   } else {
     api = null;
   }

@@ -48,12 +48,15 @@ describeWithDatabase('relay directory (database)', () => {
     ];
     return {
       relayId: `relay-test-${uniqueSuffix()}`,
+      bootId: encodeBase64Url(crypto.getRandomValues(new Uint8Array(16))),
       region: 'fra',
       udpEndpoint: endpoints[0]!,
       udpEndpoints: endpoints,
       publicKey: relayPublicKey(),
       load: { sessions: 0, channels: 0 },
       draining: false,
+      rekeyRequested: [],
+      lostSessions: [],
       ...overrides,
     };
   }
@@ -284,12 +287,12 @@ describeWithDatabase('relay directory (database)', () => {
       const client = new ControlPlaneClient({
         controlUrl: `${BASE_URL}/`,
         relayId: body.relayId,
+        bootId: body.bootId,
         region: body.region,
         udpEndpoints: body.udpEndpoints,
         publicKey: decodeBase64Url(body.publicKey)!,
         key: DEV_KEY,
-        load: () => ({ sessions: 5, channels: 1 }),
-        draining: () => false,
+        report: () => ({ load: { sessions: 5, channels: 1 }, draining: false, rekeyRequested: [], lostSessions: [] }),
         fetch: async (request) => {
           const response = await toWorker(request);
           seen.push({ path: new URL(request.url).pathname, status: response.status });

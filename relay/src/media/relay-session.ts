@@ -17,12 +17,14 @@ import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
+import type { KeyUsageCounts } from '../../../shared/srtp/key-usage.js';
 import { AddressConsent } from './address-consent.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 import type { RelayChannel } from './relay-channel.js';
 import { ForwardedStream } from './sequence-rewriter.js';
 import { SourceBudgets } from './source-budgets.js';
 import { TokenBucket } from './token-bucket.js';
+import { allocateSecretBytes, releaseSecretBytes } from '../io/secret-memory.js';
 
 export interface RemoteAddress {
   readonly address: string;
@@ -45,6 +47,11 @@ export interface SessionLimits {
    */
   readonly unlatchedPacketsPerSecond: number;
   readonly replayWindowSize: number;
+  /**
+   * Tests only: every key epoch's contexts start as if this many packets had been processed under
+   * their keys (SrtpContext priorKeyUsage), so RFC 3711 §9.2's limits can be reached in a test.
+   */
+  readonly keyUsageAtInstall?: KeyUsageCounts;
 }
 
 /**
@@ -58,7 +65,8 @@ export interface SessionLimits {
  * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
  * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
  * packet each way pays once. Each direction's master key is erased as soon as its context
- * holds the derived session keys.
+ * holds the derived session keys. The master keys sit in secret memory (io/secret-memory.ts):
+ * never moved by the GC, zeroed when released, cleansed by the addon if the thread dies.
  */
 export class KeyEpoch {
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
@@ -68,6 +76,7 @@ export class KeyEpoch {
   readonly #profile: SrtpProfileName;
   readonly #backend: SrtpCryptoBackend;
   readonly #replayWindowSize: number;
+  readonly #priorKeyUsage: KeyUsageCounts | undefined;
   /**
    * client→relay master key ‖ salt, then relay→client master key ‖ salt; each half zeroed once
    * its context exists, and the array dropped once both do. null after close().
@@ -84,6 +93,7 @@ export class KeyEpoch {
     keys: SessionKeyMaterial,
     backend: SrtpCryptoBackend,
     replayWindowSize: number,
+    priorKeyUsage?: KeyUsageCounts,
   ) {
     const { keyLength, saltLength } = srtpProfile(profile);
     assertBytes(keys.clientToRelay.masterKey, 'relay: clientToRelay master key', keyLength);
@@ -94,8 +104,9 @@ export class KeyEpoch {
     this.#profile = profile;
     this.#backend = backend;
     this.#replayWindowSize = replayWindowSize;
+    this.#priorKeyUsage = priorKeyUsage;
     const half = keyLength + saltLength;
-    const packed = new Uint8Array(2 * half);
+    const packed = allocateSecretBytes(2 * half);
     packed.set(keys.clientToRelay.masterKey, 0);
     packed.set(keys.clientToRelay.masterSalt, keyLength);
     packed.set(keys.relayToClient.masterKey, half);
@@ -122,6 +133,14 @@ export class KeyEpoch {
     return (this.#forwarded ??= new ForwardedStream());
   }
 
+  /**
+   * Whether a context of this epoch reached the soft key-usage limit (RFC 3711 §9.2,
+   * docs/protocol.md §2.8): the control plane should give the session new keys.
+   */
+  get rekeyRequested(): boolean {
+    return (this.#inbound?.rekeyRequested ?? false) || (this.#outbound?.rekeyRequested ?? false);
+  }
+
   /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
   get holdsMasterKeys(): boolean {
     return this.#masterKeys !== null && this.#masterKeys.some((b) => b !== 0);
@@ -131,7 +150,7 @@ export class KeyEpoch {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#masterKeys?.fill(0);
+    if (this.#masterKeys !== null) releaseSecretBytes(this.#masterKeys);
     this.#masterKeys = null;
     this.#inbound?.close();
     this.#outbound?.close();
@@ -146,12 +165,22 @@ export class KeyEpoch {
     const { keyLength } = srtpProfile(this.#profile);
     const masterKey = packed.subarray(at, at + keyLength);
     const masterSalt = packed.subarray(at + keyLength, at + half);
-    const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
+    const context = new SrtpContext({
+      profile: this.#profile,
+      backend: this.#backend,
+      replayWindowSize: this.#replayWindowSize,
+      masterKey,
+      masterSalt,
+      ...(this.#priorKeyUsage === undefined ? {} : { priorKeyUsage: this.#priorKeyUsage }),
+    });
     masterKey.fill(0);
     masterSalt.fill(0);
     // Called only for a direction not yet derived: if the other one is, nothing is left here.
     const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
-    if (other !== null) this.#masterKeys = null;
+    if (other !== null) {
+      releaseSecretBytes(packed);
+      this.#masterKeys = null;
+    }
     return context;
   }
 }
@@ -217,7 +246,7 @@ export class RelaySession {
     this.lastActiveAt = now;
     this.#backend = backend;
     this.#limits = limits;
-    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
+    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize, limits.keyUsageAtInstall);
     this.#epochs = [epoch];
     this.#sendEpoch = epoch;
   }
@@ -258,6 +287,11 @@ export class RelaySession {
   get outbound(): SrtpContext {
     // The throw lives in a function of its own, so this getter stays small enough to inline.
     return (this.#sendEpoch ?? noSendKeys()).outbound;
+  }
+
+  /** Whether the current keys reached the soft key-usage limit: the relay asks for a rotation. */
+  get rekeyRequested(): boolean {
+    return this.#epochs[0]!.rekeyRequested;
   }
 
   /** How the latched address proves itself (cookies, the 3× limit); null before the first packet. */
@@ -338,7 +372,7 @@ export class RelaySession {
     for (const old of dropped) old.close();
     const current = this.#epochs[0]!;
     current.retiresAt = now + overlapMs;
-    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize, this.#limits.keyUsageAtInstall);
     this.#epochs = [next, current];
     // The client never used `current`'s keys (it would be the send epoch): it holds none left.
     if (this.#sendEpoch !== null && dropped.includes(this.#sendEpoch)) this.#sendEpoch = null;

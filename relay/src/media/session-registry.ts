@@ -159,6 +159,16 @@ export class SessionRegistry {
     return count;
   }
 
+  /** Up to `limit` sessions whose current keys reached the soft key-usage limit (a rekey is due). */
+  sessionsAskingForRekey(limit: number): string[] {
+    const due: string[] = [];
+    for (const session of this.#sessions.values()) {
+      if (due.length >= limit) break;
+      if (session.rekeyRequested) due.push(session.sessionId);
+    }
+    return due;
+  }
+
   /** State for reconciliation (GET /v1/sessions); never key material. */
   list(): RelaySessionSummary[] {
     return [...this.#sessions.values()].map((s) => ({

@@ -31,12 +31,15 @@ function registration(overrides: Partial<RelayRegistrationBody> = {}): RelayRegi
   ];
   return {
     relayId: 'relay-fra-1',
+    bootId: 'AAECAwQFBgcICQoLDA0ODw',
     region: 'fra',
     udpEndpoint: endpoints[0]!,
     udpEndpoints: endpoints,
     publicKey: PUBLIC_KEY,
     load: { sessions: 0, channels: 0 },
     draining: false,
+    rekeyRequested: [],
+    lostSessions: [],
     ...overrides,
   };
 }
