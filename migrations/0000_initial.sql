@@ -84,6 +84,7 @@ CREATE TABLE `relays` (
 	`id` text PRIMARY KEY NOT NULL,
 	`region` text NOT NULL,
 	`public_key` text NOT NULL,
+	`boot_id` text NOT NULL,
 	`udp_endpoints` text NOT NULL,
 	`sessions` integer NOT NULL,
 	`channels` integer NOT NULL,

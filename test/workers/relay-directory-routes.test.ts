@@ -100,6 +100,7 @@ describeWithDatabase('relay directory (database)', () => {
     load: { sessions: number; channels: number };
     udpEndpoints: { host: string; port: number }[];
     publicKey: string;
+    bootId: string;
     controlKeyId: string;
     registeredAt: number;
     lastSeenAt: number;
@@ -129,7 +130,7 @@ describeWithDatabase('relay directory (database)', () => {
   }
 
   describe('POST /internal/relays/register', () => {
-    it('records the relay: id, region, every endpoint, public key, load, draining, key id, times', async () => {
+    it('records the relay: id, region, every endpoint, public key, boot id, load, draining, key id, times', async () => {
       const body = registration({ load: { sessions: 12, channels: 3 } });
       const response = await toWorker(signedRequest('register', body));
       expect(response.status).toBe(200);
@@ -143,6 +144,7 @@ describeWithDatabase('relay directory (database)', () => {
         load: { sessions: 12, channels: 3 },
         udpEndpoints: body.udpEndpoints,
         publicKey: body.publicKey,
+        bootId: body.bootId,
         controlKeyId: DEV_KEY_ID,
         registeredAt: expect.any(Number),
         lastSeenAt: expect.any(Number),
@@ -377,7 +379,7 @@ describeWithDatabase('relay directory (database)', () => {
       expect((await listedRelay(body.relayId, send))!.status).toBe('alive');
       vi.setSystemTime(start + 30_001);
       const dead = await listedRelay(body.relayId, send);
-      expect(dead).toMatchObject({ status: 'dead', region: 'ams', lastSeenAt: start, draining: false, udpEndpoints: body.udpEndpoints });
+      expect(dead).toMatchObject({ status: 'dead', region: 'ams', lastSeenAt: start, draining: false, udpEndpoints: body.udpEndpoints, bootId: body.bootId });
       // A heartbeat brings it back (signed at the control plane's current time).
       expect((await send(signedRequest('heartbeat', body, { now: start + 30_001 }))).status).toBe(200);
       expect(await listedRelay(body.relayId, send)).toMatchObject({ status: 'alive', lastSeenAt: start + 30_001 });

@@ -184,6 +184,8 @@ export const relays = sqliteTable('relays', {
   region: text('region').notNull(),
   /** base64url X25519 public key, checked against §3.3 before it is stored. */
   publicKey: text('public_key').notNull(),
+  /** Which run of the relay last announced itself (§8.4: seals must name it); new at every restart. */
+  bootId: text('boot_id').notNull(),
   /** JSON array of {host, port}: worker i's public endpoint at index i. */
   udpEndpoints: text('udp_endpoints', { mode: 'json' }).$type<{ host: string; port: number }[]>().notNull(),
   sessions: integer('sessions').notNull(),
