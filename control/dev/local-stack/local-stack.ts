@@ -28,7 +28,7 @@ import { ensureOperatorKey, type OperatorKey } from './operator-key.js';
 import { choosePort, ephemeralPort, LOOPBACK, type PortKind } from './ports.js';
 import { httpProbe, unlessAborted, waitUntilReady, type ProbeResult } from './readiness.js';
 import { findLeftovers, StackLock, stopLeftovers } from './stack-lock.js';
-import { compiledRelayIsCurrent, hasCompiledRelay, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
+import { compiledRelayIsCurrent, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
 import { SupervisedProcess, type ExitStatus } from './supervised-process.js';
 
 /** A port setting: the number (0 = any free port) and whether the user chose it. */
@@ -88,8 +88,8 @@ export interface LocalStackOptions {
         readonly relayId?: string;
         /** More RELAY_* variables, e.g. RELAY_HEARTBEAT_INTERVAL_MS. */
         readonly environment?: Readonly<Record<string, string>>;
-        /** 'auto' (default): the compiled relay when the repository can build it. */
-        readonly build?: 'auto' | 'compiled' | 'tsx';
+        /** 'compiled' (default): dist/, rebuilt when its sources changed; 'tsx': relay/src through tsx. */
+        readonly build?: 'compiled' | 'tsx';
       };
   /** Progress lines, for a terminal. */
   readonly log?: (line: string) => void;
@@ -260,7 +260,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // 2. The control plane (and, meanwhile, the compiled relay's build).
     const relayOptions = options.relay === false ? null : (options.relay ?? {});
-    const build = relayOptions === null ? null : (relayOptions.build ?? 'auto') === 'auto' ? (hasCompiledRelay(REPO_ROOT) ? 'compiled' : 'tsx') : relayOptions.build!;
+    const build = relayOptions === null ? null : (relayOptions.build ?? 'compiled');
     if (build === 'compiled' && compiledRelayIsCurrent(REPO_ROOT)) {
       log('  the compiled relay (dist/) is newer than its sources: not rebuilding it');
     } else if (build === 'compiled') {

@@ -2,15 +2,16 @@
  * The relay as the local stack runs it: one relay process with the development keys, on
  * loopback, registering with (and heartbeating to) the stack's control plane.
  *
- * The compiled relay (`npm run relay:build`, `dist/relay/src/main.js`, what the Docker image
- * runs) when the repository has that script; otherwise relay/src/main.ts through tsx's loader in
- * the same node process (`node --import tsx`), so that SIGTERM reaches the relay itself rather
- * than a wrapper. The relay refuses its development keys under PARLEY_ENV=production.
+ * The compiled relay by default (`npm run relay:build`, `dist/relay/src/main.js`, what the Docker
+ * image runs; benchmarks measure that build), rebuilt only when its sources are newer; or
+ * relay/src/main.ts through tsx's loader in the same node process (`node --import tsx`), so that
+ * SIGTERM reaches the relay itself rather than a wrapper. The relay refuses its development keys
+ * under PARLEY_ENV=production.
  *
  * RELAY_ANNOUNCE_PORTS=true makes the relay print one JSON line with the ports it bound, which
  * also says it is listening.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
 import { ChildDiedError, NotReadyError } from './readiness.js';
@@ -46,12 +47,6 @@ export interface StackRelay {
   readonly relayId: string;
   /** Whether this is the compiled build (dist/) or relay/src through tsx. */
   readonly build: 'compiled' | 'tsx';
-}
-
-/** True when package.json has `relay:build` (the compiled relay exists as a build target). */
-export function hasCompiledRelay(repoRoot: string): boolean {
-  const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
-  return scripts['relay:build'] !== undefined;
 }
 
 export const COMPILED_RELAY_ENTRY = join('dist', 'relay', 'src', 'main.js');
