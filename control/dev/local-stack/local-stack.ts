@@ -168,7 +168,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const lock = StackLock.acquire(options.stateDir);
   const stateDir = lock.stateDir;
   const logsDir = join(stateDir, 'logs');
-  mkdirSync(logsDir, { recursive: true });
   const notices: string[] = [];
   const notice = (line: string) => {
     notices.push(line);
@@ -191,6 +190,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
+    mkdirSync(logsDir, { recursive: true });
     const leftovers = findLeftovers(stateDir);
     if (leftovers.length > 0) {
       await stopLeftovers(leftovers);
