@@ -80,6 +80,31 @@ describe('control plane on workerd', () => {
     }
   });
 
+  it('a database it cannot reach is a 503 unavailable with Retry-After, not a 500', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const info = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const app = createControlApp();
+      // A well-formed app key, so the request gets as far as looking it up.
+      const appKey = `ak_${'a'.repeat(26)}.${'A'.repeat(43)}`;
+      const response = await app.request(
+        '/v1/admin/relays',
+        { headers: { authorization: `Bearer ${appKey}` } },
+        { ...TEST_ENV, LIBSQL_URL: 'http://127.0.0.1:9/' },
+      );
+      const body = (await response.json()) as { error: string; message: string };
+      expect(response.status).toBe(503);
+      expect(body.error).toBe('unavailable');
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|fetch|libsql|hrana/i);
+      const record = logged.mock.calls.map((call) => JSON.parse(String(call[0]))).find((r) => r.event === 'database_unavailable');
+      expect(record).toBeDefined();
+    } finally {
+      logged.mockRestore();
+      info.mockRestore();
+    }
+  });
+
   it('every error code has a status that matches its meaning', () => {
     for (const [code, status] of Object.entries(ERROR_CODES)) {
       expect(status, code).toBeGreaterThanOrEqual(400);
