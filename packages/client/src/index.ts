@@ -10,6 +10,12 @@
 export { ParleyClient, ChannelsApi, CLIENT_VERSION, type ParleyClientOptions, type ParleyClientEvents, type UseTokenOptions } from './parley-client.js';
 export type { CreateChannelInput, ListChannelsInput, PageInput } from './control-api.js';
 export type { Identity, SignedOutReason, TokenSource, CredentialEvents } from './credentials.js';
+export { MediaTransport, type MediaKeys, type MediaTransportEvents, type MediaTransportOptions, type MediaTransportStats, type ReceivedFrame, type UdpEndpoint } from './media-transport.js';
+export type { JitterBufferOptions, JitterStats } from '../../../shared/client/jitter-buffer.js';
+export type { KeepaliveScheduleOptions } from '../../../shared/client/keepalive-schedule.js';
+export type { RoundTripStats } from '../../../shared/client/round-trip.js';
+export type { SrtpMasterKeys } from '../../../shared/srtp/master-keys.js';
+export type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 export { ParleyError, ApiError, ConnectionError, ProtocolError, NotSignedInError, ClosedError, VoiceError } from './errors.js';
 export type {
   Channel,
