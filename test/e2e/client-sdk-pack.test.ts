@@ -128,6 +128,7 @@ describe('@parley/client from npm pack', () => {
       rejected: number[];
       closedError: boolean;
       connectionError: boolean;
+      voiceConnectionError: boolean;
     };
     const expected = Array.from({ length: 25 }, (_, i) => ({ ssrc: members[0]!.ssrc, payload: `frame ${i}`, lostBefore: 0 }));
     expect(result.heard[String(members[1]!.ssrc)]).toEqual(expected);
@@ -136,5 +137,6 @@ describe('@parley/client from npm pack', () => {
     expect(result.rejected).toEqual([0, 0, 0]);
     expect(result.closedError).toBe(true);
     expect(result.connectionError).toBe(true);
+    expect(result.voiceConnectionError).toBe(true);
   }, 120_000);
 });

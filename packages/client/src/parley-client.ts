@@ -8,6 +8,7 @@ import type { Channel, ChannelPage, Me, Member, MemberPage, TokenPair } from '..
 import { ControlApi, type CreateChannelInput, type ListChannelsInput, type PageInput } from './control-api.js';
 import { CredentialKeeper, type CredentialEvents, type Identity, type TokenSource } from './credentials.js';
 import { ApiError, ClosedError } from './errors.js';
+import { VoiceSession, type JoinVoiceOptions } from './voice-session.js';
 
 export interface ParleyClientOptions {
   /** The control plane's URL, e.g. `https://parley-control.example.workers.dev`. */
@@ -160,6 +161,17 @@ export class ParleyClient extends EventEmitter<ParleyClientEvents> {
   /** Who the token belongs to, as the server sees it (§4.3.10). */
   me(): Promise<Me> {
     return this.authorized((api, token) => api.me(token));
+  }
+
+  /**
+   * Joins a channel's voice (§5, §6): the WebSocket to the channel's room, the key exchange, the
+   * UDP socket to the relay. Resolves once the keys are confirmed and the media plane runs;
+   * rejects with a VoiceError (the room's code: `forbidden`, `no_relay_available`, …) or a
+   * ConnectionError. close() on the client closes it too.
+   */
+  joinVoice(channelId: string, options: JoinVoiceOptions = {}): Promise<VoiceSession> {
+    this.#assertOpen();
+    return VoiceSession.join(this, channelId, options);
   }
 
   /** Ends this login on the server (§4.3.9) and forgets the credentials. */
