@@ -284,8 +284,13 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
         return;
       }
       case 'rekey_required':
+        // §5.8: a new exchange at once (the room names the purpose in its answer). One already
+        // running (this client's own request_rekey) is the answer.
+        if (this.#exchange !== null) return;
+        this.#runExchange().catch((error: unknown) => this.#emitRoomError(error));
+        return;
       case 'voice_moved':
-        // §5.8 / §5.9: a new exchange at once; the room names the purpose in its answer.
+        // §5.9: the old relay session is gone; a new exchange puts this client on the new relay.
         this.#runExchange().catch((error: unknown) => this.#emitRoomError(error));
         return;
       case 'token_expiring':
