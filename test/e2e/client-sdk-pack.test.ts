@@ -4,7 +4,7 @@
  * one), then a program that imports only `@parley/client` (test/fixtures/client-consumer) is
  * type-checked against the shipped declarations under strict NodeNext, compiled, and run: two
  * listeners hear a speaker through the real relay process, and the package's error classes work
- * across the package boundary.
+ * across the package boundary. The README's TypeScript examples are type-checked the same way.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,8 +38,7 @@ beforeAll(async () => {
   await run('mkdir', [project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'parley-client-consumer', private: true, type: 'module' }));
   await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: npmEnv, maxBuffer: 16 << 20 });
-  relay = await startRelayProcess({ relayId: 'client-sdk-pack', env: { RELAY_LOG_LEVEL: 'warn' } });
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   if (relay !== undefined) {
@@ -49,6 +48,22 @@ afterAll(async () => {
   }
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
+
+/** What an application developer's strict TypeScript project would use (declarations checked too). */
+function consumerCompilerOptions() {
+  return {
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    verbatimModuleSyntax: true,
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    target: 'ES2022',
+    // The shipped declarations are checked too, not skipped.
+    skipLibCheck: false,
+    types: ['node'],
+    typeRoots: [join(root, 'node_modules', '@types')],
+  };
+}
 
 describe('@parley/client from npm pack', () => {
   it('ships the compiled modules, their declarations and the README, and nothing else', async () => {
@@ -65,25 +80,29 @@ describe('@parley/client from npm pack', () => {
     expect(manifest.name).toBe('@parley/client');
   });
 
+  it("type-checks every TypeScript example of the package's README against the installed package", async () => {
+    const project = join(dir, 'project');
+    const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    const files = blocks.map((code, i) => {
+      const name = `readme-example-${i + 1}.ts`;
+      writeFileSync(join(project, name), code);
+      return name;
+    });
+    writeFileSync(join(project, 'tsconfig.readme.json'), JSON.stringify({ compilerOptions: { ...consumerCompilerOptions(), noEmit: true }, files }));
+    await run(process.execPath, [tsc, '-p', join(project, 'tsconfig.readme.json')], { cwd: project }).catch((error: { stdout?: string }) => {
+      throw new Error(`the README's examples do not type-check:\n${error.stdout ?? ''}`);
+    });
+  }, 180_000);
+
   it('type-checks, compiles and runs a program in an empty project: voice through the real relay', async () => {
     const project = join(dir, 'project');
     copyFileSync(join(root, 'test', 'fixtures', 'client-consumer', 'consumer.ts'), join(project, 'consumer.ts'));
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          verbatimModuleSyntax: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          // The shipped declarations are checked too, not skipped.
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(root, 'node_modules', '@types')],
-          outDir: 'out',
-        },
+        compilerOptions: { ...consumerCompilerOptions(), outDir: 'out' },
         files: ['consumer.ts'],
       }),
     );
@@ -91,6 +110,7 @@ describe('@parley/client from npm pack', () => {
       throw new Error(`tsc failed:\n${error.stdout ?? ''}`);
     });
 
+    relay = await startRelayProcess({ relayId: 'client-sdk-pack', env: { RELAY_LOG_LEVEL: 'warn' } });
     const channelId = `chn-${randomBytes(4).toString('hex')}`;
     const members: Array<{ ssrc: number; sendKey: string; sendSalt: string; receiveKey: string; receiveSalt: string }> = [];
     let ssrc = 0x5000_0000 + randomBytes(2).readUInt16BE(0) * 4;
@@ -138,5 +158,5 @@ describe('@parley/client from npm pack', () => {
     expect(result.closedError).toBe(true);
     expect(result.connectionError).toBe(true);
     expect(result.voiceConnectionError).toBe(true);
-  }, 120_000);
+  }, 180_000);
 });
