@@ -93,14 +93,19 @@ export class ClientMediaSession {
     return this.#sequence;
   }
 
-  /** One voice frame, SRTP-protected, ready to send to the relay. */
-  protectVoice(payload: Uint8Array, marker = false): Uint8Array {
+  /**
+   * One voice frame, SRTP-protected, ready to send to the relay. `duration` is how far the RTP
+   * timestamp advances after it, in clock units (default: the session's `timestampStep`; Opus
+   * at 48 kHz: 480 for 10 ms, 960 for 20 ms, 2880 for 60 ms).
+   */
+  protectVoice(payload: Uint8Array, marker = false, duration = this.#timestampStep): Uint8Array {
+    if (!Number.isInteger(duration) || duration < 0 || duration > 0xffffffff) throw new RangeError('media session: duration must be an integer in 0..2^32-1');
     const packet = serializeRtpPacket(
       { padding: false, marker, payloadType: this.#payloadType, sequenceNumber: this.#sequence, timestamp: this.#timestamp, ssrc: this.ssrc, csrcs: [], extension: null },
       payload,
     );
     this.#sequence = (this.#sequence + 1) & 0xffff;
-    this.#timestamp = (this.#timestamp + this.#timestampStep) >>> 0;
+    this.#timestamp = (this.#timestamp + duration) >>> 0;
     return this.#send.protectRtp(packet);
   }
 
