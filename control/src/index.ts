@@ -5,6 +5,8 @@
 import { createControlApp } from './app.js';
 import type { ControlBindings } from './bindings.js';
 
+export { ChannelRoom } from './room/channel-room.js';
+
 const app = createControlApp();
 
 export default {

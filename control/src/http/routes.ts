@@ -8,6 +8,7 @@ import type { ControlEnv } from './context.js';
 import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { createRouter } from './router.js';
+import { voiceRoutes } from './voice-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 
@@ -40,6 +41,7 @@ export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', jwksRoutes());
   app.route('/', channelRoutes());
   app.route('/', adminChannelRoutes());
+  app.route('/', voiceRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',
