@@ -44,6 +44,11 @@ export default defineConfig({
                 TEST_RELAY: JSON.stringify(inject('relay')),
                 PASSWORD_HASH_MEMORY_KIB: '64',
                 PASSWORD_HASH_ITERATIONS: '1',
+                // Requests in tests carry no CF-Connecting-IP unless they set one, so they all share
+                // the address `unknown`: per-address throttles would trip across unrelated tests.
+                // Tests of those throttles set their own limits (test/workers/support/accounts.ts).
+                THROTTLE_LOGIN_PER_ADDRESS_FREE_ATTEMPTS: '100000',
+                THROTTLE_REGISTER_PER_ADDRESS_FREE_ATTEMPTS: '100000',
               },
             },
           })),

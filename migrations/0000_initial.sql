@@ -73,7 +73,7 @@ CREATE TABLE `refresh_tokens` (
 	FOREIGN KEY (`session_id`) REFERENCES `login_sessions`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `refresh_tokens_session_id` ON `refresh_tokens` (`session_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `refresh_tokens_session_generation_unique` ON `refresh_tokens` (`session_id`,`generation`);--> statement-breakpoint
 CREATE TABLE `relay_request_nonces` (
 	`nonce` text PRIMARY KEY NOT NULL,
 	`expires_at` integer NOT NULL

@@ -10,6 +10,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import type { Context } from 'hono';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { ControlConfigError, loadControlConfig, type ControlConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { ApiError, type ErrorCode } from './http/errors.js';
@@ -23,6 +24,11 @@ export { CONTROL_SERVICE_NAME, CONTROL_VERSION } from './service.js';
 
 export type { ControlEnv } from './http/context.js';
 export type ControlApp = OpenAPIHono<ControlEnv>;
+
+export interface ControlAppOptions {
+  /** Replaces the Argon2id hasher (tests count its computations); the default is @noble/hashes'. */
+  readonly passwordHasher?: PasswordHasher;
+}
 
 /** Bodies are JSON objects of a few fields; 64 KiB is generous. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -91,8 +97,9 @@ function respondWithError(c: Context<ControlEnv>, error: ApiError) {
  * A factory rather than a module-level singleton so tests can build a fresh app (and mount
  * extra routes on it) without sharing state with the deployed entry point.
  */
-export function createControlApp(): ControlApp {
+export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   const app = createRouter();
+  const passwordHasher = options.passwordHasher ?? createPasswordHasher();
 
   app.use(async function requestContext(c, next) {
     const requestId = newId('req');
@@ -116,6 +123,7 @@ export function createControlApp(): ControlApp {
     if (config instanceof ControlConfigError) throw new ApiError('misconfigured');
     c.set('config', config);
     c.set('db', openDatabase(config.database));
+    c.set('passwordHasher', passwordHasher);
     await next();
   });
 

@@ -3,6 +3,8 @@
  * (`wrangler secret put`), and Durable Object namespaces. config.ts reads and checks the
  * variables; the README lists every secret with its `wrangler secret put` command.
  */
+import type { AuthThrottle } from './auth/throttle-object.js';
+
 export interface ControlBindings {
   /** "development" (wrangler.toml [vars]), "test" (vitest) or "production" ([env.production]). */
   readonly PARLEY_ENV: string;
@@ -29,7 +31,9 @@ export interface ControlBindings {
   readonly PASSWORD_HASH_MEMORY_KIB?: string;
   readonly PASSWORD_HASH_ITERATIONS?: string;
 
-  // Login and registration throttles.
+  // Login and registration throttles: the Durable Object that keeps their counts
+  // (wrangler.toml [[durable_objects.bindings]]), and their policies.
+  readonly AUTH_THROTTLE?: DurableObjectNamespace<AuthThrottle>;
   readonly THROTTLE_LOGIN_PER_ACCOUNT_FREE_ATTEMPTS?: string;
   readonly THROTTLE_LOGIN_PER_ADDRESS_FREE_ATTEMPTS?: string;
   readonly THROTTLE_REGISTER_PER_ADDRESS_FREE_ATTEMPTS?: string;

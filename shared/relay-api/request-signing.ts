@@ -17,7 +17,10 @@
  *
  * Verification order, cheapest and least committing first: parse the header, look the key id
  * up, check the clock skew, check the MAC (constant time), and only then record the nonce — an
- * unauthenticated request can never fill the nonce cache or burn a nonce.
+ * unauthenticated request can never fill the nonce cache or burn a nonce. verifyRequest does all
+ * five steps with a synchronous NonceStore (the relay's in-memory cache); checkRequestSignature
+ * does the first four, for a verifier that records the nonce itself (the control plane, in the
+ * same database transaction as the request's effect).
  *
  * Pure: the time, the random source and the nonce store are passed in.
  */
@@ -196,11 +199,28 @@ export type VerifyResult =
   /** keyId is set once the header parsed; key ids are not secret, so logs may carry it. */
   | { readonly ok: false; readonly reason: SignatureFailure; readonly keyId?: string };
 
+/** Options of checkRequestSignature: those of verifyRequest without the nonce store. */
+export type CheckSignatureOptions = Omit<VerifyRequestOptions, 'nonces'>;
+
+export type SignatureCheckResult =
+  | {
+      readonly ok: true;
+      readonly keyId: string;
+      readonly timestamp: number;
+      readonly nonce: string;
+      /** The last ms at which this nonce is still replayable (timestamp + max skew): keep it until then. */
+      readonly nonceExpiresAt: number;
+    }
+  | { readonly ok: false; readonly reason: Exclude<SignatureFailure, 'replayed-nonce' | 'nonce-cache-full'>; readonly keyId?: string };
+
 /**
- * Checks a request's signature, freshness and nonce (order in the module comment). Records the
- * nonce only when everything else holds; has no other effect.
+ * Steps 1-4 of the verification (module comment): header, key id, clock skew, MAC. Records
+ * nothing. For verifiers whose nonce store cannot answer synchronously, or that must record the
+ * nonce together with the request's effect (the control plane writes it in the same database
+ * transaction as the relay directory): a request is accepted only once the caller has recorded
+ * `nonce` until `nonceExpiresAt`, refusing it if the nonce is already there (step 5).
  */
-export function verifyRequest(request: VerifyRequestInput, options: VerifyRequestOptions): VerifyResult {
+export function checkRequestSignature(request: VerifyRequestInput, options: CheckSignatureOptions): SignatureCheckResult {
   const maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   if (request.authorization === null) return { ok: false, reason: 'missing-header' };
   const match = AUTHORIZATION_PATTERN.exec(request.authorization);
@@ -232,10 +252,20 @@ export function verifyRequest(request: VerifyRequestInput, options: VerifyReques
   }
   const expected = hmac(sha256, secret, canonical);
   if (!constantTimeEqual(expected, presented)) return { ok: false, reason: 'bad-signature', keyId };
+  // The nonce must be remembered for as long as its timestamp would still pass the skew check.
+  return { ok: true, keyId, timestamp, nonce, nonceExpiresAt: timestamp + maxSkewMs };
+}
 
-  // Authenticated: only now may the request leave a trace. The nonce must be remembered for as
-  // long as its timestamp would still pass the skew check.
-  const verdict = options.nonces.checkAndRecord(nonce, timestamp + maxSkewMs, options.now);
+/**
+ * Checks a request's signature, freshness and nonce (order in the module comment). Records the
+ * nonce only when everything else holds; has no other effect.
+ */
+export function verifyRequest(request: VerifyRequestInput, options: VerifyRequestOptions): VerifyResult {
+  const checked = checkRequestSignature(request, options);
+  if (!checked.ok) return checked;
+  const { keyId, timestamp, nonce } = checked;
+  // Authenticated: only now may the request leave a trace.
+  const verdict = options.nonces.checkAndRecord(nonce, checked.nonceExpiresAt, options.now);
   if (verdict === 'replayed') return { ok: false, reason: 'replayed-nonce', keyId };
   if (verdict === 'full') return { ok: false, reason: 'nonce-cache-full', keyId };
   return { ok: true, keyId, timestamp, nonce };

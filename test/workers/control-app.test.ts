@@ -94,3 +94,30 @@ describe('control plane on workerd', () => {
     expect(body.keys[0]!.d).toBeUndefined();
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('lists exactly the operations the app routes (method and path), each with responses', async () => {
+    const app = createControlApp();
+    const routed = new Set(
+      app.routes
+        .filter((route) => route.method !== 'ALL')
+        .map((route) => `${route.method} ${route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`),
+    );
+    const response = await worker.fetch('https://control.test/v1/openapi.json');
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { responses?: object }>> };
+    expect(doc.openapi).toBe('3.1.0');
+    const documented = new Set<string>();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        documented.add(`${method.toUpperCase()} ${path}`);
+        expect(Object.keys(operation.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
+      }
+    }
+    expect([...documented].sort()).toEqual([...routed].sort());
+    // Sanity: the routes of every area are there.
+    for (const expected of ['POST /v1/auth/login', 'GET /v1/channels/{channelId}', 'POST /v1/tokens', 'POST /internal/relays/heartbeat', 'GET /v1/admin/relays']) {
+      expect([...documented].some((op) => op.replace(/\{[^}]+\}/g, '{x}') === expected.replace(/\{[^}]+\}/g, '{x}')), expected).toBe(true);
+    }
+  });
+});

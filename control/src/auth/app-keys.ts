@@ -8,7 +8,7 @@
  * is as strong as a slow one here, and lookups stay cheap on every request. The key is shown once,
  * when it is created.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { constantTimeEqual } from '../../../shared/bytes.js';
 import { decodeBase64Url, encodeBase64Url } from '../../../shared/relay-api/index.js';
@@ -87,4 +87,49 @@ export async function authenticateAppKey(db: Database, key: string): Promise<App
   if (row === undefined || !matches || row.revokedAt !== null) return null;
   const scopes = row.scopes.filter((s): s is AppKeyScope => (APP_KEY_SCOPES as readonly string[]).includes(s));
   return { appKeyId: row.id, name: row.name, scopes };
+}
+
+/** An app key as the admin listing shows it: never the key or its hash. */
+export interface AppKeySummary extends AppKeyCaller {
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly revokedAt: number | null;
+}
+
+/** Every app key, revoked ones included (for the audit trail), oldest first. */
+export async function listAppKeys(db: Database): Promise<AppKeySummary[]> {
+  const rows = await db
+    .select({ id: appKeys.id, name: appKeys.name, scopes: appKeys.scopes, createdAt: appKeys.createdAt, createdBy: appKeys.createdBy, revokedAt: appKeys.revokedAt })
+    .from(appKeys)
+    .orderBy(appKeys.createdAt, appKeys.id);
+  return rows.map((row) => ({
+    appKeyId: row.id,
+    name: row.name,
+    scopes: row.scopes.filter((s): s is AppKeyScope => (APP_KEY_SCOPES as readonly string[]).includes(s)),
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+    revokedAt: row.revokedAt,
+  }));
+}
+
+export type RevokeAppKeyResult =
+  | { readonly found: false }
+  /**
+   * `endedSessionIds` are the `sid`s whose access tokens stopped verifying: an app key is the
+   * `sid` of every token it minted, so the voice rooms close exactly those sockets.
+   */
+  | { readonly found: true; readonly revokedAt: number; readonly endedSessionIds: readonly string[] };
+
+/**
+ * Revokes a key at once: it no longer authenticates (authenticateAppKey), and the tokens it
+ * minted no longer verify (requireAccessToken checks isAppKeyLive). Revoking a revoked key
+ * keeps the first revocation time.
+ */
+export async function revokeAppKey(db: Database, appKeyId: string, now: number): Promise<RevokeAppKeyResult> {
+  // One statement decides, so two concurrent revocations agree on the time.
+  await db.update(appKeys).set({ revokedAt: now }).where(and(eq(appKeys.id, appKeyId), isNull(appKeys.revokedAt)));
+  const rows = await db.select({ revokedAt: appKeys.revokedAt }).from(appKeys).where(eq(appKeys.id, appKeyId)).limit(1);
+  const row = rows[0];
+  if (row === undefined || row.revokedAt === null) return { found: false };
+  return { found: true, revokedAt: row.revokedAt, endedSessionIds: [appKeyId] };
 }

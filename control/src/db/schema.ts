@@ -65,7 +65,9 @@ export const loginSessions = sqliteTable(
 /**
  * Refresh tokens, by the SHA-256 of the token. A token is used once: refreshing it sets
  * `usedAt` and inserts its successor (generation + 1), in one atomic batch
- * (auth/refresh-tokens.ts explains why that makes concurrent refreshes agree).
+ * (auth/refresh-tokens.ts explains why that makes concurrent refreshes agree). A family is a
+ * chain: at most one token per generation, enforced by a unique index, so no code path (not even
+ * a successor derived with a rotated secret) can fork it.
  */
 export const refreshTokens = sqliteTable(
   'refresh_tokens',
@@ -80,7 +82,7 @@ export const refreshTokens = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
   },
-  (t) => [index('refresh_tokens_session_id').on(t.sessionId)],
+  (t) => [uniqueIndex('refresh_tokens_session_generation_unique').on(t.sessionId, t.generation)],
 );
 
 /**

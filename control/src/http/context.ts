@@ -7,6 +7,7 @@ import type { Database } from '../db/client.js';
 import type { RequestLog } from './request-log.js';
 import type { Principal } from '../auth/principal.js';
 import type { AppKeyCaller } from '../auth/app-keys.js';
+import type { PasswordHasher } from '../auth/passwords.js';
 
 export interface ControlVariables {
   readonly requestId: string;
@@ -18,6 +19,8 @@ export interface ControlVariables {
   readonly principal: Principal;
   /** Set by requireAppKey on server-to-server routes. */
   readonly appKey: AppKeyCaller;
+  /** Argon2id (auth/passwords.ts); createControlApp's option, so tests can count hashes. */
+  readonly passwordHasher: PasswordHasher;
 }
 
 export type ControlEnv = { Bindings: ControlBindings; Variables: ControlVariables };

@@ -5,9 +5,14 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { accessTokenKeys } from '../auth/access-tokens.js';
 import { CONTROL_VERSION } from '../service.js';
 import type { ControlEnv } from './context.js';
+import { adminRoutes } from './admin-routes.js';
+import { authRoutes } from './auth-routes.js';
 import { adminChannelRoutes, channelRoutes } from './channel-routes.js';
 import { healthRoutes } from './health-routes.js';
+import { meRoutes } from './me-routes.js';
+import { relayRoutes } from './relay-routes.js';
 import { createRouter } from './router.js';
+import { tokenRoutes } from './token-routes.js';
 import { voiceRoutes } from './voice-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -39,8 +44,13 @@ function jwksRoutes() {
 export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', healthRoutes());
   app.route('/', jwksRoutes());
+  app.route('/', authRoutes());
+  app.route('/', meRoutes());
   app.route('/', channelRoutes());
   app.route('/', adminChannelRoutes());
+  app.route('/', tokenRoutes());
+  app.route('/', adminRoutes());
+  app.route('/', relayRoutes());
   app.route('/', voiceRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {

@@ -1,0 +1,44 @@
+/**
+ * What the control plane knows about one relay (the `relays` table, docs/protocol.md §4.7) and
+ * whether it can take sessions.
+ *
+ * A relay's status is computed when it is read, from its last heartbeat: Workers have no
+ * background loop that could mark a relay dead when its heartbeats stop, and none is needed,
+ * since every reader (the admin listing, relay selection) compares `lastSeenAt` with its own
+ * clock. Dead wins over draining: a silent relay is dead whatever it last said.
+ */
+
+export type RelayStatus = 'alive' | 'draining' | 'dead';
+
+export interface RelayEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RelayDirectoryEntry {
+  readonly relayId: string;
+  /** A region code: one of relays/regions.ts, or any other id the relay reports (e.g. "local"). */
+  readonly region: string;
+  /** base64url of the relay's X25519 public key (checked against §3.3 when stored). */
+  readonly publicKey: string;
+  /** Worker i's public UDP endpoint at index i. */
+  readonly udpEndpoints: readonly RelayEndpoint[];
+  readonly load: { readonly sessions: number; readonly channels: number };
+  readonly draining: boolean;
+  /** The control key id the relay last signed with. */
+  readonly controlKeyId: string;
+  /** ms since the Unix epoch, the control plane's clock. */
+  readonly registeredAt: number;
+  readonly lastSeenAt: number;
+}
+
+/** The status of a relay at `now`: dead once its last heartbeat is more than `deadAfterMs` old. */
+export function relayStatus(entry: Pick<RelayDirectoryEntry, 'draining' | 'lastSeenAt'>, now: number, deadAfterMs: number): RelayStatus {
+  if (now - entry.lastSeenAt > deadAfterMs) return 'dead';
+  return entry.draining ? 'draining' : 'alive';
+}
+
+/** Whether new sessions may go to the relay: alive, neither draining nor dead. */
+export function isRelayHealthy(entry: Pick<RelayDirectoryEntry, 'draining' | 'lastSeenAt'>, now: number, deadAfterMs: number): boolean {
+  return relayStatus(entry, now, deadAfterMs) === 'alive';
+}
