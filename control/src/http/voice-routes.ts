@@ -8,7 +8,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { idPattern } from '../ids.js';
 import { isOriginAllowed } from '../room/origin-policy.js';
-import { ROOM_CHANNEL_HEADER } from '../room/channel-room.js';
+import { clientLocationFrom } from '../relays/relay-selection.js';
+import { ROOM_CHANNEL_HEADER, ROOM_LOCATION_HEADER } from '../room/channel-room.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
 
@@ -45,6 +46,9 @@ export function voiceRoutes() {
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_CHANNEL_HEADER, channelId);
+    // Where the client is, for the channel's relay if it needs one (relays/relay-selection.ts).
+    const location = clientLocationFrom(c.req.raw.cf);
+    headers.set(ROOM_LOCATION_HEADER, JSON.stringify(location.kind === 'coordinates' ? { latitude: location.latitude, longitude: location.longitude } : location.kind === 'continent' ? { continent: location.continent } : {}));
     const room = c.env.CHANNEL_ROOM.get(c.env.CHANNEL_ROOM.idFromName(channelId));
     // The 101 response with its WebSocket goes back as the room made it.
     return (await room.fetch(new Request(c.req.raw, { headers }))) as never;

@@ -35,6 +35,7 @@ import { forgetRoomLogin, recordRoomLogin } from './login-sockets.js';
 import { MessageRateLimiter } from './message-rate-limit.js';
 import { decideModeration } from './moderation.js';
 import { buildRoster, presenceEvents, SpeakingLimiter, type Roster } from './presence.js';
+import { clientLocationFrom, type ClientLocation } from '../relays/relay-selection.js';
 import { chooseRelay, databaseRelayCatalog, isRelayUsable, type RelayCatalog } from './relay-catalog.js';
 import { RelayCallError, RelaySessions } from './relay-sessions.js';
 import { newResumeToken, resumeTokenMatches } from './resume.js';
@@ -69,6 +70,8 @@ import { decodeKey32, webCryptoX25519, type X25519Agreement } from './x25519-agr
 
 /** Set by the Worker's route (http/voice-routes.ts) on the request it forwards; clients cannot. */
 export const ROOM_CHANNEL_HEADER = 'x-parley-channel-id';
+/** Also set by the route: where the client is, as JSON (relays/relay-selection.ts ClientLocation). */
+export const ROOM_LOCATION_HEADER = 'x-parley-client-location';
 
 /** The relay drops keys this long after the maximum key age, whatever happens to the room (§5.14). */
 const KEY_EXPIRY_GRACE_MS = 5 * 60_000;
@@ -247,7 +250,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const [client, server] = [pair[0], pair[1]];
     const socketId = newId('req').slice(4);
     this.ctx.acceptWebSocket(server, [socketId]);
-    server.serializeAttachment(newSocketAttachment(socketId, this.clock(), AUTH_TIMEOUT_MS));
+    server.serializeAttachment(newSocketAttachment(socketId, this.clock(), AUTH_TIMEOUT_MS, clientLocationHeader(request.headers.get(ROOM_LOCATION_HEADER))));
     await this.#scheduleAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -494,7 +497,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const replaced = this.#exchanges.drop(a.socketId);
     if (replaced !== undefined) void this.#releaseExchangeSsrc(replaced);
 
-    const relay = await this.#relayForChannel();
+    const relay = await this.#relayForChannel(a.location);
     if (relay === null) return this.#sendError(ws, 'no_relay_available', { replyTo });
     const room = this.#room!;
     const sessionId = newId('vs');
@@ -663,14 +666,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
    * The channel's relay (§5.5): the one its voice already uses while it has sessions there,
    * else a fresh choice. One choice at a time, so two first joiners cannot split the channel.
    */
-  #relayForChannel(): Promise<RelayRef | null> {
-    this.#relayChoice ??= this.#chooseRelay().finally(() => {
+  #relayForChannel(client: ClientLocation): Promise<RelayRef | null> {
+    this.#relayChoice ??= this.#chooseRelay(client).finally(() => {
       this.#relayChoice = null;
     });
     return this.#relayChoice;
   }
 
-  async #chooseRelay(): Promise<RelayRef | null> {
+  async #chooseRelay(client: ClientLocation): Promise<RelayRef | null> {
     const room = this.#room!;
     const routes = await this.#relayCatalog().listRelays();
     const now = this.clock();
@@ -681,7 +684,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       // Sessions still on it: the channel stays with them (moving channels is §5.9).
       if ([...this.#sessions.values()].some((s) => s.relay.relayId === room.relay!.relayId)) return room.relay;
     }
-    const chosen = chooseRelay({ relays: routes, now, deadAfterMs, pinnedRegion: room.pinnedRegion, stickyRegion: room.relay?.region ?? null });
+    const chosen = chooseRelay({ relays: routes, now, deadAfterMs, pinnedRegion: room.pinnedRegion, stickyRegion: room.relay?.region ?? null, client });
     if (chosen === null) return null;
     const relay: RelayRef = { relayId: chosen.relayId, bootId: chosen.bootId, apiUrl: chosen.apiUrl, publicKey: chosen.publicKey, region: chosen.region };
     this.#room = { ...this.#room!, relay };
@@ -1175,6 +1178,16 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     if (level === 'error') console.error(line);
     else if (level === 'warn') console.warn(line);
     else console.log(line);
+  }
+}
+
+/** The route's location header; anything unreadable is an unknown location. */
+function clientLocationHeader(text: string | null): ClientLocation {
+  if (text === null) return { kind: 'unknown' };
+  try {
+    return clientLocationFrom(JSON.parse(text));
+  } catch {
+    return { kind: 'unknown' };
   }
 }
 

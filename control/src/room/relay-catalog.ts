@@ -4,11 +4,14 @@
  * is, and the choice of one for a channel.
  *
  * The room reads the directory through the `RelayCatalog` interface, so tests and the local
- * stack can hand it the relays they run.
+ * stack can hand it the relays they run; which relay a channel gets is the directory's
+ * selection rule (relays/relay-selection.ts), applied here.
  */
 import { isNotNull } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { relays } from '../db/schema.js';
+import { selectRelay, type ClientLocation } from '../relays/relay-selection.js';
+import { isRelayHealthy } from '../relays/relay-status.js';
 import type { RelayRef, UdpEndpoint } from './room-state.js';
 
 export interface RelayRoute extends RelayRef {
@@ -49,39 +52,25 @@ export interface RelayChoiceInput {
   readonly deadAfterMs: number;
   /** The channel's pinned region: a requirement. */
   readonly pinnedRegion: string | null;
-  /** The region the channel's voice is on now, preferred while it has a healthy relay. */
+  /** The region the channel's voice used last, preferred while it has a healthy relay. */
   readonly stickyRegion: string | null;
-}
-
-function isHealthy(relay: RelayRoute, now: number, deadAfterMs: number): boolean {
-  return !relay.draining && now - relay.lastSeenAt <= deadAfterMs;
-}
-
-function leastLoaded(candidates: readonly RelayRoute[]): RelayRoute | null {
-  const sorted = [...candidates].sort(
-    (a, b) => a.load.sessions - b.load.sessions || a.load.channels - b.load.channels || (a.relayId < b.relayId ? -1 : a.relayId > b.relayId ? 1 : 0),
-  );
-  return sorted[0] ?? null;
+  /** Where the joining client is (clientLocationFrom(request.cf) at the upgrade). */
+  readonly client: ClientLocation;
 }
 
 /**
- * The relay for a channel that has none (or whose relay went away): healthy relays only; in the
- * pinned region if there is one (or none at all); else in the sticky region while it has one;
- * else the least loaded anywhere.
+ * The relay for a channel that has none: the directory's selection (relays/relay-selection.ts:
+ * healthy only; the pinned region or nothing; the sticky region; the region nearest the
+ * client; the least loaded there).
  */
 export function chooseRelay(input: RelayChoiceInput): RelayRoute | null {
-  const healthy = input.relays.filter((r) => isHealthy(r, input.now, input.deadAfterMs));
-  if (input.pinnedRegion !== null) return leastLoaded(healthy.filter((r) => r.region === input.pinnedRegion));
-  if (input.stickyRegion !== null) {
-    const sticky = leastLoaded(healthy.filter((r) => r.region === input.stickyRegion));
-    if (sticky !== null) return sticky;
-  }
-  return leastLoaded(healthy);
+  const selection = selectRelay(input);
+  return selection.ok ? selection.relay : null;
 }
 
-/** Whether the room may keep using `relay`: still registered in the same run, healthy. */
+/** The directory's current entry for `relay` if the room may keep using it: same run (boot id), healthy. */
 export function isRelayUsable(relay: RelayRef, routes: readonly RelayRoute[], now: number, deadAfterMs: number): RelayRoute | null {
   const current = routes.find((r) => r.relayId === relay.relayId);
-  if (current === undefined || current.bootId !== relay.bootId || !isHealthy(current, now, deadAfterMs)) return null;
+  if (current === undefined || current.bootId !== relay.bootId || !isRelayHealthy(current, now, deadAfterMs)) return null;
   return current;
 }

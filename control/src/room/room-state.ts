@@ -15,6 +15,7 @@
  * version must be able to read or refuse (never misread), hence the version field.
  */
 import type { ChannelRole } from '../channels/permissions.js';
+import type { ClientLocation } from '../relays/relay-selection.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 
 export type MemberKind = 'account' | 'app_user';
@@ -40,6 +41,8 @@ export interface SocketAttachment {
   /** Random, names the socket in session records (getWebSockets() order means nothing). */
   readonly socketId: string;
   readonly acceptedAt: number;
+  /** Where the client is (request.cf at the upgrade): picks the channel's relay if it needs one. */
+  readonly location: ClientLocation;
   /** Close with 1008 if not authenticated by then (§5.4). */
   readonly authDeadline: number;
   readonly identity: SocketIdentity | null;
@@ -51,8 +54,8 @@ export interface SocketAttachment {
   readonly closing: boolean;
 }
 
-export function newSocketAttachment(socketId: string, now: number, authTimeoutMs: number): SocketAttachment {
-  return { v: 1, socketId, acceptedAt: now, authDeadline: now + authTimeoutMs, identity: null, voiceSessionId: null, speaking: false, closing: false };
+export function newSocketAttachment(socketId: string, now: number, authTimeoutMs: number, location: ClientLocation = { kind: 'unknown' }): SocketAttachment {
+  return { v: 1, socketId, acceptedAt: now, location, authDeadline: now + authTimeoutMs, identity: null, voiceSessionId: null, speaking: false, closing: false };
 }
 
 /** The attachment a socket carries, or null when it holds nothing this version can read. */
