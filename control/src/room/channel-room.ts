@@ -1098,6 +1098,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         }
         return;
       }
+      case 'keys_expired': {
+        const session = this.#sessions.get(deadline.sessionId);
+        if (session === undefined || session.keysExpireAt > now) return;
+        const sockets = session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId);
+        await this.#endSession(session.sessionId, 'disconnected');
+        for (const ws of sockets) this.#sendError(ws, 'keys_expired');
+        return;
+      }
       case 'retry_revocation':
         return this.#retryRevocation(deadline.sessionId, now);
       case 'room_check':

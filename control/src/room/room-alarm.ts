@@ -26,6 +26,7 @@ export type RoomDeadline =
   | { readonly kind: 'token_expired'; readonly at: number; readonly socketId: string }
   | { readonly kind: 'exchange_timeout'; readonly at: number; readonly socketId: string }
   | { readonly kind: 'resume_window_over'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'keys_expired'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'retry_revocation'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'room_check'; readonly at: number };
 
@@ -57,6 +58,8 @@ export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
   for (const session of input.sessions) {
     sessions++;
     if (session.resumableUntil !== null) deadlines.push({ kind: 'resume_window_over', at: session.resumableUntil, sessionId: session.sessionId });
+    // Until rotation keeps keys fresh, a session whose keys the relay dropped is over.
+    if (session.installed) deadlines.push({ kind: 'keys_expired', at: session.keysExpireAt, sessionId: session.sessionId });
   }
   for (const revocation of input.revocations) deadlines.push({ kind: 'retry_revocation', at: revocation.nextAttemptAt, sessionId: revocation.sessionId });
   if (sessions > 0) deadlines.push({ kind: 'room_check', at: input.lastCheckAt + ROOM_CHECK_INTERVAL_MS });

@@ -21,9 +21,9 @@ describe('room alarm deadlines (§5.14)', () => {
 
   it('checks the room every 10 s while it has sessions, and has no alarm when nothing is pending', () => {
     expect(nextAlarmAt(roomDeadlines({ sockets: [], sessions: [], revocations: [], pendingExchanges: [], lastCheckAt: 0 }))).toBeNull();
-    const session = { sessionId: 'vs', resumableUntil: 50_000 } as never;
+    const session = { sessionId: 'vs', resumableUntil: 50_000, installed: true, keysExpireAt: 4_000_000 } as never;
     const deadlines = roomDeadlines({ sockets: [], sessions: [session], revocations: [], pendingExchanges: [], lastCheckAt: 1 });
-    expect(deadlines.map((d) => d.kind)).toEqual(['resume_window_over', 'room_check']);
+    expect(deadlines.map((d) => d.kind)).toEqual(['resume_window_over', 'keys_expired', 'room_check']);
     expect(nextAlarmAt(deadlines)).toBe(1 + ROOM_CHECK_INTERVAL_MS);
   });
 });
