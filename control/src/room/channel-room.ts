@@ -91,7 +91,7 @@ const LEFT_REASON_BY_CLOSE: Partial<Record<CloseCode, MemberLeftReason>> = {
   [CLOSE_CODES.kicked]: 'kicked',
   [CLOSE_CODES.banned]: 'banned',
   [CLOSE_CODES.channelDeleted]: 'channel_deleted',
-  [CLOSE_CODES.forbidden]: 'left',
+  [CLOSE_CODES.forbidden]: 'removed',
   [CLOSE_CODES.rateLimited]: 'left',
 };
 
@@ -1000,6 +1000,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   /** A ban through the HTTP API: the subject's sockets close with 4005. */
   async subjectBanned(subject: string): Promise<number> {
     return this.#removeSubject(subject, CLOSE_CODES.banned);
+  }
+
+  /**
+   * A membership ended (removed, or the member left the channel): without it an account holds
+   * no permission here, so its sockets close with 4009 and its voice session ends.
+   */
+  async membershipEnded(userId: string): Promise<number> {
+    return this.#removeSubject(userId, CLOSE_CODES.forbidden);
   }
 
   /** The channel is gone: every socket closes with 4006, every session is revoked, the room forgets. */

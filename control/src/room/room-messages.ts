@@ -283,7 +283,7 @@ export const VoiceReadyMessage = z.strictObject({
 
 export const TokenExpiringMessage = z.strictObject({ type: z.literal('token_expiring'), expiresAt: Time });
 
-export const MEMBER_LEFT_REASONS = ['left', 'disconnected', 'kicked', 'banned', 'logged_out', 'token_expired', 'channel_deleted'] as const;
+export const MEMBER_LEFT_REASONS = ['left', 'disconnected', 'kicked', 'banned', 'removed', 'logged_out', 'token_expired', 'channel_deleted'] as const;
 export type MemberLeftReason = (typeof MEMBER_LEFT_REASONS)[number];
 
 export const MemberJoinedMessage = z.strictObject({ type: z.literal('member_joined'), member: RosterEntry });
