@@ -120,6 +120,9 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   /** X25519 for the room's side of exchanges: the runtime's WebCrypto (x25519-agreement.ts). */
   agreement: X25519Agreement = webCryptoX25519;
 
+  /** Settles once the room has read its storage (events wait for it anyway: blockConcurrencyWhile). */
+  readonly loaded: Promise<void>;
+
   readonly #config: ControlConfig | null;
   #db: Database | null = null;
   #catalog: RelayCatalog | null = null;
@@ -156,7 +159,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#lastCheckAt = Date.now();
     // `{"type":"ping"}` is answered by the runtime without waking the room (§5.3).
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
-    void ctx.blockConcurrencyWhile(() => this.#load());
+    this.loaded = ctx.blockConcurrencyWhile(() => this.#load());
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
