@@ -8,6 +8,11 @@
  * This isolates the part we write, CPU time per forwarded packet, so a change to the hot path
  * can be judged in seconds. A benchmark, not a test; it is one core, in one process.
  *
+ * A second figure per fan-out is the forged-packet flood (abuse case 9): packets under a known
+ * SSRC, from the speaker's own latched address (so the pre-authentication budget lets them reach
+ * the cipher), half with a random tag (authentication fails) and half replays of packets already
+ * forwarded (the replay check refuses them). ns/forged is the CPU time of one such drop.
+ *
  * Options: --fanout A,B (default 4,20), --channels N (per fan-out; default 2000/fanout, like
  * bench:relay's socket budget), --packets N (per speaker, default 200), --rounds N (default 5;
  * the median is reported), --json.
@@ -70,8 +75,11 @@ class SlabSink implements DatagramSink {
   #used = 0;
   #pending = 0;
   datagrams = 0;
-  send(): void {
+  /** While set (the untimed setup), datagrams sent the slow way are kept: the keepalive answers. */
+  captured: Uint8Array[] | null = null;
+  send(datagram: Uint8Array): void {
     this.datagrams++;
+    this.captured?.push(Uint8Array.from(datagram));
   }
   reserve(length: number): number {
     if (this.#used + length > this.slab.length || this.#pending === 64) {
@@ -87,11 +95,15 @@ class SlabSink implements DatagramSink {
   }
 }
 
+/** Drops are a bug while voice is timed; during the flood they are the point (and counted). */
+let expectedDrops: 'none' | 'auth-or-replay' = 'none';
+let floodDrops = 0;
 const counters: PacketCounters = {
   received: () => {},
   sent: () => {},
   dropped: (reason) => {
-    throw new Error(`bench:router: unexpected drop (${reason})`);
+    if (expectedDrops === 'auth-or-replay' && (reason === 'auth' || reason === 'replay')) floodDrops++;
+    else throw new Error(`bench:router: unexpected drop (${reason})`);
   },
   observeProcessing: () => {},
 };
@@ -105,6 +117,8 @@ interface Figures {
   readonly nsPerIncoming: number;
   readonly nsPerForwarded: number;
   readonly forwardedPerSecond: number;
+  /** CPU time per forged packet (random tag or replay, known SSRC, from the latched address). */
+  readonly nsPerForged: number;
 }
 
 function run(fanout: number): Figures {
@@ -114,6 +128,7 @@ function run(fanout: number): Figures {
   let now = Date.now();
   const router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 << 30 }, () => now);
   const speakers: { client: ClientMediaSession; from: RemoteAddress }[] = [];
+  const members: { client: ClientMediaSession; from: RemoteAddress }[] = [];
   let ssrc = 0x1000;
   let port = 10_000;
   for (let c = 0; c < channels; c++) {
@@ -140,11 +155,26 @@ function run(fanout: number): Figures {
       );
       const client = new ClientMediaSession({ profile: 'aes128gcm', ssrc: keys.ssrc, sendKeys: keys.clientToRelay, receiveKeys: keys.relayToClient, backend: nodeCryptoBackend });
       const from: RemoteAddress = { address: '127.0.0.1', port: port++ };
-      // Latch every member with a keepalive, as a real client does before audio flows.
-      router.handle(client.protectKeepalive(new Uint8Array(8)), from);
+      members.push({ client, from });
       if (m === 0) speakers.push({ client, from });
     }
   }
+  // Every member proves its address, as a real client does before audio flows: a keepalive, and
+  // the answer to the relay's challenge. Again before each round (untimed), as a client's
+  // keepalives every 5 s do: a round is seconds of the router's clock, consent lasts 30.
+  const keepalive = (): void => {
+    sink.captured = [];
+    for (const { client, from } of members) {
+      router.handle(client.protectKeepalive(new Uint8Array(8)), from);
+      for (const reply of sink.captured.splice(0)) {
+        const opened = client.open(reply);
+        if (opened.kind === 'pong' && opened.echoNow) router.handle(client.protectKeepalive(new Uint8Array(8)), from);
+      }
+      for (const reply of sink.captured.splice(0)) client.open(reply);
+    }
+    sink.captured = null;
+  };
+  keepalive();
   // Every packet protected up front, interleaved across channels as voice arrives.
   const payload = new Uint8Array(PAYLOAD_BYTES).fill(0x55);
   const datagrams: Uint8Array[] = [];
@@ -158,19 +188,53 @@ function run(fanout: number): Figures {
   const perRound = packetsPerSpeaker * speakers.length;
   // Warm-up round, then timed rounds; CPU time of this thread (user + system).
   const samples: number[] = [];
+  let forwardedInRounds = 0;
   for (let r = 0; r <= rounds; r++) {
+    keepalive();
     const first = r * perRound;
     const before = process.cpuUsage();
+    const datagramsBefore = sink.datagrams;
     for (let i = first; i < first + perRound; i++) {
       router.handle(datagrams[i]!, senders[i]!);
       now += 0.02; // 50 packets/s per speaker, spread over the round
     }
     const used = process.cpuUsage(before);
+    forwardedInRounds += sink.datagrams - datagramsBefore;
     if (r > 0) samples.push((used.user + used.system) * 1000);
   }
   samples.sort((a, b) => a - b);
   const ns = samples[Math.floor(samples.length / 2)]!;
   const forwarded = perRound * fanout;
+  if (forwardedInRounds !== forwarded * (rounds + 1)) throw new Error(`bench:router: ${forwardedInRounds} datagrams forwarded, expected ${forwarded * (rounds + 1)}`);
+
+  // The flood: per speaker, copies of packets it already sent. Even ones are replays as they
+  // are; odd ones get a fresh sequence number ahead of the stream and a random tag.
+  const forged: Uint8Array[] = [];
+  const forgedFrom: RemoteAddress[] = [];
+  for (let p = 0; p < packetsPerSpeaker; p++) {
+    for (let s = 0; s < speakers.length; s++) {
+      const copy = Uint8Array.from(datagrams[p * speakers.length + s]!);
+      if (p % 2 === 1) {
+        copy[2] = (copy[2]! + 0x40) & 0xff;
+        copy.set(randomBytes(16), copy.length - 16);
+      }
+      forged.push(copy);
+      forgedFrom.push(speakers[s]!.from);
+    }
+  }
+  expectedDrops = 'auth-or-replay';
+  floodDrops = 0;
+  const floodSamples: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < forged.length; i++) router.handle(forged[i]!, forgedFrom[i]!);
+    const used = process.cpuUsage(before);
+    if (r > 0) floodSamples.push((used.user + used.system) * 1000);
+  }
+  expectedDrops = 'none';
+  if (floodDrops !== forged.length * (rounds + 1)) throw new Error(`bench:router: ${floodDrops} flood drops, expected ${forged.length * (rounds + 1)}`);
+  floodSamples.sort((a, b) => a - b);
+  const nsFlood = floodSamples[Math.floor(floodSamples.length / 2)]!;
   registry.close(now);
   return {
     fanout,
@@ -181,6 +245,7 @@ function run(fanout: number): Figures {
     nsPerIncoming: Math.round(ns / perRound),
     nsPerForwarded: Math.round(ns / forwarded),
     forwardedPerSecond: Math.round(forwarded / (ns / 1e9)),
+    nsPerForged: Math.round(nsFlood / forged.length),
   };
 }
 
@@ -189,10 +254,10 @@ if (values.json) {
   console.log(JSON.stringify({ backend: backend.name, node: process.version, results }));
 } else {
   console.log(`relay router without I/O — backend ${backend.name}${backend === nodeCryptoBackend ? ` (native unavailable: ${nativeGcmBackendError})` : ''}, node ${process.version}, median of ${rounds} rounds, CPU time`);
-  console.log('  fan-out  channels  sessions  ns/incoming  ns/forwarded  forwarded/s');
+  console.log('  fan-out  channels  sessions  ns/incoming  ns/forwarded  forwarded/s  ns/forged');
   for (const r of results) {
     console.log(
-      `  ${String(r.fanout).padStart(7)}  ${String(r.channels).padStart(8)}  ${String(r.sessions).padStart(8)}  ${String(r.nsPerIncoming).padStart(11)}  ${String(r.nsPerForwarded).padStart(12)}  ${r.forwardedPerSecond.toLocaleString('en-US').padStart(11)}`,
+      `  ${String(r.fanout).padStart(7)}  ${String(r.channels).padStart(8)}  ${String(r.sessions).padStart(8)}  ${String(r.nsPerIncoming).padStart(11)}  ${String(r.nsPerForwarded).padStart(12)}  ${r.forwardedPerSecond.toLocaleString('en-US').padStart(11)}  ${String(r.nsPerForged).padStart(9)}`,
     );
   }
 }

@@ -4,7 +4,8 @@
  * relay adds, and the memory an idle session costs. A benchmark, not a test: nothing here
  * asserts on time. How it measures: docs/performance.md.
  *
- * Processes: the relay (`node --import tsx relay/src/main.ts`, development mode, fixed ports the
+ * Processes: the relay as the Docker image runs it (compiled first with `npm run relay:build`,
+ * then `node --enable-source-maps dist/relay/src/main.js`, development mode, fixed ports the
  * bench picks) or the plain forwarder pinned to core 0, and the load generator
  * (bench/relay/load-generator.ts) pinned to core 1, talking over loopback.
  *
@@ -14,10 +15,12 @@
  *      maximum sustained load; then a latency step at half of it.
  *   2. plain forwarder: the same channels and steps, and the latency step at the same load.
  *   3. memory: a fresh relay, RSS and heap before and after installing the idle sessions.
- *   4. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
+ *   4. install: a fresh relay, one burst of installs (4,000 by default, sealed beforehand); the
+ *      relay's CPU per install.
+ *   5. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
  *
  * Options: see bench/relay/options.ts (--json, --quick, --seconds, --fanout, --max-sockets,
- * --sessions, --cpu-prof, --memory-only).
+ * --sessions, --cpu-prof, --memory-only, --install-sessions, --install-only).
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -27,7 +30,7 @@ import { detectPinning, findFreePortBlock, installExitHooks, stopAllChildren } f
 import { summariseCpuProfile, type ProfileSummary } from './relay/cpu-profile-summary.js';
 import type { ProbeReply, StepResult } from './relay/load-protocol.js';
 import { parseBenchOptions, type BenchOptions } from './relay/options.js';
-import { coreBusySeconds, residentBytes } from './relay/proc-stats.js';
+import { coreBusySeconds, processCpuSeconds, residentBytes } from './relay/proc-stats.js';
 import {
   buildReport,
   compareLatency,
@@ -35,11 +38,12 @@ import {
   shared,
   sustained,
   type FanoutResult,
+  type InstallResult,
   type LatencyRuns,
   type MemoryResult,
   type RampResult,
 } from './relay/report.js';
-import { LoadGenerator, makeProfileDir, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
+import { buildCompiledRelay, LoadGenerator, makeProfileDir, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PORT_BASE = 47_300;
@@ -270,6 +274,40 @@ async function runMemoryPhase(load: LoadGenerator, ports: BenchPorts, pinning: R
   }
 }
 
+/**
+ * A fresh relay, one burst of `options.installSessions` installs through the signed API, and the
+ * relay process's CPU time (/proc: user + system, every thread) over the burst.
+ */
+async function runInstallPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<InstallResult> {
+  const concurrency = 8;
+  progress(`install: starting a fresh relay, installing ${options.installSessions} sessions, ${concurrency} at a time`);
+  const relay = await startRelay({ root: ROOT, pinning, ports, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' } });
+  try {
+    await load.call('configure', relay.target);
+    // The load generator seals every session first, then sends the installs as fast as the relay
+    // answers; the relay's CPU is read around the whole call, so it includes nothing but installs.
+    const cpuBefore = processCpuSeconds(relay.child.pid);
+    const burst = await load.call('installIdle', { sessions: options.installSessions, channelSize: IDLE_CHANNEL_SIZE, concurrency, presealed: true }, 600_000);
+    const cpuSeconds = processCpuSeconds(relay.child.pid) - cpuBefore;
+    const installed = Math.max(1, burst.installed);
+    const result: InstallResult = {
+      sessions: burst.installed,
+      refused: burst.refused,
+      first_refusal: burst.firstError,
+      retried_503: burst.retries,
+      concurrency,
+      seconds: burst.seconds,
+      installs_per_second: burst.installed / burst.seconds,
+      cpu_seconds: cpuSeconds,
+      cpu_us_per_session: (cpuSeconds * 1e6) / installed,
+    };
+    progress(`install: ${burst.installed} sessions in ${burst.seconds.toFixed(1)} s; relay CPU ${cpuSeconds.toFixed(2)} s, ${Math.round(result.cpu_us_per_session)} µs per session`);
+    return result;
+  } finally {
+    await relay.stop();
+  }
+}
+
 async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, fanout: number, channels: number): Promise<ProfileSummary | null> {
   const dir = makeProfileDir();
   progress(`cpu profile: fan-out ${fanout}, ${channels} channels, profile in ${dir}`);
@@ -285,8 +323,8 @@ async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: 
     await relay.stop();
   }
   // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile. The packet path
-  // runs in the relay worker; the main thread (0) serves the API, and under tsx the module
-  // loader's own threads write profiles too. The worker is the thread busiest during the step.
+  // runs in the relay worker; the main thread (0) serves the API. The worker is the thread
+  // busiest during the step.
   const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const summaries = profiles.map((f) => ({
     file: f,
@@ -317,16 +355,21 @@ async function main(opts: BenchOptions): Promise<void> {
   const ports: BenchPorts = { udp: udp!, api: api!, metrics: metrics! };
   progress(`ports udp ${ports.udp}, api ${ports.api}, metrics ${ports.metrics}; ${pinning.pinned ? 'pinned (taskset)' : `NOT pinned: ${pinning.reason}`}`);
 
+  progress('compiling the relay (npm run relay:build): the benchmark measures the build the Docker image runs');
+  buildCompiledRelay(ROOT);
   const load = LoadGenerator.start(ROOT, pinning);
   try {
-    // --memory-only: no load steps at all (they need a quiet machine; the memory figure does not).
-    const relayPhase: RelayPhase = opts.memoryOnly ? { ramps: new Map(), latency: new Map(), maxChannels: new Map() } : await runRelayPhase(load, ports, pinning);
-    const plainDgram = opts.memoryOnly ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
-    const perFanout = opts.plainBatched && !opts.memoryOnly ? await runPlainBatchedPhase(load, ports, pinning, plainDgram) : plainDgram;
-    const memory = await runMemoryPhase(load, ports, pinning);
+    // --memory-only / --install-only: no load steps at all (they need a quiet machine; these figures do not).
+    const noSteps = opts.memoryOnly || opts.installOnly;
+    const relayPhase: RelayPhase = noSteps ? { ramps: new Map(), latency: new Map(), maxChannels: new Map() } : await runRelayPhase(load, ports, pinning);
+    const plainDgram = noSteps ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
+    const perFanout = opts.plainBatched && !noSteps ? await runPlainBatchedPhase(load, ports, pinning, plainDgram) : plainDgram;
+    const memory = opts.installOnly ? null : await runMemoryPhase(load, ports, pinning);
+    const install = opts.memoryOnly ? null : await runInstallPhase(load, ports, pinning);
     if (opts.memoryOnly) notes.push('--memory-only: no load steps ran; throughput and latency are n/a');
+    if (opts.installOnly) notes.push('--install-only: no load steps or memory phase ran');
     let cpuProfile: ProfileSummary | null = null;
-    if (opts.cpuProfile && !opts.memoryOnly) {
+    if (opts.cpuProfile && !noSteps) {
       const fanout = Math.max(...opts.fanouts);
       const max = relayPhase.ramps.get(fanout)?.max_sustained?.channels ?? channelsFor(fanout);
       cpuProfile = await runProfilePhase(load, ports, pinning, fanout, Math.max(1, Math.round(max * 0.8)));
@@ -361,6 +404,7 @@ async function main(opts: BenchOptions): Promise<void> {
       options: { ...opts, duration_seconds: Math.round((Date.now() - started) / 1000) },
       perFanout,
       memory,
+      install,
       cpuProfile,
       notes,
     });

@@ -15,7 +15,7 @@ import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
 import { DEFAULT_SRTP_PROFILE, isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../shared/srtp/profiles.js';
 import type { CommandIo } from './srtp-command.js';
 import { startRelayProcess, type RelayProcess } from './relay-process.js';
-import { UdpVoiceClient } from './udp-voice-client.js';
+import { timeToken, UdpVoiceClient } from './udp-voice-client.js';
 
 export const DEMO_USAGE = `usage: parley demo [--speakers N] [--listeners N] [--seconds N] [--profile NAME]
 
@@ -161,7 +161,8 @@ export async function runDemoCommand(argv: readonly string[], io: CommandIo): Pr
             const frame = checkFrame(r.payload);
             if (frame === null) m.corrupt++;
             else m.heard.set(frame.speaker, (m.heard.get(frame.speaker) ?? 0) + 1);
-          } else if (r.kind === 'pong') {
+          } else if (r.kind === 'pong' && r.token.some((b) => b !== 0)) {
+            // (A challenge the relay sends unprompted carries a zero token: no round trip in it.)
             m.rttMs.push(performance.now() - new DataView(r.token.buffer, r.token.byteOffset).getFloat64(0));
           }
         }
@@ -176,11 +177,7 @@ export async function runDemoCommand(argv: readonly string[], io: CommandIo): Pr
       speakers.forEach((s, index) => s.client.sendVoice(makeFrame(index, frame)));
       sent++;
       if (frame % (1000 / FRAME_MS) === 0) {
-        for (const m of members) {
-          const token = new Uint8Array(8);
-          new DataView(token.buffer).setFloat64(0, performance.now());
-          m.client.send(m.client.media.protectKeepalive(token));
-        }
+        for (const m of members) m.client.send(m.client.media.protectKeepalive(timeToken()));
       }
       if ((frame + 1) % (1000 / FRAME_MS) === 0) say(progressLine(members, speakers.length, sent, (frame + 1) * FRAME_MS));
       const due = started + (frame + 1) * FRAME_MS;

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../relay/src/config.js';
+import { INSECURE_DEV_API_KEYS } from '../relay/src/config.js';
 import { decodeBase64Url } from '../shared/relay-api/base64url.js';
 import { RelayApiClient } from '../shared/relay-api/relay-api-client.js';
 
@@ -44,6 +44,8 @@ export interface RelayProcess {
   readonly udpPorts: readonly number[];
   readonly api: RelayApiClient;
   readonly relayId: string;
+  /** This run's boot id (seals name it; a restart draws a new one). */
+  readonly bootId: string;
   /** Every line the relay wrote to stdout (JSON logs). */
   readonly output: string[];
   /** Resident set size of the relay process, bytes (Linux /proc). */
@@ -63,6 +65,9 @@ interface ReadyLine {
   readonly udpPorts: readonly number[];
   readonly apiPort: number;
   readonly metricsPort: number;
+  readonly pid: number;
+  readonly bootId: string;
+  readonly publicKey: string;
 }
 
 /**
@@ -118,7 +123,8 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
   const api = new RelayApiClient({
     baseUrl: `http://127.0.0.1:${announced.api}/`,
     relayId,
-    relayPublicKey: decodeBase64Url(INSECURE_DEV_RELAY_PUBLIC_KEY)!,
+    relayBootId: ready.bootId,
+    relayPublicKey: decodeBase64Url(ready.publicKey)!,
     key: { keyId, secret: decodeBase64Url(secret)! },
     fetch: (request) => fetch(request),
     now: Date.now,
@@ -129,6 +135,7 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
     udpPorts: ready.udpPorts,
     api,
     relayId,
+    bootId: ready.bootId,
     output,
     rssBytes() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

@@ -1,6 +1,8 @@
 /**
  * A voice client on a real UDP socket (127.0.0.1): ClientMediaSession (shared/client) plus the
- * socket. Used by `parley demo` and the end-to-end tests.
+ * socket. Used by `parley demo` and the end-to-end tests. Like any client, it answers the relay's
+ * challenges at once (a keepalive echoing the cookie), which is what proves its address and
+ * starts the voice (docs/protocol.md §6.3).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { ClientMediaSession, ReceivedMedia } from '../shared/client/media-session.js';
@@ -12,6 +14,10 @@ export class UdpVoiceClient {
   readonly raw: Uint8Array[] = [];
   /** Datagrams that did not authenticate with this client's keys. */
   rejected = 0;
+  /** Answer challenges at once, as a client must; a test turns this off to play a non-client. */
+  answerChallenges = true;
+  /** Pongs that said this address is proved. */
+  provedPongs = 0;
   #waiters: Array<() => void> = [];
 
   private constructor(
@@ -26,6 +32,10 @@ export class UdpVoiceClient {
       const opened = this.#open(message);
       if (opened === null) this.rejected++;
       else this.received.push(opened);
+      if (opened?.kind === 'pong') {
+        if (opened.addressProved) this.provedPongs++;
+        if (opened.echoNow && this.answerChallenges) this.send(this.media.protectKeepalive(timeToken()));
+      }
       for (const wake of this.#waiters.splice(0)) wake();
     });
   }
@@ -52,13 +62,14 @@ export class UdpVoiceClient {
     this.send(this.media.protectVoice(payload));
   }
 
-  /** Sends a keepalive and waits for its pong (latches this client's address at the relay). */
+  /**
+   * Sends a keepalive and waits for a pong that says the address is proved: the relay latches
+   * this socket's address, challenges it, and the answer (sent by the message handler) proves it.
+   */
   async ping(timeoutMs = 2000): Promise<void> {
-    const token = new Uint8Array(8);
-    new DataView(token.buffer).setFloat64(0, performance.now());
-    const before = this.received.filter((r) => r.kind === 'pong').length;
-    this.send(this.media.protectKeepalive(token));
-    await this.waitFor(() => this.received.filter((r) => r.kind === 'pong').length > before, timeoutMs, 'pong');
+    const before = this.provedPongs;
+    this.send(this.media.protectKeepalive(timeToken()));
+    await this.waitFor(() => this.provedPongs > before, timeoutMs, 'a pong for a proved address');
   }
 
   /** Resolves when `condition` holds; rejects after `timeoutMs`. */
@@ -93,6 +104,13 @@ export class UdpVoiceClient {
     }
     return null;
   }
+}
+
+/** A keepalive token carrying the send time, for the round trip. */
+export function timeToken(): Uint8Array {
+  const token = new Uint8Array(8);
+  new DataView(token.buffer).setFloat64(0, performance.now());
+  return token;
 }
 
 /** Waits a fixed time: for "nothing arrives" checks, bounded and short. */

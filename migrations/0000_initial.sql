@@ -84,6 +84,7 @@ CREATE TABLE `relays` (
 	`id` text PRIMARY KEY NOT NULL,
 	`region` text NOT NULL,
 	`public_key` text NOT NULL,
+	`boot_id` text NOT NULL,
 	`udp_endpoints` text NOT NULL,
 	`sessions` integer NOT NULL,
 	`channels` integer NOT NULL,
@@ -91,8 +92,7 @@ CREATE TABLE `relays` (
 	`control_key_id` text NOT NULL,
 	`registered_at` integer NOT NULL,
 	`last_seen_at` integer NOT NULL,
-	`api_url` text,
-	`boot_id` text
+	`api_url` text
 );
 --> statement-breakpoint
 CREATE TABLE `users` (

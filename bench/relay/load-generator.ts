@@ -17,8 +17,11 @@
  * the relay and the plain forwarder alike. Without the addon it falls back to node:dgram.
  *
  * Latency: this process both sends and receives, so one clock serves both ends. The send time of
- * every packet is kept by (speaker, sequence number) — both are in the clear RTP header the relay
- * forwards unchanged — and looked up when the copy arrives at a listener.
+ * every packet is kept by (speaker, sequence number) — both in the clear RTP header — and looked
+ * up when the copy arrives at a listener. The relay numbers each listener's copy itself
+ * (docs/protocol.md §6.7), but a listener's numbering equals the speaker's here: the speakers
+ * start below 2^14, and nothing is withheld from a proved listener that is not over a limit (the
+ * sample check compares the numbers, so it would tell).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -107,7 +110,10 @@ let voiceReceived = 0;
 let recordLatency = false;
 let latencies = new Float64Array(0);
 let latencyCount = 0;
-let pongs = 0;
+let speakerPongs = 0;
+/** Per listener: whether the relay's newest pong said its address is proved. */
+let listenerProved = new Uint8Array(0);
+let provedListeners = 0;
 const samples: Sample[] = [];
 let sampleBudget = new Uint8Array(0);
 
@@ -196,17 +202,19 @@ async function prepare(params: PrepareParams): Promise<PrepareResult> {
   }
 
   const speakerSocket = await bindConnected(target.udpPort, (message) => {
-    if (isRtcp(message)) pongs++;
+    if (isRtcp(message)) speakerPongs++;
   });
   const listenerSockets: Socket[] = [];
   const listenerPorts: number[] = [];
   const sendTimes = new Float64Array(params.channels * RING);
   sampleBudget = new Uint8Array(listeners.length);
+  listenerProved = new Uint8Array(listeners.length);
+  provedListeners = 0;
   for (let i = 0; i < listeners.length; i++) {
     const index = i;
     const socket = await bindConnected(target.udpPort, (message) => {
       if (isRtcp(message)) {
-        pongs++;
+        answerKeepalive(index, message);
         return;
       }
       voiceReceived++;
@@ -222,6 +230,22 @@ async function prepare(params: PrepareParams): Promise<PrepareResult> {
     });
     listenerSockets.push(socket);
     listenerPorts.push(socket.address().port);
+  }
+  /** A listener opens the relay's pongs: a challenge is answered at once, as a client must. */
+  function answerKeepalive(index: number, message: Uint8Array): void {
+    const member = listeners[index]!;
+    let opened;
+    try {
+      opened = member.client.open(message);
+    } catch {
+      return;
+    }
+    if (opened.kind !== 'pong') return;
+    if (opened.addressProved !== (listenerProved[index] === 1)) {
+      listenerProved[index] = opened.addressProved ? 1 : 0;
+      provedListeners += opened.addressProved ? 1 : -1;
+    }
+    if (opened.echoNow) listenerSockets[index]!.send(member.client.protectKeepalive(new Uint8Array(8)));
   }
   const set: ChannelSet = {
     fanout,
@@ -248,11 +272,12 @@ async function prepare(params: PrepareParams): Promise<PrepareResult> {
 }
 
 /**
- * One keepalive from every member (relay only): latches listeners' addresses and keeps every
- * session inside the relay's idle timeout. Returns how many pongs came back.
+ * One keepalive from every member (relay only): keeps every session inside the relay's idle
+ * timeout and every listener's address proved (the listener sockets' handler answers the
+ * challenges). Waits until every listener is proved. Returns how many pongs came back.
  */
 async function sendKeepalives(set: ChannelSet): Promise<{ sent: number; pongs: number }> {
-  pongs = 0;
+  speakerPongs = 0;
   const token = new Uint8Array(8);
   const jobs: Array<{ socket: Socket; member: Member }> = [
     ...set.channels.map((c) => ({ socket: set.speakerSocket, member: c.speaker })),
@@ -263,10 +288,11 @@ async function sendKeepalives(set: ChannelSet): Promise<{ sent: number; pongs: n
     await sleep(10);
   }
   const deadline = performance.now() + 3000;
-  while (pongs < jobs.length && performance.now() < deadline) await sleep(20);
-  // Pongs are counted, not opened: a listener's pong is opened in the sample check's context
-  // only if it arrives there; keepalives simply prove the latch.
-  return { sent: jobs.length, pongs };
+  const answered = (): number => Math.min(speakerPongs, set.channels.length) + provedListeners;
+  while (answered() < jobs.length && performance.now() < deadline) await sleep(20);
+  // Speakers' pongs are counted, not opened (they share one socket and need no proved address:
+  // they only talk); a listener counts once the relay says its address is proved.
+  return { sent: jobs.length, pongs: answered() };
 }
 
 interface RelayCounters {
@@ -399,9 +425,12 @@ async function step(params: StepParams): Promise<StepResult> {
   const channels = Math.min(params.channels, set.channels.length);
   const perSpeaker = Math.max(1, Math.round(params.seconds * PACKETS_PER_SECOND));
 
-  // Untimed preparation: keepalives (latch + idle timeout), packets, buffers, samples.
-  const keepalive = target.kind === 'relay' ? await sendKeepalives(set) : { sent: 0, pongs: 0 };
+  // Untimed preparation: packets, buffers, samples, then keepalives (idle timeout, proved
+  // addresses). Two rounds, the second echoing the cookie the first brought: every listener's
+  // consent then runs 30 s from now, covering the longest step (as the idle timeout does).
   const packets = protectStepPackets(set, channels, perSpeaker);
+  if (target.kind === 'relay') await sendKeepalives(set);
+  const keepalive = target.kind === 'relay' ? await sendKeepalives(set) : { sent: 0, pongs: 0 };
   const { slab, size } = packets;
   const total = packets.count;
   set.sendTimes.fill(0);
@@ -557,15 +586,22 @@ async function installIdle(params: IdleInstallParams): Promise<IdleInstallResult
   let installed = 0;
   let refused = 0;
   let firstError: string | null = null;
-  await forEachConcurrently(sessions, params.concurrency, async (session) => {
+  const count = async (install: () => Promise<void>): Promise<void> => {
     try {
-      await client.install(session, expiresAt);
+      await install();
       installed++;
     } catch (error) {
       refused++;
       firstError ??= error instanceof Error ? error.message : String(error);
     }
-  });
+  };
+  if (params.presealed === true) {
+    const bodies = sessions.map((session) => client.seal(session, expiresAt));
+    const burstStarted = performance.now();
+    await forEachConcurrently(bodies, params.concurrency, (body) => count(() => client.sendSealed(body)));
+    return { installed, refused, seconds: (performance.now() - burstStarted) / 1000, firstError, retries: client.retries - retriesBefore };
+  }
+  await forEachConcurrently(sessions, params.concurrency, (session) => count(() => client.install(session, expiresAt)));
   return { installed, refused, seconds: (performance.now() - started) / 1000, firstError, retries: client.retries - retriesBefore };
 }
 
@@ -575,7 +611,7 @@ function configure(params: LoadTarget): { ok: true } {
     const publicKey = decodeBase64Url(params.relayPublicKey);
     const secret = decodeBase64Url(params.apiSecret);
     if (publicKey === null || secret === null) throw new Error('load: relay key or API secret is not base64url');
-    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
+    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayBootId: params.relayBootId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
   } else {
     api = null;
   }

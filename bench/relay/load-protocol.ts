@@ -13,6 +13,8 @@ export type LoadTarget =
       /** Prometheus text (the relay's packet counters), or null when the relay exposes none. */
       readonly metricsUrl: string | null;
       readonly relayId: string;
+      /** This run of the relay (its /healthz says); seals name it. */
+      readonly relayBootId: string;
       /** base64url */
       readonly relayPublicKey: string;
       readonly apiKeyId: string;
@@ -131,6 +133,11 @@ export interface IdleInstallParams {
   readonly sessions: number;
   readonly channelSize: number;
   readonly concurrency: number;
+  /**
+   * Seal every session's keys before the first request (not timed), so the requests reach the
+   * relay as a burst rather than at the pace this process seals (X25519 in JavaScript).
+   */
+  readonly presealed?: boolean;
 }
 
 export interface IdleInstallResult {

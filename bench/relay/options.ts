@@ -27,6 +27,10 @@ export interface BenchOptions {
   readonly plainBatched: boolean;
   /** Run only the memory measurement (no load steps), so it can be iterated on quickly. */
   readonly memoryOnly: boolean;
+  /** Sessions installed in one burst on a fresh relay to measure its CPU per install. */
+  readonly installSessions: number;
+  /** Run only the install measurement (no load steps, no memory phase). */
+  readonly installOnly: boolean;
   /** Write heap snapshots of the memory phase's relay (before and after) into this directory. */
   readonly heapSnapshotDir: string | null;
   /** Extra node flags for the memory phase's relay (e.g. --max-semi-space-size=1). */
@@ -46,6 +50,8 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --latency-runs N    latency steps per target and fan-out, the median p99 reported (default 3; quick 1)
   --plain-batched     also ramp the plain forwarder on the relay's batched I/O (recvmmsg/sendmmsg)
   --memory-only       only the memory measurement (a fresh relay, idle sessions; no load steps)
+  --install-sessions N  sessions in the install burst whose relay CPU is measured (default 4000; quick 500)
+  --install-only      only the install measurement (a fresh relay, one burst of installs)
   --heap-snapshots D  also write the memory phase's heap snapshots (before, after) into directory D;
                       compare them with: tsx bench/relay/heap-snapshot-diff.ts D/before.heapsnapshot D/after.heapsnapshot N
   --relay-node-flag F extra node flag for the memory phase's relay (repeatable; investigation)
@@ -72,6 +78,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'latency-runs': { type: 'string' },
         'plain-batched': { type: 'boolean', default: false },
         'memory-only': { type: 'boolean', default: false },
+        'install-sessions': { type: 'string' },
+        'install-only': { type: 'boolean', default: false },
         'heap-snapshots': { type: 'string' },
         'relay-node-flag': { type: 'string', multiple: true },
         'relay-env': { type: 'string', multiple: true },
@@ -96,6 +104,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   if (fanouts.some((f) => f > maxSockets)) fail('every fan-out must fit in --max-sockets');
   const idleSessions = values.sessions === undefined ? (quick ? 500 : 10_000) : Number(values.sessions);
   if (!Number.isInteger(idleSessions) || idleSessions < 200 || idleSessions > 10_000) fail('--sessions must be a whole number from 200 to 10000');
+  const installSessions = values['install-sessions'] === undefined ? (quick ? 500 : 4_000) : Number(values['install-sessions']);
+  if (!Number.isInteger(installSessions) || installSessions < 100 || installSessions > 10_000) fail('--install-sessions must be a whole number from 100 to 10000');
+  if (values['install-only'] === true && values['memory-only'] === true) fail('--install-only and --memory-only exclude each other');
   const memoryNodeFlags = values['relay-node-flag'] ?? [];
   if (memoryNodeFlags.some((f) => !f.startsWith('--'))) fail('--relay-node-flag takes a node flag such as --max-semi-space-size=1');
   const memoryEnv: Record<string, string> = {};
@@ -119,6 +130,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     latencyRuns,
     plainBatched: values['plain-batched'] === true,
     memoryOnly: values['memory-only'] === true,
+    installSessions,
+    installOnly: values['install-only'] === true,
     heapSnapshotDir: values['heap-snapshots'] ?? null,
     memoryNodeFlags,
     memoryEnv,

@@ -1,6 +1,7 @@
 /**
  * Preloaded into the relay process for the memory measurement only
- * (`node --expose-gc --import tsx --import ./bench/relay/relay-probe.ts relay/src/main.ts`).
+ * (`node --expose-gc --import ./dist/bench/relay/relay-probe.js dist/relay/src/main.js`, compiled by
+ * bench/tsconfig.relay-probe.json).
  * The relay exposes no way to run a garbage collection, so this answers one IPC question —
  * "collect, then tell me your memory" (and, when asked, write a heap snapshot) — and does nothing
  * else. It never touches relay state.

@@ -102,6 +102,25 @@ export interface MemoryResult {
   readonly heap_spaces_per_session: Readonly<Record<string, { readonly used: number; readonly committed: number }>>;
 }
 
+/**
+ * One burst of installs on a fresh relay (the control plane after a relay restart, or a large
+ * channel joining): the relay process's CPU (/proc, every thread) per installed session. Each
+ * install is a signed request with keys sealed to the relay, so this is what the relay spends
+ * verifying, opening the seal (X25519, HKDF, AES-GCM) and handing the keys to its worker.
+ */
+export interface InstallResult {
+  readonly sessions: number;
+  readonly refused: number;
+  readonly first_refusal: string | null;
+  readonly retried_503: number;
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly installs_per_second: number;
+  /** Relay CPU (user + system, all threads) over the burst. */
+  readonly cpu_seconds: number;
+  readonly cpu_us_per_session: number;
+}
+
 export interface MachineInfo {
   readonly date: string;
   readonly node: string;
@@ -131,6 +150,8 @@ export interface BenchReport {
   readonly loss: number | null;
   readonly bytes_per_session: number | null;
   readonly heap_bytes_per_session: number | null;
+  /** Relay CPU per session of the install burst (InstallResult). */
+  readonly install_cpu_us_per_session: number | null;
   readonly sessions: number;
   readonly fanouts: readonly number[];
   /** The fan-out the headline throughput figures come from: the one with the lowest ratio. */
@@ -139,6 +160,7 @@ export interface BenchReport {
   readonly meets: Record<keyof typeof TARGETS, boolean | null>;
   readonly per_fanout: readonly FanoutResult[];
   readonly memory: MemoryResult | null;
+  readonly install: InstallResult | null;
   readonly cpu_profile: ProfileSummary | null;
   readonly notes: readonly string[];
 }
@@ -175,10 +197,11 @@ export function buildReport(input: {
   options: Record<string, unknown>;
   perFanout: readonly FanoutResult[];
   memory: MemoryResult | null;
+  install: InstallResult | null;
   cpuProfile: ProfileSummary | null;
   notes: readonly string[];
 }): BenchReport {
-  const { perFanout, memory } = input;
+  const { perFanout, memory, install } = input;
   // Headline throughput: the worst fan-out (lowest ratio to plain; lowest relay figure if no ratio).
   const ranked = perFanout
     .filter((f) => f.relay.max_sustained !== null)
@@ -208,6 +231,7 @@ export function buildReport(input: {
     loss: headline === null ? null : headline.relay.max_sustained!.loss,
     bytes_per_session: memory === null ? null : Math.round(memory.bytes_per_session),
     heap_bytes_per_session: memory === null ? null : Math.round(memory.heap_bytes_per_session),
+    install_cpu_us_per_session: install === null ? null : Math.round(install.cpu_us_per_session),
     sessions,
     fanouts: perFanout.map((f) => f.fanout),
     headline_fanout: headline?.fanout ?? null,
@@ -220,6 +244,7 @@ export function buildReport(input: {
     },
     per_fanout: perFanout,
     memory,
+    install,
     cpu_profile: input.cpuProfile,
     notes: input.notes,
   };
@@ -370,6 +395,14 @@ export function formatReport(report: BenchReport): string {
       .map(([name, d]) => `${name} ${int(d.used)}/${int(d.committed)}`);
     if (spaces.length > 0) lines.push(`  per idle session by V8 space, used/committed B: ${spaces.join(', ')}`);
   }
+  if (report.install !== null) {
+    const inst = report.install;
+    lines.push('');
+    lines.push(
+      `install burst: ${int(inst.sessions)} sessions on a fresh relay, ${inst.concurrency} at a time, in ${inst.seconds.toFixed(1)} s (${int(inst.installs_per_second)}/s, ${inst.refused} refused${inst.first_refusal ? `: ${inst.first_refusal}` : ''}, ${inst.retried_503} retried after 503);` +
+        ` relay CPU ${inst.cpu_seconds.toFixed(2)} s, ${int(inst.cpu_us_per_session)} µs per session`,
+    );
+  }
   if (report.cpu_profile !== null) {
     lines.push('');
     lines.push(`relay CPU profile at load (${report.cpu_profile.window_ms} ms window), ${formatProfileSummary(report.cpu_profile)}`);
@@ -391,6 +424,9 @@ export function formatReport(report: BenchReport): string {
   lines.push(row('loss at max sustained', report.loss === null ? 'n/a' : pct(report.loss), '< 0.1%', report.loss === null ? null : report.loss < MAX_SUSTAINED_LOSS));
   lines.push(row('bytes / idle session', report.bytes_per_session === null ? 'n/a' : int(report.bytes_per_session), '≤ 4096', report.meets.bytes_per_session));
   lines.push(row('sessions installed', int(report.sessions), '10,000', report.meets.sessions));
+  if (report.install_cpu_us_per_session !== null) {
+    lines.push(row('install CPU / session', `${int(report.install_cpu_us_per_session)} µs`, '', null).replace(/target\s+n\/a$/, ''));
+  }
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines.join('\n');
 }

@@ -4,6 +4,7 @@
  * path the control plane takes, so installs cost the relay what they cost in production.
  */
 import { RelayApiClient, RelayApiError } from '../../shared/relay-api/relay-api-client.js';
+import type { InstallSessionBody } from '../../shared/relay-api/messages.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
 import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
@@ -13,6 +14,8 @@ export interface RelayApiTarget {
   readonly baseUrl: string;
   /** The relay's id: the audience every request is signed for. */
   readonly relayId: string;
+  /** This run of the relay; seals name it. */
+  readonly relayBootId: string;
   readonly relayPublicKey: Uint8Array;
   readonly key: SigningKey;
 }
@@ -48,7 +51,22 @@ export class BenchSessionInstaller {
   }
 
   async install(session: BenchSession, expiresAt: number): Promise<void> {
-    const input = {
+    const body = this.seal(session, expiresAt);
+    await this.#retryingUnavailable(() => this.#client.installSealed(body));
+  }
+
+  /** The install body with its keys sealed (the caller's costly part), for sendSealed. */
+  seal(session: BenchSession, expiresAt: number): InstallSessionBody {
+    return this.#client.sealInstall(this.#input(session, expiresAt));
+  }
+
+  /** Sends a body from seal(), signed now. */
+  async sendSealed(body: InstallSessionBody): Promise<void> {
+    await this.#retryingUnavailable(() => this.#client.installSealed(body));
+  }
+
+  #input(session: BenchSession, expiresAt: number) {
+    return {
       sessionId: session.sessionId,
       userId: session.userId,
       channelId: session.channelId,
@@ -58,7 +76,6 @@ export class BenchSessionInstaller {
       expiresAt,
       keys: { clientToRelay: session.clientToRelay, relayToClient: session.relayToClient },
     };
-    await this.#retryingUnavailable(() => this.#client.installSession(input));
   }
 
   /** Revokes a session; a session that is already gone counts as revoked. */

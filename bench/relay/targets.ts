@@ -1,7 +1,9 @@
 /**
- * The processes of one benchmark run: the real relay (relay/src/main.ts) or the plain forwarder
- * on one core, and the load generator on the other, each a pinned child process.
+ * The processes of one benchmark run: the real relay, compiled and started as the Docker image
+ * starts it, or the plain forwarder on one core, and the load generator on the other, each a
+ * pinned child process.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,15 +73,34 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The relay's entry once compiled, and the memory probe compiled beside it (bench/tsconfig.relay-probe.json). */
+const COMPILED_RELAY = 'dist/relay/src/main.js';
+const COMPILED_PROBE = './dist/bench/relay/relay-probe.js';
+
+/**
+ * Compiles the relay (`npm run relay:build`) and the memory probe into dist/, so that the
+ * benchmark runs exactly what the Docker image runs: `node --enable-source-maps
+ * dist/relay/src/main.js`, no TypeScript loader in the process (tsx's module-hook threads were
+ * measured adding tens of milliseconds of p99 on the relay's core). tsc's output goes to stderr.
+ */
+export function buildCompiledRelay(root: string): void {
+  for (const project of ['relay/tsconfig.build.json', 'bench/tsconfig.relay-probe.json']) {
+    const result = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: root, stdio: ['ignore', 2, 2] });
+    if (result.status !== 0) throw new Error(`bench:relay: tsc -p ${project} failed (${result.error?.message ?? `exit ${result.status}`})`);
+  }
+}
+
+/** Starts the compiled relay (buildCompiledRelay first). */
 export async function startRelay(options: RelayProcessOptions): Promise<RelayProcess> {
   const { ports } = options;
   const nodeArgs: string[] = [];
   if (options.probe) nodeArgs.push('--expose-gc');
   if (options.cpuProfileDir !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
   nodeArgs.push(...(options.nodeFlags ?? []));
-  nodeArgs.push('--import', 'tsx');
-  if (options.probe) nodeArgs.push('--import', './bench/relay/relay-probe.ts');
-  nodeArgs.push('relay/src/main.ts');
+  // The Docker image's command line: node --enable-source-maps dist/relay/src/main.js.
+  nodeArgs.push('--enable-source-maps');
+  if (options.probe) nodeArgs.push('--import', COMPILED_PROBE);
+  nodeArgs.push(COMPILED_RELAY);
   const child = startPinnedChild({
     name: 'relay',
     core: RELAY_CORE,
@@ -112,6 +133,8 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
   });
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
   await waitForHttp(metricsUrl, child, 20_000);
+  // Which run of the relay this is: seals name it (docs/protocol.md §8.4).
+  const health = (await (await fetch(`http://127.0.0.1:${ports.api}/healthz`)).json()) as { bootId: string };
   const colon = INSECURE_DEV_API_KEYS.indexOf(':');
   return {
     child,
@@ -123,6 +146,7 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
       apiUrl: `http://127.0.0.1:${ports.api}`,
       metricsUrl,
       relayId: BENCH_RELAY_ID,
+      relayBootId: health.bootId,
       relayPublicKey: INSECURE_DEV_RELAY_PUBLIC_KEY,
       apiKeyId: INSECURE_DEV_API_KEYS.slice(0, colon),
       apiSecret: INSECURE_DEV_API_KEYS.slice(colon + 1),

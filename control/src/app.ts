@@ -13,6 +13,7 @@ import type { Context } from 'hono';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { ControlConfigError, loadControlConfig, type ControlConfig } from './config.js';
 import { openDatabase } from './db/client.js';
+import { classifyDatabaseError } from './db/database-errors.js';
 import { ApiError, type ErrorCode } from './http/errors.js';
 import type { ControlEnv } from './http/context.js';
 import { createRequestLog } from './http/request-log.js';
@@ -83,6 +84,9 @@ function httpExceptionCode(error: HTTPException): ErrorCode {
       return error.status >= 500 ? 'internal_error' : 'bad_request';
   }
 }
+
+/** A database outage is usually a blip (a Turso failover, a lost connection): retry soon. */
+const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 function respondWithError(c: Context<ControlEnv>, error: ApiError) {
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds));
@@ -155,9 +159,19 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
       // status, but the body is always our shape, never the exception's text.
       return respondWithError(c, new ApiError(httpExceptionCode(error)));
     }
+    const log = c.var.log ?? createRequestLog('none');
+    // A database error's message holds the statement's parameters (hashes, tokens): only its
+    // class names and libSQL code are logged.
+    const database = classifyDatabaseError(error);
+    if (database !== undefined) {
+      log.write('error', database.failure === 'unavailable' ? 'database_unavailable' : 'database_error', { method: c.req.method, path: c.req.path, chain: database.chain, code: database.code });
+      if (database.failure === 'unavailable') {
+        return respondWithError(c, new ApiError('unavailable', { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS }));
+      }
+      return respondWithError(c, new ApiError('internal_error'));
+    }
     // Unexpected: the client learns nothing; the log gets the error's name and message
     // (by convention free of secrets) but no stack and no request body.
-    const log = c.var.log ?? createRequestLog('none');
     log.write('error', 'unhandled_error', { method: c.req.method, path: c.req.path, error: error.name, message: error.message });
     return respondWithError(c, new ApiError('internal_error'));
   });

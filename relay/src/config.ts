@@ -79,6 +79,13 @@ export interface RelayConfig {
   readonly metrics: RelayMetricsConfig;
   /** Base URL of the control plane, normalised by `URL`, always ending in `/`. */
   readonly controlPlaneUrl: string;
+  /**
+   * Register with the control plane and heartbeat (RELAY_REGISTER, default true); false runs a
+   * relay with no control plane (tests, benchmarks, local tools).
+   */
+  readonly register: boolean;
+  /** How often the relay heartbeats to the control plane (docs/protocol.md §8.6). */
+  readonly heartbeatIntervalMs: number;
   /** Signs register/heartbeat requests (audience "control"); never one of `api.keys`. */
   readonly controlPlaneKey: { readonly keyId: string; readonly secret: Uint8Array };
   /** The relay's long-term X25519 private key (32 bytes). */
@@ -129,6 +136,9 @@ export const INSECURE_DEV_RELAY_PRIVATE_KEY = 'cGFybGV5LWluc2VjdXJlLWRldi1yZWxhe
 
 /** Public key of INSECURE_DEV_RELAY_PRIVATE_KEY, for a development control plane. */
 export const INSECURE_DEV_RELAY_PUBLIC_KEY = '73b4afF3g0l7VjCvndgY8Gm6cZeGWI0CRtRqlW3IFEA';
+
+/** The variables that carry secrets: read once by loadRelayConfig, never logged or passed on. */
+export const SECRET_VARIABLES = ['RELAY_API_KEYS', 'RELAY_CONTROL_KEY', 'RELAY_PRIVATE_KEY', 'RELAY_METRICS_TOKEN'] as const;
 
 /** fly.io delivers UDP only to sockets bound to this address (and replies must leave from it). */
 export const FLY_UDP_HOST = 'fly-global-services';
@@ -196,6 +206,16 @@ function readChoice<T extends string>(env: Env, problems: Problems, name: string
     return fallback;
   }
   return choice;
+}
+
+function readBoolean(env: Env, problems: Problems, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (raw !== 'true' && raw !== 'false') {
+    problems.add(name, `must be true or false; got ${quote(raw)}`);
+    return fallback;
+  }
+  return raw === 'true';
 }
 
 function readPattern(env: Env, problems: Problems, name: string, pattern: RegExp, fallback: string, what: string): string {
@@ -478,6 +498,10 @@ export function loadRelayConfig(env: Record<string, string | undefined>, host: R
   }
 
   const controlPlaneUrl = readControlPlaneUrl(env, problems, production);
+  const register = readBoolean(env, problems, 'RELAY_REGISTER', true);
+  if (production && !register) problems.add('RELAY_REGISTER', 'must not be false in production: a relay the control plane does not know gets no sessions');
+  // Short intervals are for end-to-end tests; production heartbeats at most once a second.
+  const heartbeatIntervalMs = readInteger(env, problems, 'RELAY_HEARTBEAT_INTERVAL_MS', 10_000, production ? 1_000 : 100, 600_000);
   const privateKey = readPrivateKey(env, problems, production, insecure);
   const controlKeys = readKeyList(env, problems, production, insecure, CONTROL_KEY_VARIABLE);
   if (controlKeys.size > 1) problems.add('RELAY_CONTROL_KEY', 'must be exactly one keyId:secret');
@@ -525,6 +549,8 @@ export function loadRelayConfig(env: Record<string, string | undefined>, host: R
     api,
     metrics,
     controlPlaneUrl,
+    register,
+    heartbeatIntervalMs,
     controlPlaneKey: { keyId: controlKeyId, secret: controlSecret },
     privateKey,
     publicKey: x25519PublicKey(privateKey),
@@ -547,6 +573,8 @@ export function describeRelayConfig(config: RelayConfig): Record<string, unknown
     api: { host: config.api.host, port: config.api.port, keyIds: [...config.api.keys.keys()] },
     metrics: { host: config.metrics.host, port: config.metrics.port, tokenRequired: config.metrics.token !== null },
     controlPlane: new URL(config.controlPlaneUrl).origin,
+    register: config.register,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
     publicKey: Buffer.from(config.publicKey).toString('base64url'),
     registry: config.registry,
     router: config.router,

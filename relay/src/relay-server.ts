@@ -5,9 +5,11 @@
  * own shard of the channels. One code path for every worker count: development runs one worker.
  *
  * The main thread is the only one that holds the relay's private key and the API keys: it opens
- * sealed session keys and hands the opened keys to the channel's worker (see worker-protocol.ts).
+ * sealed session keys (in the seal opener, which holds the private key from start on) and hands
+ * the opened keys to the channel's worker (see worker-protocol.ts).
  * `main.ts` loads the config and signals; tests start the process as a child.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -17,7 +19,11 @@ import { createInternalApi } from './api/internal-api.js';
 import type { RelayLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { NonceCache } from './api/nonce-cache.js';
+import { bearerTokenMatches } from './api/bearer-token.js';
 import { WorkerPool } from './workers/worker-pool.js';
+import { encodeBase64Url } from '../../shared/relay-api/base64url.js';
+import { createSealOpener, type SealOpener } from '../../shared/relay-api/sealed-keys.js';
+import { createNativeSealOpener, nativeKeysError } from './io/native-keys.js';
 
 export interface RelayServerOptions {
   readonly config: RelayConfig;
@@ -38,12 +44,23 @@ function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * A fresh boot id (shared/relay-api/ids.ts): 16 random bytes, base64url. Seals name it
+ * (docs/protocol.md §8.4), so nothing sealed for an earlier run of this relay opens in this one.
+ */
+export function newRelayBootId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 export class RelayServer {
   readonly metrics: RelayMetrics;
+  /** This run of the relay: announced at registration, bound into every seal. */
+  readonly bootId = newRelayBootId();
   #workers!: WorkerPool;
   #api!: ServerType;
   #metricsServer!: ServerType;
   #controlPlane: ControlPlaneClient | null = null;
+  #sealOpener: SealOpener | null = null;
   #closed = false;
 
   private constructor(
@@ -99,14 +116,21 @@ export class RelayServer {
 
   async #start(register: boolean): Promise<void> {
     const { config, logger, now } = this;
-    this.#workers = await WorkerPool.start(config, logger);
+    // Sessions lost with a worker are reported at once, not at the next heartbeat.
+    this.#workers = await WorkerPool.start(config, logger, { onSessionsLost: () => this.#controlPlane?.sendHeartbeatNow() });
     const workers = this.#workers.workers;
+    // The private key goes into the opener once; it computes the public key once (every seal's C
+    // names it). The native one opens a seal in OpenSSL, in memory the addon cleanses.
+    const sealOpener = createNativeSealOpener(config.privateKey) ?? createSealOpener(config.privateKey);
+    this.#sealOpener = sealOpener;
+    if (sealOpener.name !== 'native') logger.warn({ reason: nativeKeysError }, 'native seal opener unavailable; opening sealed keys in JavaScript (slower)');
 
     const api = createInternalApi({
       sessions: this.#workers,
       relayId: config.relayId,
+      bootId: this.bootId,
       apiKeys: config.api.keys,
-      relayPrivateKey: config.privateKey,
+      sealOpener,
       now,
       nonceCache: new NonceCache(),
       logger,
@@ -118,16 +142,21 @@ export class RelayServer {
       this.#controlPlane = new ControlPlaneClient({
         controlUrl: config.controlPlaneUrl,
         relayId: config.relayId,
+        bootId: this.bootId,
         region: config.region,
         udpEndpoints: workers.map((w) => w.udpEndpoint),
         publicKey: config.publicKey,
         key: config.controlPlaneKey,
-        load: () => ({ sessions: this.#workers.size, channels: this.#workers.channelCount }),
-        draining: () => this.#workers.draining,
+        report: async () => {
+          const { rekeyRequested, lostSessions } = await this.#workers.sessionReport();
+          return { load: { sessions: this.#workers.size, channels: this.#workers.channelCount }, draining: this.#workers.draining, rekeyRequested, lostSessions };
+        },
+        delivered: (report) => this.#workers.acknowledgeLost(report.lostSessions),
         fetch: (request) => fetch(request),
         timers: { setTimeout: (cb, ms) => setTimeout(cb, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
         now,
         logger,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
       });
       this.#controlPlane.start();
     }
@@ -144,6 +173,7 @@ export class RelayServer {
     logger.info(
       {
         srtpBackend: first.srtpBackend,
+        sealOpener: sealOpener.name,
         udpBatching: first.batchingUnavailable === null,
         udpBatchedInput: first.batchedInputUnavailable === null,
         workers: workers.length,
@@ -152,6 +182,9 @@ export class RelayServer {
         metricsPort: this.metricsPort,
         environment: config.environment,
         insecureDefaults: config.insecureDefaults,
+        // What a control plane seals session keys to (docs/protocol.md §8.4); public.
+        publicKey: encodeBase64Url(config.publicKey),
+        bootId: this.bootId,
       },
       'relay listening',
     );
@@ -161,7 +194,7 @@ export class RelayServer {
     const token = this.config.metrics.token;
     const app = new Hono();
     app.get('/metrics', async (c) => {
-      if (token !== null && c.req.header('authorization') !== `Bearer ${token}`) {
+      if (token !== null && !bearerTokenMatches(c.req.header('authorization'), token)) {
         return c.json({ error: 'unauthorized' }, 401, { 'www-authenticate': 'Bearer realm="parley-relay-metrics"' });
       }
       return c.text(await this.metrics.text(), 200, { 'content-type': this.metrics.contentType });
@@ -191,6 +224,7 @@ export class RelayServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#controlPlane?.close();
+    this.#sealOpener?.close();
     await Promise.all([
       this.#workers?.close(),
       this.#api ? closeServer(this.#api) : undefined,

@@ -1,14 +1,23 @@
 /**
  * The client's side of one voice session with a relay, without sockets: it numbers and
  * protects outgoing voice, builds keepalives, and opens what the relay sends back. The app
- * moves the bytes (UDP in Node, a native socket elsewhere).
+ * moves the bytes (UDP in Node, a native socket elsewhere), all from one socket.
  *
- * Streams Parley numbers itself start below 2^15 (docs/protocol.md §2.6), so a receiver's first
- * ROC guess is never ambiguous.
+ * What the app must do (docs/protocol.md §6.2–6.3):
+ *   - send a keepalive (`protectKeepalive`) as soon as it joins, then every 5 s: the relay sends
+ *     voice only to an address that proved it receives there;
+ *   - when `open` returns a pong with `echoNow`, send a keepalive at once: the relay challenged
+ *     this address, and the keepalive carries the cookie back (this session keeps the latest
+ *     cookie and puts it in every keepalive). That exchange takes one round trip at join and
+ *     after a NAT rebinding, and voice starts when it is done.
+ *
+ * Streams Parley numbers itself start below 2^15 (docs/protocol.md §6.1), so a receiver that
+ * misses the first packets still has 2^15 packets to catch one before the first wrap.
  *
  * On a key rotation the app makes a new ClientMediaSession for the new SSRC and keys, sends with
- * it at once, and keeps the old one to open what arrives under the old keys until the overlap
- * ends (the relay switches to the new keys after the first packet it receives under them).
+ * it at once (a keepalive first, if it is not talking), and keeps the old one to open what arrives
+ * under the old keys until the overlap ends (the relay switches to the new keys after the first
+ * packet it receives under them).
  */
 import { SrtpContext } from '../srtp/context.js';
 import type { SrtpCryptoBackend } from '../srtp/crypto-backend.js';
@@ -16,7 +25,8 @@ import { isRtcpPacket } from '../srtp/demux.js';
 import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import type { SrtpProfileName } from '../srtp/profiles.js';
 import { parseRtpPacket, serializeRtpPacket } from '../srtp/rtp-header.js';
-import { decodeKeepalive, encodeKeepalive, KEEPALIVE_TOKEN_LENGTH } from '../protocol/keepalive.js';
+import { constantTimeEqual } from '../bytes.js';
+import { decodeKeepalive, encodeKeepalive, KEEPALIVE_COOKIE_LENGTH, KEEPALIVE_TOKEN_LENGTH } from '../protocol/keepalive.js';
 
 export interface MediaSessionOptions {
   readonly profile: SrtpProfileName;
@@ -35,7 +45,15 @@ export interface MediaSessionOptions {
 
 export type ReceivedMedia =
   | { readonly kind: 'voice'; readonly ssrc: number; readonly sequenceNumber: number; readonly timestamp: number; readonly payload: Uint8Array }
-  | { readonly kind: 'pong'; readonly token: Uint8Array }
+  | {
+      readonly kind: 'pong';
+      /** The token of the ping it answers (all zero in a challenge the relay sent unprompted). */
+      readonly token: Uint8Array;
+      /** Whether the relay holds this address proved (sends voice to it); false in a challenge. */
+      readonly addressProved: boolean;
+      /** Send a keepalive now: a challenge with a cookie this session has not yet answered at once. */
+      readonly echoNow: boolean;
+    }
   | { readonly kind: 'rtcp' };
 
 export class ClientMediaSession {
@@ -46,6 +64,11 @@ export class ClientMediaSession {
   readonly #timestampStep: number;
   #sequence: number;
   #timestamp = 0;
+  /** The cookie of the newest pong or challenge, echoed in every keepalive (zero before one). */
+  readonly #cookie = new Uint8Array(KEEPALIVE_COOKIE_LENGTH);
+  /** The last challenge's cookie answered at once, so a repeated challenge is answered only once. */
+  readonly #answeredAtOnce = new Uint8Array(KEEPALIVE_COOKIE_LENGTH);
+  #addressProved = false;
 
   constructor(options: MediaSessionOptions) {
     const initial = options.initialSequence ?? 0;
@@ -58,6 +81,11 @@ export class ClientMediaSession {
     this.#timestampStep = options.timestampStep ?? 960;
     this.#send = new SrtpContext({ profile: options.profile, backend: options.backend, ...options.sendKeys });
     this.#receive = new SrtpContext({ profile: options.profile, backend: options.backend, ...options.receiveKeys });
+  }
+
+  /** Whether the relay's newest pong said this address is proved (voice flows to it). */
+  get addressProved(): boolean {
+    return this.#addressProved;
   }
 
   /** Next sequence number this session will send. */
@@ -76,10 +104,13 @@ export class ClientMediaSession {
     return this.#send.protectRtp(packet);
   }
 
-  /** A keepalive ping carrying an 8-byte token the relay echoes (e.g. a send timestamp). */
+  /**
+   * A keepalive ping carrying an 8-byte token the relay echoes (e.g. a send timestamp) and the
+   * latest cookie the relay sent, which proves this address receives.
+   */
   protectKeepalive(token: Uint8Array): Uint8Array {
     if (token.length !== KEEPALIVE_TOKEN_LENGTH) throw new RangeError('media session: keepalive token must be 8 bytes');
-    return this.#send.protectRtcp(encodeKeepalive('ping', this.ssrc, token));
+    return this.#send.protectRtcp(encodeKeepalive('ping', this.ssrc, token, this.#cookie));
   }
 
   /** Opens a datagram from the relay. Throws SrtpError for anything that does not authenticate. */
@@ -87,8 +118,18 @@ export class ClientMediaSession {
     const rtcp = isRtcpPacket(datagram);
     const plain = rtcp ? this.#receive.unprotectRtcp(datagram) : this.#receive.unprotectRtp(datagram);
     if (rtcp) {
+      // The relay's pongs come under the SSRC of the ping they answer (this session's own), in
+      // the relay→client context, next to the speakers' SSRCs.
       const keepalive = decodeKeepalive(plain);
-      return keepalive?.kind === 'pong' ? { kind: 'pong', token: keepalive.token } : { kind: 'rtcp' };
+      if (keepalive === null || keepalive.kind === 'ping') return { kind: 'rtcp' };
+      const addressProved = keepalive.kind === 'pong';
+      // A pong overtaken by a newer one says nothing new: keep the newer cookie.
+      if (!this.#receive.lastOpenedWasNewest) return { kind: 'pong', token: keepalive.token, addressProved, echoNow: false };
+      this.#cookie.set(keepalive.cookie);
+      this.#addressProved = addressProved;
+      const echoNow = !addressProved && !constantTimeEqual(keepalive.cookie, this.#answeredAtOnce);
+      if (echoNow) this.#answeredAtOnce.set(keepalive.cookie);
+      return { kind: 'pong', token: keepalive.token, addressProved, echoNow };
     }
     const { header, payload } = parseRtpPacket(plain);
     return { kind: 'voice', ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, payload };

@@ -19,3 +19,22 @@ export function assertRelayApiId(value: unknown, what: string): asserts value is
     throw new RangeError(`relay-api: ${what} must be 1..${MAX_RELAY_API_ID_LENGTH} visible ASCII characters`);
   }
 }
+
+/**
+ * A relay's boot id (docs/protocol.md §8.6): 16 random bytes a relay draws each time it starts,
+ * as unpadded base64url (22 characters). It is announced at registration and bound into every
+ * seal (sealed-keys.ts), so keys sealed for an earlier run of the relay never open in a later one.
+ */
+export const RELAY_BOOT_ID_LENGTH = 22;
+
+const BOOT_ID_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+
+/** 22 base64url characters whose unused low bits are zero: exactly 16 bytes, one spelling each. */
+export function isRelayBootId(value: unknown): value is string {
+  return typeof value === 'string' && BOOT_ID_PATTERN.test(value);
+}
+
+export function assertRelayBootId(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`relay-api: ${what} must be a string`);
+  if (!BOOT_ID_PATTERN.test(value)) throw new RangeError(`relay-api: ${what} must be ${RELAY_BOOT_ID_LENGTH} base64url characters (16 bytes)`);
+}

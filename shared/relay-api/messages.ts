@@ -8,7 +8,7 @@
  * rule and never repeats the value, so nothing secret can end up in a 400 body or a log line.
  */
 import { decodeBase64Url } from './base64url.js';
-import { isRelayApiId, MAX_RELAY_API_ID_LENGTH } from './ids.js';
+import { isRelayApiId, isRelayBootId, MAX_RELAY_API_ID_LENGTH, RELAY_BOOT_ID_LENGTH } from './ids.js';
 import { SEAL_VERSION, type SealedKeys } from './sealed-keys.js';
 import { isSrtpProfileName, type SrtpProfileName } from '../srtp/profiles.js';
 
@@ -29,7 +29,7 @@ export interface InstallSessionBody {
   readonly permissions: SessionPermissionsBody;
   /** Absolute expiry, ms since the Unix epoch. */
   readonly expiresAt: number;
-  /** Sealed to this relay for (relayId, sessionId, ssrc, profile): sealed-keys.ts. */
+  /** Sealed to this relay for (relayId, bootId, sessionId, ssrc, profile): sealed-keys.ts. */
   readonly sealedKeys: SealedKeys;
 }
 
@@ -104,6 +104,12 @@ export interface ErrorResponse {
 /** POST {control}/internal/relays/register and …/heartbeat (same body). */
 export interface RelayRegistrationBody {
   readonly relayId: string;
+  /**
+   * This run of the relay (ids.ts): new at every start. Seals name it (§8.4), so the control plane
+   * seals with the boot id of the relay's latest registration; a new one means the relay restarted
+   * and every session it held is gone.
+   */
+  readonly bootId: string;
   /** fly.io region code or similar. */
   readonly region: string;
   /** Worker 0's public endpoint: the same as `udpEndpoints[0]`. */
@@ -114,6 +120,18 @@ export interface RelayRegistrationBody {
   readonly publicKey: string;
   readonly load: { readonly sessions: number; readonly channels: number };
   readonly draining: boolean;
+  /**
+   * Sessions whose current keys reached the soft key-usage limit (docs/protocol.md §2.8): the
+   * control plane should rotate them (§8.5). Listed in every body while it holds, at most
+   * MAX_REPORTED_SESSIONS.
+   */
+  readonly rekeyRequested: readonly string[];
+  /**
+   * Sessions the relay lost without being told to end them (a worker crashed or hung, §8.5): the
+   * control plane should re-key them, here or on another relay. Listed until a body carrying them
+   * was answered 2xx, at most MAX_REPORTED_SESSIONS at a time (the rest in the next ones).
+   */
+  readonly lostSessions: readonly string[];
 }
 
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
@@ -124,6 +142,8 @@ const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:_-]{1,253}$/;
 /** Most UDP endpoints in a registration: relay/src/config.ts MAX_RELAY_WORKERS. */
 export const MAX_RELAY_UDP_ENDPOINTS = 64;
+/** Most session ids in rekeyRequested and in lostSessions: keeps a body near 32 KiB at worst. */
+export const MAX_REPORTED_SESSIONS = 128;
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** UTF-8 JSON → value. Refuses invalid UTF-8 and invalid JSON without quoting either. */
@@ -225,7 +245,7 @@ export function parseInstallSessionResponse(value: unknown): ParseResult<Install
 
 export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
   try {
-    const o = object(value, 'body', ['relayId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining']);
+    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining', 'rekeyRequested', 'lostSessions']);
     const first = udpEndpoint(o.udpEndpoint, 'udpEndpoint');
     const list = o.udpEndpoints;
     if (!Array.isArray(list) || list.length < 1 || list.length > MAX_RELAY_UDP_ENDPOINTS) {
@@ -240,16 +260,20 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
     if (typeof publicKey !== 'string' || publicKey.length !== 43 || decodeBase64Url(publicKey) === null) {
       throw new Refusal('publicKey must be 32 bytes of base64url');
     }
+    if (!isRelayBootId(o.bootId)) throw new Refusal(`bootId must be ${RELAY_BOOT_ID_LENGTH} base64url characters (16 bytes)`);
     return {
       ok: true,
       value: {
         relayId: id(o.relayId, 'relayId'),
+        bootId: o.bootId,
         region: id(o.region, 'region'),
         udpEndpoint: first,
         udpEndpoints: endpoints,
         publicKey,
         load: { sessions: count(load.sessions, 'load.sessions'), channels: count(load.channels, 'load.channels') },
         draining: bool(o.draining, 'draining'),
+        rekeyRequested: sessionIds(o.rekeyRequested, 'rekeyRequested'),
+        lostSessions: sessionIds(o.lostSessions, 'lostSessions'),
       },
     };
   } catch (error) {
@@ -284,6 +308,11 @@ function object(value: unknown, what: string, allowed: readonly string[]): Recor
 function id(value: unknown, what: string): string {
   if (!isRelayApiId(value)) throw new Refusal(`${what} must be a string of 1..${MAX_RELAY_API_ID_LENGTH} visible ASCII characters`);
   return value;
+}
+
+function sessionIds(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.length > MAX_REPORTED_SESSIONS) throw new Refusal(`${what} must be an array of at most ${MAX_REPORTED_SESSIONS} session ids`);
+  return value.map((item: unknown, i) => id(item, `${what}[${i}]`));
 }
 
 function bool(value: unknown, what: string): boolean {

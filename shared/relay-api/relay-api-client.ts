@@ -20,6 +20,8 @@ export interface RelayApiClientOptions {
   /** The relay's internal API base URL, e.g. https://relay-ams.example.net/. */
   readonly baseUrl: string;
   readonly relayId: string;
+  /** The relay's boot id from its latest registration (§8.6); seals name it. */
+  readonly relayBootId: string;
   /** The relay's X25519 public key, as it registered it. */
   readonly relayPublicKey: Uint8Array;
   readonly key: SigningKey;
@@ -54,11 +56,24 @@ export class RelayApiClient {
 
   /** Installs a session; the answer says which UDP endpoint its client must send to. */
   async installSession(input: InstallSessionInput): Promise<InstallSessionResponse> {
+    return this.installSealed(this.sealInstall(input));
+  }
+
+  /**
+   * The install body for `input`, its keys sealed to the relay (the expensive part: X25519), to
+   * send with installSealed. A relay accepts a key set once (§8.4): a body that reached it is not
+   * worth sending again except to learn the answer (409 keys-reused if it was installed).
+   */
+  sealInstall(input: InstallSessionInput): InstallSessionBody {
     const { keys, ...fields } = input;
-    const body: InstallSessionBody = {
+    return {
       ...fields,
       sealedKeys: sealSessionKeys(this.#options.relayPublicKey, this.#sealContext(input.sessionId, input.ssrc, input.profile), keys),
     };
+  }
+
+  /** Sends an install body from sealInstall, signed now. */
+  async installSealed(body: InstallSessionBody): Promise<InstallSessionResponse> {
     const answer = parseInstallSessionResponse(await this.#request('POST', 'v1/sessions', body));
     // A 201 we cannot read leaves the client without an endpoint: as much a failure as a 5xx.
     if (!answer.ok) throw new RelayApiError(201, 'invalid_response', answer.detail);
@@ -84,7 +99,7 @@ export class RelayApiClient {
   }
 
   #sealContext(sessionId: string, ssrc: number, profile: SrtpProfileName) {
-    return { relayId: this.#options.relayId, sessionId, ssrc, profile };
+    return { relayId: this.#options.relayId, bootId: this.#options.relayBootId, sessionId, ssrc, profile };
   }
 
   async #request(method: string, path: string, json?: unknown): Promise<unknown> {

@@ -1,12 +1,13 @@
 /**
  * Sealing a session's SRTP master keys to one relay (docs/protocol.md §8.4), so the keys cross
  * the network — and any TLS-terminating proxy on the way — only as ciphertext that the target
- * relay alone can open, and only for the session and SSRC they were sealed for.
+ * relay alone can open, only in the run of it they were sealed for (its boot id), and only for
+ * the session and SSRC they were sealed for.
  *
  * The relay has a long-term X25519 key pair and publishes the public key when it registers.
  * The control plane seals with a fresh ephemeral key pair per message:
  *
- *   C      = ctx(relayId, sessionId, ssrc, profile, epk, relayPublicKey)     (below)
+ *   C      = ctx(relayId, bootId, sessionId, ssrc, profile, epk, relayPublicKey)   (below)
  *   shared = X25519(esk, relayPublicKey)                                     RFC 7748 §6.1
  *   PRK    = HKDF-Extract(salt = SHA-256(C), shared)                         RFC 5869 §2.2
  *   key    = HKDF-Expand(PRK, "parley-v1 relay-seal key", 32)                RFC 5869 §2.3
@@ -15,13 +16,16 @@
  *              c2r.masterKey || c2r.masterSalt || r2c.masterKey || r2c.masterSalt)   (ct || 16-byte tag)
  *
  * C is the concatenation of `uint16 length (big-endian) || value` for: the label
- * "parley-v1 relay-seal", relayId, sessionId (UTF-8 — visible ASCII, see ids.ts), ssrc (uint32
- * big-endian), profile (ASCII short name), epk (32 bytes), relayPublicKey (32 bytes).
+ * "parley-v1 relay-seal", relayId, bootId, sessionId (UTF-8 — visible ASCII, see ids.ts), ssrc
+ * (uint32 big-endian), profile (ASCII short name), epk (32 bytes), relayPublicKey (32 bytes).
  *
  * Because the key and IV come from a fresh ephemeral secret, a (key, iv) pair is never used
  * twice. Binding C both into the KDF and as AAD means a sealed blob opened for any other relay,
- * session, SSRC or profile fails authentication. The profile fixes the plaintext layout, so it
- * is bound too. Intermediate secrets are zeroed before returning, also on error.
+ * boot of that relay, session, SSRC or profile fails authentication. The boot id is what makes a
+ * signed install captured before a relay restarted useless after it: the restarted relay draws a
+ * new one, so the old seal no longer opens (and the relay keeps no record of keys it accepted
+ * before, which it could otherwise not refuse again). The profile fixes the plaintext layout, so
+ * it is bound too. Intermediate secrets are zeroed before returning, also on error.
  *
  * Pure: bytes in, bytes out; @noble/* only, so the control plane (workerd) runs the same code.
  */
@@ -35,10 +39,11 @@ import { assertUsablePublicKey, generateEphemeralKeyPair, x25519PublicKey, x2551
 import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import { isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
 import { decodeBase64Url, encodeBase64Url } from './base64url.js';
-import { assertRelayApiId } from './ids.js';
+import { assertRelayApiId, assertRelayBootId } from './ids.js';
 
 export const SEAL_LABEL = 'parley-v1 relay-seal';
-export const SEAL_VERSION = 1;
+/** 2: C binds the relay's boot id (version 1 did not). */
+export const SEAL_VERSION = 2;
 export const SEAL_HKDF_INFO = Object.freeze({
   key: `${SEAL_LABEL} key`,
   iv: `${SEAL_LABEL} iv`,
@@ -50,6 +55,8 @@ const GCM_TAG_LENGTH = 16;
 /** What a sealed blob is bound to. Opening with any other value fails. */
 export interface SealContext {
   readonly relayId: string;
+  /** The relay's boot id, as it registered it (ids.ts): a restarted relay opens nothing sealed before. */
+  readonly bootId: string;
   readonly sessionId: string;
   /** The SSRC the client will send with under these keys (uint32). */
   readonly ssrc: number;
@@ -81,7 +88,7 @@ export type SealErrorReason =
   | 'non-canonical-public-key'
   /** X25519 produced the all-zero shared secret. */
   | 'zero-shared-secret'
-  /** Authentication failed: wrong relay, session, SSRC or profile, or altered ciphertext. */
+  /** Authentication failed: wrong relay, boot, session, SSRC or profile, or altered ciphertext. */
   | 'authentication-failed';
 
 export class SealError extends Error {
@@ -150,36 +157,105 @@ export function sealSessionKeys(
   }
 }
 
+/** What the relay-side steps of §8.4 concluded (SealOpener.openInto). */
+export type SealOpenOutcome = 'opened' | 'authentication-failed' | 'zero-shared-secret';
+
 /**
- * Opens a sealed blob with the relay's private key, for the context the relay expects. Throws
- * SealError for anything a sender or an attacker can cause; TypeError/RangeError for API misuse
- * (a private key of the wrong length, an invalid context). The caller owns (and must wipe) the
- * returned key material.
+ * The relay's half of the construction, after C is built and the ephemeral key checked: it
+ * holds the relay's private key and computes, per seal,
+ *   shared = X25519(relayPrivateKey, epk), PRK = HKDF-Extract(SHA-256(C), shared),
+ *   key = HKDF-Expand(PRK, "parley-v1 relay-seal key", 32), iv = HKDF-Expand(PRK, "… iv", 12),
+ *   P = AES-256-GCM-Decrypt(key, iv, aad = C, ct),
+ * writing P into `out` (ct.length − 16 bytes) and wiping every intermediate before it returns;
+ * on any outcome but 'opened', `out` is zeroed too.
+ *
+ * `createSealOpener` below is the pure one (@noble/*), which runs anywhere. A relay may inject a
+ * faster one with the same answers (relay/src/io/native-keys.ts: OpenSSL through the relay's
+ * native addon, whose buffers it owns and cleanses). Both compute the public key once.
  */
-export function openSessionKeys(relayPrivateKey: Uint8Array, context: SealContext, sealed: unknown): SessionKeyMaterial {
+export interface SealOpener {
+  readonly name: string;
+  /** The relay's X25519 public key (RFC 7748 §6.1), computed once: it is part of C. */
+  readonly publicKey: Uint8Array;
+  openInto(encodedContext: Uint8Array, epk: Uint8Array, ct: Uint8Array, out: Uint8Array): SealOpenOutcome;
+  /** Wipes the opener's copy of the private key. Idempotent; openInto afterwards is a TypeError. */
+  close(): void;
+}
+
+/** The pure SealOpener: @noble/curves X25519, @noble/hashes HKDF, @noble/ciphers AES-GCM. */
+export function createSealOpener(relayPrivateKey: Uint8Array): SealOpener {
   assertBytes(relayPrivateKey, 'relay-seal: relayPrivateKey', X25519_KEY_LENGTH);
-  assertContext(context);
-  const { epk, ct } = decodeSealed(sealed, context.profile);
-  const recipientPublicKey = x25519PublicKey(relayPrivateKey);
-  let shared: Uint8Array | undefined;
-  let secrets: AeadSecrets | undefined;
-  let plaintext: Uint8Array | undefined;
+  const privateKey = relayPrivateKey.slice();
+  const publicKey = x25519PublicKey(privateKey);
+  let closed = false;
+  return {
+    name: 'noble',
+    publicKey,
+    openInto(encodedContext, epk, ct, out) {
+      if (closed) throw new TypeError('relay-seal: opener used after close()');
+      if (out.length !== ct.length - GCM_TAG_LENGTH) throw new RangeError('relay-seal: out must be ct.length - 16 bytes');
+      let shared: Uint8Array | undefined;
+      let secrets: AeadSecrets | undefined;
+      let plaintext: Uint8Array | undefined;
+      try {
+        try {
+          shared = x25519SharedSecret(privateKey, epk, 'clientPublicKey');
+        } catch (error) {
+          if (error instanceof KeyScheduleError && error.reason === 'zero-shared-secret') return 'zero-shared-secret';
+          throw error;
+        }
+        secrets = deriveAeadSecrets(shared, encodedContext);
+        try {
+          plaintext = gcm(secrets.key, secrets.iv, encodedContext).decrypt(ct);
+        } catch {
+          out.fill(0);
+          return 'authentication-failed';
+        }
+        out.set(plaintext);
+        return 'opened';
+      } finally {
+        wipeBytes(shared, secrets?.key, secrets?.iv, plaintext);
+      }
+    },
+    close() {
+      closed = true;
+      privateKey.fill(0);
+    },
+  };
+}
+
+/**
+ * Opens a sealed blob for the context the relay expects, with its opener (or, for tools and
+ * tests, its private key: a pure opener is made and closed around the call). Throws SealError for
+ * anything a sender or an attacker can cause; TypeError/RangeError for API misuse (a private key
+ * of the wrong length, an invalid context).
+ *
+ * The four returned values are views of one buffer of their own, allocated as an ArrayBuffer
+ * (never a small typed array, which V8 keeps on its heap and may copy), so that
+ * wipeSessionKeyMaterial() zeroes the only copy. The caller owns it and must wipe it.
+ */
+export function openSessionKeys(relay: SealOpener | Uint8Array, context: SealContext, sealed: unknown): SessionKeyMaterial {
+  const opener = relay instanceof Uint8Array ? createSealOpener(relay) : relay;
   try {
+    assertContext(context);
+    const { epk, ct } = decodeSealed(sealed, context.profile);
+    // §3.3: refused before any X25519 runs, whichever opener runs it.
     try {
-      shared = x25519SharedSecret(relayPrivateKey, epk, 'clientPublicKey');
+      assertUsablePublicKey(epk, 'clientPublicKey');
     } catch (error) {
       throw toSealError(error);
     }
-    const aad = encodeSealContext(context, epk, recipientPublicKey);
-    secrets = deriveAeadSecrets(shared, aad);
-    try {
-      plaintext = gcm(secrets.key, secrets.iv, aad).decrypt(ct);
-    } catch {
-      throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, session, SSRC and profile');
+    const aad = encodeSealContext(context, epk, opener.publicKey);
+    const plaintext = new Uint8Array(new ArrayBuffer(ct.length - GCM_TAG_LENGTH));
+    const outcome = opener.openInto(aad, epk, ct, plaintext);
+    if (outcome === 'zero-shared-secret') throw new SealError('zero-shared-secret', 'X25519 gave the all-zero shared secret');
+    if (outcome !== 'opened') {
+      plaintext.fill(0);
+      throw new SealError('authentication-failed', 'sealed keys do not authenticate for this relay, boot, session, SSRC and profile');
     }
     return decodeKeyMaterial(context.profile, plaintext);
   } finally {
-    wipeBytes(shared, secrets?.key, secrets?.iv, plaintext);
+    if (opener !== relay) opener.close();
   }
 }
 
@@ -196,6 +272,7 @@ export function encodeSealContext(context: SealContext, ephemeralPublicKey: Uint
   const fields = [
     utf8.encode(SEAL_LABEL),
     utf8.encode(context.relayId),
+    utf8.encode(context.bootId),
     utf8.encode(context.sessionId),
     ssrc,
     utf8.encode(context.profile),
@@ -226,6 +303,7 @@ function deriveAeadSecrets(shared: Uint8Array, encodedContext: Uint8Array): Aead
 function assertContext(context: SealContext): void {
   if (typeof context !== 'object' || context === null) throw new TypeError('relay-seal: context must be an object');
   assertRelayApiId(context.relayId, 'context.relayId');
+  assertRelayBootId(context.bootId, 'context.bootId');
   assertRelayApiId(context.sessionId, 'context.sessionId');
   if (typeof context.ssrc !== 'number' || !Number.isInteger(context.ssrc) || context.ssrc < 0 || context.ssrc > 0xffffffff) {
     throw new RangeError('relay-seal: context.ssrc must be an integer in 0..2^32-1');
@@ -252,11 +330,11 @@ function encodeKeyMaterial(profileName: SrtpProfileName, keys: SessionKeyMateria
   return out;
 }
 
-/** Copies the four values out of the plaintext; the caller wipes the plaintext. */
+/** The four values, as views of the plaintext (no copies: wiping them wipes it). */
 function decodeKeyMaterial(profileName: SrtpProfileName, plaintext: Uint8Array): SessionKeyMaterial {
   const { keyLength, saltLength } = SRTP_PROFILES[profileName];
   let offset = 0;
-  const take = (length: number): Uint8Array => plaintext.slice(offset, (offset += length));
+  const take = (length: number): Uint8Array => plaintext.subarray(offset, (offset += length));
   const clientToRelay = { masterKey: take(keyLength), masterSalt: take(saltLength) };
   const relayToClient = { masterKey: take(keyLength), masterSalt: take(saltLength) };
   return { clientToRelay, relayToClient };

@@ -14,7 +14,7 @@ import { assertBytes } from '../bytes.js';
 import { AeadTransform } from './aead-transform.js';
 import { AesCmTransform } from './aes-cm-transform.js';
 import type { SrtpCryptoBackend } from './crypto-backend.js';
-import { SrtpError } from './errors.js';
+import { SrtpError, type SrtpErrorReason } from './errors.js';
 import { deriveSrtpSessionKeys, wipeSessionKeys, type SessionKeys, type SrtpSessionKeys } from './kdf.js';
 import { KeyUsage, type KeyUsageCounts } from './key-usage.js';
 import type { SrtpMasterKeys } from './master-keys.js';
@@ -22,7 +22,7 @@ import { srtpProfile, type SrtpProfile, type SrtpProfileName } from './profiles.
 import { ReplayWindow, checkReplayWindowSize, DEFAULT_REPLAY_WINDOW } from './replay-window.js';
 import { rtcpSenderSsrc, RTCP_HEADER_LENGTH } from './rtcp-header.js';
 import { estimateSrtpIndex, MAX_SRTP_INDEX } from './roc.js';
-import { readUint32, rtpHeaderLength, rtpPaddingLength } from './rtp-header.js';
+import { checkRtpHeader, checkRtpPadding, readUint32, RTP_FIXED_HEADER_LENGTH, RTP_VERSION } from './rtp-header.js';
 import type { SrtpTransform } from './transform.js';
 
 /** The `*Into` methods' caller contract: `out` is bytes with `length` of room at `offset`. */
@@ -35,6 +35,17 @@ function assertRoom(out: Uint8Array, offset: number, length: number): void {
 
 /** The largest SRTCP index: it is a 31-bit field (RFC 3711 §3.4). */
 const MAX_SRTCP_INDEX = 0x7fffffff;
+
+/** What a thrown SrtpError says for each verdict; never anything from the packet's contents. */
+const REFUSAL_MESSAGES: Record<SrtpErrorReason, string> = {
+  malformed: 'the packet is malformed (too short, fields or padding running past its end)',
+  'bad-version': 'the version field is not 2',
+  'auth-failed': 'authentication failed',
+  replay: 'packet index already processed',
+  'too-old': 'packet index is behind the replay window',
+  'unencrypted-srtcp': 'SRTCP packet is not encrypted (E=0)',
+  'key-exhausted': 'key-usage limit or index space reached',
+};
 
 export interface SrtpContextOptions extends SrtpMasterKeys {
   readonly profile: SrtpProfileName;
@@ -87,6 +98,10 @@ export class SrtpContext {
   /** Per-SSRC state, created with the first stream (a relay holds thousands of idle contexts). */
   #rtpStreams: Map<number, RtpStreamState> | null = null;
   #rtcpStreams: Map<number, RtcpStreamState> | null = null;
+  #lastRtpIndex = -1;
+  #lastOpenedWasNewest = false;
+  /** The index the last refused packet was checked at, for the thrown error's details; -1 if none. */
+  #attemptedIndex = -1;
   #closed = false;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
@@ -148,28 +163,58 @@ export class SrtpContext {
     return this.#rtpStreams?.size ?? 0;
   }
 
-  /** RFC 3711 §3.3: SRTP-protects one RTP packet. */
+  /**
+   * The packet index (ROC · 2^16 + SEQ, RFC 3711 §3.3.1) of the last RTP packet this context
+   * opened or sealed successfully; -1 before the first. A relay that forwards a packet reads the
+   * index its sender used here instead of estimating it a second time.
+   */
+  get lastRtpIndex(): number {
+    return this.#lastRtpIndex;
+  }
+
+  /**
+   * Whether the last packet this context opened successfully (SRTP or SRTCP) was the newest of
+   * its stream so far, rather than a late one from behind its highest index. A relay moves a
+   * client's address only on its newest packets, so one delayed on an old path cannot move it back.
+   */
+  get lastOpenedWasNewest(): boolean {
+    return this.#lastOpenedWasNewest;
+  }
+
+  /** RFC 3711 §3.3: SRTP-protects one RTP packet; throws SrtpError on refusal. */
   protectRtp(packet: Uint8Array): Uint8Array {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
     const out = new Uint8Array(packet.length + this.#transform.srtpOverhead);
-    this.#protectRtpInto(packet, out, 0);
+    const result = this.#sealRtpInto(packet, out, 0);
+    if (typeof result === 'string') throw this.#rtpError(result, packet, 'protect');
     return out;
   }
 
   /**
    * Like protectRtp, but writes the SRTP packet into `out` at `offset` and returns its length
    * (packet.length + the profile's tag length), so a sender that assembles datagrams in a buffer
-   * of its own (the relay's sendmmsg batch) allocates nothing per packet. `out` must not overlap
-   * `packet`. On any error nothing is committed (what `out` holds is then unspecified).
+   * of its own allocates nothing per packet. `out` must not overlap `packet`. On any error
+   * nothing is committed (what `out` holds is then unspecified).
    */
   protectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
+    const result = this.sealRtpInto(packet, out, offset);
+    if (typeof result === 'string') throw this.#rtpError(result, packet, 'protect');
+    return result;
+  }
+
+  /**
+   * protectRtpInto for a packet path: a refusal (an index already protected, the key's usage
+   * limit, a malformed packet) is returned as its reason instead of thrown, so refusing costs
+   * no exception and no stack trace. Misuse (`out` too small, a closed context) still throws.
+   */
+  sealRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number | SrtpErrorReason {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
     const length = packet.length + this.#transform.srtpOverhead;
     assertRoom(out, offset, length);
-    this.#protectRtpInto(packet, out, offset);
-    return length;
+    const result = this.#sealRtpInto(packet, out, offset);
+    return typeof result === 'string' ? result : length;
   }
 
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */
@@ -177,22 +222,35 @@ export class SrtpContext {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
     const plain = new Uint8Array(Math.max(0, packet.length - this.#transform.srtpOverhead));
-    this.#unprotectRtpInto(packet, plain, 0);
+    const result = this.#openRtpInto(packet, plain, 0);
+    if (typeof result === 'string') throw this.#rtpError(result, packet, 'unprotect');
     return plain;
   }
 
   /**
    * Like unprotectRtp, but writes the RTP packet into `out` at `offset` and returns its length
    * (packet.length minus the profile's tag length), so a receiver that handles one packet at a
-   * time (the relay) reuses one buffer instead of allocating per packet. `out` must not overlap
-   * `packet`. On any error nothing is committed; when authentication fails `out` holds no plaintext.
+   * time reuses one buffer instead of allocating per packet. `out` must not overlap `packet`. On
+   * any error nothing is committed; when authentication fails `out` holds no plaintext.
    */
   unprotectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
+    const result = this.openRtpInto(packet, out, offset);
+    if (typeof result === 'string') throw this.#rtpError(result, packet, 'unprotect');
+    return result;
+  }
+
+  /**
+   * unprotectRtpInto for a packet path (the relay): a packet that fails — malformed, replayed,
+   * too old, not authentic — is returned as its reason instead of thrown. An attacker decides
+   * how often that happens, so it must cost no more than the check itself: no exception, no
+   * stack trace. Misuse (`out` too small, a closed context) still throws.
+   */
+  openRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number | SrtpErrorReason {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
-    // A packet too short to be SRTP is the network's fault (SrtpError, below), not the caller's.
+    // A packet too short to be SRTP is the network's fault (a verdict, below), not the caller's.
     assertRoom(out, offset, Math.max(0, packet.length - this.#transform.srtpOverhead));
-    return this.#unprotectRtpInto(packet, out, offset);
+    return this.#openRtpInto(packet, out, offset);
   }
 
   /** RFC 3711 §3.4: SRTCP-protects one (compound) RTCP packet, always encrypted (E=1). */
@@ -207,24 +265,33 @@ export class SrtpContext {
 
   /** RFC 3711 §3.4: verifies and decrypts one SRTCP packet; throws SrtpError on any failure. */
   unprotectRtcp(packet: Uint8Array): Uint8Array {
+    const result = this.openRtcp(packet);
+    if (typeof result === 'string') throw this.#rtcpError(result, packet);
+    return result;
+  }
+
+  /** unprotectRtcp for a packet path: the RTCP packet, or why it was refused (never thrown). */
+  openRtcp(packet: Uint8Array): Uint8Array | SrtpErrorReason {
     this.#assertOpen();
     assertBytes(packet, 'srtp: packet');
-    const ssrc = rtcpSenderSsrc(packet);
-    if (packet.length < RTCP_HEADER_LENGTH + this.#transform.srtcpOverhead) {
-      throw new SrtpError('malformed', 'SRTCP packet is too short to hold its trailer and tag', { ssrc });
-    }
+    this.#attemptedIndex = -1;
+    if (packet.length < RTCP_HEADER_LENGTH) return 'malformed';
+    if (packet[0]! >> 6 !== RTP_VERSION) return 'bad-version';
+    if (packet.length < RTCP_HEADER_LENGTH + this.#transform.srtcpOverhead) return 'malformed';
+    const ssrc = readUint32(packet, 4);
     const word = readUint32(packet, this.#transform.srtcpTrailerOffset(packet.length));
     const encrypted = word >>> 31 === 1;
     const index = word & MAX_SRTCP_INDEX;
-    if (!encrypted && this.#requireEncryptedSrtcp) {
-      throw new SrtpError('unencrypted-srtcp', 'SRTCP packet is not encrypted (E=0)', { ssrc, index });
-    }
-    if (!this.#usage.srtcpAvailable()) throw new SrtpError('key-exhausted', 'SRTCP key-usage limit reached', { ssrc });
+    this.#attemptedIndex = index;
+    if (!encrypted && this.#requireEncryptedSrtcp) return 'unencrypted-srtcp';
+    if (!this.#usage.srtcpAvailable()) return 'key-exhausted';
     const stream = this.#rtcpStreams?.get(ssrc);
-    this.#checkReplay(stream?.window, index, ssrc);
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
     const plain = this.#transform.unprotectRtcp(packet, ssrc, index, encrypted);
-    if (plain === null) throw new SrtpError('auth-failed', 'SRTCP authentication failed', { ssrc, index });
+    if (plain === null) return 'auth-failed';
     const committed = stream ?? this.#newRtcpStream(ssrc);
+    this.#lastOpenedWasNewest = index > committed.window.highest;
     committed.window.commit(index);
     this.#usage.countSrtcp();
     return plain;
@@ -239,39 +306,55 @@ export class SrtpContext {
     this.#rtcpStreams = null;
   }
 
-  /** unprotectRtp's work, once the arguments are checked; `out` has room at `offset` for a well-formed packet. */
-  #unprotectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number {
-    const headerLength = rtpHeaderLength(packet);
+  /**
+   * unprotectRtp's work, once the arguments are checked; `out` has room at `offset` for a
+   * well-formed packet. RFC 3711 §3.3's order: index, replay check, authenticate, then commit.
+   */
+  #openRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): number | SrtpErrorReason {
+    this.#attemptedIndex = -1;
+    const headerLength = checkRtpHeader(packet);
+    if (typeof headerLength === 'string') return headerLength;
     const length = packet.length - this.#transform.srtpOverhead;
-    if (length < headerLength) throw new SrtpError('malformed', 'SRTP packet is too short to hold its authentication tag');
+    if (length < headerLength) return 'malformed';
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
-    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
     const stream = this.#rtpStreams?.get(ssrc);
-    const index = this.#estimateIndex(stream, seq, ssrc);
-    this.#checkReplay(stream?.window, index, ssrc);
-    if (!this.#transform.unprotectRtpInto(packet, headerLength, ssrc, index, out, offset)) {
-      throw new SrtpError('auth-failed', 'SRTP authentication failed', { ssrc, index });
-    }
+    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
+    this.#attemptedIndex = index;
+    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
+    if (!this.#transform.unprotectRtpInto(packet, headerLength, ssrc, index, out, offset)) return 'auth-failed';
     // RFC 3550 §5.1: with P set, the last octet counts the padding; it must fit the payload.
-    if ((out[offset]! & 0x20) !== 0) rtpPaddingLength(out.subarray(offset, offset + length), headerLength);
+    if ((out[offset]! & 0x20) !== 0) {
+      const padding = checkRtpPadding(offset === 0 ? out : out.subarray(offset), headerLength, length);
+      if (padding === 'malformed') return padding;
+    }
+    this.#lastOpenedWasNewest = stream === undefined || index > stream.window.highest;
     this.#commitRtp(stream, ssrc, index);
     return length;
   }
 
   /** protectRtp's work, once the arguments are checked and `out` has room at `offset`. */
-  #protectRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): void {
-    const headerLength = rtpHeaderLength(packet);
-    rtpPaddingLength(packet, headerLength);
+  #sealRtpInto(packet: Uint8Array, out: Uint8Array, offset: number): SrtpErrorReason | null {
+    this.#attemptedIndex = -1;
+    const headerLength = checkRtpHeader(packet);
+    if (typeof headerLength === 'string') return headerLength;
+    if (checkRtpPadding(packet, headerLength) === 'malformed') return 'malformed';
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
-    if (!this.#usage.srtpAvailable()) throw new SrtpError('key-exhausted', 'SRTP key-usage limit reached', { ssrc });
+    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
     const stream = this.#rtpStreams?.get(ssrc);
-    const index = this.#estimateIndex(stream, seq, ssrc);
+    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
+    this.#attemptedIndex = index;
+    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
     // A sender must never reuse an index: for GCM that would reuse a nonce under the key.
-    this.#checkReplay(stream?.window, index, ssrc);
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
     this.#transform.protectRtpInto(packet, headerLength, ssrc, index, out, offset);
     this.#commitRtp(stream, ssrc, index);
+    return null;
   }
 
   #protectRtcp(packet: Uint8Array, encrypt: boolean): Uint8Array {
@@ -290,20 +373,10 @@ export class SrtpContext {
     return protectedPacket;
   }
 
-  #estimateIndex(stream: RtpStreamState | undefined, seq: number, ssrc: number): number {
-    // A new stream starts at ROC 0 with its first sequence number (as libsrtp does).
-    if (stream === undefined) return seq;
-    const index = estimateSrtpIndex(stream.window.highest, seq);
-    if (index < 0) throw new SrtpError('too-old', 'packet precedes the start of the stream', { ssrc });
-    if (index > MAX_SRTP_INDEX) throw new SrtpError('key-exhausted', 'SRTP index space exhausted', { ssrc });
-    return index;
-  }
-
-  #checkReplay(window: ReplayWindow | undefined, index: number, ssrc: number): void {
-    if (window === undefined) return;
+  #replayVerdict(window: ReplayWindow | undefined, index: number): 'replay' | 'too-old' | null {
+    if (window === undefined) return null;
     const verdict = window.check(index);
-    if (verdict === 'replay') throw new SrtpError('replay', 'packet index already received', { ssrc, index });
-    if (verdict === 'too-old') throw new SrtpError('too-old', 'packet index is behind the replay window', { ssrc, index });
+    return verdict === 'new' ? null : verdict;
   }
 
   #commitRtp(stream: RtpStreamState | undefined, ssrc: number, index: number): void {
@@ -314,6 +387,20 @@ export class SrtpContext {
     }
     state.window.commit(index);
     this.#usage.countSrtp();
+    this.#lastRtpIndex = index;
+  }
+
+  /** The exception the throwing methods raise for a verdict, with what is known of the packet. */
+  #rtpError(reason: SrtpErrorReason, packet: Uint8Array, action: 'protect' | 'unprotect'): SrtpError {
+    const ssrc = packet.length >= RTP_FIXED_HEADER_LENGTH ? readUint32(packet, 8) : undefined;
+    const index = this.#attemptedIndex >= 0 ? this.#attemptedIndex : undefined;
+    return new SrtpError(reason, `SRTP ${action}: ${REFUSAL_MESSAGES[reason]}`, { ssrc, index });
+  }
+
+  #rtcpError(reason: SrtpErrorReason, packet: Uint8Array): SrtpError {
+    const ssrc = packet.length >= RTCP_HEADER_LENGTH ? readUint32(packet, 4) : undefined;
+    const index = this.#attemptedIndex >= 0 ? this.#attemptedIndex : undefined;
+    return new SrtpError(reason, `SRTCP unprotect: ${REFUSAL_MESSAGES[reason]}`, { ssrc, index });
   }
 
   #newRtcpStream(ssrc: number): RtcpStreamState {

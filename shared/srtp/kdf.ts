@@ -47,7 +47,9 @@ export function deriveSessionKey(
   label: number,
   length: number,
 ): Uint8Array {
-  const iv = new Uint8Array(16);
+  // Its own ArrayBuffer, not a 16-byte typed array: V8 keeps those on its heap, where a GC may
+  // copy them and leave the old bytes (master salt bits) where fill(0) cannot reach them.
+  const iv = new Uint8Array(new ArrayBuffer(16));
   iv.set(masterSalt.subarray(0, KDF_SALT_LENGTH), 0); // bytes 14..15 stay zero: the "· 2^16"
   // key_id is 7 bytes (label, then 48 bits of r = 0), right-aligned with the 14-byte salt.
   iv[KDF_SALT_LENGTH - 7] = iv[KDF_SALT_LENGTH - 7]! ^ label;
@@ -73,7 +75,7 @@ export function deriveSrtpSessionKeys(
   if (masterSalt.length !== profile.saltLength) {
     throw new RangeError(`srtp: ${profile.name} master salt must be ${profile.saltLength} bytes, got ${masterSalt.length}`);
   }
-  const paddedSalt = new Uint8Array(KDF_SALT_LENGTH);
+  const paddedSalt = new Uint8Array(new ArrayBuffer(KDF_SALT_LENGTH)); // off the JS heap, as `iv` above
   paddedSalt.set(masterSalt, 0);
   const derive = (label: number, length: number): Uint8Array =>
     length === 0 ? new Uint8Array(0) : deriveSessionKey(backend, masterKey, paddedSalt, label, length);

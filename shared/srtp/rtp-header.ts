@@ -60,40 +60,48 @@ export function writeUint32(bytes: Uint8Array, offset: number, value: number): v
 
 /**
  * Validates the header of an RTP packet and returns its length (fixed part + CSRCs +
- * extension). Does not look at padding, which SRTP encrypts. Allocation-free: the SRTP hot
- * path calls this on every packet.
+ * extension), or why it is not a valid RTP header. Does not look at padding, which SRTP
+ * encrypts. Allocation-free and never throws: the SRTP hot path calls this on every packet, and
+ * a malformed packet is ordinary input there.
  */
-export function rtpHeaderLength(packet: Uint8Array): number {
-  if (packet.length < RTP_FIXED_HEADER_LENGTH) {
-    throw new SrtpError('malformed', `RTP packet of ${packet.length} bytes is shorter than the 12-byte header`);
-  }
+export function checkRtpHeader(packet: Uint8Array): number | 'malformed' | 'bad-version' {
+  if (packet.length < RTP_FIXED_HEADER_LENGTH) return 'malformed';
   const first = packet[0]!;
-  if (first >> 6 !== RTP_VERSION) throw new SrtpError('bad-version', `RTP version ${first >> 6} is not 2`);
-  const csrcCount = first & 0x0f;
-  let length = RTP_FIXED_HEADER_LENGTH + 4 * csrcCount;
-  if (length > packet.length) {
-    throw new SrtpError('malformed', `CSRC list of ${csrcCount} entries runs past the end of the packet`);
-  }
+  if (first >> 6 !== RTP_VERSION) return 'bad-version';
+  let length = RTP_FIXED_HEADER_LENGTH + 4 * (first & 0x0f);
+  if (length > packet.length) return 'malformed';
   if (first & 0x10) {
-    if (length + 4 > packet.length) throw new SrtpError('malformed', 'header extension runs past the end of the packet');
-    const words = (packet[length + 2]! << 8) | packet[length + 3]!;
-    length += 4 + 4 * words;
-    if (length > packet.length) throw new SrtpError('malformed', 'header extension runs past the end of the packet');
+    if (length + 4 > packet.length) return 'malformed';
+    length += 4 + 4 * ((packet[length + 2]! << 8) | packet[length + 3]!);
+    if (length > packet.length) return 'malformed';
   }
+  return length;
+}
+
+/** checkRtpHeader for callers that want an exception: the header's length, or SrtpError. */
+export function rtpHeaderLength(packet: Uint8Array): number {
+  const length = checkRtpHeader(packet);
+  if (length === 'bad-version') throw new SrtpError('bad-version', `RTP version ${packet[0]! >> 6} is not 2`);
+  if (length === 'malformed') throw new SrtpError('malformed', `RTP header (12 bytes, CSRCs, extension) runs past the end of the ${packet.length}-byte packet`);
   return length;
 }
 
 /**
  * RFC 3550 §5.1: with P set, the last octet counts the padding octets including itself, so it
- * is at least 1 and at most the payload length.
+ * is at least 1 and at most the payload length. Returns that count (0 when P is clear), or
+ * 'malformed'. Never throws.
  */
-export function rtpPaddingLength(packet: Uint8Array, headerLength: number): number {
+export function checkRtpPadding(packet: Uint8Array, headerLength: number, packetLength = packet.length): number | 'malformed' {
   if ((packet[0]! & 0x20) === 0) return 0;
-  const payloadLength = packet.length - headerLength;
-  const count = payloadLength > 0 ? packet[packet.length - 1]! : 0;
-  if (count === 0 || count > payloadLength) {
-    throw new SrtpError('malformed', 'padding count is zero or runs past the payload');
-  }
+  const payloadLength = packetLength - headerLength;
+  const count = payloadLength > 0 ? packet[packetLength - 1]! : 0;
+  return count === 0 || count > payloadLength ? 'malformed' : count;
+}
+
+/** checkRtpPadding for callers that want an exception. */
+export function rtpPaddingLength(packet: Uint8Array, headerLength: number): number {
+  const count = checkRtpPadding(packet, headerLength);
+  if (count === 'malformed') throw new SrtpError('malformed', 'padding count is zero or runs past the payload');
   return count;
 }
 

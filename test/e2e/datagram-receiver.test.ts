@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { META_WORDS } from '../../relay/src/io/native-udp.js';
 import type { RemoteAddress } from '../../relay/src/media/relay-session.js';
 import { UdpTransport } from '../../relay/src/io/udp-transport.js';
+import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
 import { fdOf, loopbackSockets, nativeUdp, stopDgramReading } from '../support/loopback-udp.js';
 
 const LOCALHOST = 0x7f00_0001;
@@ -197,4 +198,40 @@ describe('UdpTransport with batched input', () => {
     });
     expect(exitCode).toBe(1); // terminate()'s code: no crash, no abort of this process
   }, 30_000);
+});
+
+describe('a socket poll error does not stop reception', () => {
+  it('after POLLERR (an ICMP port unreachable on a connected socket), datagrams are read again', async () => {
+    // A connected UDP socket gets the kernel's ICMP errors as a pending socket error, which poll(2)
+    // reports as POLLERR: libuv then stops the poll handle and calls back once with an error.
+    const gone = createSocket('udp4');
+    await new Promise<void>((resolve) => gone.bind(0, '127.0.0.1', resolve));
+    const unreachable = gone.address().port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const socket = await bound();
+    const received: number[] = [];
+    const errors: number[] = [];
+    const { receiver } = DatagramReceiver.forSocket(
+      socket,
+      nativeUdp(),
+      { onDatagram: (datagram) => received.push(datagram.length), afterBurst: () => {}, onError: (code) => errors.push(code) },
+      { maxDatagramBytes: 1500 },
+    );
+    expect(receiver).not.toBeNull();
+    try {
+      await new Promise<void>((resolve) => socket.connect(unreachable, '127.0.0.1', () => resolve()));
+      await new Promise<void>((resolve, reject) => socket.send(new Uint8Array([1]), (error) => (error ? reject(error) : resolve())));
+      await until(() => errors.length > 0, 'the poll error');
+      // The peer comes back on that port (a connected socket accepts only its datagrams).
+      const peer = createSocket('udp4');
+      sockets.push(peer);
+      await new Promise<void>((resolve) => peer.bind(unreachable, '127.0.0.1', resolve));
+      await sendAll(peer, socket.address().port, [new Uint8Array(7), new Uint8Array(9)]);
+      await until(() => received.length === 2, 'datagrams after the poll error');
+      expect(received).toEqual([7, 9]);
+      expect(receiver!.pollRestarts).toBeGreaterThanOrEqual(1);
+    } finally {
+      receiver!.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { createInternalApi } from '../../relay/src/api/internal-api.js';
 import { NonceCache } from '../../relay/src/api/nonce-cache.js';
 import type { SigningKey } from '../../shared/relay-api/request-signing.js';
 import type { SessionRegistry } from '../../relay/src/media/session-registry.js';
-import { API_KEYS, RELAY_ID, RELAY_KEY_PAIR, installBody, localSessions, makeRegistry, signedInit } from '../unit/relay-api/helpers.js';
+import { API_KEYS, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, RELAY_SEAL_OPENER, installBody, localSessions, makeRegistry, signedInit } from '../unit/relay-api/helpers.js';
 
 let server: ServerType;
 let base: string;
@@ -21,8 +21,9 @@ beforeAll(async () => {
   const app = createInternalApi({
     sessions: localSessions(registry),
     relayId: RELAY_ID,
+    bootId: RELAY_BOOT_ID,
     apiKeys: API_KEYS,
-    relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+    sealOpener: RELAY_SEAL_OPENER,
     now: () => Date.now(),
     nonceCache: new NonceCache(),
   });

@@ -247,6 +247,92 @@ describe('voice through the relay process', () => {
   });
 });
 
+describe('per-listener sequence numbers', () => {
+  it('SeqManager: a listener deafened for 40,000 of a speaker\'s packets hears everything after it is undeafened (over UDP)', { timeout: 60_000 }, async () => {
+    const speaker = await joinChannel('room-q', 'q-speaker');
+    // A stream already past 2^15 when the gap begins (it starts at 32,000, as §6.1 allows):
+    // forwarded unchanged, the 40,000-packet gap would look like a jump into the past.
+    speaker.client.media = clientFor({ ...speaker.keys, profile: 'aes128gcm' }, { initialSequence: 32_000 });
+    const listener = await joinChannel('room-q', 'q-listener');
+    await speak(speaker, 1000);
+    await listener.client.waitFor(() => listener.client.voice().length >= 1000, 10_000, 'the first 1000 frames');
+    await relay.api.updateSession('q-listener', { deafened: true });
+    for (let i = 1000; i < 41_000; i++) {
+      speaker.client.sendVoice(frame(i));
+      if (i % 250 === 249) await settle(2);
+    }
+    await settle(300);
+    await relay.api.updateSession('q-listener', { deafened: false });
+    const after = await speak(speaker, 200, 41_000);
+    await listener.client.waitFor(() => listener.client.voice().length >= 1200, 10_000, 'all 200 frames after the undeafen');
+    const voice = listener.client.voice();
+    expect(voice.slice(1000).map((v) => v.payload)).toEqual(after);
+    // Gap-free numbering: the listener's sequence goes on where it stopped; the jump across the
+    // deafened stretch is 1 plus what the network lost of it before the relay (usually nothing).
+    const numbers = voice.map((v) => v.sequenceNumber);
+    const steps = numbers.slice(1).map((n, i) => (n - numbers[i]! + 0x10000) & 0xffff);
+    expect(steps.slice(0, 999).every((d) => d === 1) && steps.slice(1000).every((d) => d === 1)).toBe(true);
+    expect(steps[999]).toBeGreaterThanOrEqual(1);
+    expect(steps[999]).toBeLessThan(1000);
+    expect(listener.client.rejected).toBe(0);
+  });
+});
+
+describe('consent before voice (docs/protocol.md §6.3)', () => {
+  it('amplification: a member\'s keepalives from a forged source (the victim\'s address) bring the victim ≤ 3× what came from there, never the voice', async () => {
+    const speaker = await joinChannel('room-h', 'h-speaker');
+    const attacker = await joinChannel('room-h', 'h-attacker');
+    // The victim: a socket that speaks no Parley. The attacker's authentic keepalives leave from
+    // it, which is what a forged source address looks like to the relay.
+    const victim = createSocket('udp4');
+    const heard: Buffer[] = [];
+    victim.on('message', (m) => heard.push(m));
+    await new Promise<void>((resolve) => victim.bind(0, '127.0.0.1', resolve));
+    let fromVictim = 0;
+    for (let i = 0; i < 3; i++) {
+      const ping = attacker.client.media.protectKeepalive(new Uint8Array(8).fill(i));
+      fromVictim += ping.length;
+      victim.send(ping, relay.ports.udp, '127.0.0.1');
+      await settle(20);
+    }
+    await speak(speaker, 200); // before consent: all of it reached the victim (37 kB for 120 bytes)
+    await settle(300);
+    const toVictim = heard.reduce((n, m) => n + m.length, 0);
+    expect(toVictim).toBeLessThanOrEqual(3 * fromVictim);
+    expect(heard).toHaveLength(3); // one challenge per forged keepalive, each its size
+    await new Promise<void>((resolve) => victim.close(() => resolve()));
+  });
+
+  it('consent: a listener that does not answer the challenge hears nothing; once it answers, it hears what follows', async () => {
+    const speaker = await joinChannel('room-i', 'i-speaker');
+    const keys = randomKeyMaterial(nextSsrc++);
+    await relay.api.installSession({
+      sessionId: 'i-listener',
+      userId: 'user-i-listener',
+      channelId: 'room-i',
+      ssrc: keys.ssrc,
+      profile: 'aes128gcm',
+      permissions: { canSpeak: true, canListen: true, muted: false, deafened: false },
+      expiresAt: Date.now() + 600_000,
+      keys: { clientToRelay: keys.clientToRelay, relayToClient: keys.relayToClient },
+    });
+    const listener = await UdpVoiceClient.connect(clientFor({ ...keys, profile: 'aes128gcm' }), relay.ports.udp);
+    clients.push(listener);
+    listener.answerChallenges = false;
+    listener.send(listener.media.protectKeepalive(new Uint8Array(8)));
+    await listener.waitFor(() => listener.received.some((r) => r.kind === 'pong'), 2000, 'the challenge');
+    expect(listener.received[0]).toMatchObject({ kind: 'pong', addressProved: false, echoNow: true });
+    await speak(speaker, 20);
+    await settle(200);
+    expect(listener.voice()).toEqual([]);
+    listener.answerChallenges = true;
+    await listener.ping();
+    const frames = await speak(speaker, 20, 20);
+    await listener.waitFor(() => listener.voice().length >= 20, 5000, 'frames after consent');
+    expect(listener.voice().map((v) => v.payload)).toEqual(frames);
+  });
+});
+
 describe('overload', () => {
   it('sustained overload: the relay sheds, keeps serving, memory stays flat, and recovers (case 17)', { timeout: 60_000 }, async () => {
     const speakers = await Promise.all(Array.from({ length: 4 }, (_, i) => joinChannel('room-o', `o-speaker-${i}`)));
@@ -296,6 +382,14 @@ describe('overload', () => {
       }
       return state.frames;
     };
+    // This test process (one core, shared) is the receiving end of the backlog: let it finish
+    // reading its own sockets before the calm stream, or the kernel drops that stream in this
+    // process's full receive buffers and the relay is blamed for it.
+    const receivedNow = (): number => [...speakers, ...listeners].reduce((n, m) => n + m.client.raw.length, 0);
+    for (let last = -1, deadline = Date.now() + 20_000; last !== receivedNow() && Date.now() < deadline; ) {
+      last = receivedNow();
+      await settle(300);
+    }
     const calm = await speak(speakers[0]!, 50, 100_000);
     for (const l of listeners) await l.client.waitFor(() => calmFrames(l).length >= 50, 15_000, 'the stream after the overload');
     for (const l of listeners) expect(calmFrames(l)).toEqual(calm);

@@ -1,7 +1,7 @@
 /**
- * A relay worker that dies must be visible, not a silently lost shard: WorkerPool (the main
- * thread's side) with stand-in worker threads (test/support/dying-relay-worker.mjs) that exit on
- * cue. The real worker's paths are covered over UDP in relay-two-workers.test.ts.
+ * A relay worker that dies must be visible, not a silently lost shard, and must heal: WorkerPool
+ * (the main thread's side) with stand-in worker threads (test/support/dying-relay-worker.mjs) that
+ * exit or hang on cue. The real worker thread crashing and hanging is relay-worker-healing.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { workerForChannel } from '../../relay/src/workers/channel-shard.js';
@@ -47,9 +47,10 @@ afterEach(async () => {
 });
 
 describe('a relay worker that dies', () => {
-  it('is logged, fails its request, forgets its sessions, refuses its channels and turns health off; the other worker carries on', async () => {
+  it('is logged, fails its request, reports its sessions lost, and is replaced on its port; the other worker carries on', async () => {
     const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
-    workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER });
+    const lostReported: string[][] = [];
+    workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER, onSessionsLost: (ids) => lostReported.push([...ids]) });
     expect(workers.workers.map((w) => w.udpPort)).toEqual([50000, 50001]);
     const onZero = channelOn(0, 'room');
     const onOne = channelOn(1, 'room');
@@ -62,26 +63,32 @@ describe('a relay worker that dies', () => {
 
     // The install that kills worker 1 fails with WorkerUnavailableError instead of hanging.
     await expect(workers.install(spec('s-die', channelOn(1, 'die'), 3), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the exit event follows
-    expect(workers.healthy).toBe(false);
-    expect(workers.workersUp).toBe(1);
+    for (let i = 0; i < 100 && lostReported.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // s1, and the install that was in flight (the worker may or may not have held it).
+    expect(lostReported).toEqual([['s1', 's-die']]);
+    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.exited', worker: 1, sessionsLost: 2 }) });
     expect(workers.size).toBe(1); // s1 died with worker 1
     expect(workers.profileOf('s1')).toBeUndefined();
-    // s1, and the install that was in flight (the worker may or may not have held it).
-    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.exited', worker: 1, sessionsLost: 2 }) });
-
-    // Its channels are refused at once; worker 0's keep working.
-    await expect(workers.install(spec('s1-again', onOne, 4), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
     expect(await workers.revoke('s1', now)).toBe(false);
+    expect((await workers.sessionReport()).lostSessions).toEqual(['s1', 's-die']);
+
+    // A new worker 1 takes the same port; health comes back, and its channels take sessions again.
+    for (let i = 0; i < 200 && !workers.healthy; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(workers.healthy).toBe(true);
+    expect(workers.workersUp).toBe(2);
+    expect(workers.workers.map((w) => w.udpPort)).toEqual([50000, 50001]);
+    expect(logs).toContainEqual({ level: 'info', fields: expect.objectContaining({ event: 'relay_worker.replaced', worker: 1, udpPort: 50001 }) });
+    expect((await workers.install(spec('s1-again', onOne, 4), now)).worker).toBe(1);
     expect((await workers.install(spec('s0-b', onZero, 5), now)).worker).toBe(0);
-    expect((await workers.list()).map((s) => s.sessionId).sort()).toEqual(['s0', 's0-b']);
-    // Metrics keep the dead worker's last counters: totals never go down.
-    expect((await workers.packetStats()).packetsIn).toBe(10 + 20);
-    expect(await workers.revoke('s0', now)).toBe(true);
-    expect(workers.size).toBe(1);
+    expect((await workers.list()).map((s) => s.sessionId).sort()).toEqual(['s0', 's0-b', 's1-again']);
+    // Metrics keep the dead worker's last counters until the new one reports: totals never go down.
+    expect((await workers.packetStats()).packetsIn).toBeGreaterThanOrEqual(10 + 20);
+    // Once the control plane acknowledged a heartbeat listing them, they are not listed again.
+    workers.acknowledgeLost(['s1', 's-die']);
+    expect((await workers.sessionReport()).lostSessions).toEqual([]);
   });
 
-  it('that hangs is declared unresponsive after the request timeout, terminated and handled like a crash', async () => {
+  it('that hangs is declared unresponsive after the request timeout, terminated, reported and replaced like a crash', async () => {
     const config = loadRelayConfig({ RELAY_WORKERS: '2', RELAY_UDP_PORT: '0' });
     workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER, requestTimeoutMs: 300 });
     const now = Date.now();
@@ -90,14 +97,27 @@ describe('a relay worker that dies', () => {
     const started = Date.now();
     await expect(workers.install(spec('s-hang', channelOn(1, 'hang'), 3), now)).rejects.toBeInstanceOf(WorkerUnavailableError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    for (let i = 0; i < 100 && workers.workersUp === 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(workers.workersUp).toBe(1);
-    expect(workers.healthy).toBe(false);
+    for (let i = 0; i < 200 && !logs.some((l) => l.fields['event'] === 'relay_worker.replaced'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.unresponsive', worker: 1 }) });
     expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.exited', worker: 1 }) });
+    expect(logs).toContainEqual({ level: 'info', fields: expect.objectContaining({ event: 'relay_worker.replaced', worker: 1 }) });
     expect(workers.profileOf('s1')).toBeUndefined();
+    // The install that hung was answered 503 (the control plane knows it failed); s1 was lost.
+    expect((await workers.sessionReport()).lostSessions).toEqual(['s1']);
+    expect(workers.healthy).toBe(true);
     // Worker 0 never noticed.
     expect((await workers.install(spec('s0-b', channelOn(0, 'room-b'), 4), now)).worker).toBe(0);
     expect((await workers.list()).map((s) => s.sessionId).sort()).toEqual(['s0', 's0-b']);
+  });
+
+  it('that hangs while nobody asks it anything is found by the liveness ping', async () => {
+    const config = loadRelayConfig({ RELAY_WORKERS: '1', RELAY_UDP_PORT: '0' });
+    workers = await WorkerPool.start(config, log, { workerScript: DYING_WORKER, livenessIntervalMs: 50, livenessTimeoutMs: 300 });
+    // The stand-in answers this install, then hangs on its own: no request of ours is pending.
+    await workers.install(spec('s-quiet', 'quiet-hang-room', 9), Date.now());
+    for (let i = 0; i < 200 && !logs.some((l) => l.fields['event'] === 'relay_worker.replaced'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(logs).toContainEqual({ level: 'error', fields: expect.objectContaining({ event: 'relay_worker.unresponsive', worker: 0 }) });
+    expect(logs).toContainEqual({ level: 'info', fields: expect.objectContaining({ event: 'relay_worker.replaced', worker: 0 }) });
+    expect((await workers.sessionReport()).lostSessions).toEqual(['s-quiet']);
   });
 });

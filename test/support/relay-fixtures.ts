@@ -63,12 +63,13 @@ export function makeMember(
   return { spec, client: clientFor(spec) };
 }
 
-export function clientFor(material: SessionKeyMaterial & { profile: SrtpProfileName }): ClientMediaSession {
+export function clientFor(material: SessionKeyMaterial & { profile: SrtpProfileName }, options: { initialSequence?: number } = {}): ClientMediaSession {
   return new ClientMediaSession({
     profile: material.profile,
     ssrc: material.ssrc,
     sendKeys: material.clientToRelay,
     receiveKeys: material.relayToClient,
     backend: nodeCryptoBackend,
+    ...options,
   });
 }

@@ -24,7 +24,7 @@ export default async function setupRelay(project: TestProject): Promise<() => Pr
     relayId: relay.relayId,
     apiUrl: `http://127.0.0.1:${relay.ports.api}/`,
     publicKey: INSECURE_DEV_RELAY_PUBLIC_KEY,
-    bootId: '',
+    bootId: relay.bootId,
     udpHost: '127.0.0.1',
     udpPorts: [...relay.udpPorts],
   });

@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { CONTROL_VERSION, createControlApp } from '../../control/src/app.js';
 import { ERROR_CODES } from '../../control/src/http/errors.js';
 import { version as packageVersion } from '../../package.json';
+// Vite inlines the file at transform time, so workerd needs no file system.
+import protocolDoc from '../../docs/protocol.md?raw';
 
 // Runs inside workerd: `exports.default` is the Worker from wrangler.toml `main`,
 // reached through the runtime's own fetch dispatch.
@@ -78,6 +80,31 @@ describe('control plane on workerd', () => {
     }
   });
 
+  it('a database it cannot reach is a 503 unavailable with Retry-After, not a 500', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const info = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const app = createControlApp();
+      // A well-formed app key, so the request gets as far as looking it up.
+      const appKey = `ak_${'a'.repeat(26)}.${'A'.repeat(43)}`;
+      const response = await app.request(
+        '/v1/admin/relays',
+        { headers: { authorization: `Bearer ${appKey}` } },
+        { ...TEST_ENV, LIBSQL_URL: 'http://127.0.0.1:9/' },
+      );
+      const body = (await response.json()) as { error: string; message: string };
+      expect(response.status).toBe(503);
+      expect(body.error).toBe('unavailable');
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|fetch|libsql|hrana/i);
+      const record = logged.mock.calls.map((call) => JSON.parse(String(call[0]))).find((r) => r.event === 'database_unavailable');
+      expect(record).toBeDefined();
+    } finally {
+      logged.mockRestore();
+      info.mockRestore();
+    }
+  });
+
   it('every error code has a status that matches its meaning', () => {
     for (const [code, status] of Object.entries(ERROR_CODES)) {
       expect(status, code).toBeGreaterThanOrEqual(400);
@@ -119,5 +146,26 @@ describe('the OpenAPI document', () => {
     for (const expected of ['POST /v1/auth/login', 'GET /v1/channels/{channelId}', 'POST /v1/tokens', 'POST /internal/relays/heartbeat', 'GET /v1/admin/relays']) {
       expect([...documented].some((op) => op.replace(/\{[^}]+\}/g, '{x}') === expected.replace(/\{[^}]+\}/g, '{x}')), expected).toBe(true);
     }
+  });
+  it('every operation has its own entry in docs/protocol.md §4', async () => {
+    const response = await worker.fetch('https://control.test/v1/openapi.json');
+    const doc = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const start = protocolDoc.indexOf('\n## 4. ');
+    const end = protocolDoc.indexOf('\n## 5. ', start);
+    expect(start, '§4 heading').toBeGreaterThan(0);
+    const section4 = protocolDoc.slice(start, end === -1 ? undefined : end);
+    // Path parameters may be named differently in prose ({id} vs {keyId}); the shape must match.
+    const shape = (op: string) => op.replace(/\{[^}]+\}/g, '{}');
+    const mentioned = new Set(
+      [...section4.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^`?\s]*)/g)].map((m) => shape(`${m[1]} ${m[2]}`)),
+    );
+    const missing: string[] = [];
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(operations)) {
+        const op = `${method.toUpperCase()} ${path}`;
+        if (!mentioned.has(shape(op))) missing.push(op);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ interface OpenApiDocument {
 
 const EXAMPLE = {
   relayId: 'relay-fra-1',
+  bootId: 'AAECAwQFBgcICQoLDA0ODw',
   region: 'fra',
   udpEndpoint: { host: '203.0.113.7', port: 40000 },
   udpEndpoints: [
@@ -24,6 +25,8 @@ const EXAMPLE = {
   publicKey: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo',
   load: { sessions: 12, channels: 3 },
   draining: false,
+  rekeyRequested: ['ses-1'],
+  lostSessions: [],
 };
 
 describe('OpenAPI document', () => {
@@ -65,6 +68,8 @@ describe('RelayRegistrationDocSchema', () => {
       { ...EXAMPLE, load: { sessions: 1 } },
       { ...EXAMPLE, draining: 'no' },
       { ...EXAMPLE, udpEndpoint: { host: '203.0.113.7', port: 0 } },
+      { ...EXAMPLE, bootId: 'short' },
+      { ...EXAMPLE, lostSessions: 'ses-1' },
     ];
     for (const body of bad) {
       expect(parseRelayRegistration(body).ok, JSON.stringify(body)).toBe(false);

@@ -27,7 +27,7 @@ describe('shared/relay-api in workerd', () => {
       clientToRelay: { masterKey: randomBytes(16), masterSalt: randomBytes(12) },
       relayToClient: { masterKey: randomBytes(16), masterSalt: randomBytes(12) },
     };
-    const context = { relayId: 'relay-ams-1', sessionId: 'sess-1', ssrc: 0x1234, profile: 'aes128gcm' as const };
+    const context = { relayId: 'relay-ams-1', bootId: 'AAECAwQFBgcICQoLDA0ODw', sessionId: 'sess-1', ssrc: 0x1234, profile: 'aes128gcm' as const };
     const sealed = sealSessionKeys(relay.publicKey, context, keys);
     expect(openSessionKeys(relay.privateKey, context, sealed)).toEqual(keys);
     expect(() => openSessionKeys(relay.privateKey, { ...context, ssrc: 0x1235 }, sealed)).toThrow();

@@ -48,12 +48,15 @@ describeWithDatabase('relay directory (database)', () => {
     ];
     return {
       relayId: `relay-test-${uniqueSuffix()}`,
+      bootId: encodeBase64Url(crypto.getRandomValues(new Uint8Array(16))),
       region: 'fra',
       udpEndpoint: endpoints[0]!,
       udpEndpoints: endpoints,
       publicKey: relayPublicKey(),
       load: { sessions: 0, channels: 0 },
       draining: false,
+      rekeyRequested: [],
+      lostSessions: [],
       ...overrides,
     };
   }
@@ -97,6 +100,7 @@ describeWithDatabase('relay directory (database)', () => {
     load: { sessions: number; channels: number };
     udpEndpoints: { host: string; port: number }[];
     publicKey: string;
+    bootId: string;
     controlKeyId: string;
     registeredAt: number;
     lastSeenAt: number;
@@ -126,7 +130,7 @@ describeWithDatabase('relay directory (database)', () => {
   }
 
   describe('POST /internal/relays/register', () => {
-    it('records the relay: id, region, every endpoint, public key, load, draining, key id, times', async () => {
+    it('records the relay: id, region, every endpoint, public key, boot id, load, draining, key id, times', async () => {
       const body = registration({ load: { sessions: 12, channels: 3 } });
       const response = await toWorker(signedRequest('register', body));
       expect(response.status).toBe(200);
@@ -140,6 +144,7 @@ describeWithDatabase('relay directory (database)', () => {
         load: { sessions: 12, channels: 3 },
         udpEndpoints: body.udpEndpoints,
         publicKey: body.publicKey,
+        bootId: body.bootId,
         controlKeyId: DEV_KEY_ID,
         registeredAt: expect.any(Number),
         lastSeenAt: expect.any(Number),
@@ -284,12 +289,12 @@ describeWithDatabase('relay directory (database)', () => {
       const client = new ControlPlaneClient({
         controlUrl: `${BASE_URL}/`,
         relayId: body.relayId,
+        bootId: body.bootId,
         region: body.region,
         udpEndpoints: body.udpEndpoints,
         publicKey: decodeBase64Url(body.publicKey)!,
         key: DEV_KEY,
-        load: () => ({ sessions: 5, channels: 1 }),
-        draining: () => false,
+        report: () => ({ load: { sessions: 5, channels: 1 }, draining: false, rekeyRequested: [], lostSessions: [] }),
         fetch: async (request) => {
           const response = await toWorker(request);
           seen.push({ path: new URL(request.url).pathname, status: response.status });
@@ -374,7 +379,7 @@ describeWithDatabase('relay directory (database)', () => {
       expect((await listedRelay(body.relayId, send))!.status).toBe('alive');
       vi.setSystemTime(start + 30_001);
       const dead = await listedRelay(body.relayId, send);
-      expect(dead).toMatchObject({ status: 'dead', region: 'ams', lastSeenAt: start, draining: false, udpEndpoints: body.udpEndpoints });
+      expect(dead).toMatchObject({ status: 'dead', region: 'ams', lastSeenAt: start, draining: false, udpEndpoints: body.udpEndpoints, bootId: body.bootId });
       // A heartbeat brings it back (signed at the control plane's current time).
       expect((await send(signedRequest('heartbeat', body, { now: start + 30_001 }))).status).toBe(200);
       expect(await listedRelay(body.relayId, send)).toMatchObject({ status: 'alive', lastSeenAt: start + 30_001 });

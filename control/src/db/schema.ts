@@ -184,6 +184,8 @@ export const relays = sqliteTable('relays', {
   region: text('region').notNull(),
   /** base64url X25519 public key, checked against §3.3 before it is stored. */
   publicKey: text('public_key').notNull(),
+  /** Which run of the relay last announced itself (§8.4: seals must name it); new at every restart. */
+  bootId: text('boot_id').notNull(),
   /** JSON array of {host, port}: worker i's public endpoint at index i. */
   udpEndpoints: text('udp_endpoints', { mode: 'json' }).$type<{ host: string; port: number }[]>().notNull(),
   sessions: integer('sessions').notNull(),
@@ -198,8 +200,6 @@ export const relays = sqliteTable('relays', {
    * without one cannot be given sessions.
    */
   apiUrl: text('api_url'),
-  /** The relay's boot id from its latest registration (§8.6); seals name it. */
-  bootId: text('boot_id'),
 });
 
 /**
@@ -213,7 +213,7 @@ export const voiceSsrcs = sqliteTable(
   'voice_ssrcs',
   {
     relayId: text('relay_id').notNull(),
-    /** '' while the relay announces no boot id. */
+    /** The relay run (relays.boot_id) the SSRC was allocated on: a new run starts afresh. */
     bootId: text('boot_id').notNull(),
     ssrc: integer('ssrc').notNull(),
     sessionId: text('session_id').notNull(),

@@ -21,8 +21,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { decodeBase64Url } from '../../../shared/relay-api/base64url.js';
-import { MAX_RELAY_API_ID_LENGTH } from '../../../shared/relay-api/ids.js';
-import { parseJsonBody, parseRelayRegistration } from '../../../shared/relay-api/messages.js';
+import { MAX_RELAY_API_ID_LENGTH, RELAY_BOOT_ID_LENGTH } from '../../../shared/relay-api/ids.js';
+import { MAX_REPORTED_SESSIONS, parseJsonBody, parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 import { authenticateChallenge, CONTROL_PLANE_AUDIENCE, checkRequestSignature } from '../../../shared/relay-api/request-signing.js';
 import { assertUsableRelayPublicKey } from '../../../shared/relay-api/sealed-keys.js';
 import type { RelayControlKey } from '../config.js';
@@ -49,16 +49,29 @@ const EndpointSchema = z.strictObject({
 export const RelayRegistrationDocSchema = z
   .strictObject({
     relayId: z.string().min(1).max(MAX_RELAY_API_ID_LENGTH).openapi({ description: '1..128 visible ASCII characters', example: 'relay-fra-1' }),
+    bootId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{21}[AQgw]$/)
+      .openapi({ description: `This run of the relay: ${RELAY_BOOT_ID_LENGTH} base64url characters (16 random bytes), new at every start; seals name it (§8.4)`, example: 'AAECAwQFBgcICQoLDA0ODw' }),
     region: z.string().min(1).max(MAX_RELAY_API_ID_LENGTH).openapi({ description: 'fly.io region code (docs/deploying-relays.md)', example: 'fra' }),
     udpEndpoint: EndpointSchema.openapi({ description: 'Equal to udpEndpoints[0]' }),
     udpEndpoints: z.array(EndpointSchema).min(1).max(64).openapi({ description: "Worker i's public endpoint at index i" }),
     publicKey: z.string().length(43).openapi({ description: "base64url of the relay's X25519 public key (32 bytes)", example: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' }),
     load: z.strictObject({ sessions: z.number().int().min(0), channels: z.number().int().min(0) }),
     draining: z.boolean(),
+    rekeyRequested: z
+      .array(z.string().min(1).max(MAX_RELAY_API_ID_LENGTH))
+      .max(MAX_REPORTED_SESSIONS)
+      .openapi({ description: 'Sessions whose keys reached the soft key-usage limit: rotate them (§8.6)' }),
+    lostSessions: z
+      .array(z.string().min(1).max(MAX_RELAY_API_ID_LENGTH))
+      .max(MAX_REPORTED_SESSIONS)
+      .openapi({ description: 'Sessions the relay lost with a worker: re-key them (§8.6)' }),
   })
   .openapi('RelayRegistration', {
     example: {
       relayId: 'relay-fra-1',
+      bootId: 'AAECAwQFBgcICQoLDA0ODw',
       region: 'fra',
       udpEndpoint: { host: '203.0.113.7', port: 40000 },
       udpEndpoints: [
@@ -68,6 +81,8 @@ export const RelayRegistrationDocSchema = z
       publicKey: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo',
       load: { sessions: 12, channels: 3 },
       draining: false,
+      rekeyRequested: [],
+      lostSessions: [],
     },
   });
 

@@ -66,6 +66,7 @@ function announcedFields(a: RelayAnnouncement) {
   return {
     region: r.region,
     publicKey: r.publicKey,
+    bootId: r.bootId,
     udpEndpoints: r.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
     sessions: r.load.sessions,
     channels: r.load.channels,
@@ -137,6 +138,7 @@ export async function listRelayDirectory(db: Database): Promise<RelayDirectoryEn
     relayId: row.id,
     region: row.region,
     publicKey: row.publicKey,
+    bootId: row.bootId,
     udpEndpoints: row.udpEndpoints,
     load: { sessions: row.sessions, channels: row.channels },
     draining: row.draining,

@@ -21,6 +21,8 @@ export interface RelayDirectoryEntry {
   readonly region: string;
   /** base64url of the relay's X25519 public key (checked against §3.3 when stored). */
   readonly publicKey: string;
+  /** The relay's current run, from its last registration or heartbeat: seals must name it (§8.4). */
+  readonly bootId: string;
   /** Worker i's public UDP endpoint at index i. */
   readonly udpEndpoints: readonly RelayEndpoint[];
   readonly load: { readonly sessions: number; readonly channels: number };

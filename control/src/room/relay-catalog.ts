@@ -33,7 +33,7 @@ export function databaseRelayCatalog(db: Database): RelayCatalog {
       const rows = await db.select().from(relays).where(isNotNull(relays.apiUrl)).orderBy(relays.region, relays.id);
       return rows.map((row) => ({
         relayId: row.id,
-        bootId: row.bootId ?? '',
+        bootId: row.bootId,
         apiUrl: row.apiUrl!,
         publicKey: row.publicKey,
         region: row.region,

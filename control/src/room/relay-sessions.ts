@@ -72,6 +72,8 @@ export class RelaySessions {
       client = new RelayApiClient({
         baseUrl: relay.apiUrl,
         relayId: relay.relayId,
+        // Seals bind this run of the relay (§8.4): a restarted relay cannot open them.
+        relayBootId: relay.bootId,
         relayPublicKey: publicKey,
         key: { keyId: this.#options.apiKey.id, secret: this.#options.apiKey.secret },
         fetch: fetchWithTimeout,

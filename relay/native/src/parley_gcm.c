@@ -13,6 +13,7 @@
  *                                  openPacketInto, wipe}
  *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
  *   watchReadable                  socket readiness on the event loop: see parley_readable.c
+ *   createSealOpener, createAesCtr, createSecretBuffer   keys kept off the JS heap: parley_keys.c
  *
  * Each engine's functions carry a pointer to its state as their N-API callback data, so `this`
  * is never consulted (no napi_unwrap, hence no type confusion with objects of other addons, and
@@ -44,12 +45,15 @@
 #include "parley_napi.h"
 #include "parley_udp.h"
 #include "parley_readable.h"
+#include "parley_keys.h"
 
 /* 2: sendBatch and udp4SocketPort (parley_udp.c) joined the module.
  * 3: engines are instances of one class (methods on its prototype) and key OpenSSL lazily.
  * 4: recvBatch and watchReadable (parley_udp.c, parley_readable.c); engines gain
- *    sealPacketInto and openPacketInto. */
-#define ABI_VERSION 4
+ *    sealPacketInto and openPacketInto.
+ * 5: createSealOpener, createAesCtr and createSecretBuffer (parley_keys.c); clearSocketError
+ *    (parley_udp.c) and the readable watch's restart() (parley_readable.c). */
+#define ABI_VERSION 5
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
@@ -521,6 +525,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     free(state);
     return NULL;
   }
-  if (!parley_udp_export(env, exports) || !parley_readable_export(env, exports)) return NULL;
+  if (!parley_udp_export(env, exports) || !parley_readable_export(env, exports) || !parley_keys_export(env, exports)) return NULL;
   return exports;
 }

@@ -14,6 +14,10 @@
  *                 An exception it throws is the process's uncaught exception, as from any event.
  *     close()     stops the watcher and closes its dup'd fd, before it returns. Idempotent.
  *                 Until close() the watcher keeps the event loop alive.
+ *     restart()   polls again after an error: libuv stops a poll handle when poll(2) reports
+ *                 POLLERR (it calls back once with UV_EBADF and then never again), so without
+ *                 this the socket would silently stop being read. Returns 0, or a negative
+ *                 libuv error; a no-op (0) after close().
  *
  * Lifetime: the struct is freed when both the libuv handle has closed and the JS object has let
  * go of it (close(), or its finalizer). The handle closes on close(), on the JS object's
@@ -130,6 +134,21 @@ static napi_value watch_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* restart(): uv_poll_start again (see the top of this file). */
+static napi_value watch_restart(napi_env env, napi_callback_info info) {
+  napi_value self;
+  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) return NULL;
+  void *data = NULL;
+  int status = 0;
+  if (napi_unwrap(env, self, &data) == napi_ok && data != NULL) {
+    Watch *watch = data;
+    if (!watch->closing) status = uv_poll_start(&watch->poll, UV_READABLE, on_poll);
+  }
+  napi_value result;
+  if (napi_create_int32(env, status, &result) != napi_ok) return NULL;
+  return result;
+}
+
 /* watchReadable(fd, onReadable) — see the top of this file. */
 static napi_value watch_readable(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -165,9 +184,11 @@ static napi_value watch_readable(napi_env env, napi_callback_info info) {
   }
   watch->poll.data = watch;
 
-  napi_value object, close_fn, resource_name;
+  napi_value object, close_fn, restart_fn, resource_name;
   if (napi_create_object(env, &object) != napi_ok || napi_create_function(env, "close", NAPI_AUTO_LENGTH, watch_close, NULL, &close_fn) != napi_ok ||
       napi_set_named_property(env, object, "close", close_fn) != napi_ok ||
+      napi_create_function(env, "restart", NAPI_AUTO_LENGTH, watch_restart, NULL, &restart_fn) != napi_ok ||
+      napi_set_named_property(env, object, "restart", restart_fn) != napi_ok ||
       napi_create_string_utf8(env, "parley:readable", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &watch->callback) != napi_ok ||
       napi_async_init(env, object, resource_name, &watch->async_context) != napi_ok ||

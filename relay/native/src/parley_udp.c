@@ -26,6 +26,10 @@
  *   udp4SocketPort(fd): number
  *     → the local port if fd is a UDP socket of family AF_INET, else -1: lets the JS side prove
  *       that the fd it found is the socket it means before writing to it.
+ *   clearSocketError(fd): number
+ *     Takes the socket's pending error (SO_ERROR, which also clears it) and empties its error
+ *     queue (MSG_ERRQUEUE), what makes poll(2) report POLLERR on it, so that polling can resume.
+ *     → the pending error as -errno (0 if none).
  *
  * Never blocks: MSG_DONTWAIT, whatever the fd's own mode. Never throws for what the kernel
  * says: a datagram refused for its own sake (EINVAL for port 0, EMSGSIZE, EACCES for a broadcast
@@ -279,17 +283,48 @@ static napi_value udp4_socket_port(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* clearSocketError(fd): number — SO_ERROR taken (and so cleared) as -errno, error queue emptied. */
+static napi_value clear_socket_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  size_t fd = 0;
+  if (!get_index(env, argv[0], INT_MAX, "native-udp: fd must be a number", "native-udp: fd must be a file descriptor", &fd)) {
+    return NULL;
+  }
+  int pending = 0;
+  socklen_t length = sizeof pending;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_ERROR, &pending, &length) != 0) pending = errno;
+  /* Bounded: an error queue holds a few entries (one per ICMP error while IP_RECVERR is on). */
+  for (int i = 0; i < 64; i++) {
+    uint8_t data[64], control[256];
+    struct iovec iov = {data, sizeof data};
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (recvmsg((int)fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+  }
+  napi_value result;
+  if (napi_create_int32(env, -pending, &result) != napi_ok) return NULL;
+  return result;
+}
+
 int parley_udp_export(napi_env env, napi_value exports) {
-  napi_value send, recv, port;
+  napi_value send, recv, port, clear;
   if (napi_create_function(env, "sendBatch", NAPI_AUTO_LENGTH, send_batch, NULL, &send) != napi_ok ||
       napi_create_function(env, "recvBatch", NAPI_AUTO_LENGTH, recv_batch, NULL, &recv) != napi_ok ||
-      napi_create_function(env, "udp4SocketPort", NAPI_AUTO_LENGTH, udp4_socket_port, NULL, &port) != napi_ok) {
+      napi_create_function(env, "udp4SocketPort", NAPI_AUTO_LENGTH, udp4_socket_port, NULL, &port) != napi_ok ||
+      napi_create_function(env, "clearSocketError", NAPI_AUTO_LENGTH, clear_socket_error, NULL, &clear) != napi_ok) {
     return 0;
   }
   napi_property_descriptor props[] = {
       {"sendBatch", NULL, NULL, NULL, NULL, send, napi_enumerable, NULL},
       {"recvBatch", NULL, NULL, NULL, NULL, recv, napi_enumerable, NULL},
       {"udp4SocketPort", NULL, NULL, NULL, NULL, port, napi_enumerable, NULL},
+      {"clearSocketError", NULL, NULL, NULL, NULL, clear, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

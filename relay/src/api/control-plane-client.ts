@@ -1,8 +1,13 @@
 /**
  * The relay's side of registration with the control plane (docs/protocol.md §8.6): one signed
  * POST to {control}/internal/relays/register, then a signed heartbeat with the same body every
- * `heartbeatIntervalMs` to …/heartbeat, so the control plane knows where the relay is, its
- * X25519 public key (to seal session keys to), its load and whether it is draining.
+ * `heartbeatIntervalMs` to …/heartbeat, so the control plane knows where the relay is, which run
+ * of it this is (its boot id) and its X25519 public key (to seal session keys to both), its
+ * load and whether it is draining.
+ *
+ * Each body also lists the sessions whose keys should be rotated (the soft key-usage limit) and the
+ * sessions lost with a worker, so the control plane re-keys them; lost ones are listed until a
+ * body carrying them is acknowledged (`delivered`).
  *
  * Requests are signed with the internal-API scheme for the audience "control". A failure
  * (network error, timeout, non-2xx) is retried with exponential backoff and jitter; a heartbeat
@@ -17,6 +22,7 @@ import { encodeBase64Url } from '../../../shared/relay-api/base64url.js';
 import type { RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, assertSigningSecret, signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
 import { assertBytes } from '../../../shared/bytes.js';
+import { assertRelayBootId } from '../../../shared/relay-api/ids.js';
 import { X25519_KEY_LENGTH } from '../../../shared/keys/transcript.js';
 
 export const REGISTER_PATH = 'internal/relays/register';
@@ -37,10 +43,22 @@ export interface RelayLoad {
   readonly channels: number;
 }
 
+/** What each register/heartbeat body reports besides the relay's identity (docs/protocol.md §8.6). */
+export interface RelayReport {
+  readonly load: RelayLoad;
+  readonly draining: boolean;
+  /** Sessions whose keys reached the soft key-usage limit: the control plane should rotate them. */
+  readonly rekeyRequested: readonly string[];
+  /** Sessions lost with a worker: the control plane should re-key them. */
+  readonly lostSessions: readonly string[];
+}
+
 export interface ControlPlaneClientOptions {
   /** Base URL of the control plane; the endpoint paths are resolved below it. */
   readonly controlUrl: string;
   readonly relayId: string;
+  /** This run of the relay (shared/relay-api/ids.ts); seals must name it. */
+  readonly bootId: string;
   readonly region: string;
   /** Every worker's public UDP endpoint, worker i at index i (at least one). */
   readonly udpEndpoints: readonly { readonly host: string; readonly port: number }[];
@@ -48,9 +66,10 @@ export interface ControlPlaneClientOptions {
   readonly publicKey: Uint8Array;
   /** Signs every request (audience "control"). */
   readonly key: SigningKey;
-  /** Read at every request. */
-  readonly load: () => RelayLoad;
-  readonly draining: () => boolean;
+  /** Asked for before every request (it may ask the workers, hence a promise). */
+  readonly report: () => RelayReport | Promise<RelayReport>;
+  /** Told which report a 2xx answer acknowledged (so lost sessions are reported until one is). */
+  readonly delivered?: (report: RelayReport) => void;
   readonly fetch: (request: Request) => Promise<Response>;
   readonly timers: ControlPlaneTimers;
   /** ms since the Unix epoch. */
@@ -94,6 +113,7 @@ export class ControlPlaneClient {
 
   constructor(options: ControlPlaneClientOptions) {
     assertBytes(options.publicKey, 'control-plane-client: publicKey', X25519_KEY_LENGTH);
+    assertRelayBootId(options.bootId, 'control-plane-client: bootId');
     if (options.udpEndpoints.length === 0) throw new RangeError('control-plane-client: udpEndpoints must list at least one endpoint');
     assertSigningSecret(options.key.secret, 'control-plane-client: key.secret');
     // A base without a trailing slash would lose its last path segment when resolving.
@@ -169,8 +189,12 @@ export class ControlPlaneClient {
     const timeout = this.#options.timers.setTimeout(() => abort.abort(), this.#requestTimeoutMs);
     let status: number | null = null;
     let errorName: string | null = null;
+    let report: RelayReport | null = null;
     try {
-      const response = await this.#options.fetch(this.#signedRequest(step, abort.signal));
+      report = await this.#options.report();
+      // close() meanwhile: send nothing.
+      if ((this.#state as ControlPlaneClientState) === 'closed') return;
+      const response = await this.#options.fetch(this.#signedRequest(step, report, abort.signal));
       status = response.status;
       await response.body?.cancel().catch(() => {});
     } catch (error) {
@@ -183,6 +207,7 @@ export class ControlPlaneClient {
     if ((this.#state as ControlPlaneClientState) === 'closed') return;
 
     if (status !== null && status >= 200 && status < 300) {
+      if (report !== null) this.#options.delivered?.(report);
       if (step === 'register') this.#log.info({ event: 'control_plane.registered', relayId: this.#options.relayId }, 'registered with the control plane');
       this.#state = 'registered';
       this.#failures = 0;
@@ -201,17 +226,20 @@ export class ControlPlaneClient {
     this.#schedule(retryInMs);
   }
 
-  #signedRequest(step: 'register' | 'heartbeat', signal: AbortSignal): Request {
+  #signedRequest(step: 'register' | 'heartbeat', report: RelayReport, signal: AbortSignal): Request {
     const o = this.#options;
-    const load = o.load();
+    const { load } = report;
     const body: RelayRegistrationBody = {
       relayId: o.relayId,
+      bootId: o.bootId,
       region: o.region,
       udpEndpoint: { host: o.udpEndpoints[0]!.host, port: o.udpEndpoints[0]!.port },
       udpEndpoints: o.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
       publicKey: this.#publicKey,
       load: { sessions: load.sessions, channels: load.channels },
-      draining: o.draining(),
+      draining: report.draining,
+      rekeyRequested: [...report.rekeyRequested],
+      lostSessions: [...report.lostSessions],
     };
     const bytes = new TextEncoder().encode(JSON.stringify(body));
     const url = step === 'register' ? this.#registerUrl : this.#heartbeatUrl;

@@ -21,6 +21,13 @@
  *   - the watcher is closed before the socket is, so the socket outlives our use of it.
  * Everything here is checked before it is used (the fd against the kernel, recvStop's
  * presence); when anything is missing the caller keeps node:dgram's 'message' events.
+ *
+ * A poll error must not end reception. When poll(2) reports POLLERR on the socket (a pending
+ * socket error, or a non-empty error queue), libuv stops the poll handle and calls back once with
+ * a negative status — and then never again, though datagrams keep arriving. So on an error the
+ * receiver counts it, takes the socket's error and empties its error queue (which is what keeps
+ * POLLERR up), and polls again: at once the first time, then with a growing delay (up to 1 s)
+ * while errors keep coming without a datagram in between, so a persistent fault cannot spin.
  */
 import type { Socket } from 'node:dgram';
 import { dgramSocketFd } from './datagram-batch.js';
@@ -36,6 +43,8 @@ export const DEFAULT_RECEIVE_CAPACITY = 32;
 const MAX_BURSTS_PER_EVENT = 8;
 /** Sender address objects remembered at most; the map is cleared when full (a spoofed flood). */
 const MAX_REMEMBERED_SENDERS = 4096;
+/** Longest wait before polling again after consecutive poll errors. */
+const MAX_POLL_RETRY_MS = 1000;
 
 export interface DatagramReceiverOptions {
   /** Bytes of the largest datagram the handler accepts; larger ones reach it cut to maxDatagramBytes + 1. */
@@ -48,7 +57,7 @@ export interface DatagramReceiverHandlers {
   readonly onDatagram: (datagram: Uint8Array, from: RemoteAddress) => void;
   /** After each burst (a recvmmsg call's worth of datagrams), even if a handler threw. */
   readonly afterBurst: () => void;
-  /** A socket error reported by recvmmsg or the poll (negative errno / libuv code). */
+  /** A socket error reported by recvmmsg or the poll (negative errno / libuv code). Reading goes on. */
   readonly onError: (code: number) => void;
 }
 
@@ -84,10 +93,15 @@ export class DatagramReceiver {
   /** ipv4 · 65536 + port → the address object handed to the handler for that sender. */
   readonly #senders = new Map<number, RemoteAddress>();
   #watch: ReadableWatch | null = null;
+  /** Poll errors since the last datagram: how long to wait before polling again. */
+  #pollErrorsInARow = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
   /** recvmmsg calls that returned at least one datagram. */
   bursts = 0;
   /** Datagrams received. */
   received = 0;
+  /** Times polling was resumed after a poll error. */
+  pollRestarts = 0;
 
   private constructor(native: NativeUdp, fd: number, handle: UdpHandle, handlers: DatagramReceiverHandlers, options: DatagramReceiverOptions) {
     this.#native = native;
@@ -139,6 +153,7 @@ export class DatagramReceiver {
   readonly #onReadable = (status: number): void => {
     if (status < 0) {
       this.#handlers.onError(status);
+      this.#resumeAfterPollError();
       return;
     }
     const { onDatagram, afterBurst } = this.#handlers;
@@ -154,6 +169,7 @@ export class DatagramReceiver {
       }
       this.bursts++;
       this.received += count;
+      this.#pollErrorsInARow = 0;
       try {
         for (let i = 0, m = 0; i < count; i++, m += META_WORDS) {
           const offset = meta[m]!;
@@ -165,6 +181,26 @@ export class DatagramReceiver {
       if (count < capacity) return;
     }
   };
+
+  /** libuv has stopped polling (POLLERR): clear what raised it and poll again (module comment). */
+  #resumeAfterPollError(): void {
+    if (this.#watch === null || this.#retryTimer !== null) return;
+    const delay = this.#pollErrorsInARow === 0 ? 0 : Math.min(MAX_POLL_RETRY_MS, 2 ** (this.#pollErrorsInARow - 1));
+    this.#pollErrorsInARow++;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      const watch = this.#watch;
+      if (watch === null) return;
+      const pending = this.#native.clearSocketError(this.#fd);
+      if (pending < 0) this.#handlers.onError(pending);
+      this.pollRestarts++;
+      const restarted = watch.restart();
+      if (restarted < 0) {
+        this.#handlers.onError(restarted);
+        this.#resumeAfterPollError();
+      }
+    }, delay);
+  }
 
   /** The same object for the same sender while it is remembered: no string per datagram. */
   #sender(ipv4: number, port: number): RemoteAddress {
@@ -180,6 +216,8 @@ export class DatagramReceiver {
 
   /** Stops reading and closes the watcher's dup of the fd; the socket itself stays open. Idempotent. */
   close(): void {
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#watch?.close();
     this.#watch = null;
   }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal ABI_VERSION in relay/native/src/parley_gcm.c: a stale build is refused rather than misused. */
-export const ADDON_ABI_VERSION = 4;
+export const ADDON_ABI_VERSION = 5;
 
 /**
  * Where node-gyp puts the addon, relative to this module: from relay/src/io/ when run from source
@@ -19,7 +19,12 @@ export const ADDON_LOCATIONS = ['../../native/build/Release/parley_gcm.node', '.
 
 export const BUILD_HINT = 'run `npm run build:native`';
 
-let loaded: { readonly addon: Readonly<Record<string, unknown>> } | { readonly error: string } | undefined;
+let loaded: { readonly addon: Readonly<Record<string, unknown>>; readonly path: string } | { readonly error: string } | undefined;
+
+/** The file the addon was loaded from, or null if it was not (or not yet) loaded. */
+export function loadedNativeAddonPath(): string | null {
+  return loaded !== undefined && 'path' in loaded ? loaded.path : null;
+}
 
 /**
  * The addon's exports, checked for the ABI version; throws an Error saying why not (prefixed
@@ -31,8 +36,16 @@ export function requireNativeAddon(who: string): Readonly<Record<string, unknown
   return loaded.addon;
 }
 
-function loadOnce(): { readonly addon: Readonly<Record<string, unknown>> } | { readonly error: string } {
-  const paths = ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+/**
+ * PARLEY_RELAY_ADDON, when set, names the one addon file to load instead of the usual places:
+ * the sanitizer build (test/system/native-sanitizers.test.ts) is loaded this way. Worker threads
+ * get it too (relay/src/workers/worker-pool.ts passes it on).
+ */
+export const ADDON_PATH_VARIABLE = 'PARLEY_RELAY_ADDON';
+
+function loadOnce(): { readonly addon: Readonly<Record<string, unknown>>; readonly path: string } | { readonly error: string } {
+  const override = process.env[ADDON_PATH_VARIABLE];
+  const paths = override !== undefined && override !== '' ? [override] : ADDON_LOCATIONS.map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
   const path = paths.find((candidate) => existsSync(candidate));
   if (path === undefined) return { error: `addon not built (looked for ${paths.join(', ')}); ${BUILD_HINT}` };
   let addon: unknown;
@@ -47,5 +60,5 @@ function loadOnce(): { readonly addon: Readonly<Record<string, unknown>> } | { r
   if (typeof addon !== 'object' || addon === null || (addon as { abiVersion?: unknown }).abiVersion !== ADDON_ABI_VERSION) {
     return { error: `${path} is a stale or foreign build; ${BUILD_HINT}` };
   }
-  return { addon: addon as Readonly<Record<string, unknown>> };
+  return { addon: addon as Readonly<Record<string, unknown>>, path };
 }

@@ -48,11 +48,21 @@ export interface NativeUdp {
   watchReadable(fd: number, onReadable: (status: number) => void): ReadableWatch;
   /** The bound port of `fd` if it is a UDP socket of family AF_INET, else -1. */
   udp4SocketPort(fd: number): number;
+  /**
+   * Takes the socket's pending error (SO_ERROR, which clears it) and empties its error queue —
+   * what makes poll(2) report POLLERR — and returns that error as -errno (0 if none).
+   */
+  clearSocketError(fd: number): number;
 }
 
 export interface ReadableWatch {
   /** Stops calling back and closes the watcher's dup of the fd. Idempotent. */
   close(): void;
+  /**
+   * Polls again after a poll error: libuv stops the handle when poll(2) reports POLLERR (one
+   * callback with a negative status, then none). Returns 0 or a negative libuv error.
+   */
+  restart(): number;
 }
 
 
@@ -78,9 +88,15 @@ function requireNativeUdp(): NativeUdp {
   // The same module object the GCM backend gets.
   const addon = requireNativeAddon('native-udp');
   const candidate = addon as Partial<Record<keyof NativeUdp, unknown>>;
-  const { sendBatch, recvBatch, watchReadable, udp4SocketPort } = candidate;
-  if (typeof sendBatch !== 'function' || typeof recvBatch !== 'function' || typeof watchReadable !== 'function' || typeof udp4SocketPort !== 'function') {
+  const { sendBatch, recvBatch, watchReadable, udp4SocketPort, clearSocketError } = candidate;
+  if (
+    typeof sendBatch !== 'function' ||
+    typeof recvBatch !== 'function' ||
+    typeof watchReadable !== 'function' ||
+    typeof udp4SocketPort !== 'function' ||
+    typeof clearSocketError !== 'function'
+  ) {
     throw new Error(`native-udp: sendmmsg/recvmmsg are not available on ${process.platform}; the relay uses one node:dgram call per datagram`);
   }
-  return Object.freeze({ sendBatch, recvBatch, watchReadable, udp4SocketPort }) as NativeUdp;
+  return Object.freeze({ sendBatch, recvBatch, watchReadable, udp4SocketPort, clearSocketError }) as NativeUdp;
 }

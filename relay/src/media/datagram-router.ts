@@ -5,23 +5,32 @@
  * RTP (voice) from a speaker:
  *   1. size and header checks, SSRC → session lookup (unknown SSRC: drop, nothing sent back);
  *   2. a cheap pre-authentication budget: packets from the latched address spend the session's
- *      packet bucket, packets from any other address spend a small separate bucket, so a forged
- *      flood can neither starve the real stream nor buy unbounded decryption work;
- *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit);
+ *      packet bucket; packets from any other address spend a small bucket of their source's
+ *      (source-budgets.ts) and then the relay-wide cap on such packets, so a forged flood can
+ *      neither starve the real stream, nor the real client's first latch or re-latch, nor buy
+ *      unbounded decryption work;
+ *   3. unprotect with the speaker's inbound context (replay check, then tag, then commit); a
+ *      refusal is a verdict, not an exception;
  *   4. only now latch or re-latch the address (RFC 3711 §3.3: nothing before authentication;
- *      this is what stops RTP Bleed, CVE-2017-14114);
+ *      this is what stops RTP Bleed, CVE-2017-14114). A new address gets a challenge: it must
+ *      prove it receives before any voice goes there (address-consent.ts);
  *   5. permission and mute checks, byte budget;
- *   6. for every other member who listens: protect with that member's own outbound context and
- *      send to that member's latched address. Never back to the sender.
- * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong of the same
- * length; other RTCP is consumed (reports describe the client↔relay leg only).
+ *   6. for every other member who listens from a proved address: renumber for that member
+ *      (sequence-rewriter.ts), protect with its own outbound context and send to that address.
+ *      Never back to the sender.
+ * SRTCP from a client: authenticate the same way; a keepalive ping gets one pong (or challenge)
+ * of the same length, carrying the cookie the client echoes to prove its address; other RTCP is
+ * consumed (reports describe the client↔relay leg only).
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
+import { readUint32 } from '../../../shared/srtp/rtp-header.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
-import { decodeKeepalive, encodeKeepalive } from '../../../shared/protocol/keepalive.js';
+import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
+import { CONSENT_LIFETIME_MS } from './address-consent.js';
 import type { DropReason, PacketCounters } from './packet-counters.js';
-import type { RemoteAddress } from './relay-session.js';
+import type { RelaySession, RemoteAddress } from './relay-session.js';
 import type { SessionRegistry, SsrcOwner } from './session-registry.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface DatagramSink {
   send(datagram: Uint8Array, to: RemoteAddress): void;
@@ -38,6 +47,12 @@ export interface DatagramSink {
 export interface RouterOptions {
   /** Datagrams larger than this are dropped unread. */
   readonly maxDatagramBytes: number;
+  /**
+   * Packets per second, over all sessions, that may reach decryption from addresses other than
+   * their session's latched one (default DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND): what a spray
+   * from ever new forged sources can cost at most.
+   */
+  readonly maxUnlatchedPacketsPerSecond?: number;
   /** Observe processing time for one datagram in this many (a power of two keeps it cheap). */
   readonly timingSampleEvery: number;
 }
@@ -56,6 +71,15 @@ function sameAddress(a: RemoteAddress | null, b: RemoteAddress): boolean {
   return a !== null && a.port === b.port && a.address === b.address;
 }
 
+/**
+ * A failed GCM open costs about a microsecond: 20,000 a second is 2 % of a core at most, and far
+ * more than the first latches and rebindings of a relay's sessions need.
+ */
+export const DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND = 20_000;
+
+/** The token of a challenge the relay sends unprompted (not in answer to a ping). */
+const NO_TOKEN = new Uint8Array(KEEPALIVE_TOKEN_LENGTH);
+
 function readSsrc(datagram: Uint8Array, offset: number): number {
   return ((datagram[offset]! << 24) | (datagram[offset + 1]! << 16) | (datagram[offset + 2]! << 8) | datagram[offset + 3]!) >>> 0;
 }
@@ -67,6 +91,8 @@ export class DatagramRouter {
    * handled to the end (every listener's copy sealed) before the next one is opened.
    */
   readonly #plain: Uint8Array;
+  /** The relay-wide cap on packets from unlatched sources that reach decryption. */
+  readonly #unlatchedCap: TokenBucket;
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -77,6 +103,8 @@ export class DatagramRouter {
   ) {
     this.#sampleCountdown = options.timingSampleEvery;
     this.#plain = new Uint8Array(options.maxDatagramBytes);
+    const cap = options.maxUnlatchedPacketsPerSecond ?? DEFAULT_MAX_UNLATCHED_PACKETS_PER_SECOND;
+    this.#unlatchedCap = new TokenBucket(cap, cap, now());
   }
 
   handle(datagram: Uint8Array, from: RemoteAddress): void {
@@ -86,8 +114,8 @@ export class DatagramRouter {
     try {
       this.#route(datagram, from);
     } catch (error) {
-      // SRTP failures are expected input; anything else is a bug worth seeing, but one bad
-      // datagram must never take the relay down.
+      // Packet failures come back as verdicts; what still throws SrtpError (sealing a pong at
+      // the key's usage limit) is counted, and anything else is a bug worth seeing.
       if (error instanceof SrtpError) this.counters.dropped(SRTP_DROP[error.reason]);
       else throw error;
     } finally {
@@ -107,34 +135,60 @@ export class DatagramRouter {
     const owner = this.#admit(readSsrc(datagram, 8), from, now);
     if (owner === null) return;
     const { session, epoch } = owner;
-    // Throws SrtpError → counted in handle(). A view, not a copy: valid until the next packet.
-    const plain = this.#plain.subarray(0, epoch.inbound.unprotectRtpInto(datagram, this.#plain, 0));
-    session.noteAuthenticated(epoch, from, now);
-    if (!session.speaking) return this.counters.dropped('muted');
-    if (!session.byteBucket.take(now, datagram.length)) return this.counters.dropped('rate-limit');
+    // A verdict, not an exception: forged and replayed packets are the attacker's to send.
+    const inbound = epoch.inbound;
+    const length = inbound.openRtpInto(datagram, this.#plain, 0);
+    if (typeof length === 'string') return this.counters.dropped(SRTP_DROP[length]);
+    // A view, not a copy: valid until the next packet.
+    const plain = this.#plain.subarray(0, length);
+    if (session.noteAuthenticated(epoch, from, datagram.length, inbound.lastOpenedWasNewest, now)) {
+      this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
+    }
+    // Each listener gets its own gap-free numbering of this stream (sequence-rewriter.ts): what
+    // the relay withholds closes up, what the network lost shows.
+    const forwarded = epoch.forwarded;
+    const input = inbound.lastRtpIndex;
+    if (!session.speaking) {
+      forwarded.toAll.withhold(input);
+      return this.counters.dropped('muted');
+    }
+    if (!session.byteBucket.take(now, datagram.length)) {
+      forwarded.toAll.withhold(input);
+      return this.counters.dropped('rate-limit');
+    }
+    const shared = forwarded.toAll.send(input);
+    if (shared < 0) return this.counters.dropped('reordered');
 
-    const members = this.registry.members(session.channelId);
+    const members = session.channel!.members;
     const sink = this.sink;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
-      if (listener === session || !listener.listening) continue;
-      const outbound = listener.outbound;
-      try {
-        // Sealed straight into the batch when the sink has one: no allocation per listener.
-        const offset = sink.reserve?.(plain.length + outbound.profile.srtpTagLength, listener.address!) ?? -1;
-        if (offset >= 0) {
-          const length = outbound.protectRtpInto(plain, sink.slab!, offset);
-          sink.commitReserved!(length);
-          this.counters.sent(length);
-        } else {
-          const sealed = outbound.protectRtp(plain);
-          sink.send(sealed, listener.address!);
-          this.counters.sent(sealed.length);
-        }
-      } catch (error) {
-        if (!(error instanceof SrtpError)) throw error;
-        this.counters.dropped(error.reason === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+      if (listener === session) continue;
+      if (!listener.receivesVoice(now)) {
+        forwarded.withholdFrom(listener.channelSlot, listener, shared);
+        continue;
       }
+      const output = forwarded.sendTo(listener.channelSlot, listener, shared);
+      if (output < 0) {
+        this.counters.dropped('reordered');
+        continue;
+      }
+      // The listener's sequence number, written into the one plaintext before each seal.
+      plain[2] = (output >>> 8) & 0xff;
+      plain[3] = output & 0xff;
+      const outbound = listener.outbound;
+      const sealedLength = plain.length + outbound.profile.srtpTagLength;
+      // Sealed straight into the batch when the sink has one: no allocation per listener.
+      const offset = sink.reserve?.(sealedLength, listener.address!) ?? -1;
+      const out = offset >= 0 ? sink.slab! : new Uint8Array(sealedLength);
+      const sealed = outbound.sealRtpInto(plain, out, offset >= 0 ? offset : 0);
+      if (typeof sealed === 'string') {
+        this.counters.dropped(sealed === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+        continue;
+      }
+      if (offset >= 0) sink.commitReserved!(sealed);
+      else sink.send(out, listener.address!);
+      this.counters.sent(sealed);
     }
   }
 
@@ -143,20 +197,45 @@ export class DatagramRouter {
     const owner = this.#admit(readSsrc(datagram, 4), from, now);
     if (owner === null) return;
     const { session, epoch } = owner;
-    const plain = epoch.inbound.unprotectRtcp(datagram);
-    session.noteAuthenticated(epoch, from, now);
-    const keepalive = decodeKeepalive(plain);
-    if (keepalive === null || keepalive.kind !== 'ping') return; // other RTCP: consumed
-    const pong = session.outbound.protectRtcp(encodeKeepalive('pong', epoch.ssrc, keepalive.token));
-    if (pong.length > datagram.length) return; // never answer with more than was received
-    this.sink.send(pong, session.address!);
-    this.counters.sent(pong.length);
+    const plain = epoch.inbound.openRtcp(datagram);
+    if (typeof plain === 'string') return this.counters.dropped(SRTP_DROP[plain]);
+    const moved = session.noteAuthenticated(epoch, from, datagram.length, epoch.inbound.lastOpenedWasNewest, now);
+    const fromLatched = sameAddress(session.address, from);
+    if (!isKeepalive(plain) || (plain[0]! & 0x1f) !== 0) {
+      // Other RTCP is consumed; one that moved the address gets a challenge.
+      if (moved) this.#answerKeepalive(session, epoch.ssrc, NO_TOKEN, now);
+      return;
+    }
+    // A ping from anywhere but the latched address (a late one from an old path) is not answered.
+    if (!fromLatched) return;
+    // The echo proves the address only if it is the cookie last sent to it (address-consent.ts).
+    session.noteEcho(readUint32(plain, KEEPALIVE_COOKIE_OFFSET), readUint32(plain, KEEPALIVE_COOKIE_OFFSET + 4), CONSENT_LIFETIME_MS);
+    this.#answerKeepalive(session, epoch.ssrc, plain.subarray(KEEPALIVE_TOKEN_OFFSET, KEEPALIVE_TOKEN_OFFSET + KEEPALIVE_TOKEN_LENGTH), now);
+  }
+
+  /**
+   * Sends the session's latched address a pong (it has consent) or a challenge (it has not),
+   * with `token` and the address's current cookie, under the relay→client SRTCP keys and the
+   * client's SSRC `ssrc`. Within the address's amplification limit, or not at all.
+   */
+  #answerKeepalive(session: RelaySession, ssrc: number, token: Uint8Array, now: number): void {
+    const consent = session.consent!;
+    const proved = session.proved(now);
+    const outbound = session.outbound;
+    const length = KEEPALIVE_LENGTH + outbound.profile.srtcpTagLength + 4;
+    if (!consent.maySend(length, proved)) return this.counters.dropped('amplification');
+    const reply = encodeKeepalive(proved ? 'pong' : 'challenge', ssrc, token);
+    consent.writeCookie(reply, KEEPALIVE_COOKIE_OFFSET, now);
+    const sealed = outbound.protectRtcp(reply);
+    consent.noteSent(sealed.length, proved);
+    this.sink.send(sealed, session.address!);
+    this.counters.sent(sealed.length);
   }
 
   /**
    * Steps 1–2 before any decryption: the SSRC's owner, if the packet fits its pre-authentication
-   * budget (the session's own bucket from its latched address, the small unlatched one from any
-   * other); otherwise null, with the drop counted.
+   * budget — the session's own bucket from its latched address; from any other, its source's
+   * bucket and then the relay-wide cap — otherwise null, with the drop counted.
    */
   #admit(ssrc: number, from: RemoteAddress, now: number): SsrcOwner | null {
     const owner = this.registry.bySsrc(ssrc);
@@ -165,8 +244,10 @@ export class DatagramRouter {
       return null;
     }
     const { session } = owner;
-    const budget = sameAddress(session.address, from) ? session.packetBucket : session.unlatchedBucket;
-    if (!budget.take(now)) {
+    const admitted = sameAddress(session.address, from)
+      ? session.packetBucket.take(now)
+      : session.sourceBudgets.take(from, now) && this.#unlatchedCap.take(now);
+    if (!admitted) {
       this.counters.dropped('rate-limit');
       return null;
     }

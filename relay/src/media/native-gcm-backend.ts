@@ -1,6 +1,9 @@
 /**
  * The relay's fastest SRTP backend: AES-GCM in a native addon (relay/native, plain N-API over
- * the OpenSSL inside the node binary), AES-CTR and HMAC-SHA1 from node:crypto.
+ * the OpenSSL inside the node binary), AES-CTR (the key derivation's PRF) in the addon too, so that
+ * a master key's OpenSSL context is freed and cleansed as soon as the derivation is done rather
+ * than when a GC collects a node:crypto cipher (relay/native/src/parley_keys.c), and HMAC-SHA1
+ * from node:crypto.
  *
  * Why: node:crypto builds a fresh OpenSSL cipher for each packet, about 8 µs a seal. The addon
  * keys one EVP_CIPHER_CTX per engine and seals or opens in one native call that only re-IVs it
@@ -16,6 +19,7 @@
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import type { AesGcmEngine, SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { BUILD_HINT, requireNativeAddon } from '../io/native-addon.js';
+import { loadNativeKeys } from '../io/native-keys.js';
 
 /** An AES-GCM engine of the native backend: the interface's methods, the optional ones included. */
 export interface NativeAesGcmEngine extends AesGcmEngine {
@@ -86,7 +90,7 @@ function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
     opensslVersion: addon.opensslVersion,
     // The addon's own function: no JS frame between the SRTP transform and the native call.
     createAesGcm: addon.createAesGcm,
-    createAesCtr: nodeCryptoBackend.createAesCtr,
+    createAesCtr: loadNativeKeys()?.createAesCtr ?? nodeCryptoBackend.createAesCtr,
     createHmacSha1: nodeCryptoBackend.createHmacSha1,
   });
 }

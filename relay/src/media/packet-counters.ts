@@ -22,6 +22,13 @@ export const DROP_REASONS = [
   'key-exhausted',
   /** An outbound context refused to protect (it would have reused an index). */
   'protect-refused',
+  /**
+   * A late voice packet behind one the relay withheld from its listeners (sequence-rewriter.ts):
+   * no sequence number is left for it.
+   */
+  'reordered',
+  /** A keepalive answer not sent: the address has not proved it receives, and has used its 3× byte credit. */
+  'amplification',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

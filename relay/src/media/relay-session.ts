@@ -1,6 +1,7 @@
 /**
  * One voice session on the relay: a client in a channel, with its key epochs, its latched UDP
- * address, its permissions and its rate limits.
+ * address and whether that address has proved it receives (address-consent.ts), its permissions
+ * and its rate limits.
  *
  * Keys live only here, in memory: in each key epoch's master-key array until a direction is first
  * used, then inside that direction's SrtpContext; close() wipes them all.
@@ -8,15 +9,22 @@
  * Key rotation keeps up to two epochs: the newest, and the previous one until its overlap
  * ends. The client may send under either. The relay keeps sending to the client under the
  * older keys until the client proves it holds the new ones (its first authenticated packet
- * under them), so no packet is ever sent under keys the client might not have yet.
+ * under them), so no packet is ever sent under keys the client might not have yet; if the
+ * overlap ends first, it sends nothing until that proof.
  */
 import { assertBytes } from '../../../shared/bytes.js';
 import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { srtpProfile, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { checkReplayWindowSize } from '../../../shared/srtp/replay-window.js';
+import type { KeyUsageCounts } from '../../../shared/srtp/key-usage.js';
+import { AddressConsent } from './address-consent.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
+import type { RelayChannel } from './relay-channel.js';
+import { ForwardedStream } from './sequence-rewriter.js';
+import { SourceBudgets } from './source-budgets.js';
 import { TokenBucket } from './token-bucket.js';
+import { allocateSecretBytes, releaseSecretBytes } from '../io/secret-memory.js';
 
 export interface RemoteAddress {
   readonly address: string;
@@ -33,9 +41,17 @@ export interface SessionLimits {
   readonly packetBurst: number;
   readonly bytesPerSecond: number;
   readonly byteBurst: number;
-  /** Packets per second accepted for authentication from an address other than the latched one. */
+  /**
+   * Packets per second accepted for authentication from each address other than the latched
+   * one (per source, source-budgets.ts).
+   */
   readonly unlatchedPacketsPerSecond: number;
   readonly replayWindowSize: number;
+  /**
+   * Tests only: every key epoch's contexts start as if this many packets had been processed under
+   * their keys (SrtpContext priorKeyUsage), so RFC 3711 §9.2's limits can be reached in a test.
+   */
+  readonly keyUsageAtInstall?: KeyUsageCounts;
 }
 
 /**
@@ -49,14 +65,18 @@ export interface SessionLimits {
  * ping opens with `inbound`, the pong is sealed with `outbound`), so its voice does not pay for
  * the derivation (RFC 3711 §4.3: four AES-CTR calls per context for GCM); otherwise the first
  * packet each way pays once. Each direction's master key is erased as soon as its context
- * holds the derived session keys.
+ * holds the derived session keys. The master keys sit in secret memory (io/secret-memory.ts):
+ * never moved by the GC, zeroed when released, cleansed by the addon if the thread dies.
  */
 export class KeyEpoch {
   /** When this epoch stops being accepted (set when a newer epoch replaces it). */
   retiresAt: number | null = null;
+  /** How this SSRC's voice is numbered for each listener; made with the first voice packet. */
+  #forwarded: ForwardedStream | null = null;
   readonly #profile: SrtpProfileName;
   readonly #backend: SrtpCryptoBackend;
   readonly #replayWindowSize: number;
+  readonly #priorKeyUsage: KeyUsageCounts | undefined;
   /**
    * client→relay master key ‖ salt, then relay→client master key ‖ salt; each half zeroed once
    * its context exists, and the array dropped once both do. null after close().
@@ -73,6 +93,7 @@ export class KeyEpoch {
     keys: SessionKeyMaterial,
     backend: SrtpCryptoBackend,
     replayWindowSize: number,
+    priorKeyUsage?: KeyUsageCounts,
   ) {
     const { keyLength, saltLength } = srtpProfile(profile);
     assertBytes(keys.clientToRelay.masterKey, 'relay: clientToRelay master key', keyLength);
@@ -83,8 +104,9 @@ export class KeyEpoch {
     this.#profile = profile;
     this.#backend = backend;
     this.#replayWindowSize = replayWindowSize;
+    this.#priorKeyUsage = priorKeyUsage;
     const half = keyLength + saltLength;
-    const packed = new Uint8Array(2 * half);
+    const packed = allocateSecretBytes(2 * half);
     packed.set(keys.clientToRelay.masterKey, 0);
     packed.set(keys.clientToRelay.masterSalt, keyLength);
     packed.set(keys.relayToClient.masterKey, half);
@@ -106,6 +128,19 @@ export class KeyEpoch {
     return this.#closed;
   }
 
+  /** The per-listener sequence numbering of the voice sent under this epoch's SSRC. */
+  get forwarded(): ForwardedStream {
+    return (this.#forwarded ??= new ForwardedStream());
+  }
+
+  /**
+   * Whether a context of this epoch reached the soft key-usage limit (RFC 3711 §9.2,
+   * docs/protocol.md §2.8): the control plane should give the session new keys.
+   */
+  get rekeyRequested(): boolean {
+    return (this.#inbound?.rekeyRequested ?? false) || (this.#outbound?.rekeyRequested ?? false);
+  }
+
   /** Whether any master key is still held, for tests of the wipe; never the keys themselves. */
   get holdsMasterKeys(): boolean {
     return this.#masterKeys !== null && this.#masterKeys.some((b) => b !== 0);
@@ -115,7 +150,7 @@ export class KeyEpoch {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#masterKeys?.fill(0);
+    if (this.#masterKeys !== null) releaseSecretBytes(this.#masterKeys);
     this.#masterKeys = null;
     this.#inbound?.close();
     this.#outbound?.close();
@@ -130,14 +165,28 @@ export class KeyEpoch {
     const { keyLength } = srtpProfile(this.#profile);
     const masterKey = packed.subarray(at, at + keyLength);
     const masterSalt = packed.subarray(at + keyLength, at + half);
-    const context = new SrtpContext({ profile: this.#profile, backend: this.#backend, replayWindowSize: this.#replayWindowSize, masterKey, masterSalt });
+    const context = new SrtpContext({
+      profile: this.#profile,
+      backend: this.#backend,
+      replayWindowSize: this.#replayWindowSize,
+      masterKey,
+      masterSalt,
+      ...(this.#priorKeyUsage === undefined ? {} : { priorKeyUsage: this.#priorKeyUsage }),
+    });
     masterKey.fill(0);
     masterSalt.fill(0);
     // Called only for a direction not yet derived: if the other one is, nothing is left here.
     const other = direction === 'clientToRelay' ? this.#outbound : this.#inbound;
-    if (other !== null) this.#masterKeys = null;
+    if (other !== null) {
+      releaseSecretBytes(packed);
+      this.#masterKeys = null;
+    }
     return context;
   }
+}
+
+function noSendKeys(): never {
+  throw new TypeError('relay: the client holds no relay→client keys the relay still has');
 }
 
 export class RelaySession {
@@ -153,21 +202,34 @@ export class RelaySession {
   expiresAt: number;
   /** Last time a packet from the client authenticated (or install time). */
   lastActiveAt: number;
-  /** Where the client's last authenticated packet came from; null until the first one. */
+  /** Where the client's newest authenticated packet came from (the latched address); null until the first. */
   address: RemoteAddress | null = null;
+  /**
+   * Voice may go to `address` while the clock is below this (0: not proved). Kept here, not in
+   * the consent object, because the forwarding loop reads it for every listener of every packet.
+   */
+  provedUntil = 0;
+  /** How the latched address proves itself; made with the first latch. */
+  #consent: AddressConsent | null = null;
+  /** The channel this session is a member of, and its slot there (relay-channel.ts); set on joining it. */
+  channel: RelayChannel | null = null;
+  channelSlot = -1;
   /**
    * Rate limits, made on first use: an idle session never needs them. Each is made as of the
    * install time and full, exactly the state an unused bucket made at install would be in.
    */
   #packetBucket: TokenBucket | null = null;
   #byteBucket: TokenBucket | null = null;
-  #unlatchedBucket: TokenBucket | null = null;
+  #sourceBudgets: SourceBudgets | null = null;
   readonly #limits: SessionLimits;
   readonly #backend: SrtpCryptoBackend;
   /** Newest first; at most two. */
   #epochs: KeyEpoch[];
-  /** The epoch whose relay→client keys the client is known to hold. */
-  #sendEpoch: KeyEpoch;
+  /**
+   * The epoch whose relay→client keys the client is known to hold; null when it holds none the
+   * relay still has (a rotation overlap ended before the client used its new keys).
+   */
+  #sendEpoch: KeyEpoch | null;
   #closed = false;
 
   constructor(spec: SessionSpec, backend: SrtpCryptoBackend, limits: SessionLimits, now: number) {
@@ -184,7 +246,7 @@ export class RelaySession {
     this.lastActiveAt = now;
     this.#backend = backend;
     this.#limits = limits;
-    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize);
+    const epoch = new KeyEpoch(spec.ssrc, now, spec.profile, spec, backend, limits.replayWindowSize, limits.keyUsageAtInstall);
     this.#epochs = [epoch];
     this.#sendEpoch = epoch;
   }
@@ -199,10 +261,9 @@ export class RelaySession {
     return (this.#byteBucket ??= new TokenBucket(this.#limits.bytesPerSecond, this.#limits.byteBurst, this.installedAt));
   }
 
-  /** Packets accepted for authentication from any other address (before the first latch, too). */
-  get unlatchedBucket(): TokenBucket {
-    const perSecond = this.#limits.unlatchedPacketsPerSecond;
-    return (this.#unlatchedBucket ??= new TokenBucket(perSecond, perSecond, this.installedAt));
+  /** Packets accepted for authentication from other addresses (before the first latch, too), per source. */
+  get sourceBudgets(): SourceBudgets {
+    return (this.#sourceBudgets ??= new SourceBudgets(this.#limits.unlatchedPacketsPerSecond));
   }
 
   get closed(): boolean {
@@ -218,14 +279,44 @@ export class RelaySession {
     return this.#epochs[0]!.ssrc;
   }
 
-  /** Context for packets the relay sends to this client. */
+  /**
+   * Context for packets the relay sends to this client, under keys the client is known to hold
+   * (docs/protocol.md §6.5). There may be none (a TypeError): the router asks only after
+   * `receivesVoice` or after an authenticated packet, both of which imply there are.
+   */
   get outbound(): SrtpContext {
-    return this.#sendEpoch.outbound;
+    // The throw lives in a function of its own, so this getter stays small enough to inline.
+    return (this.#sendEpoch ?? noSendKeys()).outbound;
   }
 
-  /** Whether forwarded voice should reach this client now. */
-  get listening(): boolean {
-    return this.canListen && !this.deafened && this.address !== null;
+  /** Whether the current keys reached the soft key-usage limit: the relay asks for a rotation. */
+  get rekeyRequested(): boolean {
+    return this.#epochs[0]!.rekeyRequested;
+  }
+
+  /** How the latched address proves itself (cookies, the 3× limit); null before the first packet. */
+  get consent(): AddressConsent | null {
+    return this.#consent;
+  }
+
+  /** Whether the latched address has consent now: voice may go there (docs/protocol.md §6.3). */
+  proved(now: number): boolean {
+    return now < this.provedUntil;
+  }
+
+  /** A keepalive from the latched address echoed `high`/`low`: consent is extended if it is the cookie sent there. */
+  noteEcho(high: number, low: number, lifetimeMs: number): void {
+    const until = this.#consent?.answer(high, low, lifetimeMs) ?? 0;
+    if (until > this.provedUntil) this.provedUntil = until;
+  }
+
+  /**
+   * Whether forwarded voice should reach this client now: it may listen, is not deafened, its
+   * latched address has consent (docs/protocol.md §6.3), and the relay holds keys the client is
+   * known to hold (§6.5).
+   */
+  receivesVoice(now: number): boolean {
+    return this.canListen && !this.deafened && this.#sendEpoch !== null && now < this.provedUntil;
   }
 
   /** Whether this client's voice may be forwarded now. */
@@ -233,18 +324,35 @@ export class RelaySession {
     return this.canSpeak && !this.muted;
   }
 
-  /** Records an authenticated packet under `epoch` from `from`: latches the address. */
-  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, now: number): void {
+  /**
+   * Records an authenticated datagram of `bytes` under `epoch` from `from`: refreshes the idle
+   * timer, latches the address — the first one, or a new one if this packet is the newest of its
+   * stream (`newest`: a packet delayed on an old path cannot move it back) — and counts the bytes
+   * toward the address's amplification limit. Returns whether the latched address changed: the
+   * new one must prove itself (the caller sends it a challenge).
+   */
+  noteAuthenticated(epoch: KeyEpoch, from: RemoteAddress, bytes: number, newest: boolean, now: number): boolean {
     this.lastActiveAt = now;
-    if (this.address === null || this.address.address !== from.address || this.address.port !== from.port) {
-      // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
-      // latched address, so the forwarding loop's property reads stay monomorphic.
-      this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
-    }
     // The client sent under these keys, so it holds them: send to it under them from now on.
-    if (epoch !== this.#sendEpoch && this.#epochs.indexOf(epoch) < this.#epochs.indexOf(this.#sendEpoch)) {
+    const sendEpoch = this.#sendEpoch;
+    if (epoch !== sendEpoch && (sendEpoch === null || this.#epochs.indexOf(epoch) < this.#epochs.indexOf(sendEpoch))) {
       this.#sendEpoch = epoch;
     }
+    const latched = this.address;
+    if (latched !== null && latched.port === from.port && latched.address === from.address) {
+      // Bytes count toward the 3× limit only while the address has not proved itself.
+      if (now >= this.provedUntil) this.#consent!.noteReceived(bytes);
+      return false;
+    }
+    if (latched !== null && !newest) return false;
+    // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
+    // latched address, so the forwarding loop's property reads stay monomorphic.
+    this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    this.provedUntil = 0;
+    const consent = (this.#consent ??= new AddressConsent());
+    consent.reset();
+    consent.noteReceived(bytes);
+    return true;
   }
 
   applyPatch(patch: SessionPatch): void {
@@ -264,19 +372,25 @@ export class RelaySession {
     for (const old of dropped) old.close();
     const current = this.#epochs[0]!;
     current.retiresAt = now + overlapMs;
-    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize);
+    const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize, this.#limits.keyUsageAtInstall);
     this.#epochs = [next, current];
-    if (dropped.includes(this.#sendEpoch)) this.#sendEpoch = current;
+    // The client never used `current`'s keys (it would be the send epoch): it holds none left.
+    if (this.#sendEpoch !== null && dropped.includes(this.#sendEpoch)) this.#sendEpoch = null;
     return dropped;
   }
 
-  /** Ends the overlap of a retired epoch whose time has come; returns it, or null. */
+  /**
+   * Ends the overlap of a retired epoch whose time has come; returns it, or null. If the client
+   * never used the newer keys, the relay now holds no relay→client keys it knows the client
+   * has: it sends the client nothing until the client's first packet under the new keys
+   * (docs/protocol.md §6.5), rather than switching to keys the client may not have installed.
+   */
   retireExpiredEpoch(now: number): KeyEpoch | null {
     const old = this.#epochs[1];
     if (old === undefined || old.retiresAt === null || old.retiresAt > now) return null;
     old.close();
     this.#epochs = [this.#epochs[0]!];
-    this.#sendEpoch = this.#epochs[0]!;
+    if (this.#sendEpoch === old) this.#sendEpoch = null;
     return old;
   }
 

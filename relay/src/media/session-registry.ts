@@ -1,15 +1,17 @@
 /**
- * Every session on one relay, indexed by session id, by SSRC and by channel.
+ * Every session on one relay worker, indexed by session id, by SSRC and by channel.
  *
- * GCM nonce safety (docs/protocol.md, "Relay"): for a listener's relay→client key, the IV is a
- * function of (SSRC, index). The relay forwards each speaker's packets with their own SSRC and
- * sequence number, through the listener's one outbound SrtpContext, which refuses to protect an
- * (SSRC, index) it has already protected. Two things keep that refusal from ever dropping audio:
- * SSRCs are unique on the relay (a duplicate install is refused), and an SSRC is not handed out
- * again while any outbound context that may have used it is still alive (`#retiredSsrcs`).
+ * GCM nonce safety (docs/protocol.md §6.6): for a listener's relay→client key, the IV is a
+ * function of (SSRC, index). The relay forwards each speaker's packets under the speaker's SSRC,
+ * numbered for the listener, through the listener's one outbound SrtpContext, which refuses to
+ * protect an (SSRC, index) it has already protected. Two things keep that refusal from ever
+ * dropping audio: SSRCs are unique on the worker (a duplicate install is refused), and an SSRC
+ * is not handed out again in a channel while any outbound context of that channel that may have
+ * used it is still alive (RelayChannel's retired SSRCs).
  */
 import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import { RelayChannel } from './relay-channel.js';
 import { KeyEpoch, RelaySession, type SessionLimits } from './relay-session.js';
 import type { SessionKeyMaterial, SessionPatch, SessionSpec } from './session-spec.js';
 
@@ -21,6 +23,8 @@ export class InstallRefusedError extends Error {
     super(`relay: session refused (${reason})`);
   }
 }
+
+const NO_MEMBERS: readonly RelaySession[] = [];
 
 export type SessionEndReason = 'revoked' | 'expired' | 'idle' | 'shutdown';
 
@@ -47,10 +51,8 @@ export interface RegistryEvents {
 export class SessionRegistry {
   readonly #sessions = new Map<string, RelaySession>();
   readonly #bySsrc = new Map<number, SsrcOwner>();
-  /** Channel id → members, as an array: the forwarding loop iterates it per packet. */
-  readonly #channels = new Map<string, RelaySession[]>();
-  /** SSRC → when it was released; reusable once no outbound context older than that lives. */
-  readonly #retiredSsrcs = new Map<number, number>();
+  /** Channel id → its members and their slots. */
+  readonly #channels = new Map<string, RelayChannel>();
   #draining = false;
 
   constructor(
@@ -80,15 +82,15 @@ export class SessionRegistry {
     if (this.#draining) throw new InstallRefusedError('draining');
     if (spec.expiresAt <= now) throw new InstallRefusedError('expired');
     if (this.#sessions.has(spec.sessionId)) throw new InstallRefusedError('duplicate-session');
-    this.#checkSsrcFree(spec.ssrc);
+    this.#checkSsrcFree(spec.ssrc, spec.channelId);
     if (this.#sessions.size >= this.limits.maxSessions) throw new InstallRefusedError('session-limit');
-    const members = this.#channels.get(spec.channelId);
-    if (members === undefined && this.#channels.size >= this.limits.maxChannels) throw new InstallRefusedError('channel-limit');
+    let channel = this.#channels.get(spec.channelId);
+    if (channel === undefined && this.#channels.size >= this.limits.maxChannels) throw new InstallRefusedError('channel-limit');
     const session = new RelaySession(spec, this.backend, this.limits.session, now);
     this.#sessions.set(session.sessionId, session);
     this.#bySsrc.set(spec.ssrc, { session, epoch: session.epochs[0]! });
-    if (members === undefined) this.#channels.set(spec.channelId, [session]);
-    else members.push(session);
+    if (channel === undefined) this.#channels.set(spec.channelId, (channel = new RelayChannel(spec.channelId)));
+    channel.add(session);
     return session;
   }
 
@@ -102,7 +104,7 @@ export class SessionRegistry {
   }
 
   members(channelId: string): readonly RelaySession[] {
-    return this.#channels.get(channelId) ?? [];
+    return this.#channels.get(channelId)?.members ?? NO_MEMBERS;
   }
 
   update(sessionId: string, patch: SessionPatch): RelaySession | undefined {
@@ -114,9 +116,9 @@ export class SessionRegistry {
   rotate(sessionId: string, keys: SessionKeyMaterial, now: number): RelaySession | undefined {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return undefined;
-    this.#checkSsrcFree(keys.ssrc);
+    this.#checkSsrcFree(keys.ssrc, session.channelId);
     const dropped = session.rotate(keys, now, this.limits.rotationOverlapMs);
-    for (const epoch of dropped) this.#releaseSsrc(epoch.ssrc, now);
+    for (const epoch of dropped) this.#releaseSsrc(epoch.ssrc, session, now);
     this.#bySsrc.set(keys.ssrc, { session, epoch: session.epochs[0]! });
     return session;
   }
@@ -125,12 +127,12 @@ export class SessionRegistry {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return false;
     this.#sessions.delete(sessionId);
-    for (const epoch of session.epochs) this.#releaseSsrc(epoch.ssrc, now);
-    const members = this.#channels.get(session.channelId);
-    if (members !== undefined) {
-      const remaining = members.filter((m) => m !== session);
-      if (remaining.length === 0) this.#channels.delete(session.channelId);
-      else this.#channels.set(session.channelId, remaining);
+    for (const epoch of session.epochs) this.#releaseSsrc(epoch.ssrc, session, now);
+    const channel = session.channel;
+    if (channel !== null) {
+      channel.remove(session);
+      // No context that could have seen its retired SSRCs is left: they go with it.
+      if (channel.size === 0) this.#channels.delete(session.channelId);
     }
     session.close();
     this.events.onSessionEnded?.(session, reason);
@@ -144,10 +146,27 @@ export class SessionRegistry {
       else if (now - session.lastActiveAt >= this.limits.idleTimeoutMs) this.revoke(session.sessionId, now, 'idle');
       else {
         const retired = session.retireExpiredEpoch(now);
-        if (retired !== null) this.#releaseSsrc(retired.ssrc, now);
+        if (retired !== null) this.#releaseSsrc(retired.ssrc, session, now);
       }
     }
-    this.#forgetSafeRetiredSsrcs();
+    for (const channel of this.#channels.values()) channel.forgetSafeRetiredSsrcs();
+  }
+
+  /** SSRCs not yet free again in their channels (for tests and monitoring). */
+  get retiredSsrcCount(): number {
+    let count = 0;
+    for (const channel of this.#channels.values()) count += channel.retiredSsrcCount;
+    return count;
+  }
+
+  /** Up to `limit` sessions whose current keys reached the soft key-usage limit (a rekey is due). */
+  sessionsAskingForRekey(limit: number): string[] {
+    const due: string[] = [];
+    for (const session of this.#sessions.values()) {
+      if (due.length >= limit) break;
+      if (session.rekeyRequested) due.push(session.sessionId);
+    }
+    return due;
   }
 
   /** State for reconciliation (GET /v1/sessions); never key material. */
@@ -171,29 +190,13 @@ export class SessionRegistry {
   /** Ends every session and wipes every key (shutdown). Idempotent. */
   close(now: number): void {
     for (const id of [...this.#sessions.keys()]) this.revoke(id, now, 'shutdown');
-    this.#retiredSsrcs.clear();
   }
 
-  #checkSsrcFree(ssrc: number): void {
-    if (this.#bySsrc.has(ssrc) || this.#retiredSsrcs.has(ssrc)) throw new InstallRefusedError('duplicate-ssrc');
+  #checkSsrcFree(ssrc: number, channelId: string): void {
+    if (this.#bySsrc.has(ssrc) || this.#channels.get(channelId)?.isRetired(ssrc) === true) throw new InstallRefusedError('duplicate-ssrc');
   }
 
-  #releaseSsrc(ssrc: number, now: number): void {
-    if (this.#bySsrc.delete(ssrc)) this.#retiredSsrcs.set(ssrc, now);
-  }
-
-  /**
-   * An SSRC released at time t may be reused once every live outbound context was created after
-   * t: none of them can have protected anything under it.
-   */
-  #forgetSafeRetiredSsrcs(): void {
-    if (this.#retiredSsrcs.size === 0) return;
-    let oldestContext = Infinity;
-    for (const session of this.#sessions.values()) {
-      for (const epoch of session.epochs) oldestContext = Math.min(oldestContext, epoch.createdAt);
-    }
-    for (const [ssrc, releasedAt] of this.#retiredSsrcs) {
-      if (releasedAt < oldestContext) this.#retiredSsrcs.delete(ssrc);
-    }
+  #releaseSsrc(ssrc: number, session: RelaySession, now: number): void {
+    if (this.#bySsrc.delete(ssrc)) session.channel?.retire(ssrc, now);
   }
 }

@@ -12,14 +12,21 @@
  *   each worker for its own shard, which is what GCM nonce safety needs (docs/protocol.md §6.6).
  * - Keys are packed into a fresh buffer and transferred, before the first await, so the caller
  *   can wipe its copies as soon as `install`/`rotate` returns a promise.
- * - A worker that leaves a request unanswered for REQUEST_TIMEOUT_MS is hung: the request fails
- *   with WorkerUnavailableError and the worker is terminated, which takes the path below.
+ * - A worker that leaves a request unanswered for REQUEST_TIMEOUT_MS, or a liveness ping for
+ *   LIVENESS_TIMEOUT_MS (one goes to every worker each LIVENESS_INTERVAL_MS, so a hung worker is
+ *   found even when nobody asks it anything), is hung: its requests fail with
+ *   WorkerUnavailableError and it is terminated, which takes the path below.
  * - A worker that exits unexpectedly is logged, its pending requests fail with
- *   WorkerUnavailableError, its sessions are forgotten (their keys died with it) and `healthy`
- *   turns false, which /healthz reports. Its last counters are kept, so metrics never go down.
+ *   WorkerUnavailableError, its sessions are forgotten and reported lost (the heartbeat tells the
+ *   control plane, which re-keys them), and `healthy` turns false, which /healthz reports. Its
+ *   keys went with its thread: the addon cleanses its secret memory and cipher contexts as the
+ *   thread's environment is torn down (relay/native/src/parley_keys.c). Then a new worker is
+ *   started on the same port, retried with backoff until it listens; once it does, its channels
+ *   take sessions again and `healthy` is true again. Its last counters are kept, so metrics never
+ *   go down.
  */
 import { Worker } from 'node:worker_threads';
-import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import { MAX_REPORTED_SESSIONS, type RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { workerForChannel } from './channel-shard.js';
 import { workerPublicEndpoint, type RelayConfig, type RelayEndpoint } from '../config.js';
@@ -53,6 +60,13 @@ const CLOSE_TIMEOUT_MS = 5_000;
  * as a crash, rather than leaving the control plane's requests for its channels hanging.
  */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Every worker gets a liveness ping this often. */
+const LIVENESS_INTERVAL_MS = 1_000;
+/** A liveness ping unanswered this long means the worker is hung (a healthy one answers in ms). */
+const LIVENESS_TIMEOUT_MS = 5_000;
+/** A replacement worker that fails to start is tried again after this, doubling up to the cap. */
+const RESTART_BACKOFF_MS = 100;
+const MAX_RESTART_BACKOFF_MS = 5_000;
 
 export interface WorkerPoolLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -68,6 +82,17 @@ export interface WorkerPoolOptions {
   readonly workerScript?: URL;
   /** How long a request may wait for its worker before the worker is declared hung (tests shorten it). */
   readonly requestTimeoutMs?: number;
+  /** Liveness ping period and timeout (tests shorten them). */
+  readonly livenessIntervalMs?: number;
+  readonly livenessTimeoutMs?: number;
+  /** Called when a worker's exit lost sessions, so the relay can tell the control plane at once. */
+  readonly onSessionsLost?: (sessionIds: readonly string[]) => void;
+}
+
+/** What the heartbeat carries from the workers (docs/protocol.md §8.6). */
+export interface SessionReport {
+  readonly rekeyRequested: readonly string[];
+  readonly lostSessions: readonly string[];
 }
 
 /** What a worker said about itself when it started. */
@@ -115,8 +140,11 @@ class WorkerHandle {
     private readonly onHung: (worker: WorkerHandle) => void,
   ) {}
 
+  /** A liveness ping is in flight (one at a time). */
+  pinging = false;
+
   /** Posts a request; `transfer` (packed keys) moves to the worker, or is wiped if it cannot. */
-  request<T extends WorkerRequest['type']>(message: RequestOf<T>, transfer: ArrayBuffer[] = []): Promise<WorkerReplies[T]> {
+  request<T extends WorkerRequest['type']>(message: RequestOf<T>, transfer: ArrayBuffer[] = [], timeoutMs = this.requestTimeoutMs): Promise<WorkerReplies[T]> {
     if (!this.running) {
       for (const buffer of transfer) new Uint8Array(buffer).fill(0);
       return Promise.reject(new WorkerUnavailableError(this.info.index));
@@ -127,7 +155,7 @@ class WorkerHandle {
         if (!this.pending.delete(id)) return;
         reject(new WorkerUnavailableError(this.info.index));
         this.onHung(this);
-      }, this.requestTimeoutMs);
+      }, timeoutMs);
       timer.unref();
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       this.thread.postMessage({ ...message, id }, transfer);
@@ -166,6 +194,24 @@ function workerEntry(): { entry: URL | string; eval: boolean; execArgv: string[]
   return { entry: code, eval: true, execArgv };
 }
 
+/**
+ * The only environment variables a worker gets (a copy of each, if set). A worker thread
+ * otherwise starts with a copy of the whole process environment, RELAY_PRIVATE_KEY,
+ * RELAY_API_KEYS and RELAY_CONTROL_KEY included; the packet path needs none of them.
+ * PARLEY_RELAY_ADDON points the addon loader at another build (the sanitizer tests).
+ */
+export const WORKER_ENV_VARIABLES = ['NODE_ENV', 'TZ', 'PARLEY_RELAY_ADDON'] as const;
+
+/** `env` for a relay worker: WORKER_ENV_VARIABLES taken from `env`, nothing else. */
+export function workerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of WORKER_ENV_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
+}
+
 /** Node options that are per thread and worth passing on: profiling and source maps. */
 const PER_THREAD_FLAGS = ['--cpu-prof', '--heap-prof', '--enable-source-maps'];
 const PER_THREAD_OPTIONS = ['--cpu-prof-dir', '--cpu-prof-interval', '--heap-prof-dir', '--heap-prof-interval'];
@@ -198,23 +244,51 @@ export class WorkerPool implements SessionDirectory {
   readonly #channels = new Map<string, number>();
   readonly #limits: { readonly maxSessions: number; readonly maxChannels: number };
   readonly #log: WorkerPoolLogger;
+  /**
+   * Sessions lost with a worker, oldest first, until the control plane acknowledged a heartbeat
+   * listing them (acknowledgeLost). At most maxSessions: beyond that the oldest are dropped (the
+   * control plane still finds them gone with GET /v1/sessions).
+   */
+  readonly #lost = new Set<string>();
+  /** Each worker's last answer to 'report', kept when a worker does not answer in time. */
+  readonly #rekeyRequested = new Map<number, readonly string[]>();
+  readonly #onSessionsLost: ((sessionIds: readonly string[]) => void) | undefined;
   #draining = false;
   #closed = false;
 
-  private constructor(workers: WorkerHandle[], limits: { maxSessions: number; maxChannels: number }, log: WorkerPoolLogger) {
+  readonly #spawn: (index: number, port: number) => { thread: Worker; ready: Promise<WorkerInfo> };
+  readonly #requestTimeoutMs: number;
+  readonly #livenessTimeoutMs: number;
+  readonly #livenessTimer: NodeJS.Timeout;
+  /** Workers being replaced: index → the thread starting, so close() can stop it. */
+  readonly #replacing = new Map<number, Worker | null>();
+
+  private constructor(
+    workers: WorkerHandle[],
+    limits: { maxSessions: number; maxChannels: number },
+    log: WorkerPoolLogger,
+    options: WorkerPoolOptions,
+    spawn: (index: number, port: number) => { thread: Worker; ready: Promise<WorkerInfo> },
+  ) {
     this.#workers = workers;
     this.#limits = limits;
     this.#log = log;
+    this.#onSessionsLost = options.onSessionsLost;
+    this.#spawn = spawn;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.#livenessTimeoutMs = options.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS;
     for (const worker of workers) this.#watch(worker);
+    this.#livenessTimer = setInterval(() => this.#pingAll(), options.livenessIntervalMs ?? LIVENESS_INTERVAL_MS);
+    this.#livenessTimer.unref();
   }
 
   /** Starts `config.workers` workers and resolves once every one is listening. */
   static async start(config: RelayConfig, log: WorkerPoolLogger, options: WorkerPoolOptions = {}): Promise<WorkerPool> {
     const { entry, eval: isEval, execArgv } = options.workerScript === undefined ? workerEntry() : { entry: options.workerScript, eval: false, execArgv: [] };
-    const started = Array.from({ length: config.workers }, (_, index) => {
+    const spawn = (index: number, port: number): { thread: Worker; ready: Promise<WorkerInfo> } => {
       const init: WorkerThreadInit = {
         index,
-        udp: { host: config.udp.host, port: config.udp.port === 0 ? 0 : config.udp.port + index },
+        udp: { host: config.udp.host, port },
         registry: config.registry,
         router: config.router,
         sweepIntervalMs: SWEEP_INTERVAL_MS,
@@ -223,12 +297,14 @@ export class WorkerPool implements SessionDirectory {
       const thread = new Worker(entry, {
         eval: isEval,
         execArgv,
+        env: workerEnv(process.env),
         workerData: init,
         name: `relay-worker-${index}`,
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       });
       return { thread, ready: waitForReady(thread, index, config) };
-    });
+    };
+    const started = Array.from({ length: config.workers }, (_, index) => spawn(index, config.udp.port === 0 ? 0 : config.udp.port + index));
     const outcomes = await Promise.allSettled(started.map((s) => s.ready));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed !== undefined) {
@@ -241,7 +317,7 @@ export class WorkerPool implements SessionDirectory {
     };
     const timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     const handles = outcomes.map((o, i) => new WorkerHandle((o as PromiseFulfilledResult<WorkerInfo>).value, started[i]!.thread, timeoutMs, onHung));
-    pool = new WorkerPool(handles, config.registry, log);
+    pool = new WorkerPool(handles, config.registry, log, options, spawn);
     return pool;
   }
 
@@ -351,6 +427,44 @@ export class WorkerPool implements SessionDirectory {
     return sumPacketStats(this.#workers.map((w) => w.lastStats.packets));
   }
 
+  /**
+   * For the next heartbeat: sessions whose keys reached the soft key-usage limit (every running
+   * worker asked, one that does not answer in time counts with its last answer) and sessions lost
+   * with a worker, at most MAX_REPORTED_SESSIONS of each.
+   */
+  async sessionReport(): Promise<SessionReport> {
+    await Promise.all(
+      this.#running().map(async (worker) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
+        const answer = await Promise.race([worker.request<'report'>({ type: 'report', limit: MAX_REPORTED_SESSIONS }).catch(() => null), timeout]);
+        clearTimeout(timer);
+        if (answer !== null) this.#rekeyRequested.set(worker.info.index, answer.rekeyRequested);
+      }),
+    );
+    const rekeyRequested: string[] = [];
+    for (const [index, ids] of this.#rekeyRequested) {
+      if (!this.#workers[index]!.running) continue;
+      for (const id of ids) if (rekeyRequested.length < MAX_REPORTED_SESSIONS && this.#sessions.has(id)) rekeyRequested.push(id);
+    }
+    const lostSessions: string[] = [];
+    for (const id of this.#lost) {
+      if (lostSessions.length >= MAX_REPORTED_SESSIONS) break;
+      lostSessions.push(id);
+    }
+    return { rekeyRequested, lostSessions };
+  }
+
+  /** The control plane acknowledged a heartbeat listing these lost sessions: stop listing them. */
+  acknowledgeLost(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) this.#lost.delete(id);
+  }
+
+  /** Lost sessions not yet acknowledged by the control plane. */
+  get lostSessionCount(): number {
+    return this.#lost.size;
+  }
+
   /** Refuse new sessions from now on, here and in every worker (SIGTERM). */
   async startDraining(): Promise<void> {
     this.#draining = true;
@@ -362,6 +476,8 @@ export class WorkerPool implements SessionDirectory {
     if (this.#closed) return;
     this.#closed = true;
     this.#draining = true;
+    clearInterval(this.#livenessTimer);
+    await Promise.all([...this.#replacing.values()].map((thread) => thread?.terminate()));
     await Promise.all(
       this.#workers.map(async (worker) => {
         worker.closing = true;
@@ -404,6 +520,57 @@ export class WorkerPool implements SessionDirectory {
     else this.#channels.set(entry.channelId, left);
   }
 
+  /**
+   * Starts a new worker in place of `dead`, on the same port, until one listens (or the pool
+   * closes): a crash loop backs off up to MAX_RESTART_BACKOFF_MS between tries.
+   */
+  async #replace(dead: WorkerHandle): Promise<void> {
+    const index = dead.info.index;
+    if (this.#closed || this.#replacing.has(index)) return;
+    this.#replacing.set(index, null);
+    let backoff = RESTART_BACKOFF_MS;
+    for (let attempt = 1; !this.#closed; attempt++) {
+      const { thread, ready } = this.#spawn(index, dead.info.udpPort);
+      this.#replacing.set(index, thread);
+      let info: WorkerInfo | null = null;
+      try {
+        info = await ready;
+      } catch (error) {
+        if (this.#closed) break;
+        // The name only: an error from below us is not ours to vouch for.
+        this.#log.error({ event: 'relay_worker.restart_failed', worker: index, attempt, error: error instanceof Error ? error.name : 'Error', retryInMs: backoff }, 'relay worker did not start; retrying');
+        await thread.terminate();
+      }
+      if (info !== null) {
+        if (this.#closed) {
+          await thread.terminate();
+          break;
+        }
+        const handle = new WorkerHandle(info, thread, this.#requestTimeoutMs, (w) => this.#hung(w));
+        this.#workers[index] = handle;
+        this.#watch(handle);
+        if (this.#draining) await handle.request<'drain'>({ type: 'drain' }).catch(() => null);
+        this.#log.info({ event: 'relay_worker.replaced', worker: index, udpPort: info.udpPort, attempt }, 'relay worker replaced');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoff).unref());
+      backoff = Math.min(MAX_RESTART_BACKOFF_MS, backoff * 2);
+    }
+    this.#replacing.delete(index);
+  }
+
+  /** A liveness ping to every running worker that has none in flight; one unanswered in time makes it hung. */
+  #pingAll(): void {
+    for (const worker of this.#running()) {
+      if (worker.pinging || worker.hung || worker.closing) continue;
+      worker.pinging = true;
+      void worker
+        .request<'ping'>({ type: 'ping' }, [], this.#livenessTimeoutMs)
+        .catch(() => null)
+        .finally(() => (worker.pinging = false));
+    }
+  }
+
   /** A request went unanswered: terminate the worker; its 'exit' then runs the crash path. */
   #hung(worker: WorkerHandle): void {
     if (!worker.running || worker.closing || worker.hung) return;
@@ -443,16 +610,27 @@ export class WorkerPool implements SessionDirectory {
       worker.failPending();
       if (worker.closing) return;
       // Installs still in flight count too: the worker may have held them when it died.
-      let lost = 0;
+      const lost: string[] = [];
       for (const [sessionId, entry] of this.#sessions) {
         if (entry.worker !== index) continue;
         this.#forget(sessionId);
-        lost++;
+        lost.push(sessionId);
+      }
+      this.#rekeyRequested.delete(index);
+      for (const sessionId of lost) {
+        this.#lost.delete(sessionId); // re-added at the end: newest last
+        this.#lost.add(sessionId);
+      }
+      for (const oldest of this.#lost) {
+        if (this.#lost.size <= this.#limits.maxSessions) break;
+        this.#lost.delete(oldest);
       }
       this.#log.error(
-        { event: 'relay_worker.exited', worker: index, exitCode: code, udpPort: worker.info.udpPort, sessionsLost: lost },
-        'relay worker exited; its channels are lost until the relay restarts',
+        { event: 'relay_worker.exited', worker: index, exitCode: code, udpPort: worker.info.udpPort, sessionsLost: lost.length },
+        'relay worker exited; its sessions are lost, and a new worker takes its port',
       );
+      if (lost.length > 0) this.#onSessionsLost?.(lost);
+      void this.#replace(worker);
     });
   }
 }

@@ -7,7 +7,8 @@
  * Keys cross the thread boundary once, at install and rotation, packed by `packSessionKeys` into
  * a fresh ArrayBuffer that is *transferred*, not cloned: no serialised copy is left behind in
  * either thread, and the worker wipes the buffer once its SRTP contexts hold their derived keys.
- * Nothing else that crosses is secret: no API key, no private key, no sealed keys.
+ * Nothing else that crosses is secret: no API key, no private key, no sealed keys; and a worker
+ * starts with an environment of its own that holds none of them (worker-pool.ts).
  */
 import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
@@ -46,6 +47,10 @@ export type WorkerRequest =
   | { readonly type: 'list'; readonly id: number }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'drain'; readonly id: number }
+  /** Liveness: answered at once by a worker whose event loop turns. */
+  | { readonly type: 'ping'; readonly id: number }
+  /** What the heartbeat reports from this worker: sessions whose keys reached the soft limit. */
+  | { readonly type: 'report'; readonly id: number; readonly limit: number }
   /** End every session, wipe every key, release the port; the worker exits after replying. */
   | { readonly type: 'close'; readonly id: number };
 
@@ -58,6 +63,8 @@ export interface WorkerReplies {
   list: RelaySessionSummary[];
   stats: WorkerStats;
   drain: null;
+  report: { readonly rekeyRequested: readonly string[] };
+  ping: null;
   close: null;
 }
 
@@ -92,13 +99,16 @@ function directionLength(profile: SrtpProfileName): number {
 
 /**
  * clientToRelay key ‖ salt ‖ relayToClient key ‖ salt, in a fresh ArrayBuffer of exactly that
- * size (never a pooled Buffer's slab, which a transfer would take from unrelated code).
+ * size: never a pooled Buffer's slab (a transfer would take it from unrelated code), and never a
+ * small typed array's `.buffer` (V8 keeps `new Uint8Array(56)` on its heap and copies the bytes
+ * out when asked for the buffer, leaving the heap copy behind where no wipe reaches it). The
+ * ArrayBuffer's memory is the only copy: the transfer moves it to the worker, which zeroes it.
  */
 export function packSessionKeys(keys: Omit<SessionKeyMaterial, 'ssrc'>, profile: SrtpProfileName): ArrayBuffer {
   const p = SRTP_PROFILES[profile];
   const parts = [keys.clientToRelay.masterKey, keys.clientToRelay.masterSalt, keys.relayToClient.masterKey, keys.relayToClient.masterSalt];
   const lengths = [p.keyLength, p.saltLength, p.keyLength, p.saltLength];
-  const packed = new Uint8Array(2 * directionLength(profile));
+  const packed = new Uint8Array(new ArrayBuffer(2 * directionLength(profile)));
   let offset = 0;
   parts.forEach((part, i) => {
     if (part.length !== lengths[i]) throw new RangeError(`worker-protocol: key material does not match profile ${profile}`);

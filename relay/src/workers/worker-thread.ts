@@ -86,6 +86,10 @@ async function answer(request: WorkerRequest): Promise<WorkerReplies[WorkerReque
     case 'drain':
       registry.startDraining();
       return null;
+    case 'ping':
+      return null;
+    case 'report':
+      return { rekeyRequested: registry.sessionsAskingForRekey(request.limit) };
     case 'close':
       clearInterval(sweepTimer);
       registry.close(Date.now());

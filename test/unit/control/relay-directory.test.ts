@@ -31,12 +31,15 @@ function registration(overrides: Partial<RelayRegistrationBody> = {}): RelayRegi
   ];
   return {
     relayId: 'relay-fra-1',
+    bootId: 'AAECAwQFBgcICQoLDA0ODw',
     region: 'fra',
     udpEndpoint: endpoints[0]!,
     udpEndpoints: endpoints,
     publicKey: PUBLIC_KEY,
     load: { sessions: 0, channels: 0 },
     draining: false,
+    rekeyRequested: [],
+    lostSessions: [],
     ...overrides,
   };
 }
@@ -77,6 +80,7 @@ describe('relay directory', () => {
         relayId: 'relay-fra-1',
         region: 'fra',
         publicKey: PUBLIC_KEY,
+        bootId: 'AAECAwQFBgcICQoLDA0ODw',
         udpEndpoints: [
           { host: '203.0.113.7', port: 40000 },
           { host: '203.0.113.7', port: 40001 },
@@ -103,10 +107,11 @@ describe('relay directory', () => {
     await recordRelayAnnouncement(database.db, announcement('register', { body: { draining: true, load: { sessions: 9, channels: 9 } } }));
     const later = NOW + 60_000;
     const endpoints = [{ host: '198.51.100.1', port: 50000 }];
-    await recordRelayAnnouncement(database.db, announcement('register', { now: later, controlKeyId: 'relay-fra-1-key-2', body: { udpEndpoints: endpoints, udpEndpoint: endpoints[0]! } }));
+    const restarted = 'EBESExQVFhcYGRobHB0eHw';
+    await recordRelayAnnouncement(database.db, announcement('register', { now: later, controlKeyId: 'relay-fra-1-key-2', body: { bootId: restarted, udpEndpoints: endpoints, udpEndpoint: endpoints[0]! } }));
     const entries = await listRelayDirectory(database.db);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ udpEndpoints: endpoints, draining: false, load: { sessions: 0, channels: 0 }, controlKeyId: 'relay-fra-1-key-2', registeredAt: later, lastSeenAt: later });
+    expect(entries[0]).toMatchObject({ bootId: restarted, udpEndpoints: endpoints, draining: false, load: { sessions: 0, channels: 0 }, controlKeyId: 'relay-fra-1-key-2', registeredAt: later, lastSeenAt: later });
   });
 
   it('a heartbeat for an unknown relay writes nothing, not even its nonce', async () => {

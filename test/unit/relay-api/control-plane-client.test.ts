@@ -3,7 +3,7 @@ import { parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, verifyRequest } from '../../../shared/relay-api/request-signing.js';
 import { ControlPlaneClient, ControlPlaneClientClosedError, type ControlPlaneClientOptions } from '../../../relay/src/api/control-plane-client.js';
 import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
-import { API_KEY, API_KEYS, RELAY_KEY_PAIR } from './helpers.js';
+import { API_KEY, API_KEYS, RELAY_BOOT_ID, RELAY_KEY_PAIR } from './helpers.js';
 
 const T0 = 1_760_000_000_000;
 
@@ -57,6 +57,7 @@ function setup(statuses: Array<number | 'network'>, overrides: Partial<ControlPl
   const client = new ControlPlaneClient({
     controlUrl: 'https://control.example/api',
     relayId: 'relay-fra-1',
+    bootId: RELAY_BOOT_ID,
     region: 'fra',
     udpEndpoints: [
       { host: '203.0.113.7', port: 3478 },
@@ -64,8 +65,7 @@ function setup(statuses: Array<number | 'network'>, overrides: Partial<ControlPl
     ],
     publicKey: RELAY_KEY_PAIR.publicKey,
     key: API_KEY,
-    load: () => ({ sessions: sent.length, channels: 1 }),
-    draining: () => draining,
+    report: () => ({ load: { sessions: sent.length, channels: 1 }, draining, rekeyRequested: [], lostSessions: [] }),
     fetch: async (request) => {
       sent.push({ url: request.url, request, body: new Uint8Array(await request.arrayBuffer()) });
       const status = statuses.shift() ?? 200;
@@ -112,6 +112,7 @@ describe('ControlPlaneClient', () => {
       ok: true,
       value: {
         relayId: 'relay-fra-1',
+        bootId: RELAY_BOOT_ID,
         region: 'fra',
         udpEndpoint: { host: '203.0.113.7', port: 3478 },
         udpEndpoints: [
@@ -121,6 +122,8 @@ describe('ControlPlaneClient', () => {
         publicKey: Buffer.from(RELAY_KEY_PAIR.publicKey).toString('base64url'),
         load: { sessions: 1, channels: 1 },
         draining: true,
+        rekeyRequested: [],
+        lostSessions: [],
       },
     });
     client.close();
@@ -236,10 +239,10 @@ describe('ControlPlaneClient', () => {
     const options = {
       controlUrl: 'https://c.example/',
       relayId: 'r',
+      bootId: RELAY_BOOT_ID,
       region: 'fra',
       udpEndpoints: [{ host: 'h', port: 1 }],
-      load: () => ({ sessions: 0, channels: 0 }),
-      draining: () => false,
+      report: () => ({ load: { sessions: 0, channels: 0 }, draining: false, rekeyRequested: [], lostSessions: [] }),
       fetch: async () => new Response(null),
       timers: new ManualTimers(),
       now: () => T0,
@@ -249,5 +252,25 @@ describe('ControlPlaneClient', () => {
     const good = { ...options, publicKey: RELAY_KEY_PAIR.publicKey, key: API_KEY };
     expect(() => new ControlPlaneClient({ ...good, controlUrl: 'https://user:pass@c.example/' })).toThrow(/credentials/);
     expect(() => new ControlPlaneClient({ ...good, controlUrl: 'ftp://c.example/' })).toThrow(RangeError);
+  });
+
+  it('reports rekey requests and lost sessions in every body, and says which report a 2xx acknowledged', async () => {
+    const delivered: string[][] = [];
+    let lost = ['ses-lost-1', 'ses-lost-2'];
+    const { client, timers, sent } = setup([200, 500, 200], {
+      report: async () => ({ load: { sessions: 1, channels: 1 }, draining: false, rekeyRequested: ['ses-worn'], lostSessions: lost }),
+      delivered: (report) => {
+        delivered.push([...report.lostSessions]);
+        lost = lost.filter((id) => !report.lostSessions.includes(id));
+      },
+    });
+    client.start();
+    await timers.fire(); // register: 200
+    await timers.fire(); // heartbeat: 500, lists nothing new: the register already carried them
+    const bodies = sent.map((s) => parseRelayRegistration(JSON.parse(new TextDecoder().decode(s.body))));
+    expect(bodies[0]).toMatchObject({ ok: true, value: { rekeyRequested: ['ses-worn'], lostSessions: ['ses-lost-1', 'ses-lost-2'] } });
+    expect(bodies[1]).toMatchObject({ ok: true, value: { rekeyRequested: ['ses-worn'], lostSessions: [] } });
+    expect(delivered).toEqual([['ses-lost-1', 'ses-lost-2']]); // the 500 acknowledged nothing
+    client.close();
   });
 });

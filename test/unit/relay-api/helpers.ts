@@ -3,16 +3,20 @@ import { randomBytes } from 'node:crypto';
 import { generateEphemeralKeyPair } from '../../../shared/keys/x25519.js';
 import type { InstallSessionBody } from '../../../shared/relay-api/messages.js';
 import { signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
-import { sealSessionKeys, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
+import { createSealOpener, sealSessionKeys, type SealOpener, type SessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import { LocalSessionDirectory, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
 import { SessionRegistry, type RegistryLimits } from '../../../relay/src/media/session-registry.js';
 
 export const RELAY_ID = 'relay-fra-1';
+/** The test relay's boot id (16 bytes 00..0f, base64url). */
+export const RELAY_BOOT_ID = 'AAECAwQFBgcICQoLDA0ODw';
 export const API_KEY: SigningKey = { keyId: 'cp-2026-01', secret: new Uint8Array(randomBytes(32)) };
 export const API_KEYS: ReadonlyMap<string, Uint8Array> = new Map([[API_KEY.keyId, API_KEY.secret]]);
 export const RELAY_KEY_PAIR = generateEphemeralKeyPair();
+/** The test relay's seal opener (the pure one; the native one is tested against it). */
+export const RELAY_SEAL_OPENER: SealOpener = createSealOpener(RELAY_KEY_PAIR.privateKey);
 
 export const REGISTRY_LIMITS: RegistryLimits = {
   maxSessions: 100,
@@ -48,17 +52,18 @@ export function randomKeyMaterial(profile: SrtpProfileName = 'aes128gcm'): Sessi
 }
 
 export interface InstallOverrides extends Partial<Omit<InstallSessionBody, 'sealedKeys'>> {
-  /** Seal for this relay id / public key instead of the test relay's. */
+  /** Seal for this relay id / boot id / public key instead of the test relay's. */
   readonly sealRelayId?: string;
+  readonly sealBootId?: string;
   readonly sealPublicKey?: Uint8Array;
 }
 
 /** A valid install body sealed to the test relay, and the plaintext keys it carries. */
 export function installBody(sessionId: string, ssrc: number, now: number, overrides: InstallOverrides = {}): { body: InstallSessionBody; keys: SessionKeyMaterial } {
-  const { sealRelayId, sealPublicKey, ...fields } = overrides;
+  const { sealRelayId, sealBootId, sealPublicKey, ...fields } = overrides;
   const profile = fields.profile ?? 'aes128gcm';
   const keys = randomKeyMaterial(profile);
-  const sealedKeys = sealSessionKeys(sealPublicKey ?? RELAY_KEY_PAIR.publicKey, { relayId: sealRelayId ?? RELAY_ID, sessionId, ssrc, profile }, keys);
+  const sealedKeys = sealSessionKeys(sealPublicKey ?? RELAY_KEY_PAIR.publicKey, { relayId: sealRelayId ?? RELAY_ID, bootId: sealBootId ?? RELAY_BOOT_ID, sessionId, ssrc, profile }, keys);
   return {
     body: {
       sessionId,

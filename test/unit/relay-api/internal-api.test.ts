@@ -9,7 +9,8 @@ import { NonceCache } from '../../../relay/src/api/nonce-cache.js';
 import { LocalSessionDirectory, WorkerUnavailableError, type SessionPlacement } from '../../../relay/src/media/session-directory.js';
 import type { SessionRegistry } from '../../../relay/src/media/session-registry.js';
 import { rtpPacket } from '../../support/rtp-packets.js';
-import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_ID, RELAY_KEY_PAIR, signedInit, TEST_PLACEMENT } from './helpers.js';
+import { sealSessionKeys } from '../../../shared/relay-api/sealed-keys.js';
+import { API_KEY, API_KEYS, installBody, localSessions, makeRegistry, RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, RELAY_SEAL_OPENER, signedInit, TEST_PLACEMENT } from './helpers.js';
 
 const BASE = 'http://relay.internal:7000';
 const T0 = 1_760_000_000_000;
@@ -33,8 +34,9 @@ function harness({ registry: given, ...overrides }: Partial<Omit<InternalApiDeps
   const app = createInternalApi({
     sessions: localSessions(registry),
     relayId: RELAY_ID,
+    bootId: RELAY_BOOT_ID,
     apiKeys: API_KEYS,
-    relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+    sealOpener: RELAY_SEAL_OPENER,
     now: () => clock.now,
     nonceCache: new NonceCache(),
     logger,
@@ -61,7 +63,7 @@ describe('unauthenticated routes', () => {
     await install(h, 'ses-1', 1);
     const response = await h.app.request(`${BASE}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ok: true, relayId: RELAY_ID, draining: false, sessions: 1 });
+    expect(await response.json()).toEqual({ ok: true, relayId: RELAY_ID, bootId: RELAY_BOOT_ID, draining: false, sessions: 1 });
   });
 
   it('GET /healthz answers 503 once a worker has died, and installs on its shard answer 503', async () => {
@@ -77,8 +79,9 @@ describe('unauthenticated routes', () => {
     const app = createInternalApi({
       sessions: new WorkerDown(registry, TEST_PLACEMENT),
       relayId: RELAY_ID,
+      bootId: RELAY_BOOT_ID,
       apiKeys: API_KEYS,
-      relayPrivateKey: RELAY_KEY_PAIR.privateKey,
+      sealOpener: RELAY_SEAL_OPENER,
       now: () => T0,
       nonceCache: new NonceCache(),
     });
@@ -91,29 +94,98 @@ describe('unauthenticated routes', () => {
     expect(await installed.json()).toEqual({ error: 'unavailable', reason: 'worker-unavailable' });
   });
 
-  it('GET /metrics exists only when metricsText is given', async () => {
+  it('GET /metrics is not on the API port (metrics have their own, private listener)', async () => {
     expect((await harness().app.request(`${BASE}/metrics`)).status).toBe(404);
-    const h = harness({ metricsText: async () => 'parley_sessions 0\n' });
-    const response = await h.app.request(`${BASE}/metrics`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
-    expect(await response.text()).toBe('parley_sessions 0\n');
   });
 
-  it('a failing metricsText is a generic 500 that names only the error class in the log', async () => {
-    const h = harness({
-      metricsText: async () => {
+  it('an error below the API is a generic 500 that names only the error class in the log', async () => {
+    class Broken extends LocalSessionDirectory {
+      override async list(): Promise<never> {
         throw new Error('db password hunter2');
-      },
+      }
+    }
+    const logs: unknown[] = [];
+    const app = createInternalApi({
+      sessions: new Broken(makeRegistry(), TEST_PLACEMENT),
+      relayId: RELAY_ID,
+      bootId: RELAY_BOOT_ID,
+      apiKeys: API_KEYS,
+      sealOpener: RELAY_SEAL_OPENER,
+      now: () => T0,
+      nonceCache: new NonceCache(),
+      logger: { info: (fields) => logs.push(fields), warn: (fields) => logs.push(fields) },
     });
-    const response = await h.app.request(`${BASE}/metrics`);
+    const response = await app.request(`${BASE}/v1/sessions`, signedInit('GET', `${BASE}/v1/sessions`, undefined, { now: T0 }));
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'internal' });
-    expect(JSON.stringify(h.logs)).not.toContain('hunter2');
+    expect(JSON.stringify(logs)).toContain('"error":"Error"');
+    expect(JSON.stringify(logs)).not.toContain('hunter2');
+  });
+});
+
+describe('keys are used once', () => {
+  it('refuses a reinstall of a key set it already accepted (a control-plane retry, signed again): 409 keys-reused, nothing changes', async () => {
+    const h = harness();
+    const { response, body } = await install(h, 'ses-1', 1);
+    expect(response.status).toBe(201);
+    const epoch = h.registry.get('ses-1')!.epochs[0]!;
+    const retry = await h.send('POST', '/v1/sessions', body); // a fresh signature and nonce, the same sealed keys
+    expect(retry.status).toBe(409);
+    expect(await retry.json()).toEqual({ error: 'conflict', reason: 'keys-reused' });
+    expect(h.registry.get('ses-1')!.epochs[0]).toBe(epoch);
+    // Revoked, the session is gone, but its keys stay spent: installing them again would reset
+    // replay protection and repeat GCM nonces the relay already used.
+    expect((await h.send('DELETE', '/v1/sessions/ses-1')).status).toBe(204);
+    const reinstall = await h.send('POST', '/v1/sessions', body);
+    expect(reinstall.status).toBe(409);
+    expect(h.registry.size).toBe(0);
+    expect(h.logs).toContainEqual(expect.objectContaining({ fields: expect.objectContaining({ event: 'internal_api.keys_refused', reason: 'keys-reused' }) }));
+  });
+
+  it('refuses the same keys re-sealed for another session or SSRC, or brought back by a rotation', async () => {
+    const h = harness();
+    const { body, keys } = installBody('ses-1', 1, T0);
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(201);
+    const context = { relayId: RELAY_ID, bootId: RELAY_BOOT_ID, profile: 'aes128gcm' as const };
+    const resealed = sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...context, sessionId: 'ses-2', ssrc: 2 }, keys);
+    expect((await h.send('POST', '/v1/sessions', { ...body, sessionId: 'ses-2', ssrc: 2, sealedKeys: resealed })).status).toBe(409);
+    const rotation = sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...context, sessionId: 'ses-1', ssrc: 3 }, keys);
+    const rotated = await h.send('POST', '/v1/sessions/ses-1/rotate', { ssrc: 3, sealedKeys: rotation });
+    expect(rotated.status).toBe(409);
+    expect(await rotated.json()).toEqual({ error: 'conflict', reason: 'keys-reused' });
+    expect(h.registry.get('ses-1')!.epochs.map((e) => e.ssrc)).toEqual([1]);
+  });
+
+  it('leaves the keys of a refused install unspent: a retry after the refusal can succeed', async () => {
+    const h = harness();
+    await install(h, 'ses-1', 1);
+    const { body } = installBody('ses-2', 1, T0); // SSRC 1 is taken
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(409);
+    expect((await h.send('DELETE', '/v1/sessions/ses-1')).status).toBe(204);
+    h.clock.now += 60_000; // SSRC 1 becomes reusable once no context that used it lives
+    h.registry.sweep(h.clock.now);
+    expect((await h.send('POST', '/v1/sessions', body)).status).toBe(201);
   });
 });
 
 describe('POST /v1/sessions', () => {
+  it('a request signed before a restart cannot install keys after it: the restarted relay has a new boot id', async () => {
+    const { body } = installBody('ses-boot', 11, T0);
+    const init = signedInit('POST', `${BASE}/v1/sessions`, body, { now: T0 });
+    const before = harness();
+    expect((await before.app.request(`${BASE}/v1/sessions`, init)).status).toBe(201);
+    // The same relay after a restart: the same keys and id, an empty nonce cache, a new boot id.
+    // The replay is within the skew window, so its signature verifies; its seal does not open.
+    const after = harness({ bootId: 'EBESExQVFhcYGRobHB0eHw' });
+    after.clock.now = T0 + 30_000;
+    const replayed = await after.app.request(`${BASE}/v1/sessions`, init);
+    expect(replayed.status).toBe(400);
+    expect(await replayed.json()).toEqual({ error: 'bad_request', detail: 'sealedKeys could not be opened (authentication-failed)' });
+    expect(after.registry.size).toBe(0);
+    // Sealed for the new boot id, it installs.
+    expect((await after.send('POST', '/v1/sessions', installBody('ses-boot', 11, after.clock.now, { sealBootId: 'EBESExQVFhcYGRobHB0eHw' }).body)).status).toBe(201);
+  });
+
   it('installs a session whose keys really are the sealed ones', async () => {
     const h = harness();
     const { response, keys } = await install(h, 'ses-1', 0xabc);
@@ -375,7 +447,7 @@ describe('authentication', () => {
   });
 
   it('refuses construction with a short secret, a bad key id or no keys', () => {
-    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, relayPrivateKey: RELAY_KEY_PAIR.privateKey, now: () => T0, nonceCache: new NonceCache() };
+    const base = { sessions: localSessions(makeRegistry()), relayId: RELAY_ID, bootId: RELAY_BOOT_ID, sealOpener: RELAY_SEAL_OPENER, now: () => T0, nonceCache: new NonceCache() };
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k', new Uint8Array(31)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map([['k y', new Uint8Array(32)]]) })).toThrow(RangeError);
     expect(() => createInternalApi({ ...base, apiKeys: new Map() })).toThrow(RangeError);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RELAY_UDP_ENDPOINTS,
+  MAX_REPORTED_SESSIONS,
   parseInstallSession,
   parseInstallSessionResponse,
   parseJsonBody,
@@ -44,7 +45,7 @@ describe('parseInstallSession', () => {
     ['a missing permission', { permissions: { canSpeak: true, canListen: true, muted: false } }, 'permissions.deafened must be'],
     ['an extra permission', { permissions: { ...INSTALL.permissions, admin: true } }, "permissions has an unknown field 'admin'"],
     ['a permission as a string', { permissions: { ...INSTALL.permissions, muted: 'false' } }, 'permissions.muted must be'],
-    ['sealed keys of version 2', { sealedKeys: { ...INSTALL.sealedKeys, v: 2 } }, 'sealedKeys.v must be 1'],
+    ['sealed keys of version 1 (before the boot id)', { sealedKeys: { ...INSTALL.sealedKeys, v: 1 } }, 'sealedKeys.v must be 2'],
     ['sealed keys with an extra field', { sealedKeys: { ...INSTALL.sealedKeys, iv: 'x' } }, "sealedKeys has an unknown field 'iv'"],
     ['a short epk', { sealedKeys: { ...INSTALL.sealedKeys, epk: 'AAAA' } }, 'sealedKeys.epk must be'],
     ['a huge ct', { sealedKeys: { ...INSTALL.sealedKeys, ct: 'A'.repeat(1000) } }, 'sealedKeys.ct must be'],
@@ -135,6 +136,7 @@ describe('parseJsonBody', () => {
 describe('parseRelayRegistration', () => {
   const registration = {
     relayId: 'relay-fra-1',
+    bootId: 'AAECAwQFBgcICQoLDA0ODw',
     region: 'fra',
     udpEndpoint: { host: '203.0.113.7', port: 3478 },
     udpEndpoints: [
@@ -144,6 +146,8 @@ describe('parseRelayRegistration', () => {
     publicKey: 'c7SvoXfeDSXu1YwK53YGPBpunGXhliNAkbUapVtyBRA',
     load: { sessions: 3, channels: 1 },
     draining: false,
+    rekeyRequested: ['ses-7'],
+    lostSessions: ['ses-8', 'ses-9'],
   };
 
   it('accepts a registration', () => {
@@ -159,6 +163,12 @@ describe('parseRelayRegistration', () => {
     ['udpEndpoint other than the first worker', { udpEndpoint: { host: '203.0.113.7', port: 3479 } }, 'udpEndpoint must equal udpEndpoints[0]'],
     ['a short public key', { publicKey: 'AAAA' }, 'publicKey must be'],
     ['negative load', { load: { sessions: -1, channels: 0 } }, 'load.sessions'],
+    ['no boot id', { bootId: undefined }, 'bootId must be 22 base64url characters'],
+    ['no rekeyRequested', { rekeyRequested: undefined }, 'rekeyRequested must be an array'],
+    ['a lost session that is not an id', { lostSessions: ['ok', 'has space'] }, 'lostSessions[1] must be a string'],
+    ['too many lost sessions', { lostSessions: Array.from({ length: MAX_REPORTED_SESSIONS + 1 }, (_, i) => `s${i}`) }, 'lostSessions must be an array of at most'],
+    ['a boot id of the wrong length', { bootId: 'AAECAwQFBgcICQoLDA0O' }, 'bootId must be'],
+    ['a boot id with unused bits set', { bootId: 'AAECAwQFBgcICQoLDA0ODx' }, 'bootId must be'],
     ['an unknown field', { secret: 'x' }, "unknown field 'secret'"],
   ])('refuses %s', (_name, change, detail) => {
     expect(detailOf(parseRelayRegistration({ ...registration, ...change }))).toContain(detail);

@@ -41,9 +41,9 @@ vi.mock('@noble/hashes/hkdf.js', async (importOriginal) => {
 });
 
 const { openSessionKeys, sealSessionKeys } = await import('../../../shared/relay-api/sealed-keys.js');
-const { RELAY_ID, RELAY_KEY_PAIR, randomKeyMaterial } = await import('./helpers.js');
+const { RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, randomKeyMaterial } = await import('./helpers.js');
 
-const CONTEXT = { relayId: RELAY_ID, sessionId: 'ses-1', ssrc: 42, profile: 'aes128gcm' as const };
+const CONTEXT = { relayId: RELAY_ID, bootId: RELAY_BOOT_ID, sessionId: 'ses-1', ssrc: 42, profile: 'aes128gcm' as const };
 const allZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 function expectAllWiped(): void {

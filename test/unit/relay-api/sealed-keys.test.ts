@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
+import { createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateEphemeralKeyPair } from '../../../shared/keys/x25519.js';
 import {
@@ -14,9 +14,9 @@ import {
 } from '../../../shared/relay-api/sealed-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 import fixture from '../../fixtures/key-schedule-vectors.json' with { type: 'json' };
-import { RELAY_ID, RELAY_KEY_PAIR, randomKeyMaterial } from './helpers.js';
+import { RELAY_BOOT_ID, RELAY_ID, RELAY_KEY_PAIR, randomKeyMaterial } from './helpers.js';
 
-const CONTEXT: SealContext = { relayId: RELAY_ID, sessionId: 'ses-1', ssrc: 0xdeadbeef, profile: 'aes128gcm' };
+const CONTEXT: SealContext = { relayId: RELAY_ID, bootId: RELAY_BOOT_ID, sessionId: 'ses-1', ssrc: 0xdeadbeef, profile: 'aes128gcm' };
 const PROFILES = Object.keys(SRTP_PROFILES) as SrtpProfileName[];
 
 function reasonOf(fn: () => unknown): string {
@@ -37,7 +37,7 @@ describe('sealSessionKeys / openSessionKeys', () => {
     const context = { ...CONTEXT, profile };
     const sealed = sealSessionKeys(RELAY_KEY_PAIR.publicKey, context, keys);
     expect(Object.keys(sealed)).toEqual(['v', 'epk', 'ct']);
-    expect(sealed.v).toBe(1);
+    expect(sealed.v).toBe(2);
     expect(sealed.epk).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(sealed.ct, 'base64url')).toHaveLength(sealedPlaintextLength(profile) + 16);
     // JSON round trip: the form that crosses the wire.
@@ -73,14 +73,17 @@ describe('sealSessionKeys / openSessionKeys', () => {
     expect(plaintext).toEqual(
       Buffer.concat([keys.clientToRelay.masterKey, keys.clientToRelay.masterSalt, keys.relayToClient.masterKey, keys.relayToClient.masterSalt]),
     );
-    // C: uint16-length-prefixed label, relayId, sessionId, ssrc, profile, epk, relay public key.
+    // C: uint16-length-prefixed label, relayId, bootId, sessionId, ssrc, profile, epk, relay public key.
     const label = Buffer.from('parley-v1 relay-seal');
     expect(Buffer.from(c.subarray(0, 2 + label.length))).toEqual(Buffer.concat([Buffer.from([0, label.length]), label]));
-    expect(c.length).toBe(7 * 2 + label.length + RELAY_ID.length + 'ses-1'.length + 4 + 'aes256gcm'.length + 32 + 32);
+    const afterRelayId = 2 + label.length + 2 + RELAY_ID.length;
+    expect(Buffer.from(c.subarray(afterRelayId, afterRelayId + 2 + 22)).toString('latin1')).toBe(`\0\x16${RELAY_BOOT_ID}`);
+    expect(c.length).toBe(8 * 2 + label.length + RELAY_ID.length + RELAY_BOOT_ID.length + 'ses-1'.length + 4 + 'aes256gcm'.length + 32 + 32);
   });
 
   it.each([
     ['another relay', { relayId: 'relay-ams-1' }],
+    ['another boot of the relay (it restarted)', { bootId: 'EBESExQVFhcYGRobHB0eHw' }],
     ['another session', { sessionId: 'ses-2' }],
     ['another SSRC', { ssrc: 0xdeadbeee }],
   ] as const)('refuses to open for %s (authentication-failed)', (_name, change) => {
@@ -135,8 +138,9 @@ describe('sealSessionKeys / openSessionKeys', () => {
     ['null', () => null],
     ['an array', () => []],
     ['a string', () => 'sealed'],
-    ['version 2', () => ({ ...good(), v: 2 })],
-    ['a missing epk', () => ({ v: 1, ct: good().ct })],
+    ['version 1 (no boot id in C)', () => ({ ...good(), v: 1 })],
+    ['version 3', () => ({ ...good(), v: 3 })],
+    ['a missing epk', () => ({ v: 2, ct: good().ct })],
     ['an unknown field', () => ({ ...good(), iv: 'AAAA' })],
     ['a short epk', () => ({ ...good(), epk: good().epk.slice(0, 42) })],
     ['padded base64', () => ({ ...good(), epk: `${good().epk}=` })],
@@ -179,3 +183,21 @@ describe('sealSessionKeys / openSessionKeys', () => {
   });
 });
 
+describe('the seal context binds the relay\'s boot id', () => {
+  it('refuses a context without a well-formed boot id (API misuse: RangeError / TypeError)', () => {
+    const keys = randomKeyMaterial();
+    for (const bootId of ['', 'AAECAwQFBgcICQoLDA0OD', 'AAECAwQFBgcICQoLDA0ODx', 'AAECAwQFBgcICQoLDA0OD=', 'AAECAwQFBgcICQoLDA0ODw==']) {
+      expect(() => sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...CONTEXT, bootId }, keys)).toThrow(RangeError);
+      expect(() => openSessionKeys(RELAY_KEY_PAIR.privateKey, { ...CONTEXT, bootId }, {})).toThrow(RangeError);
+    }
+    expect(() => sealSessionKeys(RELAY_KEY_PAIR.publicKey, { ...CONTEXT, bootId: undefined as unknown as string }, keys)).toThrow(TypeError);
+  });
+
+  it('keys sealed before a relay restart do not open after it (a new boot id)', () => {
+    const keys = randomKeyMaterial();
+    const sealed = sealSessionKeys(RELAY_KEY_PAIR.publicKey, CONTEXT, keys);
+    expect(openSessionKeys(RELAY_KEY_PAIR.privateKey, CONTEXT, sealed)).toEqual(keys);
+    const nextBoot = Buffer.from(randomBytes(16)).toString('base64url');
+    expect(reasonOf(() => openSessionKeys(RELAY_KEY_PAIR.privateKey, { ...CONTEXT, bootId: nextBoot }, sealed))).toBe('authentication-failed');
+  });
+});

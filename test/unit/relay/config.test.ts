@@ -6,6 +6,7 @@ import {
   describeRelayConfig,
   formatEndpoint,
   INSECURE_DEV_API_KEYS,
+  INSECURE_DEV_CONTROL_KEY,
   INSECURE_DEV_RELAY_PRIVATE_KEY,
   INSECURE_DEV_RELAY_PUBLIC_KEY,
   loadRelayConfig,
@@ -114,6 +115,41 @@ describe('loadRelayConfig: development defaults', () => {
 
   it('treats empty and blank variables as unset', () => {
     expect(loadRelayConfig({ RELAY_UDP_PORT: '', RELAY_ID: '   ' }).udp.port).toBe(40000);
+  });
+
+  it('registers, and heartbeats every 10 s, unless told otherwise', () => {
+    expect(config.register).toBe(true);
+    expect(config.heartbeatIntervalMs).toBe(10_000);
+  });
+});
+
+describe('loadRelayConfig: registration and heartbeat interval', () => {
+  it('reads RELAY_REGISTER and RELAY_HEARTBEAT_INTERVAL_MS (a short interval for end-to-end tests)', () => {
+    const config = loadRelayConfig({ RELAY_REGISTER: 'false', RELAY_HEARTBEAT_INTERVAL_MS: '200' });
+    expect(config.register).toBe(false);
+    expect(config.heartbeatIntervalMs).toBe(200);
+    expect(loadRelayConfig({ RELAY_REGISTER: 'true' }).register).toBe(true);
+  });
+
+  it('refuses anything but true/false, an interval out of range, and in production a relay that does not register or beats faster than 1 s', () => {
+    expect(problemsOf({ RELAY_REGISTER: 'no', RELAY_HEARTBEAT_INTERVAL_MS: '50' }).map((p) => p.variable)).toEqual(['RELAY_REGISTER', 'RELAY_HEARTBEAT_INTERVAL_MS']);
+    expect(problemsOf({ RELAY_HEARTBEAT_INTERVAL_MS: '600001' }).map((p) => p.variable)).toEqual(['RELAY_HEARTBEAT_INTERVAL_MS']);
+    expect(problemsOf(productionEnv({ RELAY_REGISTER: 'false', RELAY_HEARTBEAT_INTERVAL_MS: '500' })).map((p) => p.variable)).toEqual([
+      'RELAY_REGISTER',
+      'RELAY_HEARTBEAT_INTERVAL_MS',
+    ]);
+    expect(loadRelayConfig(productionEnv({ RELAY_HEARTBEAT_INTERVAL_MS: '1000' })).heartbeatIntervalMs).toBe(1000);
+  });
+});
+
+describe('docs/deploying-relays.md configuration table', () => {
+  it('lists every RELAY_ variable the relay reads', () => {
+    const doc = readFileSync(new URL('../../../docs/deploying-relays.md', import.meta.url), 'utf8');
+    const source = ['config.ts', 'main.ts', 'relay-server.ts'].map((file) => readFileSync(new URL(`../../../relay/src/${file}`, import.meta.url), 'utf8')).join('\n');
+    const read = new Set([...source.matchAll(/'(RELAY_[A-Z0-9_]+)'/g)].map((m) => m[1]!));
+    expect(read.has('RELAY_REGISTER')).toBe(true);
+    expect(read.has('RELAY_HEARTBEAT_INTERVAL_MS')).toBe(true);
+    for (const variable of read) expect(doc, variable).toContain(`| \`${variable}\` |`);
   });
 });
 
@@ -403,6 +439,10 @@ describe('docs/deploying-relays.md key commands', () => {
     const printed = Object.fromEntries(output.trim().split('\n').map((l) => l.split('=') as [string, string]));
     const config = loadRelayConfig({ RELAY_PRIVATE_KEY: printed.RELAY_PRIVATE_KEY });
     expect(b64url(config.publicKey)).toBe(printed.RELAY_PUBLIC_KEY);
+  });
+
+  it('lists the development keys a local relay uses, and the public key that goes with them', () => {
+    for (const value of [INSECURE_DEV_API_KEYS, INSECURE_DEV_CONTROL_KEY, INSECURE_DEV_RELAY_PRIVATE_KEY, INSECURE_DEV_RELAY_PUBLIC_KEY]) expect(doc).toContain(`\`${value}\``);
   });
 
   it('generates an API key the relay accepts', () => {

@@ -30,6 +30,9 @@ function recordingNative(answer: (count: number) => number = (count) => count): 
       return answer(count);
     },
     udp4SocketPort: () => -1,
+    clearSocketError: () => {
+      throw new Error('not used by DatagramBatch');
+    },
     // DatagramBatch only sends; input is tested against the real addon in test/e2e.
     recvBatch: () => {
       throw new Error('not used by DatagramBatch');

@@ -2,7 +2,7 @@
  * The relay's packet path with real SRTP on both sides and an in-memory sink instead of a
  * socket (the same flows run over real UDP in test/e2e/relay-udp.test.ts).
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DatagramRouter, type DatagramSink } from '../../../relay/src/media/datagram-router.js';
 import { createTallyCounters, type TallyCounters } from '../../../relay/src/media/packet-counters.js';
 import type { RemoteAddress } from '../../../relay/src/media/relay-session.js';
@@ -63,13 +63,26 @@ beforeEach(() => {
   router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => clock);
 });
 
-/** Installs members and latches each one's address with an authenticated keepalive. */
+/**
+ * What a client does at join or after moving: a keepalive from `from`, and the answer to the
+ * relay's challenge; the relay then holds `from` proved. Returns what the relay sent.
+ */
+function prove(member: TestMember, from: RemoteAddress): Sent[] {
+  router.handle(member.client.protectKeepalive(token(0)), from);
+  const replies = sink.take();
+  for (const reply of replies) {
+    const opened = member.client.open(reply.datagram);
+    if (opened.kind === 'pong' && opened.echoNow) router.handle(member.client.protectKeepalive(token(0)), from);
+  }
+  return [...replies, ...sink.take()];
+}
+
+/** Installs members and proves each one's address with the keepalive handshake. */
 function join(members: TestMember[], firstPort = 50000): void {
   members.forEach((m, i) => {
     registry.install(m.spec, clock);
-    router.handle(m.client.protectKeepalive(token(i)), addr(firstPort + i));
+    prove(m, addr(firstPort + i));
   });
-  sink.take(); // the pongs
 }
 
 function channel(n: number, overrides: Parameters<typeof makeMember>[2][] = []): TestMember[] {
@@ -128,7 +141,14 @@ describe('forwarding', () => {
     expect(rest).toEqual([]);
     expect(pong!.to).toEqual(addr(50000));
     expect(pong!.datagram.length).toBeLessThanOrEqual(ping.length);
-    expect(m.client.open(pong!.datagram)).toEqual({ kind: 'pong', token: token(42) });
+    // The first answer to a new address is a challenge: the address has yet to prove itself.
+    expect(m.client.open(pong!.datagram)).toEqual({ kind: 'pong', token: token(42), addressProved: false, echoNow: true });
+    const echo = m.client.protectKeepalive(token(43));
+    router.handle(echo, addr(50000));
+    const [proved, ...more] = sink.take();
+    expect(more).toEqual([]);
+    expect(proved!.datagram.length).toBe(echo.length);
+    expect(m.client.open(proved!.datagram)).toEqual({ kind: 'pong', token: token(43), addressProved: true, echoNow: false });
   });
 
   it('a deafened listener receives nothing; one who may not listen neither', () => {
@@ -162,9 +182,10 @@ describe('forwarding', () => {
     const members = channel(2);
     join(members);
     for (let i = 0; i < 300; i++) router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
-    // The keepalive that latched the address came from an unlatched source, so the whole burst is left.
-    expect(sink.take().length).toBe(TEST_LIMITS.session.packetBurst);
-    expect(counters.tally.dropped['rate-limit']).toBe(300 - TEST_LIMITS.session.packetBurst);
+    // The keepalive that latched the address came from an unlatched source, its echo from the
+    // latched one: the rest of the burst is left.
+    expect(sink.take().length).toBe(TEST_LIMITS.session.packetBurst - 1);
+    expect(counters.tally.dropped['rate-limit']).toBe(300 - TEST_LIMITS.session.packetBurst + 1);
     clock += 1000; // a second later the bucket has refilled
     router.handle(members[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
     expect(sink.take()).toHaveLength(1);
@@ -218,6 +239,34 @@ describe('abuse cases', () => {
     expect(registry.install(reuse.spec, clock).ssrc).toBe(members[0]!.spec.ssrc);
   });
 
+  it('case 10: retired SSRCs are kept per channel — free at once elsewhere, and one long session does not make them pile up', () => {
+    // A session that stays for the whole test, in its own channel.
+    registry.install(makeMember('long', 'lobby', {}, clock).spec, clock);
+    // Churn in another channel: pairs join, talk and leave, 100 times.
+    const churned: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const pair = [makeMember(`a${i}`, 'room', {}, clock), makeMember(`b${i}`, 'room', {}, clock)];
+      for (const m of pair) registry.install(m.spec, clock);
+      prove(pair[1]!, addr(50001));
+      router.handle(pair[0]!.client.protectVoice(new Uint8Array(20)), addr(50000));
+      sink.take();
+      churned.push(pair[0]!.spec.ssrc);
+      clock += 10;
+      registry.revoke(`a${i}`, clock);
+      expect(registry.retiredSsrcCount).toBe(1); // b's context saw it: not in 'room' while b lives
+      expect(() => registry.install(makeMember('again', 'room', { ssrc: churned[i]! }, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'duplicate-ssrc' }));
+      // In another channel no listener ever saw it: free at once.
+      registry.install(makeMember(`elsewhere${i}`, 'other', { ssrc: churned[i]! }, clock).spec, clock);
+      registry.revoke(`elsewhere${i}`, clock);
+      registry.revoke(`b${i}`, clock); // 'room' empties: nothing that saw its SSRCs is left
+      registry.sweep(clock);
+      expect(registry.retiredSsrcCount).toBe(0);
+    }
+    // Kept per worker, the long session (older than every release) would hold all 200 retired.
+    registry.install(makeMember('back', 'room', { ssrc: churned[0]! }, clock).spec, clock);
+    expect(registry.retiredSsrcCount).toBe(0);
+  });
+
   it('case 11: a packet the relay sent, reflected back to the relay, is rejected', () => {
     const members = channel(2);
     join(members);
@@ -242,10 +291,10 @@ describe('abuse cases', () => {
     join(members);
     const [speaker, listener] = members as [TestMember, TestMember];
     const listenerSession = registry.get('s1')!;
-    // The listener's NAT rebinds: an authentic keepalive from a new port moves it.
-    router.handle(listener.client.protectKeepalive(token(1)), addr(60001));
+    // The listener's NAT rebinds: an authentic keepalive from a new port moves it, and the
+    // answer to the challenge proves the new address.
+    expect(prove(listener, addr(60001)).map((s) => s.to)).toEqual([addr(60001), addr(60001)]);
     expect(listenerSession.address).toEqual(addr(60001));
-    sink.take();
     // An attacker replays the listener's keepalive and forges one, from its own address.
     const genuine = listener.client.protectKeepalive(token(2));
     router.handle(genuine, addr(60001));
@@ -274,6 +323,8 @@ describe('abuse cases', () => {
   });
 
   it('case 9 (in miniature): forged packets for a known SSRC from elsewhere buy little decryption and change nothing', () => {
+    const cap = 200; // the relay-wide cap on packets from unlatched sources that reach decryption
+    router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1, maxUnlatchedPacketsPerSecond: cap }, () => clock);
     const members = channel(2);
     join(members);
     const [speaker] = members as [TestMember];
@@ -290,11 +341,48 @@ describe('abuse cases', () => {
     }
     expect(inbound.rtpStreamState(speaker.spec.ssrc)).toEqual(before);
     expect(registry.get('s0')!.address).toEqual(addr(50000));
-    // Only the unlatched budget reached the cipher; the rest was shed before it.
-    expect(counters.tally.dropped.auth + counters.tally.dropped.replay).toBeLessThanOrEqual(TEST_LIMITS.session.unlatchedPacketsPerSecond);
-    expect(counters.tally.dropped['rate-limit']).toBeGreaterThanOrEqual(5000 - TEST_LIMITS.session.unlatchedPacketsPerSecond);
+    // Only each source's small budget, within the relay-wide cap, reached the cipher; the rest
+    // was shed before it.
+    const decrypted = counters.tally.dropped.auth + counters.tally.dropped.replay;
+    expect(decrypted).toBeLessThanOrEqual(Math.min(50 * TEST_LIMITS.session.unlatchedPacketsPerSecond, cap));
+    expect(counters.tally.dropped['rate-limit']).toBe(5000 - decrypted);
     router.handle(speaker.client.protectVoice(new Uint8Array(160)), addr(50000));
     expect(sink.take()).toHaveLength(1);
+  });
+});
+
+describe('verdicts, not throws', () => {
+  it('a flood of forged and replayed packets is dropped through the verdict path: no SrtpError is ever raised', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker] = members as [TestMember];
+    const sample = speaker.client.protectVoice(new Uint8Array(160));
+    router.handle(sample, addr(50000));
+    sink.take();
+    // The throwing methods build an exception with a stack trace; the packet path must not.
+    const throwing = [
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtpInto'),
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtp'),
+      vi.spyOn(SrtpContext.prototype, 'unprotectRtcp'),
+      vi.spyOn(SrtpContext.prototype, 'protectRtpInto'),
+    ];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const forged = Uint8Array.from(sample);
+        forged[3] = (forged[3]! + 1 + i) & 0xff;
+        forged[forged.length - 1]! ^= 0x5a;
+        router.handle(forged, addr(50000)); // from the latched address: it reaches the cipher
+        router.handle(sample, addr(50000)); // a replay
+      }
+      const rtcp = speaker.client.protectKeepalive(token(1));
+      router.handle(rtcp, addr(50000));
+      router.handle(rtcp, addr(50000));
+      for (const spy of throwing) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of throwing) spy.mockRestore();
+    }
+    expect(counters.tally.dropped.auth).toBe(40);
+    expect(counters.tally.dropped.replay).toBe(41);
   });
 });
 
@@ -310,7 +398,8 @@ describe('key rotation', () => {
     router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
     expect(listener.client.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(1) });
     router.handle(newListener.protectKeepalive(token(9)), addr(50001));
-    expect(newListener.open(sink.take()[0]!.datagram)).toEqual({ kind: 'pong', token: token(9) });
+    // Consent belongs to the address, not the keys: the new keys' first pong says it is proved.
+    expect(newListener.open(sink.take()[0]!.datagram)).toEqual({ kind: 'pong', token: token(9), addressProved: true, echoNow: false });
     router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
     expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(2) });
 
@@ -333,6 +422,52 @@ describe('key rotation', () => {
     expect(sink.take().map((s) => newListener.open(s.datagram))).toMatchObject([{ kind: 'voice', payload: Uint8Array.of(6) }]);
     expect(counters.tally.dropped['unknown-ssrc']).toBe(1);
     expect(() => registry.rotate('s0', randomKeyMaterial(members[1]!.spec.ssrc), clock)).toThrow(InstallRefusedError);
+  });
+});
+
+describe('rotation overlap (docs/protocol.md §6.5)', () => {
+  it('rotation overlap: one that ends before the listener used its new keys sends it nothing until it does; then voice under the new keys, numbered on', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
+    expect(listener.client.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', sequenceNumber: 0 });
+    const listenerKeys = randomKeyMaterial(0x7000_0011);
+    registry.rotate('s1', listenerKeys, clock);
+    const newListener = clientFor({ ...listenerKeys, profile: 'aes128gcm' });
+    // The listener's client never got its new keys in time: the overlap ends without a packet under them.
+    clock += TEST_LIMITS.rotationOverlapMs;
+    registry.sweep(clock);
+    expect(registry.get('s1')!.epochs.map((e) => e.ssrc)).toEqual([0x7000_0011]);
+    router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
+    expect(sink.take()).toEqual([]); // never under keys the client may not hold, and the old ones are gone
+    // Its first packet under the new keys: the relay uses them from now on.
+    router.handle(newListener.protectKeepalive(token(1)), addr(50001));
+    expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'pong', addressProved: true });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(3)), addr(50000));
+    // Gap-free: the packet withheld meanwhile leaves no hole in the listener's numbering.
+    expect(newListener.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(3), sequenceNumber: 1 });
+    expect(drops()).toEqual({});
+  });
+
+  it('rotation overlap: two rotations before the client used either leave it no keys the relay sends under', () => {
+    const members = channel(2);
+    join(members);
+    const [speaker, listener] = members as [TestMember, TestMember];
+    registry.rotate('s1', randomKeyMaterial(0x7000_0021), clock);
+    const second = randomKeyMaterial(0x7000_0022);
+    registry.rotate('s1', second, clock + 1);
+    router.handle(speaker.client.protectVoice(Uint8Array.of(1)), addr(50000));
+    expect(sink.take()).toEqual([]);
+    // The first keys were dropped by the second rotation: the listener's keepalive under them is unknown.
+    router.handle(listener.client.protectKeepalive(token(1)), addr(50001));
+    expect(sink.take()).toEqual([]);
+    expect(counters.tally.dropped['unknown-ssrc']).toBe(1);
+    const newest = clientFor({ ...second, profile: 'aes128gcm' });
+    router.handle(newest.protectKeepalive(token(2)), addr(50001));
+    expect(newest.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'pong' });
+    router.handle(speaker.client.protectVoice(Uint8Array.of(2)), addr(50000));
+    expect(newest.open(sink.take()[0]!.datagram)).toMatchObject({ kind: 'voice', payload: Uint8Array.of(2) });
   });
 });
 

@@ -93,8 +93,10 @@ describe('RelaySession', () => {
     for (let i = 0; i < packetBurst; i++) expect(session.packetBucket.take(later)).toBe(true);
     expect(session.packetBucket.take(later)).toBe(false);
     expect(session.packetBucket.take(later + 1000 / packetsPerSecond)).toBe(true);
-    for (let i = 0; i < unlatchedPacketsPerSecond; i++) expect(session.unlatchedBucket.take(later)).toBe(true);
-    expect(session.unlatchedBucket.take(later)).toBe(false);
+    const source = { address: '192.0.2.1', port: 4000 };
+    for (let i = 0; i < unlatchedPacketsPerSecond; i++) expect(session.sourceBudgets.take(source, later)).toBe(true);
+    expect(session.sourceBudgets.take(source, later)).toBe(false);
+    expect(session.sourceBudgets.take({ ...source, port: 4001 }, later)).toBe(true); // another source has its own
     expect(session.byteBucket.take(later, byteBurst)).toBe(true);
     expect(session.byteBucket.take(later, 1)).toBe(false);
     expect(session.packetBucket).toBe(session.packetBucket);

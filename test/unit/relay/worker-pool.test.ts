@@ -1,7 +1,7 @@
 /** The pure parts of the relay's worker layout: channel sharding, keys across threads, worker flags. */
 import { describe, expect, it } from 'vitest';
 import { fnv1a32, workerForChannel } from '../../../relay/src/workers/channel-shard.js';
-import { workerExecArgv } from '../../../relay/src/workers/worker-pool.js';
+import { workerEnv, workerExecArgv } from '../../../relay/src/workers/worker-pool.js';
 import { packSessionKeys, unpackSessionKeys } from '../../../relay/src/workers/worker-protocol.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../../shared/srtp/profiles.js';
 
@@ -70,5 +70,24 @@ describe('workerExecArgv', () => {
         '--heap-prof-interval=1024',
       ]),
     ).toEqual(['--cpu-prof', '--cpu-prof-dir', '/tmp/p', '--enable-source-maps', '--heap-prof-interval=1024']);
+  });
+});
+
+describe('workerEnv', () => {
+  it('gives a worker NODE_ENV, TZ and PARLEY_RELAY_ADDON only: no secret variable reaches it', () => {
+    expect(
+      workerEnv({
+        NODE_ENV: 'production',
+        TZ: 'UTC',
+        PARLEY_RELAY_ADDON: '/tmp/asan/parley_gcm.node',
+        RELAY_PRIVATE_KEY: 'secret',
+        RELAY_API_KEYS: 'k1:secret',
+        RELAY_CONTROL_KEY: 'c:secret',
+        RELAY_METRICS_TOKEN: 'token',
+        PATH: '/usr/bin',
+        HOME: '/root',
+      }),
+    ).toEqual({ NODE_ENV: 'production', TZ: 'UTC', PARLEY_RELAY_ADDON: '/tmp/asan/parley_gcm.node' });
+    expect(workerEnv({})).toEqual({});
   });
 });

@@ -165,6 +165,62 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       expect(reasonOf(() => receiver.unprotectRtcp(rtcp))).toBe('replay');
     });
 
+    it('verdicts, not throws: openRtpInto, sealRtpInto and openRtcp return the reason for every refusal and commit nothing', () => {
+      const { sender, receiver } = pair(backend, profile);
+      const out = new Uint8Array(1500);
+      const p10 = sender.protectRtp(rtpPacket({ sequenceNumber: 10 }));
+      const p11 = sender.protectRtp(rtpPacket({ sequenceNumber: 11 }));
+      const p500 = sender.protectRtp(rtpPacket({ sequenceNumber: 500 }));
+      expect(receiver.lastRtpIndex).toBe(-1);
+      expect(receiver.openRtpInto(p10, out, 0)).toBe(p10.length - SRTP_PROFILES[profile].srtpTagLength);
+      expect([receiver.lastRtpIndex, receiver.lastOpenedWasNewest]).toEqual([10, true]);
+      expect(receiver.openRtpInto(p10, out, 0)).toBe('replay');
+      const forged = Uint8Array.from(p11);
+      forged[forged.length - 1]! ^= 1;
+      expect(receiver.openRtpInto(forged, out, 0)).toBe('auth-failed');
+      expect(receiver.openRtpInto(p11.subarray(0, 11), out, 0)).toBe('malformed');
+      const v1 = Uint8Array.from(p11);
+      v1[0] = 0x40;
+      expect(receiver.openRtpInto(v1, out, 0)).toBe('bad-version');
+      receiver.openRtpInto(p500, out, 0);
+      expect(receiver.openRtpInto(p11, out, 0)).toBe('too-old'); // 489 behind a 128-packet window
+      expect([receiver.lastRtpIndex, receiver.rtpStreamState(0xcafebabe)?.highestIndex]).toEqual([500, 500]);
+      // The sender's side: an index already protected is refused, returned, not thrown.
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 500 }), out, 0)).toBe('replay');
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 11 }), out, 0)).toBe('too-old');
+      expect(sender.sealRtpInto(rtpPacket({ sequenceNumber: 501 }), out, 3)).toBe(p500.length);
+      expect(sender.lastRtpIndex).toBe(501);
+      // SRTCP: authentic, replayed, forged, unencrypted.
+      const rr = sender.protectRtcp(rtcpReceiverReport());
+      expect(receiver.openRtcp(rr)).toEqual(rtcpReceiverReport());
+      expect(receiver.lastOpenedWasNewest).toBe(true);
+      expect(receiver.openRtcp(rr)).toBe('replay');
+      const forgedRr = Uint8Array.from(sender.protectRtcp(rtcpReceiverReport()));
+      forgedRr[10]! ^= 1;
+      expect(receiver.openRtcp(forgedRr)).toBe('auth-failed');
+      expect(receiver.openRtcp(sender.protectRtcpUnencrypted(rtcpReceiverReport()))).toBe('unencrypted-srtcp');
+      expect(receiver.openRtcp(rr.subarray(0, 7))).toBe('malformed');
+      // Misuse is still an exception: it is a bug, not an input.
+      expect(() => receiver.openRtpInto(p11, new Uint8Array(4), 0)).toThrow(RangeError);
+    });
+
+    it('lastOpenedWasNewest: a late packet from behind the highest index opens but is not the newest', () => {
+      const { sender, receiver } = pair(backend, profile);
+      const early = sender.protectRtp(rtpPacket({ sequenceNumber: 20 }));
+      const late = sender.protectRtp(rtpPacket({ sequenceNumber: 21 }));
+      const next = sender.protectRtp(rtpPacket({ sequenceNumber: 22 }));
+      receiver.unprotectRtp(early);
+      receiver.unprotectRtp(next);
+      expect(receiver.lastOpenedWasNewest).toBe(true);
+      receiver.unprotectRtp(late);
+      expect([receiver.lastOpenedWasNewest, receiver.lastRtpIndex]).toEqual([false, 21]);
+      const first = sender.protectRtcp(rtcpReceiverReport());
+      const second = sender.protectRtcp(rtcpReceiverReport());
+      receiver.unprotectRtcp(second);
+      receiver.unprotectRtcp(first);
+      expect(receiver.lastOpenedWasNewest).toBe(false);
+    });
+
     it('a sender refuses to protect the same index twice (GCM nonce reuse)', () => {
       const { sender } = pair(backend, profile);
       sender.protectRtp(rtpPacket({ sequenceNumber: 5 }));
@@ -262,6 +318,21 @@ describe.each(BACKENDS)('SrtpContext on %s', (_name, backend) => {
       for (let i = 0; i < 40; i++) stream.push(sender.protectRtp(rtpPacket({ sequenceNumber: (65530 + i) & 0xffff })));
       for (const sealed of stream.slice(3)) expect(reasonOf(() => receiver.unprotectRtp(sealed))).toBe('ok');
       expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 65536 + 33, rolloverCounter: 1 });
+    });
+
+    it('ROC at stream start: a jump over 2^15 before the first wrap is ROC 0, as libsrtp has it (sender and receiver)', () => {
+      // Appendix A guesses ROC -1 for seq 40010 after 10; there is no such ROC, and refusing the
+      // packet would refuse the whole rest of the stream. Both ends take ROC 0 instead.
+      const { sender, receiver } = pair(backend, profile);
+      const first = sender.protectRtp(rtpPacket({ sequenceNumber: 10 }));
+      const far = sender.protectRtp(rtpPacket({ sequenceNumber: 40_010, payload: Uint8Array.of(7) }));
+      expect(sender.rtpStreamState(0xcafebabe)?.highestIndex).toBe(40_010);
+      receiver.unprotectRtp(first);
+      expect(receiver.unprotectRtp(far)[12]).toBe(7);
+      expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 40_010, rolloverCounter: 0 });
+      // From there the stream wraps as usual: 65535, then 0 is ROC 1.
+      for (const seq of [65_535, 0, 1]) receiver.unprotectRtp(sender.protectRtp(rtpPacket({ sequenceNumber: seq })));
+      expect(receiver.rtpStreamState(0xcafebabe)).toEqual({ highestIndex: 65_536 + 1, rolloverCounter: 1 });
     });
 
     it('case 6: short, lying and wrong-version SRTP packets → typed errors, no state', () => {

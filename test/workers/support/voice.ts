@@ -65,6 +65,7 @@ export function relayApi(): RelayApiClient {
   return new RelayApiClient({
     baseUrl: relay.apiUrl,
     relayId: relay.relayId,
+    relayBootId: relay.bootId,
     relayPublicKey: decodeBase64Url(relay.publicKey)!,
     key: { keyId: key.id, secret: key.secret },
     fetch: (request) => fetch(request),
