@@ -7,8 +7,9 @@
  * rather than through its `index.js` wrapper, for two reasons found reading its 0.1.1 source:
  *   - the wrapper takes the byte address `malloc` returns and uses it as an index into a
  *     16-bit view of the heap, so its PCM buffers sit at twice the address it allocated: the
- *     codec reads and writes memory that belongs to other allocations (with a few encoders and
- *     decoders in one process, to their codec state);
+ *     codec reads and writes memory it never allocated, which, with a few encoders and
+ *     decoders in one process, other codecs' allocations own (instance 1's output buffer
+ *     lands inside instance 4's);
  *   - its `decode` of an empty buffer (packet loss concealment) asks libopus for 120 ms, of
  *     which it returns 60 ms, moving the decoder's clock by 120 ms for one lost 20 ms frame.
  * The compiled module's functions are sound; here every buffer is allocated at the size they
