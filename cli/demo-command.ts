@@ -1,53 +1,51 @@
 /**
- * `parley demo`: voice through a real relay on this machine. Starts the relay process, installs
- * one channel of sessions through the signed internal API (keys sealed to the relay), and runs
- * speakers and listeners on their own UDP sockets: every speaker sends a 20 ms frame (50
- * packets/s), every listener decrypts what the relay re-encrypted for it and checks it. Prints
- * progress each second and a summary; exits 0 only if every frame reached every listener.
+ * `parley demo` (`npm run demo`): encrypted group voice on this machine, end to end. Uses the
+ * local stack `npm start` runs, or starts one (cli/demo/demo-stack.ts); three demo users join a
+ * channel's voice through the client SDK, one speaks a chord through Opus, the others decrypt,
+ * decode and record it (cli/demo/voice-demo.ts). A live progress line, then a summary; exit 0
+ * only if voice flowed: every listener got the packets byte for byte (at most 5% lost) and
+ * heard the chord's root within 5 Hz.
  *
- * Development only: the relay runs with its well-known insecure keys on loopback. The control
- * plane's part (accounts, channels, the key exchange) is played by this command.
+ * `parley demo --relay-only` is the media plane alone (cli/demo/relay-only-demo.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ClientMediaSession } from '../shared/client/media-session.js';
-import { nodeCryptoBackend } from '../shared/srtp/backends/node-crypto.js';
-import { DEFAULT_SRTP_PROFILE, isSrtpProfileName, SRTP_PROFILES, type SrtpProfileName } from '../shared/srtp/profiles.js';
+import { LOCAL_STATE_DIR } from '../control/dev/local-paths.js';
+import { DemoStackError, useOrStartStack, type DemoStack } from './demo/demo-stack.js';
+import { ProgressLine } from './demo/progress-line.js';
+import { RELAY_ONLY_DEMO_USAGE, runRelayOnlyDemo } from './demo/relay-only-demo.js';
+import { DemoSetupError, percentile, runVoiceDemo, type VoiceDemoResult } from './demo/voice-demo.js';
+import { ParleyError } from '../packages/client/src/index.js';
+import { writeWavFile } from './audio/wav-file.js';
+import { DEFAULT_VOICE_BITRATE, FRAME_DURATION_MS } from './audio/opus-codec.js';
 import type { CommandIo } from './srtp-command.js';
-import { startRelayProcess, type RelayProcess } from './relay-process.js';
-import { timeToken, UdpVoiceClient } from './udp-voice-client.js';
 
-export const DEMO_USAGE = `usage: parley demo [--speakers N] [--listeners N] [--seconds N] [--profile NAME]
+export const DEMO_USAGE = `usage: parley demo [--seconds N] [--state-dir DIR] [--out DIR]
+       parley demo --relay-only [options]   (the media plane alone; --relay-only --help)
 
-Starts a relay on 127.0.0.1 (development keys), installs one channel through its signed API,
-and streams voice: each speaker sends 50 packets/s of 160-byte frames, each member hears every
-other speaker. Prints delivery and round-trip time each second; exits 0 if nothing was lost.
+Three people in a voice channel on this machine: uses the local stack \`npm start\` runs on the
+state directory, or starts one (and stops it at the end). Ada, Grace and Alan get access tokens
+minted with the stack's operator app key, join the channel's voice through the client SDK
+(WebSocket to the channel's room, X25519 key exchange, SRTP over UDP to the relay); Ada speaks
+a chord through Opus, Grace and Alan decrypt, decode and record it as WAV files. Exits 0 if
+voice flowed (every packet byte for byte, at most 5% lost, the chord's pitch heard).
 
 options:
-  --speakers N     members who talk (1-20, default 2)
-  --listeners N    members who only listen (0-50, default 3)
-  --seconds N      how long to talk (1-600, default 10)
-  --profile NAME   ${Object.keys(SRTP_PROFILES).join(' | ')} (default ${DEFAULT_SRTP_PROFILE})
+  --seconds N      length of the clip Ada speaks (1-30, default 3)
+  --state-dir DIR  the local stack's state directory (default .parley)
+  --out DIR        where the recordings go (default <state dir>/demo)
 `;
 
-const FRAME_MS = 20;
-const FRAME_BYTES = 160;
+/** Voice flowed if no listener lost more than this share of the packets. */
+const MAX_LOSS = 0.05;
+/** …and each heard the chord's root within this. */
+const MAX_PITCH_ERROR_HZ = 5;
 
 interface DemoOptions {
-  readonly speakers: number;
-  readonly listeners: number;
   readonly seconds: number;
-  readonly profile: SrtpProfileName;
-}
-
-interface Member {
-  readonly name: string;
-  readonly speaks: boolean;
-  readonly client: UdpVoiceClient;
-  /** Frames heard, per speaker index. */
-  readonly heard: Map<number, number>;
-  readonly rttMs: number[];
-  corrupt: number;
+  readonly stateDir: string;
+  readonly outputDir: string;
 }
 
 function parseDemoArgs(argv: readonly string[]): DemoOptions | string {
@@ -56,86 +54,62 @@ function parseDemoArgs(argv: readonly string[]): DemoOptions | string {
     ({ values } = parseArgs({
       args: [...argv],
       strict: true,
-      options: {
-        speakers: { type: 'string', default: '2' },
-        listeners: { type: 'string', default: '3' },
-        seconds: { type: 'string', default: '10' },
-        profile: { type: 'string', default: DEFAULT_SRTP_PROFILE },
-      },
+      options: { seconds: { type: 'string', default: '3' }, 'state-dir': { type: 'string' }, out: { type: 'string' } },
     }));
   } catch {
     return 'invalid arguments';
   }
-  const integer = (text: string, name: string, min: number, max: number): number | string => {
-    const n = Number(text);
-    return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer from ${min} to ${max}`;
-  };
-  const speakers = integer(values.speakers, 'speakers', 1, 20);
-  const listeners = integer(values.listeners, 'listeners', 0, 50);
-  const seconds = integer(values.seconds, 'seconds', 1, 600);
-  for (const v of [speakers, listeners, seconds]) if (typeof v === 'string') return v;
-  if (!isSrtpProfileName(values.profile)) return `--profile must be one of ${Object.keys(SRTP_PROFILES).join(', ')}`;
-  if ((speakers as number) + (listeners as number) < 2) return 'a channel needs at least two members';
-  return { speakers: speakers as number, listeners: listeners as number, seconds: seconds as number, profile: values.profile };
+  const seconds = Number(values.seconds);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 30) return '--seconds must be an integer from 1 to 30';
+  const stateDir = resolve(values['state-dir'] ?? LOCAL_STATE_DIR);
+  return { seconds, stateDir, outputDir: resolve(values.out ?? resolve(stateDir, 'demo')) };
 }
 
-/** A frame: speaker index, frame number, then a fill pattern the listener can check. */
-function makeFrame(speaker: number, frame: number): Uint8Array {
-  const payload = new Uint8Array(FRAME_BYTES);
-  const view = new DataView(payload.buffer);
-  view.setUint16(0, speaker);
-  view.setUint32(2, frame);
-  for (let i = 6; i < FRAME_BYTES; i++) payload[i] = (speaker * 31 + frame + i) & 0xff;
-  return payload;
+/** A path relative to the working directory when inside it. */
+function shown(path: string): string {
+  const inside = relative(process.cwd(), path);
+  return inside === '' || inside.startsWith('..') ? path : inside;
 }
 
-function checkFrame(payload: Uint8Array): { speaker: number; frame: number } | null {
-  if (payload.length !== FRAME_BYTES) return null;
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const speaker = view.getUint16(0);
-  const frame = view.getUint32(2);
-  for (let i = 6; i < FRAME_BYTES; i++) if (payload[i] !== ((speaker * 31 + frame + i) & 0xff)) return null;
-  return { speaker, frame };
-}
+const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? value.toFixed(1) : value.toFixed(0));
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function join(relay: RelayProcess, index: number, speaks: boolean, profile: SrtpProfileName): Promise<Member> {
-  const p = SRTP_PROFILES[profile];
-  const key = () => ({ masterKey: new Uint8Array(randomBytes(p.keyLength)), masterSalt: new Uint8Array(randomBytes(p.saltLength)) });
-  const clientToRelay = key();
-  const relayToClient = key();
-  // SSRCs are the control plane's to assign; here: random, and unique within the demo.
-  const ssrc = ((randomBytes(4).readUInt32BE(0) & 0xfffff000) | index) >>> 0;
-  const name = `${speaks ? 'speaker' : 'listener'}-${index}`;
-  await relay.api.installSession({
-    sessionId: `demo-${name}`,
-    userId: `demo-user-${index}`,
-    channelId: 'demo-channel',
-    ssrc,
-    profile,
-    permissions: { canSpeak: speaks, canListen: true, muted: false, deafened: false },
-    expiresAt: Date.now() + 3_600_000,
-    keys: { clientToRelay, relayToClient },
-  });
-  const media = new ClientMediaSession({
-    profile,
-    ssrc,
-    sendKeys: clientToRelay,
-    receiveKeys: relayToClient,
-    backend: nodeCryptoBackend,
-    initialSequence: randomBytes(2).readUInt16BE(0) & 0x7fff,
-  });
-  const client = await UdpVoiceClient.connect(media, relay.ports.udp);
-  await client.ping();
-  return { name, speaks, client, heard: new Map(), rttMs: [], corrupt: 0 };
+function summary(result: VoiceDemoResult, sentPath: string): { lines: string[]; failures: string[] } {
+  const sent = result.sentPackets.length;
+  const failures: string[] = [];
+  const table: string[][] = [['listener', 'received', 'lost', 'identical', 'p50 ms', 'p99 ms', 'heard Hz', 'correlation', 'recording']];
+  for (const l of result.listeners) {
+    const name = l.user.displayName;
+    table.push([
+      name,
+      `${l.received}/${sent}`,
+      String(l.lost),
+      String(l.identical),
+      ms(percentile(l.latenciesMs, 50)),
+      ms(percentile(l.latenciesMs, 99)),
+      Number.isNaN(l.heardHz) ? 'silence' : l.heardHz.toFixed(1),
+      Number.isNaN(l.alignment.correlation) ? '-' : l.alignment.correlation.toFixed(3),
+      `${shown(l.wavPath)} (${l.wavSeconds.toFixed(1)} s)`,
+    ]);
+    if (l.received === 0) failures.push(`${name} received nothing`);
+    else if (l.lost > sent * MAX_LOSS) failures.push(`${name} lost ${l.lost} of ${sent} packets`);
+    if (l.identical !== l.received) failures.push(`${name} decrypted ${l.received - l.identical} packet(s) that differ from what ${result.speaker.displayName} sent`);
+    if (!(Math.abs(l.heardHz - result.clip.rootHz) <= MAX_PITCH_ERROR_HZ)) failures.push(`${name} heard ${Number.isNaN(l.heardHz) ? 'silence' : `${l.heardHz.toFixed(1)} Hz`}, not ${result.clip.rootHz} Hz`);
+  }
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  const all = result.listeners.flatMap((l) => l.latenciesMs);
+  const lines = [
+    '',
+    `Summary (channel ${result.channelId}, relay ${result.relayId}):`,
+    `  ${result.speaker.displayName} sent ${sent} packets (Opus ${DEFAULT_VOICE_BITRATE / 1000} kb/s, ${FRAME_DURATION_MS} ms each, SRTP AES-128-GCM): a ${(result.clip.samples.length / result.clip.sampleRate).toFixed(1)} s chord on ${result.clip.rootHz} Hz, kept in ${shown(sentPath)}`,
+    ...table.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`),
+    `  latency (${result.speaker.displayName}'s send to the listener's frame event, both listeners): p50 ${ms(percentile(all, 50))} ms, p99 ${ms(percentile(all, 99))} ms`,
+    `  identical: packets each listener decrypted that equal, byte for byte, the Opus packet sent at that place`,
+  ];
+  return { lines, failures };
 }
 
 export async function runDemoCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--relay-only')) return runRelayOnlyDemo(argv.filter((a) => a !== '--relay-only'), io);
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stdout.write(DEMO_USAGE);
     return 0;
@@ -145,67 +119,77 @@ export async function runDemoCommand(argv: readonly string[], io: CommandIo): Pr
     io.stderr.write(`parley demo: ${options}\n\n${DEMO_USAGE}`);
     return 2;
   }
-  const say = (line: string): void => void io.stdout.write(`${line}\n`);
-  const relay = await startRelayProcess({ relayId: 'demo-relay', env: { RELAY_LOG_LEVEL: 'warn' } });
-  const members: Member[] = [];
-  try {
-    say(`relay: udp 127.0.0.1:${relay.ports.udp}, internal API 127.0.0.1:${relay.ports.api}, metrics 127.0.0.1:${relay.ports.metrics}/metrics`);
-    for (let i = 0; i < options.speakers + options.listeners; i++) members.push(await join(relay, i, i < options.speakers, options.profile));
-    say(`channel: ${options.speakers} speaker(s), ${options.listeners} listener(s), ${options.profile}, sessions installed through the signed API`);
-
-    // Decode what arrives: voice frames are checked byte for byte; pongs give the round-trip time.
-    for (const m of members) {
-      m.client.socket.on('message', () => {
-        for (const r of m.client.received.splice(0)) {
-          if (r.kind === 'voice') {
-            const frame = checkFrame(r.payload);
-            if (frame === null) m.corrupt++;
-            else m.heard.set(frame.speaker, (m.heard.get(frame.speaker) ?? 0) + 1);
-          } else if (r.kind === 'pong' && r.token.some((b) => b !== 0)) {
-            // (A challenge the relay sends unprompted carries a zero token: no round trip in it.)
-            m.rttMs.push(performance.now() - new DataView(r.token.buffer, r.token.byteOffset).getFloat64(0));
-          }
-        }
-      });
-    }
-
-    const speakers = members.filter((m) => m.speaks);
-    const started = performance.now();
-    const totalFrames = (options.seconds * 1000) / FRAME_MS;
-    let sent = 0;
-    for (let frame = 0; frame < totalFrames; frame++) {
-      speakers.forEach((s, index) => s.client.sendVoice(makeFrame(index, frame)));
-      sent++;
-      if (frame % (1000 / FRAME_MS) === 0) {
-        for (const m of members) m.client.send(m.client.media.protectKeepalive(timeToken()));
-      }
-      if ((frame + 1) % (1000 / FRAME_MS) === 0) say(progressLine(members, speakers.length, sent, (frame + 1) * FRAME_MS));
-      const due = started + (frame + 1) * FRAME_MS;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the last frames in flight
-
-    const expected = members.reduce((n, m) => n + (speakers.length - (m.speaks ? 1 : 0)) * sent, 0);
-    const delivered = members.reduce((n, m) => n + [...m.heard.values()].reduce((a, b) => a + b, 0), 0);
-    const corrupt = members.reduce((n, m) => n + m.corrupt + m.client.rejected, 0);
-    const rtts = members.flatMap((m) => m.rttMs);
-    say(
-      `summary: ${sent} frames per speaker, ${delivered}/${expected} copies delivered, lost ${expected - delivered}, ` +
-        `corrupt or unauthenticated ${corrupt}, keepalive rtt p50 ${percentile(rtts, 50).toFixed(2)} ms p99 ${percentile(rtts, 99).toFixed(2)} ms`,
-    );
-    return delivered === expected && corrupt === 0 ? 0 : 1;
-  } finally {
-    await Promise.all(members.map((m) => m.client.close()));
-    // Revoke every session, then SIGTERM: the relay drains (nothing left) and exits.
-    await Promise.allSettled(members.map((m) => relay.api.revokeSession(`demo-${m.name}`)));
-    relay.kill('SIGTERM');
-    await Promise.race([relay.exited(), new Promise((resolve) => setTimeout(resolve, 5000))]);
-    relay.kill('SIGKILL');
+  if (process.env['PARLEY_ENV'] === 'production') {
+    io.stderr.write('parley demo: refusing to run with PARLEY_ENV=production: the local stack uses well-known development keys\n');
+    return 1;
   }
-}
+  const say = (line: string): void => void io.stdout.write(`${line}\n`);
+  say('Parley demo: encrypted group voice on this machine (development keys)');
 
-function progressLine(members: Member[], speakers: number, sentPerSpeaker: number, elapsedMs: number): string {
-  const expected = members.reduce((n, m) => n + (speakers - (m.speaks ? 1 : 0)) * sentPerSpeaker, 0);
-  const delivered = members.reduce((n, m) => n + [...m.heard.values()].reduce((a, b) => a + b, 0), 0);
-  return `t=${(elapsedMs / 1000).toFixed(0).padStart(3)}s  sent ${sentPerSpeaker * speakers} frames, delivered ${delivered}/${expected} copies`;
+  // Ctrl-C: stop starting, or stop the stack this run started, then exit.
+  const abort = new AbortController();
+  let stack: DemoStack | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`\n${signal}: stopping…`);
+    abort.abort();
+    void (stack?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const started = performance.now();
+    try {
+      stack = await useOrStartStack({ stateDir: options.stateDir, log: say, signal: abort.signal });
+    } catch (error) {
+      if (abort.signal.aborted) return 130;
+      io.stderr.write(`parley demo: the local stack did not start: ${error instanceof Error ? error.message : String(error)}\n`);
+      if (!(error instanceof DemoStackError)) io.stderr.write(`Its logs: ${shown(resolve(options.stateDir, 'logs'))}/\n`);
+      return 1;
+    }
+    if (stack.startedHere) say(`  (up in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+
+    const progress = new ProgressLine(io.stdout);
+    let result: VoiceDemoResult;
+    try {
+      result = await runVoiceDemo({
+        controlUrl: stack.controlUrl,
+        operatorKey: stack.operatorKey,
+        outputDir: options.outputDir,
+        clipMs: options.seconds * 1000,
+        onStep: say,
+        onProgress: ({ sent, total, received }) => {
+          const heard = received.map((l) => `${l.name} ${l.packets}`).join(', ');
+          progress.update(`  Ada speaking: ${sent}/${total} packets sent; received: ${heard}`);
+        },
+      });
+    } catch (error) {
+      progress.end();
+      if (error instanceof DemoSetupError || error instanceof ParleyError) {
+        io.stderr.write(`parley demo: voice did not flow: ${error.name}: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+    progress.end();
+    const sentPath = resolve(options.outputDir, 'sent', `${result.speaker.displayName}.wav`);
+    mkdirSync(dirname(sentPath), { recursive: true });
+    await writeWavFile(sentPath, { sampleRate: result.clip.sampleRate, channels: 1, samples: result.clip.samples });
+    const { lines, failures } = summary(result, sentPath);
+    for (const line of lines) say(line);
+    say('');
+    if (failures.length > 0) {
+      for (const failure of failures) io.stderr.write(`parley demo: voice did not flow as it should: ${failure}\n`);
+      return 1;
+    }
+    say(`Voice flowed: ${result.listeners.map((l) => l.user.displayName).join(' and ')} heard ${result.speaker.displayName}, encrypted end to end through the relay. Play the recordings with any audio player.`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (stack?.startedHere === true) {
+      say('Stopping the local stack this demo started…');
+      await stack.stop();
+      say('Stopped. (`npm start` keeps one running; the demo then uses it.)');
+    }
+  }
 }

@@ -15,7 +15,7 @@ export const PARLEY_USAGE = `usage: parley <command> [options]
 
 commands:
   srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
-  demo                     voice through a real relay on this machine (development keys)
+  demo                     three people in a voice channel on this machine, end to end (development keys)
   help [command]           show help for parley or for a command
 
 Run 'parley help srtp' or 'parley help demo' for their options.

@@ -1,5 +1,6 @@
 /**
- * `parley demo`: the command a newcomer runs to see voice flow through a real relay.
+ * `parley demo --relay-only`: the media plane alone, through a real relay (no control plane).
+ * The full demo (control plane, room, SDK, Opus) is test/e2e/demo-voice.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,7 @@ import { expect, it } from 'vitest';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 it('streams voice through a real relay and reports every copy delivered', { timeout: 60_000 }, () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/parley.ts', 'demo', '--seconds', '2', '--speakers', '2', '--listeners', '2'], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/parley.ts', 'demo', '--relay-only', '--seconds', '2', '--speakers', '2', '--listeners', '2'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 55_000,
@@ -21,7 +22,7 @@ it('streams voice through a real relay and reports every copy delivered', { time
 });
 
 it('refuses bad options with usage and exit code 2', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/parley.ts', 'demo', '--speakers', '0'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/parley.ts', 'demo', '--relay-only', '--speakers', '0'], { cwd: REPO_ROOT, encoding: 'utf8' });
   expect(result.status).toBe(2);
   expect(result.stderr).toMatch(/--speakers must be an integer from 1 to 20/);
 });

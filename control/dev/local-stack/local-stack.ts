@@ -19,7 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createClient } from '@libsql/client';
+import { sql } from 'drizzle-orm';
 import { databaseFromClient } from '../../src/db/client.js';
+import { relays } from '../../src/db/schema.js';
 import { MIGRATIONS_DIR, REPO_ROOT } from '../local-paths.js';
 import { applyMigrations } from '../migrate.js';
 import { findWorkerdProcesses, startControlPlane, waitForControlPlane, type ControlPlaneProcess, type WorkerdProcesses } from './control-plane-process.js';
@@ -28,6 +30,7 @@ import { ensureOperatorKey, type OperatorKey } from './operator-key.js';
 import { choosePort, ephemeralPort, LOOPBACK, type PortKind } from './ports.js';
 import { httpProbe, unlessAborted, waitUntilReady, type ProbeResult } from './readiness.js';
 import { findLeftovers, StackLock, stopLeftovers } from './stack-lock.js';
+import { removeStackInfo, writeStackInfo } from './stack-info.js';
 import { compiledRelayIsCurrent, startStackRelay, waitForRelayAnnouncement, type RelayAnnouncement, type StackRelay } from './stack-relay.js';
 import { SupervisedProcess, type ExitStatus } from './supervised-process.js';
 
@@ -186,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       started.control.removeEnvFile();
     }
     if (started.libsql !== undefined) await started.libsql.stop();
+    removeStackInfo(stateDir, lock.owner);
     lock.release();
   };
 
@@ -341,6 +345,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         onWaiting: (ms, detail) => log(`  … still waiting for the relay to register (${Math.round(ms / 1000)} s: ${detail})`),
       });
       log(`  relay ${relay.relayId} is alive in the relay directory (${elapsed(since)})`);
+      await recordRelayApiUrl({ url: libsqlUrl, authToken: libsqlToken }, relay.relayId, relay.apiUrl);
+      log(`  its internal API (${relay.apiUrl}) recorded in the directory, where channel rooms look for it`);
     }
 
     const children = [libsql, control.process, ...(started.relay === undefined ? [] : [started.relay])];
@@ -352,6 +358,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     });
 
+    writeStackInfo(stateDir, {
+      owner: lock.owner,
+      controlUrl: control.url,
+      ...(relay === null ? {} : { relayId: relay.relayId, relayUdp: relay.udpEndpoints }),
+    });
     let stopped: Promise<void> | null = null;
     return {
       stateDir,
@@ -377,6 +388,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   } catch (error) {
     await stopStarted();
     throw error;
+  }
+}
+
+/**
+ * Channel rooms reach a relay's internal API at the URL its directory entry holds
+ * (control/src/room/relay-catalog.ts). A relay's registration does not announce one, so the
+ * local stack, which started the relay and knows where it listens, writes it; registrations
+ * and heartbeats leave the column alone.
+ */
+async function recordRelayApiUrl(database: { url: string; authToken: string }, relayId: string, apiUrl: string): Promise<void> {
+  const client = createClient({ url: database.url, authToken: database.authToken, intMode: 'number' });
+  try {
+    await databaseFromClient(client).update(relays).set({ apiUrl }).where(sql`${relays.id} = ${relayId}`);
+  } finally {
+    client.close();
   }
 }
 
