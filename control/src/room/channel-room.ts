@@ -23,6 +23,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { assertUsablePublicKey, isKeyScheduleError } from '../../../shared/keys/index.js';
+import { wipeSessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
 import type { ControlBindings } from '../bindings.js';
 import { banSubject } from '../channels/ban-service.js';
 import { hasPermission, permissionsFromBits } from '../channels/permissions.js';
@@ -141,6 +142,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   readonly #gone = new Set<string>();
   readonly #speaking = new SpeakingLimiter();
   readonly #pendingSpeaking = new Map<string, boolean>();
+  /** Sockets told rekey_required whose next key_exchange_init rotates their session (§5.8). */
+  readonly #rekeyDue = new Set<string>();
   #published: Roster = new Map();
   #relayChoice: Promise<RelayRef | null> | null = null;
   #alarmAt: number | null = null;
@@ -352,6 +355,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#limiters.delete(socketId);
     this.#authStarted.delete(socketId);
     this.#pendingSpeaking.delete(socketId);
+    this.#rekeyDue.delete(socketId);
   }
 
   #enqueue(socketId: string, task: () => Promise<void>): Promise<void> {
@@ -382,6 +386,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         return this.#onModerate(ws, message);
       case 'leave':
         return this.#onLeave(ws);
+      case 'request_rekey':
+        return this.#onRequestRekey(ws, message);
       case 'ping':
         return this.#send(ws, { type: 'pong', ...(message.id === undefined ? {} : { replyTo: message.id }) });
     }
@@ -464,9 +470,9 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     return { voice: this.#voiceOf(this.#sessions.get(session.sessionId)!, token.token) };
   }
 
-  #voiceOf(session: VoiceSessionRecord, resumeToken: string): ResumedVoice {
+  #voiceOf(session: VoiceSessionRecord, resumeToken: string, purpose: ResumedVoice['purpose'] = 'join'): ResumedVoice {
     return {
-      purpose: 'join',
+      purpose,
       sessionId: session.sessionId,
       relayId: session.relay.relayId,
       udpEndpoint: session.udpEndpoint!,
@@ -487,7 +493,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     if (!hasPermission(identity.permissions, 'listen') && !hasPermission(identity.permissions, 'speak')) {
       return this.#sendError(ws, 'forbidden', { replyTo });
     }
-    if (a.voiceSessionId !== null) return this.#sendError(ws, 'already_in_voice', { replyTo });
+    // On a socket in voice, an init is a rotation once the room asked for one (§5.8).
+    const rotating = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (a.voiceSessionId !== null && (rotating === undefined || !rotating.installed || !this.#rekeyDue.has(a.socketId))) {
+      return this.#sendError(ws, 'already_in_voice', { replyTo });
+    }
+    if (rotating !== undefined && message.profile !== undefined && message.profile !== rotating.profile) {
+      return this.#sendError(ws, 'invalid_message', { replyTo, field: 'profile', message: 'profile: a rotation keeps the session\'s profile.' });
+    }
     const clientPublicKey = decodeKey32(message.clientPublicKey);
     try {
       if (clientPublicKey === null) throw new ExchangeError('bad_public_key');
@@ -500,10 +513,11 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const replaced = this.#exchanges.drop(a.socketId);
     if (replaced !== undefined) void this.#releaseExchangeSsrc(replaced);
 
-    const relay = await this.#relayForChannel(a.location);
+    // A rotation stays on its session's relay, under its session id, with a new SSRC (§6.5).
+    const relay = rotating?.relay ?? (await this.#relayForChannel(a.location));
     if (relay === null) return this.#sendError(ws, 'no_relay_available', { replyTo });
     const room = this.#room!;
-    const sessionId = newId('vs');
+    const sessionId = rotating?.sessionId ?? newId('vs');
     let ssrc: number;
     try {
       ssrc = await allocateSsrc(this.#database(), {
@@ -523,16 +537,16 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       exchange = await startExchange(
         this.agreement,
         {
-          purpose: 'join',
+          purpose: rotating === undefined ? 'join' : 'rotate',
           sessionId,
           userId: identity.subject,
           channelId: room.channelId,
           relay,
           ssrc,
-          profile: message.profile ?? 'aes128gcm',
+          profile: rotating?.profile ?? message.profile ?? 'aes128gcm',
           clientPublicKey: clientPublicKey!,
-          muted: message.muted ?? false,
-          deafened: message.deafened ?? false,
+          muted: rotating?.muted ?? message.muted ?? false,
+          deafened: rotating?.deafened ?? message.deafened ?? false,
         },
         this.clock() + CONFIRM_TIMEOUT_MS,
       );
@@ -573,6 +587,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       if (error instanceof ExchangeError) return this.#sendError(ws, 'key_confirmation_failed', { replyTo, field: 'clientConfirmation' });
       throw error;
     }
+    if (offer.purpose === 'rotate') return this.#completeRotation(ws, a, exchange, confirmed, replyTo);
     const identity = a.identity!;
     const now = this.clock();
     const keysExpireAt = now + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
@@ -654,6 +669,64 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     });
     this.#log('info', 'voice_joined', { relayId: offer.relay.relayId, kind: identity.kind });
     await this.#scheduleAlarm();
+  }
+
+  /**
+   * A confirmed rotation (§5.8): the new keys and SSRC installed on the relay as a rotation of
+   * the same session (§8.5; the relay overlaps old and new keys, §6.5), the keys' expiry moved,
+   * listeners told the new SSRC before the member is, the old SSRC released.
+   */
+  async #completeRotation(ws: WebSocket, a: SocketAttachment, exchange: PendingExchange, confirmed: ReturnType<PendingExchange['confirm']>, replyTo: string | undefined): Promise<void> {
+    const offer = exchange.offer;
+    const release = (ssrc: number) => releaseSsrc(this.#database(), offer.relay.relayId, offer.relay.bootId, ssrc, offer.sessionId, this.clock());
+    const session = this.#sessions.get(offer.sessionId);
+    if (session === undefined || session.socketId !== a.socketId) {
+      wipeSessionKeyMaterial(confirmed.keys);
+      await release(offer.ssrc);
+      return this.#sendError(ws, 'not_in_voice', { replyTo });
+    }
+    const keysExpireAt = this.clock() + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
+    try {
+      await this.#relaySessions().rotate(offer.relay, offer.sessionId, offer.ssrc, offer.profile, confirmed.keys);
+    } catch (error) {
+      await release(offer.ssrc);
+      if (!(error instanceof RelayCallError)) throw error;
+      this.#log('warn', 'relay_rotate_failed', { relayId: offer.relay.relayId, status: error.status, relayError: error.relayError });
+      return this.#sendError(ws, 'relay_unavailable', { replyTo });
+    }
+    try {
+      await this.#relaySessions().update(offer.relay, offer.sessionId, { expiresAt: keysExpireAt });
+    } catch (error) {
+      // The new keys are in place; they expire when the old ones would have.
+      if (!(error instanceof RelayCallError)) throw error;
+      this.#log('warn', 'relay_expiry_update_failed', { relayId: offer.relay.relayId, status: error.status });
+    }
+    const latest = this.#sessions.get(offer.sessionId);
+    if (latest === undefined) return;
+    this.#rekeyDue.delete(a.socketId);
+    const resume = newResumeToken();
+    const expiresAt = Math.max(latest.keysExpireAt, keysExpireAt);
+    this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, resumeTokenHash: resume.hash });
+    await release(latest.ssrc);
+    // Listeners learn the new SSRC before the member is told to use it (§5.6).
+    this.#publish();
+    this.#send(ws, {
+      type: 'voice_ready',
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...this.#voiceOf(this.#sessions.get(offer.sessionId)!, resume.token, 'rotate'),
+      serverConfirmation: confirmed.serverConfirmation,
+    });
+    this.#log('info', 'voice_rotated', { relayId: offer.relay.relayId });
+    await this.#scheduleAlarm();
+  }
+
+  /** The client asks for new keys (§5.8): the room answers rekey_required; the client runs the exchange. */
+  #onRequestRekey(ws: WebSocket, message: ClientMessageOf<'request_rekey'>): void {
+    const a = this.#attachment(ws)!;
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
+    this.#rekeyDue.add(a.socketId);
+    this.#send(ws, { type: 'rekey_required', ...(message.id === undefined ? {} : { replyTo: message.id }), reason: 'requested' });
   }
 
   async #releaseExchangeSsrc(exchange: PendingExchange): Promise<void> {

@@ -18,7 +18,7 @@ import type { RelayRef } from './room-state.js';
 export class RelayCallError extends Error {
   override readonly name = 'RelayCallError';
   constructor(
-    readonly operation: 'install' | 'update' | 'revoke' | 'list',
+    readonly operation: 'install' | 'rotate' | 'update' | 'revoke' | 'list',
     /** HTTP status, or 0 when the relay did not answer. */
     readonly status: number,
     /** The relay's error code (safe to log), e.g. 'conflict' or 'unavailable'. */
@@ -101,6 +101,17 @@ export class RelaySessions {
       throw asCallError('install', error);
     } finally {
       wipeSessionKeyMaterial(request.keys);
+    }
+  }
+
+  /** New keys and SSRC for a session (§8.5 rotate); the keys are wiped whatever happens. */
+  async rotate(relay: RelayRef, sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial): Promise<void> {
+    try {
+      await this.#client(relay).rotateSession(sessionId, ssrc, profile, keys);
+    } catch (error) {
+      throw asCallError('rotate', error);
+    } finally {
+      wipeSessionKeyMaterial(keys);
     }
   }
 

@@ -86,6 +86,9 @@ export const ModerateMessage = z.strictObject({
 
 export const LeaveMessage = z.strictObject({ type: z.literal('leave'), id: RequestId.optional() });
 
+/** New keys and a new SSRC for the socket's voice session (§5.8): answered with rekey_required. */
+export const RequestRekeyMessage = z.strictObject({ type: z.literal('request_rekey'), id: RequestId.optional() });
+
 /** `{"type":"ping"}` byte for byte is answered by the runtime; any other spelling reaches the room. */
 export const PingMessage = z.strictObject({ type: z.literal('ping'), id: RequestId.optional() });
 
@@ -97,6 +100,7 @@ const CLIENT_SCHEMAS = {
   speaking: SpeakingMessage,
   moderate: ModerateMessage,
   leave: LeaveMessage,
+  request_rekey: RequestRekeyMessage,
   ping: PingMessage,
 } as const;
 
@@ -283,6 +287,10 @@ export const VoiceReadyMessage = z.strictObject({
 
 export const TokenExpiringMessage = z.strictObject({ type: z.literal('token_expiring'), expiresAt: Time });
 
+/** Why the room wants a rotation (§5.8): `requested` answers the client's request_rekey. */
+export const REKEY_REASONS = ['requested'] as const;
+export const RekeyRequiredMessage = z.strictObject({ type: z.literal('rekey_required'), ...ReplyTo, reason: z.enum(REKEY_REASONS) });
+
 export const MEMBER_LEFT_REASONS = ['left', 'disconnected', 'kicked', 'banned', 'removed', 'logged_out', 'token_expired', 'channel_deleted'] as const;
 export type MemberLeftReason = (typeof MEMBER_LEFT_REASONS)[number];
 
@@ -312,6 +320,7 @@ export const RoomMessage = z.discriminatedUnion('type', [
   KeyExchangeResponseMessage,
   VoiceReadyMessage,
   TokenExpiringMessage,
+  RekeyRequiredMessage,
   MemberJoinedMessage,
   MemberLeftMessage,
   MemberUpdatedMessage,

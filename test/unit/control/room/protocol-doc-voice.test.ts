@@ -32,8 +32,8 @@ const roomTypes = RoomMessage.options.map((o) => o.shape.type.value);
 describe('docs/protocol.md §5', () => {
   it('names exactly the messages each side sends', () => {
     const lists = subsection('5.3 Messages');
-    const client = /Messages a client sends: ([^.]+)\./.exec(lists)?.[1];
-    const room = /Messages the room sends: ([^.]+)\./.exec(lists)?.[1];
+    const client = /Messages a client sends:\s+([^.]+)\./.exec(lists)?.[1];
+    const room = /Messages the room sends:\s+([^.]+)\./.exec(lists)?.[1];
     expect(backticked(client ?? '').sort()).toEqual([...CLIENT_MESSAGE_TYPES].sort());
     expect(backticked(room ?? '').sort()).toEqual([...roomTypes].sort());
   });
@@ -54,7 +54,7 @@ describe('docs/protocol.md §5', () => {
       }
       checked.add(value.type);
     }
-    expect([...checked].sort()).toEqual(['authenticated', 'error', 'key_confirmation', 'key_exchange_init', 'key_exchange_response', 'moderate', 'voice_ready']);
+    expect([...checked].sort()).toEqual(['authenticated', 'error', 'key_confirmation', 'key_exchange_init', 'key_exchange_response', 'moderate', 'rekey_required', 'voice_ready']);
   });
 
   it('lists every error code, and no other', () => {
