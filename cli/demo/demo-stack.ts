@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EPHEMERAL_PORTS, startLocalStack } from '../../control/dev/local-stack/local-stack.js';
+import { displayPath, EPHEMERAL_PORTS, startLocalStack } from '../../control/dev/local-stack/local-stack.js';
 import { OPERATOR_KEY_FILE } from '../../control/dev/local-stack/operator-key.js';
 import { readStackInfo } from '../../control/dev/local-stack/stack-info.js';
 import { StackAlreadyRunningError } from '../../control/dev/local-stack/stack-lock.js';
@@ -57,10 +57,10 @@ async function useRunning(stateDir: string, controlUrl: string): Promise<DemoSta
 export async function useOrStartStack(options: DemoStackOptions): Promise<DemoStack> {
   const running = readStackInfo(options.stateDir);
   if (running !== null) {
-    options.log(`Using the local stack that runs on ${options.stateDir} (npm start): control plane ${running.controlUrl}`);
+    options.log(`Using the local stack that runs on ${displayPath(options.stateDir)} (npm start): control plane ${running.controlUrl}`);
     return useRunning(options.stateDir, running.controlUrl);
   }
-  options.log(`Starting the local stack (the code npm start runs), on free ports, state in ${options.stateDir}:`);
+  options.log(`Starting the local stack (the code npm start runs), on free ports, state in ${displayPath(options.stateDir)}:`);
   try {
     const stack = await startLocalStack({
       stateDir: options.stateDir,
