@@ -15,8 +15,12 @@ export class ProgressLine {
   #lastLine = '';
   #unprinted = false;
 
-  constructor(out: Writable) {
+  readonly #now: () => number;
+
+  /** `now`: the clock (ms) that spaces a pipe's lines; tests pass their own. */
+  constructor(out: Writable, now: () => number = () => performance.now()) {
     this.#out = out;
+    this.#now = now;
     this.#tty = (out as Writable & { isTTY?: boolean }).isTTY === true;
   }
 
@@ -30,7 +34,7 @@ export class ProgressLine {
       this.#shown = true;
       return;
     }
-    const now = performance.now();
+    const now = this.#now();
     if (now - this.#lastPrinted < PIPE_INTERVAL_MS) return;
     this.#lastPrinted = now;
     this.#unprinted = false;
