@@ -22,7 +22,7 @@ import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import { SrtpError } from '../../shared/srtp/errors.js';
 import { forEachConcurrently } from '../relay-session-installer.js';
 import type { LoadShape, LoadtestOptions } from './loadtest-options.js';
-import type { MemberProvisioner, PlannedMember, ProvisionedMember } from './member-provisioner.js';
+import { UnlistedAddressError, type MemberProvisioner, type PlannedMember, type ProvisionedMember } from './member-provisioner.js';
 import { histogram, InterarrivalJitter, lossSeries, percentile, PerSecondSeries, sortedCopy, type Histogram } from './summary-math.js';
 import { UdpImpairmentProxy, type DirectionStats, type ImpairmentSettings, type UdpEndpoint } from './udp-impairment-proxy.js';
 import { readVoicePayload, writeVoicePayload } from './voice-payload.js';
@@ -390,6 +390,11 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
         } catch (error) {
           failedJoins++;
           firstJoinError ??= error instanceof Error ? error.message : String(error);
+          // An endpoint the user did not name stops the whole run: nothing is sent there.
+          if (error instanceof UnlistedAddressError) {
+            fatal ??= error;
+            stop.abort();
+          }
         }
       }),
     );
@@ -457,6 +462,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
 
   const joins: Array<Promise<void>> = [];
   let interrupted = false;
+  let fatal: Error | null = null;
   try {
     // Ramp-up and talking, on one loop: channels start joining on their schedule, speakers send
     // what is due, keepalives go out, progress is reported.
@@ -497,6 +503,10 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
     await Promise.allSettled(joins);
     await cleanUp();
     options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  if (fatal !== null) {
+    await Promise.all([...proxies.values()].map(async (p) => (await p).close()));
+    throw fatal;
   }
 
   async function cleanUp(): Promise<void> {

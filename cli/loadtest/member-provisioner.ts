@@ -161,7 +161,14 @@ export class RelayApiProvisioner implements MemberProvisioner {
       },
       Date.now() + this.#sessionLifetimeMs,
     );
-    const udpEndpoint = await this.#allowed.resolve(answer.udpEndpoint);
+    let udpEndpoint: UdpEndpoint;
+    try {
+      udpEndpoint = await this.#allowed.resolve(answer.udpEndpoint);
+    } catch (error) {
+      // Installed, but unusable: end it now, the caller never sees it.
+      await this.release(member).catch(() => {});
+      throw error;
+    }
     return { ssrc, sendKeys, receiveKeys, udpEndpoint };
   }
 
