@@ -194,9 +194,6 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
   else options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = stop.signal;
   const runTag = randomBytes(4).readUInt32BE(0);
-  const startedAt = new Date();
-  const t0 = clock();
-  const talkEndsAt = t0 + (shape.rampUpSeconds + shape.durationSeconds) * 1000;
   const intervalMs = 1000 / shape.rate;
   const seriesSeconds = Math.ceil(shape.rampUpSeconds + shape.durationSeconds) + Math.ceil(DRAIN_MAX_MS / 1000) + 1;
 
@@ -211,7 +208,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
   let failedJoins = 0;
   let firstJoinError: string | null = null;
   let maxSendLagMs = 0;
-  let lastArrival = t0;
+  let lastArrival = 0;
   const latencies = new Samples();
   const provisionMs = new Samples();
   const latchMs = new Samples();
@@ -245,6 +242,13 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
     }
   }
   const speakerOf = new Map<Client, Speaker>(speakers.map((s) => [s.client, s]));
+
+  // Untimed: what each member needs before it can join (relay mode: its sealed keys).
+  for (const client of clients) provisioner.prepare(client.planned);
+  const startedAt = new Date();
+  const t0 = clock();
+  const talkEndsAt = t0 + (shape.rampUpSeconds + shape.durationSeconds) * 1000;
+  lastArrival = t0;
 
   // Impairment: one proxy per relay endpoint, started when a session first names it.
   const proxies = new Map<string, Promise<UdpImpairmentProxy>>();

@@ -93,8 +93,8 @@ one-way latency (send times in the payloads; clients share this host's clock), R
 and decrypt and replay failures. Every run is bounded; it sends only to the addresses given here.
 
 target (relay mode):
-  --relay-api URL         the relay's internal API (default ${DEFAULT_RELAY_API_URL}: a relay in
-                          development on this machine, e.g. PARLEY_ENV=development npm run relay)
+  --relay-api URL         the relay's internal API (default ${DEFAULT_RELAY_API_URL}: the relay
+                          of \`npm start\` on this machine, development keys)
   --relay-public-key KEY  the relay's X25519 public key, base64url (default: the development
                           key, accepted for a loopback relay only)
   --udp-host ADDR         a host the relay's UDP endpoints may have besides the API's own

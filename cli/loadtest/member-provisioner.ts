@@ -14,6 +14,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
+import type { InstallSessionBody } from '../../shared/relay-api/messages.js';
 import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
 import { RelaySessionInstaller } from '../relay-session-installer.js';
@@ -42,6 +43,12 @@ export interface MemberProvisioner {
   readonly mode: LoadTarget['mode'];
   /** A description of the target for the summary (no secrets). */
   readonly description: Readonly<Record<string, string>>;
+  /**
+   * Work done for a member before the run's clock starts (relay mode: its keys drawn and sealed
+   * to the relay, X25519 in this process), so that CPU is not spent while others talk.
+   */
+  prepare(member: PlannedMember): void;
+  /** The member's session, from what prepare() made: the timed part (a signed request). */
   provision(member: PlannedMember): Promise<ProvisionedMember>;
   /** Ends the member's session; a session already gone counts as ended. */
   release(member: PlannedMember): Promise<void>;
@@ -98,6 +105,7 @@ export class RelayApiProvisioner implements MemberProvisioner {
   /** SSRCs are never reused in a run: the relay refuses one its channel released recently (§6.6). */
   #nextSsrc: number;
   readonly #sessionLifetimeMs: number;
+  readonly #prepared = new Map<number, { readonly body: InstallSessionBody; readonly ssrc: number; readonly sendKeys: SrtpMasterKeys; readonly receiveKeys: SrtpMasterKeys }>();
 
   private constructor(installer: RelaySessionInstaller, allowed: AllowedUdpHosts, description: Record<string, string>, sessionLifetimeMs: number) {
     this.#installer = installer;
@@ -143,11 +151,11 @@ export class RelayApiProvisioner implements MemberProvisioner {
     return `loadtest-${this.#runTag}-${member.index}`;
   }
 
-  async provision(member: PlannedMember): Promise<ProvisionedMember> {
+  prepare(member: PlannedMember): void {
     const sendKeys = directionKeys(member.profile);
     const receiveKeys = directionKeys(member.profile);
     const ssrc = this.#nextSsrc++ >>> 0;
-    const answer = await this.#installer.install(
+    const body = this.#installer.seal(
       {
         sessionId: this.#sessionId(member),
         userId: `loadtest-${this.#runTag}-user-${member.index}`,
@@ -161,6 +169,16 @@ export class RelayApiProvisioner implements MemberProvisioner {
       },
       Date.now() + this.#sessionLifetimeMs,
     );
+    this.#prepared.set(member.index, { body, ssrc, sendKeys, receiveKeys });
+  }
+
+  async provision(member: PlannedMember): Promise<ProvisionedMember> {
+    const prepared = this.#prepared.get(member.index);
+    if (prepared === undefined) throw new TypeError('relay provisioner: prepare the member first');
+    // A sealed key set is accepted once (§8.4): it is used for this one request only.
+    this.#prepared.delete(member.index);
+    const { ssrc, sendKeys, receiveKeys } = prepared;
+    const answer = await this.#installer.sendSealed(prepared.body);
     let udpEndpoint: UdpEndpoint;
     try {
       udpEndpoint = await this.#allowed.resolve(answer.udpEndpoint);
@@ -188,7 +206,7 @@ async function fetchHealth(apiUrl: URL): Promise<RelayHealth> {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch {
-    throw new LoadTargetError(`no relay answers at ${apiUrl.origin} (is one running? PARLEY_ENV=development npm run relay starts one on this machine)`);
+    throw new LoadTargetError(`no relay answers at ${apiUrl.origin} (is one running? npm start runs one on this machine)`);
   }
   // 503 while a worker is down still names the relay; the installs will say whether it serves.
   const body = (await response.json().catch(() => null)) as { relayId?: unknown; bootId?: unknown } | null;
