@@ -1,8 +1,10 @@
 /**
  * One load-test run: many simulated voice clients, each a real client on its own UDP socket.
  *
- * Channels join spread over the ramp-up: every member gets a session from the provisioner (in
- * relay mode, installed through the relay's signed internal API), binds a socket, and pings until
+ * Before the clock starts, the provisioner prepares every member (relay mode: keys drawn and
+ * sealed to the relay, so this process's X25519 work does not delay others' voice). Channels
+ * then join spread over the ramp-up: every member gets its session from the provisioner (relay
+ * mode: one signed install through the relay's internal API), binds a socket, and pings until
  * the relay says its address is proved — latching and consent as docs/protocol.md §6.3 asks,
  * answering each challenge at once. Once all of a channel's members have joined, its speakers
  * talk: `rate` packets per second each, SRTP-protected when sent, the payload carrying the send
