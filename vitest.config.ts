@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
  * - unit:    pure tests of shared/ and friends, in Node.
  * - workers: tests that run inside real workerd through @cloudflare/vitest-pool-workers,
  *            with the control-plane Worker from wrangler.toml as `main`, and the local libSQL
- *            server (started by the global setup) as LIBSQL_URL / LIBSQL_AUTH_TOKEN.
+ *            server (started by the global setup) as LIBSQL_URL / LIBSQL_AUTH_TOKEN, and a real
+ *            relay process the voice rooms talk to (TEST_RELAY).
  * - e2e:     real sockets on loopback and spawned processes (relay, CLI), in Node;
  *            files run one at a time so they never fight over ports.
  * - system:  tests that need Debian packages beyond Node and a C toolchain (libsrtp2 for the
@@ -39,6 +40,8 @@ export default defineConfig({
                 PARLEY_ENV: 'test',
                 LIBSQL_URL: inject('libsqlUrl'),
                 LIBSQL_AUTH_TOKEN: inject('libsqlAuthToken'),
+                // The relay the voice rooms reach (test/support/relay-global-setup.ts), for tests.
+                TEST_RELAY: JSON.stringify(inject('relay')),
                 PASSWORD_HASH_MEMORY_KIB: '64',
                 PASSWORD_HASH_ITERATIONS: '1',
                 // Requests in tests carry no CF-Connecting-IP unless they set one, so they all share
@@ -53,7 +56,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
-          globalSetup: ['./test/support/libsql-global-setup.ts'],
+          globalSetup: ['./test/support/libsql-global-setup.ts', './test/support/relay-global-setup.ts'],
         },
       },
       {

@@ -91,7 +91,8 @@ CREATE TABLE `relays` (
 	`draining` integer NOT NULL,
 	`control_key_id` text NOT NULL,
 	`registered_at` integer NOT NULL,
-	`last_seen_at` integer NOT NULL
+	`last_seen_at` integer NOT NULL,
+	`api_url` text
 );
 --> statement-breakpoint
 CREATE TABLE `users` (
@@ -104,4 +105,25 @@ CREATE TABLE `users` (
 	`password_changed_at` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `users_username_key_unique` ON `users` (`username_key`);
+CREATE UNIQUE INDEX `users_username_key_unique` ON `users` (`username_key`);--> statement-breakpoint
+CREATE TABLE `voice_logins` (
+	`login_id` text NOT NULL,
+	`channel_id` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	PRIMARY KEY(`login_id`, `channel_id`)
+);
+--> statement-breakpoint
+CREATE TABLE `voice_ssrcs` (
+	`relay_id` text NOT NULL,
+	`boot_id` text NOT NULL,
+	`ssrc` integer NOT NULL,
+	`session_id` text NOT NULL,
+	`channel_id` text NOT NULL,
+	`allocated_at` integer NOT NULL,
+	`released_at` integer,
+	PRIMARY KEY(`relay_id`, `boot_id`, `ssrc`),
+	CONSTRAINT "voice_ssrcs_ssrc_uint32" CHECK("voice_ssrcs"."ssrc" BETWEEN 0 AND 4294967295)
+);
+--> statement-breakpoint
+CREATE INDEX `voice_ssrcs_session_id` ON `voice_ssrcs` (`session_id`);--> statement-breakpoint
+CREATE INDEX `voice_ssrcs_released_at` ON `voice_ssrcs` (`released_at`);

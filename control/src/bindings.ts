@@ -50,4 +50,11 @@ export interface ControlBindings {
   readonly RELAY_CONTROL_KEYS?: string;
   readonly RELAY_API_KEY?: string;
   readonly RELAY_DEAD_AFTER_SECONDS?: string;
+
+  // Voice rooms (docs/protocol.md §5): browser origins allowed to open a voice socket, the
+  // resume window, the maximum key age; and the Durable Object namespace of the rooms.
+  readonly VOICE_ALLOWED_ORIGINS?: string;
+  readonly VOICE_RESUME_WINDOW_SECONDS?: string;
+  readonly VOICE_KEY_MAX_AGE_SECONDS?: string;
+  readonly CHANNEL_ROOM: DurableObjectNamespace<import('./room/channel-room.js').ChannelRoom>;
 }

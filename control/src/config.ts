@@ -83,8 +83,24 @@ export interface ControlConfig {
     /** A relay not heard from for this long is dead: never chosen, listed as dead. */
     readonly deadAfterMs: number;
   };
+  /** Voice rooms (control/src/room/, docs/protocol.md §5). */
+  readonly voice: VoiceConfig;
   /** Variables left at development defaults (names only), for a startup warning. */
   readonly insecureDefaults: readonly string[];
+}
+
+export interface VoiceConfig {
+  /**
+   * Origins (scheme://host[:port], as browsers send them) a browser may open a voice socket
+   * from (VOICE_ALLOWED_ORIGINS). A request without Origin (a native client) is always allowed.
+   */
+  readonly allowedOrigins: ReadonlySet<string>;
+  /** Development and tests: any http(s)://localhost:* and http(s)://127.0.0.1:* origin too. */
+  readonly allowLoopbackOrigins: boolean;
+  /** How long a voice session outlives a socket that dropped without `leave` (§5.10). */
+  readonly resumeWindowMs: number;
+  /** Keys are rotated after this age; the relay holds them this long plus a grace (§5.8). */
+  readonly keyMaxAgeMs: number;
 }
 
 export interface ConfigProblem {
@@ -284,6 +300,39 @@ function relayControlKeysVar(ctx: SecretContext): Map<string, RelayControlKey> {
   return keys;
 }
 
+/**
+ * VOICE_ALLOWED_ORIGINS: comma-separated origins, each exactly what a browser sends in Origin
+ * (RFC 6454 §6.2: scheme "://" host [":" port], no path). No wildcard: an allowlist entry
+ * names one site. Production refuses http:// origins, since a page served in clear text can be
+ * rewritten by anyone on the path.
+ */
+function allowedOriginsVar(env: Env, problems: Problems, production: boolean): Set<string> {
+  const name = 'VOICE_ALLOWED_ORIGINS';
+  const origins = new Set<string>();
+  const text = stringVar(env, name);
+  if (text === undefined) return origins;
+  for (const entry of text.split(',')) {
+    const candidate = entry.trim();
+    if (candidate === '') continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(candidate);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || !['https:', 'http:'].includes(parsed.protocol) || parsed.origin !== candidate || candidate.includes('*')) {
+      problems.add(name, 'must be a comma-separated list of origins such as https://app.example.com (scheme, host and optional port; no path, no wildcard)');
+      return new Set();
+    }
+    if (production && parsed.protocol === 'http:') {
+      problems.add(name, 'must list https:// origins only in production');
+      return new Set();
+    }
+    origins.add(candidate);
+  }
+  return origins;
+}
+
 function environmentVar(env: Env, problems: Problems): ParleyEnvironment {
   const value = stringVar(env, 'PARLEY_ENV') ?? 'development';
   if (value === 'development' || value === 'test' || value === 'production') return value;
@@ -372,6 +421,12 @@ export function loadControlConfig(env: Env): ControlConfig {
       controlKeys: relayControlKeysVar(ctx),
       apiKey: namedSecretVar(ctx, 'RELAY_API_KEY', INSECURE_DEV_RELAY_API_KEY),
       deadAfterMs: integerVar(env, problems, 'RELAY_DEAD_AFTER_SECONDS', 30, 1, 3600) * SECOND,
+    },
+    voice: {
+      allowedOrigins: allowedOriginsVar(env, problems, production),
+      allowLoopbackOrigins: !production,
+      resumeWindowMs: integerVar(env, problems, 'VOICE_RESUME_WINDOW_SECONDS', 30, 1, 300) * SECOND,
+      keyMaxAgeMs: integerVar(env, problems, 'VOICE_KEY_MAX_AGE_SECONDS', 3600, 60, 86_400) * SECOND,
     },
     insecureDefaults: insecure,
   };

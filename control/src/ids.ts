@@ -1,6 +1,7 @@
 /**
  * Random, prefixed identifiers: `usr_…` (accounts), `ses_…` (logins, the `sid` claim), `chn_…`
- * (channels), `ak_…` (app keys), `req_…` (request ids in logs).
+ * (channels), `ak_…` (app keys), `req_…` (request ids in logs), `vs_…` (voice sessions, also sent
+ * to relays as session ids).
  *
  * 128 random bits in lower-case base32 (RFC 4648 alphabet, no padding): 26 characters that
  * survive URLs, case-insensitive systems and the relay API's id rule (visible ASCII, at most
@@ -8,7 +9,7 @@
  */
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
-export type IdPrefix = 'usr' | 'ses' | 'chn' | 'ak' | 'req';
+export type IdPrefix = 'usr' | 'ses' | 'chn' | 'ak' | 'req' | 'vs';
 
 export function encodeBase32(bytes: Uint8Array): string {
   let out = '';

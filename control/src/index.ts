@@ -6,6 +6,7 @@ import { createControlApp } from './app.js';
 import type { ControlBindings } from './bindings.js';
 
 export { AuthThrottle } from './auth/throttle-object.js';
+export { ChannelRoom } from './room/channel-room.js';
 
 const app = createControlApp();
 

@@ -7,6 +7,8 @@ export { constantTimeEqual, wipeBytes } from '../bytes.js';
 export { KeyScheduleError, isKeyScheduleError, type KeyScheduleErrorField, type KeyScheduleErrorReason } from './errors.js';
 export {
   deriveSessionKeys,
+  deriveSessionKeysFromSharedSecret,
+  type DeriveFromSharedSecretInput,
   HKDF_INFO,
   KEY_CONFIRMATION_LENGTH,
   SessionKeys,

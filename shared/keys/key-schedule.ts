@@ -18,10 +18,10 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { SrtpMasterKeys } from '../srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../srtp/profiles.js';
-import { assertBytes, constantTimeEqual, wipeBytes } from '../bytes.js';
+import { assertBytes, constantTimeEqual, isAllZero, wipeBytes } from '../bytes.js';
 import { KeyScheduleError } from './errors.js';
 import { encodeTranscript, KEY_SCHEDULE_LABEL, X25519_KEY_LENGTH, type SessionTranscript } from './transcript.js';
-import { x25519PublicKey, x25519SharedSecret } from './x25519.js';
+import { assertUsablePublicKey, x25519PublicKey, x25519SharedSecret } from './x25519.js';
 
 export type KeyScheduleRole = 'client' | 'server';
 
@@ -151,8 +151,6 @@ export function deriveSessionKeys(input: DeriveSessionKeysInput): SessionKeys {
   }
   assertBytes(privateKey, 'keys: privateKey', X25519_KEY_LENGTH);
   const encoded = encodeTranscript(transcript); // validates every field
-  const profile = SRTP_PROFILES[transcript.profile];
-
   const ownField = role === 'client' ? 'clientPublicKey' : 'serverPublicKey';
   const peerField = role === 'client' ? 'serverPublicKey' : 'clientPublicKey';
   // Public keys are public: a plain comparison is fine. A mismatch is a caller bug (wrong key
@@ -162,8 +160,56 @@ export function deriveSessionKeys(input: DeriveSessionKeysInput): SessionKeys {
     throw new RangeError(`keys: privateKey does not match transcript.${ownField} (wrong key pair or role?)`);
   }
 
-  const salt = sha256(encoded);
   const shared = x25519SharedSecret(privateKey, transcript[peerField], peerField);
+  try {
+    return expandSessionKeys(role, transcript, encoded, shared);
+  } finally {
+    shared.fill(0);
+  }
+}
+
+export interface DeriveFromSharedSecretInput {
+  readonly role: KeyScheduleRole;
+  /** X25519(own private key, the peer's public key in the transcript), computed by the caller. */
+  readonly sharedSecret: Uint8Array;
+  readonly transcript: SessionTranscript;
+}
+
+/**
+ * The key schedule after X25519, for a caller that computes the shared secret with another
+ * X25519 implementation (the control plane uses the runtime's WebCrypto, whose private keys
+ * never enter JavaScript memory). The caller must have generated its own key pair for this
+ * exchange and put its public key in its role's transcript slot; this function checks the
+ * peer's public key (§3.3, so a low-order key is refused however the secret was computed),
+ * refuses an all-zero secret and derives exactly what deriveSessionKeys does. It wipes
+ * `sharedSecret` before returning, also on error.
+ */
+export function deriveSessionKeysFromSharedSecret(input: DeriveFromSharedSecretInput): SessionKeys {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError('keys: deriveSessionKeysFromSharedSecret takes { role, sharedSecret, transcript }');
+  }
+  const { role, sharedSecret, transcript } = input;
+  if (role !== 'client' && role !== 'server') {
+    throw new TypeError(`keys: role must be 'client' or 'server'`);
+  }
+  assertBytes(sharedSecret, 'keys: sharedSecret', X25519_KEY_LENGTH);
+  try {
+    const encoded = encodeTranscript(transcript); // validates every field
+    const peerField = role === 'client' ? 'serverPublicKey' : 'clientPublicKey';
+    assertUsablePublicKey(transcript[peerField], peerField);
+    if (isAllZero(sharedSecret)) {
+      throw new KeyScheduleError('zero-shared-secret', `X25519 with transcript.${peerField} gave the all-zero shared secret`, { field: peerField });
+    }
+    return expandSessionKeys(role, transcript, encoded, sharedSecret);
+  } finally {
+    sharedSecret.fill(0);
+  }
+}
+
+/** HKDF over the shared secret (module comment). Wipes the PRK; the caller wipes `shared`. */
+function expandSessionKeys(role: KeyScheduleRole, transcript: SessionTranscript, encoded: Uint8Array, shared: Uint8Array): SessionKeys {
+  const profile = SRTP_PROFILES[transcript.profile];
+  const salt = sha256(encoded);
   let prk: Uint8Array | undefined;
   try {
     prk = extract(sha256, shared, salt);
@@ -184,7 +230,6 @@ export function deriveSessionKeys(input: DeriveSessionKeysInput): SessionKeys {
       serverConfirmation: derive(HKDF_INFO.serverConfirmation, KEY_CONFIRMATION_LENGTH),
     });
   } finally {
-    shared.fill(0);
     prk?.fill(0);
   }
 }

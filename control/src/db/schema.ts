@@ -195,7 +195,55 @@ export const relays = sqliteTable('relays', {
   controlKeyId: text('control_key_id').notNull(),
   registeredAt: integer('registered_at').notNull(),
   lastSeenAt: integer('last_seen_at').notNull(),
+  /**
+   * The relay's internal-API base URL, where voice rooms install sessions (§8.5). A relay
+   * without one cannot be given sessions.
+   */
+  apiUrl: text('api_url'),
 });
+
+/**
+ * SSRCs the voice rooms gave out, per relay run (relay id + boot id): the primary key makes an
+ * SSRC unique on its relay, whichever room allocates it (docs/protocol.md §5.5, §6.6). Rows
+ * stay after release for a cooldown (room/relay-sessions.ts), so an SSRC is not handed out
+ * again while contexts that knew it may still be alive; a relay run that ends (a new boot id)
+ * starts afresh.
+ */
+export const voiceSsrcs = sqliteTable(
+  'voice_ssrcs',
+  {
+    relayId: text('relay_id').notNull(),
+    /** The relay run (relays.boot_id) the SSRC was allocated on: a new run starts afresh. */
+    bootId: text('boot_id').notNull(),
+    ssrc: integer('ssrc').notNull(),
+    sessionId: text('session_id').notNull(),
+    channelId: text('channel_id').notNull(),
+    allocatedAt: integer('allocated_at').notNull(),
+    releasedAt: integer('released_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.relayId, t.bootId, t.ssrc] }),
+    index('voice_ssrcs_session_id').on(t.sessionId),
+    index('voice_ssrcs_released_at').on(t.releasedAt),
+    check('voice_ssrcs_ssrc_uint32', sql`${t.ssrc} BETWEEN 0 AND 4294967295`),
+  ],
+);
+
+/**
+ * Which rooms hold sockets or voice sessions of which login (the `sid` claim: a login session
+ * id, or the app key id for minted tokens). Rooms write it; ending a login (logout, password
+ * change, app key revocation) reads it to tell exactly those rooms to close that login's
+ * sockets (room/login-sockets.ts).
+ */
+export const voiceLogins = sqliteTable(
+  'voice_logins',
+  {
+    loginId: text('login_id').notNull(),
+    channelId: text('channel_id').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.loginId, t.channelId] })],
+);
 
 /**
  * Nonces of signed relay requests (docs/protocol.md §8.2 step 5), shared by every isolate.

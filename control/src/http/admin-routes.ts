@@ -13,6 +13,7 @@ import { requireAppKey } from './authenticate.js';
 import { displayNameSchema } from './display-name-schema.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
+import { closeEndedLoginSockets } from '../room/channel-rooms.js';
 
 const APP_KEY_ID_EXAMPLE = 'ak_3f5g6h7j2k3m4n5p6q7r2s3t4u';
 
@@ -162,6 +163,8 @@ export function adminRoutes() {
       const result = await revokeAppKey(c.var.db, id, Date.now());
       if (!result.found) throw new ApiError('not_found');
       c.var.log.write('info', 'app_key_revoked', { appKeyId: id, revokedBy: c.var.appKey.appKeyId });
+      // Tokens it minted carry it as their sid: their voice sockets close (4003).
+      await closeEndedLoginSockets(c.env, c.var.db, c.var.log, result.endedSessionIds);
       return c.body(null, 204);
     })
     .openapi(listRelaysRoute, async function listRelays(c) {

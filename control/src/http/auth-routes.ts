@@ -21,6 +21,7 @@ import { requireAccessToken } from './authenticate.js';
 import type { ControlEnv } from './context.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
+import { closeEndedLoginSockets } from '../room/channel-rooms.js';
 
 /** The services of auth/accounts.ts for this request: its database, configuration, hasher and throttle. */
 export async function accountServices(c: Context<ControlEnv>): Promise<AccountServices> {
@@ -203,8 +204,9 @@ export function authRoutes() {
         return c.json(tokenPairAnswer(c, pair), 200);
       } catch (error) {
         if (error instanceof RefreshRefused) {
-          // endedSessionIds: the logins a reuse ended (the voice rooms close their sockets).
+          // endedSessionIds: the logins a reuse ended; their voice sockets close (4003).
           c.var.log.write(error.reason === 'reused' ? 'warn' : 'info', 'refresh_refused', { reason: error.reason, endedSessionIds: error.endedSessionIds });
+          await closeEndedLoginSockets(c.env, c.var.db, c.var.log, error.endedSessionIds);
         }
         throw error;
       }
@@ -214,6 +216,7 @@ export function authRoutes() {
       if (principal.kind !== 'account') throw new ApiError('forbidden');
       const ended = await logOut(await accountServices(c), principal);
       c.var.log.write('info', 'logged_out', { endedSessionIds: ended });
+      await closeEndedLoginSockets(c.env, c.var.db, c.var.log, ended);
       return c.body(null, 204);
     });
 }

@@ -46,6 +46,7 @@ import type { ControlEnv } from './context.js';
 import { ApiError, errorResponses } from './errors.js';
 import { decodePageCursor } from './page-cursor.js';
 import { createRouter } from './router.js';
+import { channelRoom } from '../room/channel-rooms.js';
 
 const ACCOUNT_SECURITY = [{ accessToken: [] }];
 const OPERATOR_SECURITY = [{ appKey: [] }];
@@ -89,6 +90,20 @@ const E403_ACCOUNT = [403, 'forbidden: app users may not use this route'] as con
 const E403_KEY = [403, 'forbidden: the app key lacks the operator scope'] as const;
 const E404 = [404, 'not_found: no such channel, or a private channel you are not a member of'] as const;
 const E404_ADMIN = [404, 'not_found: no such channel'] as const;
+
+/**
+ * Tells the channel's voice room about a change that ends someone's place in it (a ban, a
+ * removal, the channel deleted), so their sockets close at once (docs/protocol.md §5.13). The
+ * change is made already; a room that cannot be reached is logged, and it refuses the sockets
+ * the next time they authenticate.
+ */
+async function tellRoom(c: Context<ControlEnv>, channelId: string, call: (room: ReturnType<typeof channelRoom>) => Promise<number>): Promise<void> {
+  try {
+    await call(channelRoom(c.env, channelId));
+  } catch (error) {
+    c.var.log.write('error', 'voice_room_unreachable', { error: error instanceof Error ? error.name : 'unknown' });
+  }
+}
 
 function channelPath(prefix: string, rest = ''): string {
   return `${prefix}/{channelId}${rest}`;
@@ -496,9 +511,9 @@ export function channelRoutes() {
   });
 
   router.openapi(deleteChannelRoute, async function deleteChannelHandler(c) {
-    // The voice room (a later addition) closes its sockets with "channel deleted" from what
-    // deleteChannel returns.
-    await deleteChannel(c.var.db, accountOf(c), c.req.valid('param').channelId);
+    const { channelId } = c.req.valid('param');
+    await deleteChannel(c.var.db, accountOf(c), channelId);
+    await tellRoom(c, channelId, (room) => room.channelDeleted());
     return c.body(null, 204);
   });
 
@@ -515,6 +530,7 @@ export function channelRoutes() {
   router.openapi(removeMemberRoute, async function removeMemberHandler(c) {
     const { channelId, userId } = c.req.valid('param');
     await removeMember(c.var.db, accountOf(c), channelId, userId);
+    await tellRoom(c, channelId, (room) => room.membershipEnded(userId));
     return c.body(null, 204);
   });
 
@@ -524,7 +540,10 @@ export function channelRoutes() {
   });
 
   router.openapi(leaveRoute, async function leaveHandler(c) {
-    await leaveChannel(c.var.db, accountOf(c), c.req.valid('param').channelId);
+    const { channelId } = c.req.valid('param');
+    const principal = accountOf(c);
+    await leaveChannel(c.var.db, principal, channelId);
+    await tellRoom(c, channelId, (room) => room.membershipEnded(principal.userId));
     return c.body(null, 204);
   });
 
@@ -540,6 +559,7 @@ export function channelRoutes() {
   router.openapi(putBanRoute, async function putBanHandler(c) {
     const { channelId, subject } = c.req.valid('param');
     const result = await banSubject(c.var.db, accountOf(c), channelId, subject, c.req.valid('json').reason, Date.now());
+    await tellRoom(c, channelId, (room) => room.subjectBanned(subject));
     return result.created ? c.json(banBody(result.ban), 201) : c.json(banBody(result.ban), 200);
   });
 
@@ -580,7 +600,9 @@ export function adminChannelRoutes() {
   });
 
   router.openapi(adminDeleteRoute, async function adminDeleteChannel(c) {
-    await deleteChannel(c.var.db, operatorOf(c), c.req.valid('param').channelId);
+    const { channelId } = c.req.valid('param');
+    await deleteChannel(c.var.db, operatorOf(c), channelId);
+    await tellRoom(c, channelId, (room) => room.channelDeleted());
     return c.body(null, 204);
   });
 
@@ -597,6 +619,7 @@ export function adminChannelRoutes() {
   router.openapi(adminRemoveMemberRoute, async function adminRemoveMember(c) {
     const { channelId, userId } = c.req.valid('param');
     await removeMember(c.var.db, operatorOf(c), channelId, userId);
+    await tellRoom(c, channelId, (room) => room.membershipEnded(userId));
     return c.body(null, 204);
   });
 
@@ -607,6 +630,7 @@ export function adminChannelRoutes() {
   router.openapi(adminPutBanRoute, async function adminPutBan(c) {
     const { channelId, subject } = c.req.valid('param');
     const result = await banSubject(c.var.db, operatorOf(c), channelId, subject, c.req.valid('json').reason, Date.now());
+    await tellRoom(c, channelId, (room) => room.subjectBanned(subject));
     return result.created ? c.json(banBody(result.ban), 201) : c.json(banBody(result.ban), 200);
   });
 

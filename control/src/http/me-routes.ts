@@ -9,6 +9,7 @@ import { accountServices, NewPasswordField, PasswordField } from './auth-routes.
 import { requireAccessToken } from './authenticate.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
+import { closeEndedLoginSockets } from '../room/channel-rooms.js';
 
 const AccountMeSchema = z
   .object({
@@ -106,6 +107,7 @@ export function meRoutes() {
       const ended = await changePassword(await accountServices(c), principal, c.req.valid('json'));
       // endedSessionIds: the other logins, whose live sockets the voice rooms close.
       c.var.log.write('info', 'password_changed', { userId: principal.userId, endedSessionIds: ended });
+      await closeEndedLoginSockets(c.env, c.var.db, c.var.log, ended);
       c.header('Cache-Control', 'no-store');
       return c.json({ endedLogins: ended.length }, 200);
     });

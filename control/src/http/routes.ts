@@ -13,6 +13,7 @@ import { meRoutes } from './me-routes.js';
 import { relayRoutes } from './relay-routes.js';
 import { createRouter } from './router.js';
 import { tokenRoutes } from './token-routes.js';
+import { voiceRoutes } from './voice-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 
@@ -50,6 +51,7 @@ export function mountRoutes(app: OpenAPIHono<ControlEnv>): void {
   app.route('/', tokenRoutes());
   app.route('/', adminRoutes());
   app.route('/', relayRoutes());
+  app.route('/', voiceRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'accessToken', {
     type: 'http',

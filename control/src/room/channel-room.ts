@@ -1,0 +1,1316 @@
+/**
+ * ChannelRoom: the Durable Object that is one channel's voice room (docs/protocol.md §5). One
+ * per channel (`idFromName(channelId)`), holding every WebSocket of the channel through the
+ * hibernation API, so an idle room costs nothing and wakes on the next message or alarm with
+ * its sockets intact.
+ *
+ * This class is the edge: it receives socket events, the alarm and RPC calls from the HTTP
+ * side (logins ended, a channel deleted, a ban), parses, and calls the modules that decide:
+ *
+ *   room-messages.ts     every message, both directions     message-rate-limit.ts  §5.3 limits
+ *   room-auth.ts         who may be here (§5.4)              key-exchange.ts        §5.5, memory only
+ *   relay-catalog.ts     which relay                         ssrc-allocation.ts     SSRC unique per relay
+ *   relay-sessions.ts    install/update/revoke on the relay  presence.ts            roster and events
+ *   moderation.ts        who may moderate whom               resume.ts              resume tokens
+ *   room-alarm.ts        every deadline on one alarm         room-state.ts          what is kept where
+ *
+ * Ordering: messages of one socket are handled one at a time, in order (a queue per socket),
+ * so a confirmation never overtakes its init; sockets run concurrently, so every handler reads
+ * the socket's attachment and the sessions again after each await. Presence events are the
+ * difference between the roster last published and now, published right after each change:
+ * each change goes out once, in the order the room made it, and an SSRC is announced to
+ * listeners before the member is told to use it.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { assertUsablePublicKey, isKeyScheduleError } from '../../../shared/keys/index.js';
+import { wipeSessionKeyMaterial } from '../../../shared/relay-api/sealed-keys.js';
+import type { ControlBindings } from '../bindings.js';
+import { banSubject } from '../channels/ban-service.js';
+import { hasPermission, permissionsFromBits } from '../channels/permissions.js';
+import { ControlConfigError, loadControlConfig, type ControlConfig } from '../config.js';
+import { openDatabase, type Database } from '../db/client.js';
+import { ApiError } from '../http/errors.js';
+import { newId } from '../ids.js';
+import { ExchangeError, PendingExchanges, startExchange, type PendingExchange } from './key-exchange.js';
+import { forgetRoomLogin, recordRoomLogin } from './login-sockets.js';
+import { MessageRateLimiter } from './message-rate-limit.js';
+import { decideModeration } from './moderation.js';
+import { buildRoster, presenceEvents, SpeakingLimiter, type Roster } from './presence.js';
+import { clientLocationFrom, type ClientLocation } from '../relays/relay-selection.js';
+import { chooseRelay, databaseRelayCatalog, isRelayUsable, type RelayCatalog } from './relay-catalog.js';
+import { RelayCallError, RelaySessions } from './relay-sessions.js';
+import { newResumeToken, resumeTokenMatches } from './resume.js';
+import { admitToRoom, principalOf } from './room-auth.js';
+import { AUTH_TIMEOUT_MS, CONFIRM_TIMEOUT_MS, dueDeadlines, nextAlarmAt, roomDeadlines, type RoomDeadline } from './room-alarm.js';
+import {
+  CLOSE_CODES,
+  MAX_MESSAGE_BYTES,
+  parseClientMessage,
+  ROOM_ERROR_MESSAGES,
+  type ClientMessage,
+  type ClientMessageOf,
+  type CloseCode,
+  type MemberLeftReason,
+  type ResumedVoice,
+  type RoomErrorCode,
+  type RoomMessage,
+  type RosterEntry,
+} from './room-messages.js';
+import {
+  newSocketAttachment,
+  readSocketAttachment,
+  STORAGE_KEYS,
+  type PendingRevocation,
+  type RelayRef,
+  type RoomRecord,
+  type SocketAttachment,
+  type VoiceSessionRecord,
+} from './room-state.js';
+import { allocateSsrc, releaseSsrc, SsrcAllocationError } from './ssrc-allocation.js';
+import { decodeKey32, webCryptoX25519, type X25519Agreement } from './x25519-agreement.js';
+
+/** Set by the Worker's route (http/voice-routes.ts) on the request it forwards; clients cannot. */
+export const ROOM_CHANNEL_HEADER = 'x-parley-channel-id';
+/** Also set by the route: where the client is, as JSON (relays/relay-selection.ts ClientLocation). */
+export const ROOM_LOCATION_HEADER = 'x-parley-client-location';
+
+/** The relay drops keys this long after the maximum key age, whatever happens to the room (§5.14). */
+const KEY_EXPIRY_GRACE_MS = 5 * 60_000;
+/** WebSocket.readyState of an open socket (WHATWG). */
+const READY_STATE_OPEN = 1;
+
+/** What a close code means for the socket's voice session (§5.13). */
+function closeEndsSession(code: CloseCode): boolean {
+  return code !== CLOSE_CODES.goingAway && code !== CLOSE_CODES.internalError && code !== CLOSE_CODES.messageTooBig && code !== CLOSE_CODES.moved;
+}
+
+const LEFT_REASON_BY_CLOSE: Partial<Record<CloseCode, MemberLeftReason>> = {
+  [CLOSE_CODES.normal]: 'left',
+  [CLOSE_CODES.tokenExpired]: 'token_expired',
+  [CLOSE_CODES.unauthorized]: 'left',
+  [CLOSE_CODES.loggedOut]: 'logged_out',
+  [CLOSE_CODES.kicked]: 'kicked',
+  [CLOSE_CODES.banned]: 'banned',
+  [CLOSE_CODES.channelDeleted]: 'channel_deleted',
+  [CLOSE_CODES.forbidden]: 'removed',
+  [CLOSE_CODES.rateLimited]: 'left',
+};
+
+/** A socket with the attachment it carries. */
+interface RoomSocket {
+  readonly ws: WebSocket;
+  readonly a: SocketAttachment;
+}
+
+interface LogFields {
+  readonly [field: string]: string | number | boolean | null | undefined;
+}
+
+export interface RoomSummary {
+  readonly channelId: string | null;
+  readonly relayId: string | null;
+  readonly sockets: number;
+  readonly pendingExchanges: number;
+  readonly sessions: ReadonlyArray<Pick<VoiceSessionRecord, 'sessionId' | 'subject' | 'ssrc' | 'installed' | 'socketId' | 'resumableUntil' | 'muted' | 'deafened'> & { relayId: string }>;
+  readonly pendingRevocations: number;
+}
+
+export class ChannelRoom extends DurableObject<ControlBindings> {
+  /** The room's clock. Tests move it (runInDurableObject) rather than wait. */
+  clock: () => number = () => Date.now();
+  /** X25519 for the room's side of exchanges: the runtime's WebCrypto (x25519-agreement.ts). */
+  agreement: X25519Agreement = webCryptoX25519;
+
+  /** Settles once the room has read its storage (events wait for it anyway: blockConcurrencyWhile). */
+  readonly loaded: Promise<void>;
+
+  readonly #config: ControlConfig | null;
+  #db: Database | null = null;
+  #catalog: RelayCatalog | null = null;
+  #relays: RelaySessions | null = null;
+
+  #room: RoomRecord | null = null;
+  readonly #sessions = new Map<string, VoiceSessionRecord>();
+  readonly #serverMuted = new Set<string>();
+  readonly #revocations = new Map<string, PendingRevocation>();
+
+  // In memory only (see each module for why that is enough).
+  readonly #exchanges = new PendingExchanges();
+  readonly #limiters = new Map<string, MessageRateLimiter>();
+  readonly #queues = new Map<string, Promise<void>>();
+  readonly #authStarted = new Set<string>();
+  readonly #gone = new Set<string>();
+  readonly #speaking = new SpeakingLimiter();
+  readonly #pendingSpeaking = new Map<string, boolean>();
+  /** Sockets told rekey_required whose next key_exchange_init rotates their session (§5.8). */
+  readonly #rekeyDue = new Set<string>();
+  #published: Roster = new Map();
+  #relayChoice: Promise<RelayRef | null> | null = null;
+  #alarmAt: number | null = null;
+  #lastCheckAt: number;
+
+  constructor(ctx: DurableObjectState, env: ControlBindings) {
+    super(ctx, env);
+    let config: ControlConfig | null = null;
+    try {
+      config = loadControlConfig(env as unknown as Record<string, unknown>);
+    } catch (error) {
+      if (!(error instanceof ControlConfigError)) throw error;
+      console.error(JSON.stringify({ level: 'error', event: 'room_misconfigured', problems: error.problems }));
+    }
+    this.#config = config;
+    this.#lastCheckAt = Date.now();
+    // `{"type":"ping"}` is answered by the runtime without waking the room (§5.3).
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    this.loaded = ctx.blockConcurrencyWhile(() => this.#load());
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  async #load(): Promise<void> {
+    const storage = this.ctx.storage;
+    this.#room = (await storage.get<RoomRecord>(STORAGE_KEYS.room)) ?? null;
+    for (const [, record] of await storage.list<VoiceSessionRecord>({ prefix: STORAGE_KEYS.sessionPrefix })) this.#sessions.set(record.sessionId, record);
+    for (const [key] of await storage.list<true>({ prefix: STORAGE_KEYS.serverMutedPrefix })) this.#serverMuted.add(key.slice(STORAGE_KEYS.serverMutedPrefix.length));
+    for (const [, revocation] of await storage.list<PendingRevocation>({ prefix: STORAGE_KEYS.revocationPrefix })) this.#revocations.set(revocation.sessionId, revocation);
+    this.#alarmAt = await storage.getAlarm();
+    // What the sockets were last told is what the state says now: every change is published
+    // as it is made. Sessions found orphaned below change it, and that goes out.
+    this.#published = this.#roster();
+    const reconciled = this.#reconcileSessions(this.clock());
+    this.#log('info', 'room_started', { sockets: this.#sockets().length, sessions: this.#sessions.size, orphaned: reconciled });
+    if (reconciled > 0) this.#publish();
+    await this.#scheduleAlarm();
+  }
+
+  /**
+   * Sessions whose socket is not among the room's open sockets lost it while the room was not
+   * running (a restart closes every socket): their resume window starts now. Hibernation keeps
+   * sockets, so a room that merely hibernated finds them all. Returns how many it marked.
+   */
+  #reconcileSessions(now: number): number {
+    const socketIds = new Set(this.#sockets().map((s) => s.a.socketId));
+    let marked = 0;
+    for (const session of this.#sessions.values()) {
+      if (session.socketId === null || socketIds.has(session.socketId)) continue;
+      marked++;
+      if (!session.installed) {
+        // The room died during the install: the client never got voice_ready. End it.
+        void this.#endSession(session.sessionId);
+        continue;
+      }
+      this.#putSession({ ...session, socketId: null, resumableUntil: now + this.#voiceConfig().resumeWindowMs });
+    }
+    return marked;
+  }
+
+  #voiceConfig() {
+    return this.#requireConfig().voice;
+  }
+
+  #requireConfig(): ControlConfig {
+    if (this.#config === null) throw new Error('room: misconfigured');
+    return this.#config;
+  }
+
+  #database(): Database {
+    this.#db ??= openDatabase(this.#requireConfig().database);
+    return this.#db;
+  }
+
+  #relayCatalog(): RelayCatalog {
+    this.#catalog ??= databaseRelayCatalog(this.#database());
+    return this.#catalog;
+  }
+
+  #relaySessions(): RelaySessions {
+    const config = this.#requireConfig();
+    // Signed with the real time: the relay checks it against its own clock (§8.2).
+    this.#relays ??= new RelaySessions({ apiKey: config.relays.apiKey, fetch: (request) => fetch(request), now: () => Date.now() });
+    return this.#relays;
+  }
+
+  /** Tests and local tools: the room hands out its relay catalog instead of the database's. */
+  useRelayCatalog(catalog: RelayCatalog): void {
+    this.#catalog = catalog;
+  }
+
+  // ---- the upgrade -------------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return Response.json({ error: 'upgrade_required', message: 'Open this URL as a WebSocket.' }, { status: 426 });
+    }
+    const channelId = request.headers.get(ROOM_CHANNEL_HEADER);
+    if (this.#config === null || channelId === null) {
+      return Response.json({ error: this.#config === null ? 'misconfigured' : 'internal_error', message: 'The voice room is unavailable.' }, { status: 503 });
+    }
+    if (this.#room === null) {
+      this.#room = { v: 1, channelId, channelName: '', pinnedRegion: null, relay: null };
+      void this.ctx.storage.put(STORAGE_KEYS.room, this.#room);
+    } else if (this.#room.channelId !== channelId) {
+      this.#log('error', 'room_channel_mismatch', {});
+      return Response.json({ error: 'internal_error', message: 'Something went wrong on our side.' }, { status: 500 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const socketId = newId('req').slice(4);
+    this.ctx.acceptWebSocket(server, [socketId]);
+    server.serializeAttachment(newSocketAttachment(socketId, this.clock(), AUTH_TIMEOUT_MS, clientLocationHeader(request.headers.get(ROOM_LOCATION_HEADER))));
+    await this.#scheduleAlarm();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // ---- socket events -----------------------------------------------------------------------
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const a = this.#attachment(ws);
+    if (a === null) {
+      this.#rawClose(ws, CLOSE_CODES.internalError, 'internal error');
+      return;
+    }
+    if (messageBytes(message) > MAX_MESSAGE_BYTES) {
+      await this.#closeSocket(ws, CLOSE_CODES.messageTooBig, 'message too big');
+      return;
+    }
+    const now = this.clock();
+    let limiter = this.#limiters.get(a.socketId);
+    if (limiter === undefined) {
+      limiter = new MessageRateLimiter(now);
+      this.#limiters.set(a.socketId, limiter);
+    }
+    const verdict = limiter.admit(now);
+    if (verdict === 'close') {
+      await this.#closeSocket(ws, CLOSE_CODES.rateLimited, 'rate limited');
+      return;
+    }
+    if (verdict !== 'accept') {
+      if (verdict === 'drop_and_notify') this.#sendError(ws, 'rate_limited');
+      return;
+    }
+
+    const firstMessage = a.identity === null && !this.#authStarted.has(a.socketId);
+    if (typeof message !== 'string') {
+      if (firstMessage) return void (await this.#closeSocket(ws, CLOSE_CODES.policyViolation, 'authenticate first'));
+      this.#sendError(ws, 'invalid_message', { message: 'Binary frames are not accepted; send JSON text.' });
+      return;
+    }
+    const parsed = parseClientMessage(message);
+    if (firstMessage) {
+      if (!parsed.ok || parsed.message.type !== 'authenticate') {
+        await this.#closeSocket(ws, CLOSE_CODES.policyViolation, 'authenticate first');
+        return;
+      }
+      this.#authStarted.add(a.socketId);
+    }
+    if (!parsed.ok) {
+      const { code, message: text, field, replyTo } = parsed.refusal;
+      this.#sendError(ws, code, { message: text, field, replyTo });
+      return;
+    }
+    const request = parsed.message;
+    await this.#enqueue(a.socketId, async () => {
+      try {
+        await this.#dispatch(ws, request);
+      } catch (error) {
+        this.#log('error', 'room_handler_failed', { type: request.type, error: error instanceof Error ? error.name : 'unknown' });
+        this.#sendError(ws, 'internal_error', { replyTo: request.id });
+      }
+    });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    await this.#socketGone(ws, code);
+    // Complete the closing handshake (a no-op where the runtime already answered the close).
+    this.#rawClose(ws, CLOSE_CODES.normal, '');
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.#socketGone(ws, 1006);
+  }
+
+  /** A socket the client (or the network) closed: its session becomes resumable (§5.10). */
+  async #socketGone(ws: WebSocket, code: number): Promise<void> {
+    const a = this.#attachment(ws);
+    if (a === null || a.closing || this.#gone.has(a.socketId)) return;
+    this.#gone.add(a.socketId);
+    this.#forgetSocketMemory(a.socketId);
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session !== undefined && session.socketId === a.socketId) {
+      if (session.installed) {
+        this.#putSession({ ...session, socketId: null, resumableUntil: this.clock() + this.#voiceConfig().resumeWindowMs });
+      } else {
+        void this.#endSession(session.sessionId);
+      }
+    }
+    this.#publish({ leftReasons: a.identity === null ? undefined : new Map([[a.identity.subject, 'disconnected' as const]]) });
+    this.#log('info', 'socket_closed', { code, inVoice: session !== undefined });
+    await this.#forgetLoginIfGone(a.identity?.loginId);
+    await this.#scheduleAlarm();
+  }
+
+  #forgetSocketMemory(socketId: string): void {
+    const exchange = this.#exchanges.drop(socketId);
+    if (exchange !== undefined) void this.#releaseExchangeSsrc(exchange);
+    this.#limiters.delete(socketId);
+    this.#authStarted.delete(socketId);
+    this.#pendingSpeaking.delete(socketId);
+    this.#rekeyDue.delete(socketId);
+  }
+
+  #enqueue(socketId: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(socketId) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    this.#queues.set(socketId, next);
+    void next.finally(() => {
+      if (this.#queues.get(socketId) === next) this.#queues.delete(socketId);
+    });
+    return next;
+  }
+
+  async #dispatch(ws: WebSocket, message: ClientMessage): Promise<void> {
+    const a = this.#attachment(ws);
+    if (a === null || a.closing || this.#gone.has(a.socketId)) return;
+    switch (message.type) {
+      case 'authenticate':
+        return this.#onAuthenticate(ws, message);
+      case 'key_exchange_init':
+        return this.#onKeyExchangeInit(ws, message);
+      case 'key_confirmation':
+        return this.#onKeyConfirmation(ws, message);
+      case 'set_state':
+        return this.#onSetState(ws, message);
+      case 'speaking':
+        return this.#onSpeaking(ws, message);
+      case 'moderate':
+        return this.#onModerate(ws, message);
+      case 'leave':
+        return this.#onLeave(ws);
+      case 'request_rekey':
+        return this.#onRequestRekey(ws, message);
+      case 'ping':
+        return this.#send(ws, { type: 'pong', ...(message.id === undefined ? {} : { replyTo: message.id }) });
+    }
+  }
+
+  // ---- authentication (§5.4) and resume (§5.10) ------------------------------------------
+
+  async #onAuthenticate(ws: WebSocket, message: ClientMessageOf<'authenticate'>): Promise<void> {
+    const room = this.#room;
+    if (room === null) return this.#closeSocket(ws, CLOSE_CODES.internalError, 'internal error');
+    const now = this.clock();
+    const db = this.#database();
+    const before = this.#attachment(ws)?.identity ?? null;
+    // A fresh token must be for the same subject and login (§5.4), decided before anything else.
+    const sameAs = before === null ? undefined : { subject: before.subject, loginId: before.loginId };
+    const admission = await admitToRoom(db, this.#requireConfig(), message.token, room.channelId, now, sameAs);
+    let a = this.#attachment(ws);
+    if (a === null || a.closing) return;
+    if (!admission.ok) {
+      this.#log('info', 'room_auth_refused', { reason: admission.reason, code: admission.closeCode });
+      return this.#closeSocket(ws, admission.closeCode, closeReasonText(admission.closeCode));
+    }
+    const first = a.identity === null;
+    this.#room = { ...room, channelName: admission.channel.name, pinnedRegion: admission.channel.region };
+    void this.ctx.storage.put(STORAGE_KEYS.room, this.#room);
+    if (first) await recordRoomLogin(db, admission.identity.loginId, room.channelId, now);
+    a = this.#attachment(ws);
+    if (a === null || a.closing) return;
+    this.#setAttachment(ws, { ...a, identity: admission.identity });
+
+    let resumed: { voice: ResumedVoice } | { error: 'unknown_session' | 'expired' | 'mismatch' } | null = null;
+    if (first && message.resume !== undefined) resumed = await this.#resume(ws, message.resume, this.clock());
+
+    this.#publish({ excludeSocketId: first ? this.#attachment(ws)?.socketId : undefined });
+    this.#send(ws, {
+      type: 'authenticated',
+      ...(message.id === undefined ? {} : { replyTo: message.id }),
+      subject: admission.identity.subject,
+      name: admission.identity.name,
+      channel: { id: admission.channel.id, name: admission.channel.name },
+      permissions: permissionsFromBits(admission.identity.permissions),
+      tokenExpiresAt: admission.identity.tokenExpiresAt,
+      resumed: resumed !== null && 'voice' in resumed,
+      ...(resumed !== null && 'error' in resumed ? { resumeError: resumed.error } : {}),
+      ...(resumed !== null && 'voice' in resumed ? { voice: resumed.voice } : {}),
+      roster: [...this.#published.values()],
+    });
+    this.#log('info', 'room_authenticated', { kind: admission.identity.kind, fresh: !first, resumed: resumed !== null && 'voice' in resumed });
+    await this.#scheduleAlarm();
+  }
+
+  async #resume(
+    ws: WebSocket,
+    resume: { sessionId: string; resumeToken: string },
+    now: number,
+  ): Promise<{ voice: ResumedVoice } | { error: 'unknown_session' | 'expired' | 'mismatch' }> {
+    const a = this.#attachment(ws)!;
+    const identity = a.identity!;
+    const session = this.#sessions.get(resume.sessionId);
+    if (session === undefined || !session.installed) return { error: 'unknown_session' };
+    if (session.subject !== identity.subject || session.loginId !== identity.loginId || !resumeTokenMatches(resume.resumeToken, session.resumeTokenHash)) {
+      return { error: 'mismatch' };
+    }
+    if (session.resumableUntil !== null && session.resumableUntil <= now) {
+      await this.#endSession(session.sessionId, 'disconnected');
+      return { error: 'expired' };
+    }
+    // The session's old socket may still look open (a half-open TCP connection): it moves here.
+    if (session.socketId !== null && session.socketId !== a.socketId) {
+      for (const old of this.ctx.getWebSockets(session.socketId)) {
+        const oldAttachment = this.#attachment(old);
+        if (oldAttachment !== null) this.#setAttachment(old, { ...oldAttachment, voiceSessionId: null });
+        await this.#closeSocket(old, CLOSE_CODES.moved, 'moved');
+      }
+    }
+    const token = newResumeToken();
+    this.#putSession({ ...session, socketId: a.socketId, resumableUntil: null, resumeTokenHash: token.hash });
+    this.#setAttachment(ws, { ...this.#attachment(ws)!, voiceSessionId: session.sessionId });
+    this.#log('info', 'voice_resumed', {});
+    return { voice: this.#voiceOf(this.#sessions.get(session.sessionId)!, token.token) };
+  }
+
+  #voiceOf(session: VoiceSessionRecord, resumeToken: string, purpose: ResumedVoice['purpose'] = 'join'): ResumedVoice {
+    return {
+      purpose,
+      sessionId: session.sessionId,
+      relayId: session.relay.relayId,
+      udpEndpoint: session.udpEndpoint!,
+      ssrc: session.ssrc,
+      profile: session.profile,
+      keysExpireAt: session.keysExpireAt,
+      resumeToken,
+      resumeWindowMs: this.#voiceConfig().resumeWindowMs,
+    };
+  }
+
+  // ---- the key exchange (§5.5) -------------------------------------------------------------
+
+  async #onKeyExchangeInit(ws: WebSocket, message: ClientMessageOf<'key_exchange_init'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const identity = a.identity!;
+    const replyTo = message.id;
+    if (!hasPermission(identity.permissions, 'listen') && !hasPermission(identity.permissions, 'speak')) {
+      return this.#sendError(ws, 'forbidden', { replyTo });
+    }
+    // On a socket in voice, an init is a rotation once the room asked for one (§5.8).
+    const rotating = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (a.voiceSessionId !== null && (rotating === undefined || !rotating.installed || !this.#rekeyDue.has(a.socketId))) {
+      return this.#sendError(ws, 'already_in_voice', { replyTo });
+    }
+    if (rotating !== undefined && message.profile !== undefined && message.profile !== rotating.profile) {
+      return this.#sendError(ws, 'invalid_message', { replyTo, field: 'profile', message: 'profile: a rotation keeps the session\'s profile.' });
+    }
+    const clientPublicKey = decodeKey32(message.clientPublicKey);
+    try {
+      if (clientPublicKey === null) throw new ExchangeError('bad_public_key');
+      assertUsablePublicKey(clientPublicKey, 'clientPublicKey');
+    } catch (error) {
+      if (error instanceof ExchangeError || isKeyScheduleError(error)) return this.#sendError(ws, 'bad_public_key', { replyTo, field: 'clientPublicKey' });
+      throw error;
+    }
+    // A new init replaces a pending one at once, so its SSRC is never kept for nothing.
+    const replaced = this.#exchanges.drop(a.socketId);
+    if (replaced !== undefined) void this.#releaseExchangeSsrc(replaced);
+
+    // A rotation stays on its session's relay, under its session id, with a new SSRC (§6.5).
+    const relay = rotating?.relay ?? (await this.#relayForChannel(a.location));
+    if (relay === null) return this.#sendError(ws, 'no_relay_available', { replyTo });
+    const room = this.#room!;
+    const sessionId = rotating?.sessionId ?? newId('vs');
+    let ssrc: number;
+    try {
+      ssrc = await allocateSsrc(this.#database(), {
+        relayId: relay.relayId,
+        bootId: relay.bootId,
+        sessionId,
+        channelId: room.channelId,
+        now: this.clock(),
+        cooldownMs: this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS,
+      });
+    } catch (error) {
+      if (error instanceof SsrcAllocationError) return this.#sendError(ws, 'relay_unavailable', { replyTo });
+      throw error;
+    }
+    let exchange: PendingExchange;
+    try {
+      exchange = await startExchange(
+        this.agreement,
+        {
+          purpose: rotating === undefined ? 'join' : 'rotate',
+          sessionId,
+          userId: identity.subject,
+          channelId: room.channelId,
+          relay,
+          ssrc,
+          profile: rotating?.profile ?? message.profile ?? 'aes128gcm',
+          clientPublicKey: clientPublicKey!,
+          muted: rotating?.muted ?? message.muted ?? false,
+          deafened: rotating?.deafened ?? message.deafened ?? false,
+        },
+        this.clock() + CONFIRM_TIMEOUT_MS,
+      );
+    } catch (error) {
+      await releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock());
+      if (error instanceof ExchangeError) return this.#sendError(ws, 'bad_public_key', { replyTo, field: 'clientPublicKey' });
+      throw error;
+    }
+    const now = this.#attachment(ws);
+    if (now === null || now.closing || this.#gone.has(now.socketId)) {
+      exchange.wipe();
+      await releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock());
+      return;
+    }
+    const previous = this.#exchanges.set(a.socketId, exchange);
+    if (previous !== undefined) void this.#releaseExchangeSsrc(previous);
+    this.#send(ws, { ...exchange.response(), ...(replyTo === undefined ? {} : { replyTo }) });
+    await this.#scheduleAlarm();
+  }
+
+  async #onKeyConfirmation(ws: WebSocket, message: ClientMessageOf<'key_confirmation'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const replyTo = message.id;
+    const exchange = this.#exchanges.take(a.socketId);
+    if (exchange === undefined) return this.#sendError(ws, 'no_exchange', { replyTo });
+    const offer = exchange.offer;
+    const release = () => releaseSsrc(this.#database(), offer.relay.relayId, offer.relay.bootId, offer.ssrc, offer.sessionId, this.clock());
+    if (this.clock() > exchange.confirmBy) {
+      exchange.wipe();
+      await release();
+      return this.#sendError(ws, 'exchange_timeout', { replyTo });
+    }
+    let confirmed: ReturnType<PendingExchange['confirm']>;
+    try {
+      confirmed = exchange.confirm(decodeKey32(message.clientConfirmation)!);
+    } catch (error) {
+      await release();
+      if (error instanceof ExchangeError) return this.#sendError(ws, 'key_confirmation_failed', { replyTo, field: 'clientConfirmation' });
+      throw error;
+    }
+    if (offer.purpose === 'rotate') return this.#completeRotation(ws, a, exchange, confirmed, replyTo);
+    const identity = a.identity!;
+    const now = this.clock();
+    const keysExpireAt = now + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
+    const canSpeak = hasPermission(identity.permissions, 'speak');
+    const canListen = hasPermission(identity.permissions, 'listen');
+    const serverMuted = this.#serverMuted.has(identity.subject);
+    const resume = newResumeToken();
+    // Written before the install, so a room that dies during it still revokes it (#load).
+    this.#putSession({
+      v: 1,
+      sessionId: offer.sessionId,
+      kind: identity.kind,
+      subject: identity.subject,
+      name: identity.name,
+      loginId: identity.loginId,
+      relay: offer.relay,
+      ssrc: offer.ssrc,
+      profile: offer.profile,
+      installed: false,
+      udpEndpoint: null,
+      canSpeak,
+      canListen,
+      muted: offer.muted,
+      deafened: offer.deafened,
+      createdAt: now,
+      keysExpireAt,
+      resumeTokenHash: resume.hash,
+      socketId: a.socketId,
+      resumableUntil: null,
+    });
+    let installed;
+    try {
+      installed = await this.#relaySessions().install(offer.relay, {
+        sessionId: offer.sessionId,
+        userId: identity.subject,
+        channelId: offer.channelId,
+        ssrc: offer.ssrc,
+        profile: offer.profile,
+        canSpeak,
+        canListen,
+        muted: offer.muted || serverMuted,
+        deafened: offer.deafened,
+        expiresAt: keysExpireAt,
+        keys: confirmed.keys,
+      });
+    } catch (error) {
+      this.#dropSession(offer.sessionId);
+      await release();
+      if (!(error instanceof RelayCallError)) throw error;
+      this.#log('warn', 'relay_install_failed', { relayId: offer.relay.relayId, status: error.status, relayError: error.relayError });
+      return this.#sendError(ws, 'relay_unavailable', { replyTo });
+    }
+    // The socket may have gone, or the member been kicked, while the relay answered.
+    const session = this.#sessions.get(offer.sessionId);
+    const current = this.#attachment(ws);
+    if (session === undefined || session.socketId !== a.socketId || current === null || current.closing || this.#gone.has(a.socketId)) {
+      await this.#endSession(offer.sessionId);
+      return;
+    }
+    // One voice session per member: an older one (another socket, or resumable) ends here.
+    for (const other of [...this.#sessions.values()]) {
+      if (other.subject !== identity.subject || other.sessionId === offer.sessionId) continue;
+      const otherSocketId = other.socketId;
+      await this.#endSession(other.sessionId);
+      if (otherSocketId !== null && otherSocketId !== a.socketId) {
+        for (const old of this.ctx.getWebSockets(otherSocketId)) await this.#closeSocket(old, CLOSE_CODES.moved, 'moved');
+      }
+    }
+    this.#putSession({ ...session, installed: true, udpEndpoint: installed.udpEndpoint });
+    this.#setAttachment(ws, { ...this.#attachment(ws)!, voiceSessionId: offer.sessionId });
+    // Listeners learn the SSRC before the member is told to use it (§5.6).
+    this.#publish();
+    const ready = this.#sessions.get(offer.sessionId)!;
+    this.#send(ws, {
+      type: 'voice_ready',
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...this.#voiceOf(ready, resume.token),
+      serverConfirmation: confirmed.serverConfirmation,
+    });
+    this.#log('info', 'voice_joined', { relayId: offer.relay.relayId, kind: identity.kind });
+    await this.#scheduleAlarm();
+  }
+
+  /**
+   * A confirmed rotation (§5.8): the new keys and SSRC installed on the relay as a rotation of
+   * the same session (§8.5; the relay overlaps old and new keys, §6.5), the keys' expiry moved,
+   * listeners told the new SSRC before the member is, the old SSRC released.
+   */
+  async #completeRotation(ws: WebSocket, a: SocketAttachment, exchange: PendingExchange, confirmed: ReturnType<PendingExchange['confirm']>, replyTo: string | undefined): Promise<void> {
+    const offer = exchange.offer;
+    const release = (ssrc: number) => releaseSsrc(this.#database(), offer.relay.relayId, offer.relay.bootId, ssrc, offer.sessionId, this.clock());
+    const session = this.#sessions.get(offer.sessionId);
+    if (session === undefined || session.socketId !== a.socketId) {
+      wipeSessionKeyMaterial(confirmed.keys);
+      await release(offer.ssrc);
+      return this.#sendError(ws, 'not_in_voice', { replyTo });
+    }
+    const keysExpireAt = this.clock() + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
+    try {
+      await this.#relaySessions().rotate(offer.relay, offer.sessionId, offer.ssrc, offer.profile, confirmed.keys);
+    } catch (error) {
+      await release(offer.ssrc);
+      if (!(error instanceof RelayCallError)) throw error;
+      this.#log('warn', 'relay_rotate_failed', { relayId: offer.relay.relayId, status: error.status, relayError: error.relayError });
+      return this.#sendError(ws, 'relay_unavailable', { replyTo });
+    }
+    try {
+      await this.#relaySessions().update(offer.relay, offer.sessionId, { expiresAt: keysExpireAt });
+    } catch (error) {
+      // The new keys are in place; they expire when the old ones would have.
+      if (!(error instanceof RelayCallError)) throw error;
+      this.#log('warn', 'relay_expiry_update_failed', { relayId: offer.relay.relayId, status: error.status });
+    }
+    const latest = this.#sessions.get(offer.sessionId);
+    if (latest === undefined) return;
+    this.#rekeyDue.delete(a.socketId);
+    const resume = newResumeToken();
+    const expiresAt = Math.max(latest.keysExpireAt, keysExpireAt);
+    this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, resumeTokenHash: resume.hash });
+    await release(latest.ssrc);
+    // Listeners learn the new SSRC before the member is told to use it (§5.6).
+    this.#publish();
+    this.#send(ws, {
+      type: 'voice_ready',
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...this.#voiceOf(this.#sessions.get(offer.sessionId)!, resume.token, 'rotate'),
+      serverConfirmation: confirmed.serverConfirmation,
+    });
+    this.#log('info', 'voice_rotated', { relayId: offer.relay.relayId });
+    await this.#scheduleAlarm();
+  }
+
+  /** The client asks for new keys (§5.8): the room answers rekey_required; the client runs the exchange. */
+  #onRequestRekey(ws: WebSocket, message: ClientMessageOf<'request_rekey'>): void {
+    const a = this.#attachment(ws)!;
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
+    this.#rekeyDue.add(a.socketId);
+    this.#send(ws, { type: 'rekey_required', ...(message.id === undefined ? {} : { replyTo: message.id }), reason: 'requested' });
+  }
+
+  async #releaseExchangeSsrc(exchange: PendingExchange): Promise<void> {
+    const o = exchange.offer;
+    try {
+      await releaseSsrc(this.#database(), o.relay.relayId, o.relay.bootId, o.ssrc, o.sessionId, this.clock());
+    } catch (error) {
+      this.#log('warn', 'ssrc_release_failed', { error: error instanceof Error ? error.name : 'unknown' });
+    }
+  }
+
+  /**
+   * The channel's relay (§5.5): the one its voice already uses while it has sessions there,
+   * else a fresh choice. One choice at a time, so two first joiners cannot split the channel.
+   */
+  #relayForChannel(client: ClientLocation): Promise<RelayRef | null> {
+    this.#relayChoice ??= this.#chooseRelay(client).finally(() => {
+      this.#relayChoice = null;
+    });
+    return this.#relayChoice;
+  }
+
+  async #chooseRelay(client: ClientLocation): Promise<RelayRef | null> {
+    const room = this.#room!;
+    const routes = await this.#relayCatalog().listRelays();
+    const now = this.clock();
+    const deadAfterMs = this.#requireConfig().relays.deadAfterMs;
+    if (room.relay !== null) {
+      const current = isRelayUsable(room.relay, routes, now, deadAfterMs);
+      if (current !== null) return current;
+      // Sessions still on it: the channel stays with them (moving channels is §5.9).
+      if ([...this.#sessions.values()].some((s) => s.relay.relayId === room.relay!.relayId)) return room.relay;
+    }
+    const chosen = chooseRelay({ relays: routes, now, deadAfterMs, pinnedRegion: room.pinnedRegion, stickyRegion: room.relay?.region ?? null, client });
+    if (chosen === null) return null;
+    const relay: RelayRef = { relayId: chosen.relayId, bootId: chosen.bootId, apiUrl: chosen.apiUrl, publicKey: chosen.publicKey, region: chosen.region };
+    this.#room = { ...this.#room!, relay };
+    void this.ctx.storage.put(STORAGE_KEYS.room, this.#room);
+    return relay;
+  }
+
+  // ---- presence (§5.6) ---------------------------------------------------------------------
+
+  async #onSetState(ws: WebSocket, message: ClientMessageOf<'set_state'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
+    const muted = message.muted ?? session.muted;
+    const deafened = message.deafened ?? session.deafened;
+    if (muted !== session.muted || deafened !== session.deafened) {
+      try {
+        await this.#relaySessions().update(session.relay, session.sessionId, { muted: muted || this.#serverMuted.has(session.subject), deafened });
+      } catch (error) {
+        if (!(error instanceof RelayCallError)) throw error;
+        return this.#sendError(ws, 'relay_unavailable', { replyTo: message.id });
+      }
+      const latest = this.#sessions.get(session.sessionId);
+      if (latest !== undefined) this.#putSession({ ...latest, muted, deafened });
+    }
+    this.#publish({ replyTo: message.id === undefined ? undefined : { socketId: a.socketId, subject: session.subject, id: message.id } });
+  }
+
+  async #onSpeaking(ws: WebSocket, message: ClientMessageOf<'speaking'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
+    const now = this.clock();
+    const delay = this.#speaking.delayFor(session.subject, now);
+    if (delay === 0) {
+      this.#applySpeaking(ws, message.speaking);
+      return;
+    }
+    // Over the cap: keep the latest value and send it when the cap allows.
+    const hadPending = this.#pendingSpeaking.has(a.socketId);
+    this.#pendingSpeaking.set(a.socketId, message.speaking);
+    if (!hadPending) {
+      setTimeout(() => {
+        const value = this.#pendingSpeaking.get(a.socketId);
+        this.#pendingSpeaking.delete(a.socketId);
+        const latest = this.#attachment(ws);
+        if (value !== undefined && latest !== null && !latest.closing) this.#applySpeaking(ws, value);
+      }, delay);
+    }
+  }
+
+  #applySpeaking(ws: WebSocket, speaking: boolean): void {
+    const a = this.#attachment(ws)!;
+    if (a.speaking === speaking) return;
+    this.#setAttachment(ws, { ...a, speaking });
+    if (a.identity !== null) this.#speaking.sent(a.identity.subject, this.clock());
+    this.#publish();
+  }
+
+  #roster(): Roster {
+    return buildRoster({ sockets: this.#sockets().map((s) => s.a), sessions: this.#sessions.values(), serverMuted: this.#serverMuted });
+  }
+
+  /**
+   * Sends every socket the change since the last publish. `excludeSocketId`: a socket that
+   * gets the whole roster instead (in `authenticated`); `replyTo`: the member_updated of that
+   * subject sent to that socket answers its request (sent even when nothing changed).
+   */
+  #publish(options: { leftReasons?: ReadonlyMap<string, MemberLeftReason>; excludeSocketId?: string; replyTo?: { socketId: string; subject: string; id: string } } = {}): void {
+    const after = this.#roster();
+    const events = presenceEvents(this.#published, after, options.leftReasons);
+    this.#published = after;
+    const replyTo = options.replyTo;
+    let replied = false;
+    for (const { ws, a } of this.#sockets()) {
+      if (a.identity === null || a.socketId === options.excludeSocketId) continue;
+      for (const event of events) {
+        if (replyTo !== undefined && a.socketId === replyTo.socketId && event.type === 'member_updated' && event.member.subject === replyTo.subject) {
+          this.#send(ws, { ...event, replyTo: replyTo.id });
+          replied = true;
+        } else {
+          this.#send(ws, event);
+        }
+      }
+    }
+    if (replyTo !== undefined && !replied) {
+      const entry = after.get(replyTo.subject);
+      for (const ws of this.ctx.getWebSockets(replyTo.socketId)) if (entry !== undefined) this.#send(ws, { type: 'member_updated', replyTo: replyTo.id, member: entry });
+    }
+  }
+
+  // ---- moderation (§5.7) -------------------------------------------------------------------
+
+  async #onModerate(ws: WebSocket, message: ClientMessageOf<'moderate'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const identity = a.identity!;
+    const replyTo = message.id;
+    const room = this.#room!;
+    if (!hasPermission(identity.permissions, 'moderate')) return this.#sendError(ws, 'forbidden', { replyTo });
+    const target = message.subject;
+    const present = this.#published.has(target) || this.#roster().has(target);
+    if (!present && message.action !== 'ban') return this.#sendError(ws, 'subject_not_found', { replyTo, field: 'subject' });
+    const actor = principalOf(identity, room.channelId);
+    const decision = await decideModeration(this.#database(), actor, room.channelId, target);
+    if (decision !== 'allowed') return this.#sendError(ws, 'forbidden', { replyTo });
+
+    switch (message.action) {
+      case 'server_mute':
+      case 'server_unmute': {
+        const mute = message.action === 'server_mute';
+        const session = this.#sessionOf(target);
+        if (session !== undefined && session.installed) {
+          try {
+            await this.#relaySessions().update(session.relay, session.sessionId, { muted: mute || session.muted });
+          } catch (error) {
+            if (!(error instanceof RelayCallError)) throw error;
+            return this.#sendError(ws, 'relay_unavailable', { replyTo });
+          }
+        }
+        if (mute) {
+          this.#serverMuted.add(target);
+          void this.ctx.storage.put(`${STORAGE_KEYS.serverMutedPrefix}${target}`, true);
+        } else {
+          this.#serverMuted.delete(target);
+          void this.ctx.storage.delete(`${STORAGE_KEYS.serverMutedPrefix}${target}`);
+        }
+        this.#publish();
+        break;
+      }
+      case 'kick':
+        await this.#removeSubject(target, CLOSE_CODES.kicked);
+        break;
+      case 'ban':
+        try {
+          await banSubject(this.#database(), actor, room.channelId, target, message.reason ?? null, this.clock());
+        } catch (error) {
+          if (error instanceof ApiError) {
+            return this.#sendError(ws, error.code === 'validation_failed' ? 'invalid_message' : 'forbidden', { replyTo, ...(error.field === undefined ? {} : { field: error.field }) });
+          }
+          throw error;
+        }
+        await this.#removeSubject(target, CLOSE_CODES.banned);
+        break;
+    }
+    this.#log('info', 'moderated', { action: message.action });
+    this.#send(ws, { type: 'moderated', ...(replyTo === undefined ? {} : { replyTo }), action: message.action, subject: target });
+  }
+
+  #sessionOf(subject: string): VoiceSessionRecord | undefined {
+    for (const session of this.#sessions.values()) if (session.subject === subject) return session;
+    return undefined;
+  }
+
+  /**
+   * Closes every socket of `subject` with `code` and ends its voice session, revoked on the
+   * relay before this returns (kick, ban, §5.7).
+   */
+  async #removeSubject(subject: string, code: CloseCode): Promise<number> {
+    let closed = 0;
+    const endings: Promise<void>[] = [];
+    for (const { ws, a } of this.#sockets()) {
+      if (a.identity?.subject !== subject) continue;
+      closed++;
+      endings.push(this.#closeSocket(ws, code, closeReasonText(code)));
+    }
+    const session = this.#sessionOf(subject);
+    if (session !== undefined) endings.push(this.#endSession(session.sessionId, LEFT_REASON_BY_CLOSE[code]));
+    await Promise.all(endings);
+    return closed;
+  }
+
+  // ---- leaving (§5.11) and ending ----------------------------------------------------------
+
+  async #onLeave(ws: WebSocket): Promise<void> {
+    await this.#closeSocket(ws, CLOSE_CODES.normal, 'left');
+  }
+
+  /**
+   * Closes a socket the room decided to close, with the bookkeeping a client close gets in
+   * #socketGone; for codes that end voice (§5.13) its session is revoked before this returns.
+   */
+  async #closeSocket(ws: WebSocket, code: CloseCode, reason: string): Promise<void> {
+    const a = this.#attachment(ws);
+    if (a === null || a.closing) {
+      this.#rawClose(ws, code, reason);
+      return;
+    }
+    this.#setAttachment(ws, { ...a, closing: true });
+    this.#gone.add(a.socketId);
+    this.#forgetSocketMemory(a.socketId);
+    this.#rawClose(ws, code, reason);
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    let ending: Promise<void> | undefined;
+    if (session !== undefined && session.socketId === a.socketId) {
+      if (closeEndsSession(code)) {
+        ending = this.#endSession(session.sessionId, LEFT_REASON_BY_CLOSE[code]);
+      } else {
+        this.#putSession({ ...session, socketId: null, resumableUntil: this.clock() + this.#voiceConfig().resumeWindowMs });
+      }
+    }
+    const leftReason = LEFT_REASON_BY_CLOSE[code];
+    this.#publish({ leftReasons: a.identity === null || leftReason === undefined ? undefined : new Map([[a.identity.subject, leftReason]]) });
+    this.#log('info', 'socket_closed_by_room', { code });
+    await ending;
+    await this.#forgetLoginIfGone(a.identity?.loginId);
+    await this.#scheduleAlarm();
+  }
+
+  #rawClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /**
+   * Ends a voice session: gone from the room at once (and from the roster, with `leftReason`
+   * if that was the member's last trace), revoked on its relay, its SSRC released. A revoke the
+   * relay does not answer is retried by the alarm until the keys would have expired anyway.
+   */
+  async #endSession(sessionId: string, leftReason?: MemberLeftReason): Promise<void> {
+    const session = this.#dropSession(sessionId);
+    if (session === undefined) return;
+    for (const ws of session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId)) {
+      const a = this.#attachment(ws);
+      if (a !== null && a.voiceSessionId === sessionId) this.#setAttachment(ws, { ...a, voiceSessionId: null, speaking: false });
+    }
+    this.#publish({ leftReasons: leftReason === undefined ? undefined : new Map([[session.subject, leftReason]]) });
+    const db = this.#database();
+    const [revoked] = await Promise.allSettled([
+      this.#relaySessions().revoke(session.relay, sessionId),
+      releaseSsrc(db, session.relay.relayId, session.relay.bootId, session.ssrc, sessionId, this.clock()),
+    ]);
+    if (revoked.status === 'rejected') {
+      this.#log('warn', 'relay_revoke_failed', { relayId: session.relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
+      this.#putRevocation({ v: 1, sessionId, relay: session.relay, attempts: 1, nextAttemptAt: this.clock() + 1_000, giveUpAt: session.keysExpireAt });
+    }
+    if (this.#sessions.size === 0 && this.#room !== null && this.#room.relay !== null) {
+      this.#room = { ...this.#room, relay: null };
+      void this.ctx.storage.put(STORAGE_KEYS.room, this.#room);
+    }
+    await this.#forgetLoginIfGone(session.loginId);
+    await this.#scheduleAlarm();
+  }
+
+  #dropSession(sessionId: string): VoiceSessionRecord | undefined {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined) return undefined;
+    this.#sessions.delete(sessionId);
+    void this.ctx.storage.delete(`${STORAGE_KEYS.sessionPrefix}${sessionId}`);
+    return session;
+  }
+
+  #putSession(record: VoiceSessionRecord): void {
+    this.#sessions.set(record.sessionId, record);
+    void this.ctx.storage.put(`${STORAGE_KEYS.sessionPrefix}${record.sessionId}`, record);
+  }
+
+  #putRevocation(revocation: PendingRevocation): void {
+    this.#revocations.set(revocation.sessionId, revocation);
+    void this.ctx.storage.put(`${STORAGE_KEYS.revocationPrefix}${revocation.sessionId}`, revocation);
+  }
+
+  async #retryRevocation(sessionId: string, now: number): Promise<void> {
+    const revocation = this.#revocations.get(sessionId);
+    if (revocation === undefined) return;
+    let done = now >= revocation.giveUpAt;
+    if (!done) {
+      try {
+        await this.#relaySessions().revoke(revocation.relay, sessionId);
+        done = true;
+      } catch {
+        const attempts = revocation.attempts + 1;
+        this.#putRevocation({ ...revocation, attempts, nextAttemptAt: now + Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6)) });
+      }
+    }
+    if (done) {
+      this.#revocations.delete(sessionId);
+      void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${sessionId}`);
+    }
+  }
+
+  /** Forgets the (login, channel) pair once the room holds nothing of that login. */
+  async #forgetLoginIfGone(loginId: string | undefined): Promise<void> {
+    if (loginId === undefined || this.#room === null) return;
+    const holds = this.#sockets().some((s) => s.a.identity?.loginId === loginId) || [...this.#sessions.values()].some((s) => s.loginId === loginId);
+    if (holds) return;
+    try {
+      await forgetRoomLogin(this.#database(), loginId, this.#room.channelId);
+    } catch (error) {
+      this.#log('warn', 'forget_login_failed', { error: error instanceof Error ? error.name : 'unknown' });
+    }
+  }
+
+  // ---- calls from the HTTP side (RPC) ------------------------------------------------------
+
+  /** Logins ended (logout, password change, app key revoked): their sockets close with 4003. */
+  async endLogins(loginIds: string[]): Promise<number> {
+    const ended = new Set(loginIds);
+    let closed = 0;
+    const work: Promise<void>[] = [];
+    for (const { ws, a } of this.#sockets()) {
+      if (a.identity === null || !ended.has(a.identity.loginId)) continue;
+      closed++;
+      work.push(this.#closeSocket(ws, CLOSE_CODES.loggedOut, closeReasonText(CLOSE_CODES.loggedOut)));
+    }
+    for (const session of [...this.#sessions.values()]) if (ended.has(session.loginId)) work.push(this.#endSession(session.sessionId, 'logged_out'));
+    await Promise.all(work);
+    return closed;
+  }
+
+  /** A ban through the HTTP API: the subject's sockets close with 4005. */
+  async subjectBanned(subject: string): Promise<number> {
+    return this.#removeSubject(subject, CLOSE_CODES.banned);
+  }
+
+  /**
+   * A membership ended (removed, or the member left the channel): without it an account holds
+   * no permission here, so its sockets close with 4009 and its voice session ends.
+   */
+  async membershipEnded(userId: string): Promise<number> {
+    return this.#removeSubject(userId, CLOSE_CODES.forbidden);
+  }
+
+  /** The channel is gone: every socket closes with 4006, every session is revoked, the room forgets. */
+  async channelDeleted(): Promise<number> {
+    const work: Promise<void>[] = [];
+    let closed = 0;
+    for (const { ws } of this.#sockets()) {
+      closed++;
+      work.push(this.#closeSocket(ws, CLOSE_CODES.channelDeleted, closeReasonText(CLOSE_CODES.channelDeleted)));
+    }
+    for (const session of [...this.#sessions.values()]) work.push(this.#endSession(session.sessionId, 'channel_deleted'));
+    await Promise.all(work);
+    const pending = [...this.#revocations.values()];
+    await this.ctx.storage.deleteAll();
+    // Revocations still owed survive the reset: they are the relay's keys.
+    for (const revocation of pending) this.#putRevocation(revocation);
+    this.#room = null;
+    this.#serverMuted.clear();
+    this.#alarmAt = null;
+    await this.#scheduleAlarm();
+    return closed;
+  }
+
+  /** What the room holds, without secrets: for tests and operators. */
+  async summary(): Promise<RoomSummary> {
+    return {
+      channelId: this.#room?.channelId ?? null,
+      relayId: this.#room?.relay?.relayId ?? null,
+      sockets: this.#sockets().length,
+      pendingExchanges: this.#exchanges.size,
+      sessions: [...this.#sessions.values()].map((s) => ({
+        sessionId: s.sessionId,
+        subject: s.subject,
+        ssrc: s.ssrc,
+        installed: s.installed,
+        socketId: s.socketId,
+        resumableUntil: s.resumableUntil,
+        muted: s.muted,
+        deafened: s.deafened,
+        relayId: s.relay.relayId,
+      })),
+      pendingRevocations: this.#revocations.size,
+    };
+  }
+
+  // ---- the alarm ---------------------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    const now = this.clock();
+    for (const deadline of dueDeadlines(this.#deadlines(), now)) {
+      try {
+        await this.#onDeadline(deadline, now);
+      } catch (error) {
+        this.#log('error', 'room_deadline_failed', { kind: deadline.kind, error: error instanceof Error ? error.name : 'unknown' });
+      }
+    }
+    await this.#scheduleAlarm();
+  }
+
+  async #onDeadline(deadline: RoomDeadline, now: number): Promise<void> {
+    switch (deadline.kind) {
+      case 'auth_timeout':
+        for (const ws of this.ctx.getWebSockets(deadline.socketId)) {
+          const a = this.#attachment(ws);
+          if (a !== null && a.identity === null) await this.#closeSocket(ws, CLOSE_CODES.policyViolation, 'authenticate first');
+        }
+        return;
+      case 'token_expiring':
+        for (const ws of this.ctx.getWebSockets(deadline.socketId)) {
+          const a = this.#attachment(ws);
+          if (a?.identity == null || a.identity.expiryNoticeSent) continue;
+          this.#setAttachment(ws, { ...a, identity: { ...a.identity, expiryNoticeSent: true } });
+          this.#send(ws, { type: 'token_expiring', expiresAt: a.identity.tokenExpiresAt });
+        }
+        return;
+      case 'token_expired':
+        for (const ws of this.ctx.getWebSockets(deadline.socketId)) {
+          const a = this.#attachment(ws);
+          if (a?.identity != null && a.identity.tokenExpiresAt <= now) await this.#closeSocket(ws, CLOSE_CODES.tokenExpired, closeReasonText(CLOSE_CODES.tokenExpired));
+        }
+        return;
+      case 'exchange_timeout':
+        for (const ws of this.ctx.getWebSockets(deadline.socketId)) {
+          const exchange = this.#exchanges.get(deadline.socketId);
+          if (exchange === undefined || exchange.confirmBy > now) continue;
+          this.#exchanges.drop(deadline.socketId);
+          await this.#releaseExchangeSsrc(exchange);
+          this.#sendError(ws, 'exchange_timeout');
+        }
+        return;
+      case 'resume_window_over': {
+        const session = this.#sessions.get(deadline.sessionId);
+        if (session !== undefined && session.socketId === null && session.resumableUntil !== null && session.resumableUntil <= now) {
+          await this.#endSession(session.sessionId, 'disconnected');
+        }
+        return;
+      }
+      case 'keys_expired': {
+        const session = this.#sessions.get(deadline.sessionId);
+        if (session === undefined || session.keysExpireAt > now) return;
+        const sockets = session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId);
+        await this.#endSession(session.sessionId, 'disconnected');
+        for (const ws of sockets) this.#sendError(ws, 'keys_expired');
+        return;
+      }
+      case 'retry_revocation':
+        return this.#retryRevocation(deadline.sessionId, now);
+      case 'room_check':
+        this.#lastCheckAt = now;
+        if (this.#reconcileSessions(now) > 0) this.#publish();
+        return;
+    }
+  }
+
+  #deadlines(): RoomDeadline[] {
+    return roomDeadlines({
+      sockets: this.#sockets().map((s) => s.a),
+      sessions: this.#sessions.values(),
+      revocations: this.#revocations.values(),
+      pendingExchanges: this.#exchanges.deadlines(),
+      lastCheckAt: this.#lastCheckAt,
+    });
+  }
+
+  async #scheduleAlarm(): Promise<void> {
+    const next = nextAlarmAt(this.#deadlines());
+    if (next === this.#alarmAt) return;
+    this.#alarmAt = next;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  // ---- sockets -----------------------------------------------------------------------------
+
+  #attachment(ws: WebSocket): SocketAttachment | null {
+    try {
+      return readSocketAttachment(ws.deserializeAttachment());
+    } catch {
+      return null;
+    }
+  }
+
+  #setAttachment(ws: WebSocket, attachment: SocketAttachment): void {
+    try {
+      ws.serializeAttachment(attachment);
+    } catch {
+      // The socket is gone; so is what it carried.
+    }
+  }
+
+  /** The room's open sockets that it has not closed (getWebSockets() order means nothing). */
+  #sockets(): RoomSocket[] {
+    const out: RoomSocket[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== READY_STATE_OPEN) continue;
+      const a = this.#attachment(ws);
+      if (a === null || a.closing || this.#gone.has(a.socketId)) continue;
+      out.push({ ws, a });
+    }
+    return out;
+  }
+
+  #send(ws: WebSocket, message: RoomMessage): void {
+    try {
+      ws.send(JSON.stringify(message));
+    } catch {
+      // A socket that closed meanwhile gets nothing.
+    }
+  }
+
+  #sendError(ws: WebSocket, code: RoomErrorCode, details: { message?: string; field?: string | undefined; replyTo?: string | undefined } = {}): void {
+    this.#send(ws, {
+      type: 'error',
+      ...(details.replyTo === undefined ? {} : { replyTo: details.replyTo }),
+      code,
+      message: details.message ?? ROOM_ERROR_MESSAGES[code],
+      ...(details.field === undefined ? {} : { field: details.field }),
+    });
+  }
+
+  #log(level: 'info' | 'warn' | 'error', event: string, fields: LogFields): void {
+    const line = JSON.stringify({ level, event, channelId: this.#room?.channelId, ...fields });
+    if (level === 'error') console.error(line);
+    else if (level === 'warn') console.warn(line);
+    else console.log(line);
+  }
+}
+
+/** The route's location header; anything unreadable is an unknown location. */
+function clientLocationHeader(text: string | null): ClientLocation {
+  if (text === null) return { kind: 'unknown' };
+  try {
+    return clientLocationFrom(JSON.parse(text));
+  } catch {
+    return { kind: 'unknown' };
+  }
+}
+
+function messageBytes(message: string | ArrayBuffer): number {
+  if (typeof message !== 'string') return message.byteLength;
+  // UTF-8 takes 1..3 bytes per UTF-16 unit: only count when the answer is in doubt.
+  if (message.length > MAX_MESSAGE_BYTES) return message.length;
+  if (message.length * 3 <= MAX_MESSAGE_BYTES) return message.length;
+  return new TextEncoder().encode(message).length;
+}
+
+/** Close reasons: short fixed texts (a close frame carries at most 123 bytes). */
+function closeReasonText(code: CloseCode): string {
+  switch (code) {
+    case CLOSE_CODES.tokenExpired:
+      return 'token expired';
+    case CLOSE_CODES.unauthorized:
+      return 'unauthorized';
+    case CLOSE_CODES.loggedOut:
+      return 'logged out';
+    case CLOSE_CODES.kicked:
+      return 'kicked';
+    case CLOSE_CODES.banned:
+      return 'banned';
+    case CLOSE_CODES.channelDeleted:
+      return 'channel deleted';
+    case CLOSE_CODES.forbidden:
+      return 'forbidden';
+    default:
+      return '';
+  }
+}
+
+export type { RosterEntry };

@@ -1,0 +1,79 @@
+/**
+ * One Durable Object has one alarm; a room has many deadlines. This module lists them and says
+ * which is next and which are due, so the room sets its single alarm to the earliest and, when
+ * it fires, does everything that is due (docs/protocol.md §5.14). Pure.
+ *
+ * Deadlines come from the sockets' attachments, the stored sessions and revocations, and the
+ * in-memory pending exchanges; the alarm itself is stored by the runtime, so it survives
+ * hibernation and restarts. A pending exchange lost with the room's memory simply has no
+ * deadline any more.
+ *
+ * While the room has voice sessions it also checks itself every `ROOM_CHECK_INTERVAL_MS`: after
+ * a restart that dropped its sockets (a deploy), nothing else would wake it, and that check is
+ * what starts the resume window of sessions whose socket is gone. (The later relay health
+ * checks and key-age rotations hang off the same tick.)
+ */
+import type { PendingRevocation, SocketAttachment, VoiceSessionRecord } from './room-state.js';
+
+export const AUTH_TIMEOUT_MS = 5_000;
+export const CONFIRM_TIMEOUT_MS = 10_000;
+export const TOKEN_EXPIRY_NOTICE_MS = 60_000;
+export const ROOM_CHECK_INTERVAL_MS = 10_000;
+
+export type RoomDeadline =
+  | { readonly kind: 'auth_timeout'; readonly at: number; readonly socketId: string }
+  | { readonly kind: 'token_expiring'; readonly at: number; readonly socketId: string }
+  | { readonly kind: 'token_expired'; readonly at: number; readonly socketId: string }
+  | { readonly kind: 'exchange_timeout'; readonly at: number; readonly socketId: string }
+  | { readonly kind: 'resume_window_over'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'keys_expired'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'retry_revocation'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'room_check'; readonly at: number };
+
+export interface DeadlineInput {
+  readonly sockets: Iterable<SocketAttachment>;
+  readonly sessions: Iterable<VoiceSessionRecord>;
+  readonly revocations: Iterable<PendingRevocation>;
+  /** socketId → confirmBy of its pending exchange. */
+  readonly pendingExchanges: Iterable<readonly [string, number]>;
+  /** When the room last ran its periodic check. */
+  readonly lastCheckAt: number;
+}
+
+export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
+  const deadlines: RoomDeadline[] = [];
+  for (const socket of input.sockets) {
+    const identity = socket.identity;
+    if (identity === null) {
+      deadlines.push({ kind: 'auth_timeout', at: socket.authDeadline, socketId: socket.socketId });
+      continue;
+    }
+    if (!identity.expiryNoticeSent) {
+      deadlines.push({ kind: 'token_expiring', at: identity.tokenExpiresAt - TOKEN_EXPIRY_NOTICE_MS, socketId: socket.socketId });
+    }
+    deadlines.push({ kind: 'token_expired', at: identity.tokenExpiresAt, socketId: socket.socketId });
+  }
+  for (const [socketId, confirmBy] of input.pendingExchanges) deadlines.push({ kind: 'exchange_timeout', at: confirmBy, socketId });
+  let sessions = 0;
+  for (const session of input.sessions) {
+    sessions++;
+    if (session.resumableUntil !== null) deadlines.push({ kind: 'resume_window_over', at: session.resumableUntil, sessionId: session.sessionId });
+    // Until rotation keeps keys fresh, a session whose keys the relay dropped is over.
+    if (session.installed) deadlines.push({ kind: 'keys_expired', at: session.keysExpireAt, sessionId: session.sessionId });
+  }
+  for (const revocation of input.revocations) deadlines.push({ kind: 'retry_revocation', at: revocation.nextAttemptAt, sessionId: revocation.sessionId });
+  if (sessions > 0) deadlines.push({ kind: 'room_check', at: input.lastCheckAt + ROOM_CHECK_INTERVAL_MS });
+  return deadlines;
+}
+
+/** The instant the alarm should fire, or null when nothing is pending. */
+export function nextAlarmAt(deadlines: readonly RoomDeadline[]): number | null {
+  let next: number | null = null;
+  for (const d of deadlines) if (next === null || d.at < next) next = d.at;
+  return next;
+}
+
+/** Deadlines that have come, earliest first. */
+export function dueDeadlines(deadlines: readonly RoomDeadline[], now: number): RoomDeadline[] {
+  return deadlines.filter((d) => d.at <= now).sort((a, b) => a.at - b.at);
+}

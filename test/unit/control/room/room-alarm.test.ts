@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { dueDeadlines, nextAlarmAt, roomDeadlines, ROOM_CHECK_INTERVAL_MS, TOKEN_EXPIRY_NOTICE_MS } from '../../../../control/src/room/room-alarm.js';
+import { newSocketAttachment, type SocketAttachment } from '../../../../control/src/room/room-state.js';
+
+const identity = { kind: 'account' as const, subject: 'usr', name: 'n', loginId: 'ses', tokenExpiresAt: 1_000_000, expiryNoticeSent: false, permissions: 3, role: null };
+
+describe('room alarm deadlines (§5.14)', () => {
+  it('gathers every deadline and fires for the earliest', () => {
+    const pending = newSocketAttachment('a', 0, 5_000);
+    const authed: SocketAttachment = { ...newSocketAttachment('b', 0, 5_000), identity };
+    const deadlines = roomDeadlines({ sockets: [pending, authed], sessions: [], revocations: [], pendingExchanges: [['b', 10_000]], lastCheckAt: 0 });
+    expect(deadlines.map((d) => [d.kind, d.at])).toEqual([
+      ['auth_timeout', 5_000],
+      ['token_expiring', 1_000_000 - TOKEN_EXPIRY_NOTICE_MS],
+      ['token_expired', 1_000_000],
+      ['exchange_timeout', 10_000],
+    ]);
+    expect(nextAlarmAt(deadlines)).toBe(5_000);
+    expect(dueDeadlines(deadlines, 10_000).map((d) => d.kind)).toEqual(['auth_timeout', 'exchange_timeout']);
+  });
+
+  it('checks the room every 10 s while it has sessions, and has no alarm when nothing is pending', () => {
+    expect(nextAlarmAt(roomDeadlines({ sockets: [], sessions: [], revocations: [], pendingExchanges: [], lastCheckAt: 0 }))).toBeNull();
+    const session = { sessionId: 'vs', resumableUntil: 50_000, installed: true, keysExpireAt: 4_000_000 } as never;
+    const deadlines = roomDeadlines({ sockets: [], sessions: [session], revocations: [], pendingExchanges: [], lastCheckAt: 1 });
+    expect(deadlines.map((d) => d.kind)).toEqual(['resume_window_over', 'keys_expired', 'room_check']);
+    expect(nextAlarmAt(deadlines)).toBe(1 + ROOM_CHECK_INTERVAL_MS);
+  });
+});
