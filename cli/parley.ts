@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { DEMO_USAGE, runDemoCommand } from './demo-command.js';
+import { LOADTEST_USAGE, runLoadtestCommand, type LoadtestIo } from './loadtest-command.js';
 import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
 
 export const PARLEY_USAGE = `usage: parley <command> [options]
@@ -16,12 +17,13 @@ export const PARLEY_USAGE = `usage: parley <command> [options]
 commands:
   srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
   demo                     three people in a voice channel on this machine, end to end (development keys)
+  loadtest                 many simulated voice clients against a relay (bounded; only the targets given)
   help [command]           show help for parley or for a command
 
-Run 'parley help srtp' or 'parley help demo' for their options.
+Run 'parley help <command>' for a command's options.
 `;
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE, demo: DEMO_USAGE });
+const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE, demo: DEMO_USAGE, loadtest: LOADTEST_USAGE });
 
 /**
  * Quotes a value back only if it is a short word with a letter beyond f: it could be a
@@ -31,13 +33,15 @@ function quotable(value: string): string {
   return /^[A-Za-z][A-Za-z0-9-]{0,23}$/.test(value) && /[g-zG-Z]/.test(value) ? ` '${value}'` : '';
 }
 
-export async function runParley(argv: readonly string[], io: CommandIo): Promise<number> {
+export async function runParley(argv: readonly string[], io: CommandIo & Pick<LoadtestIo, 'env' | 'signal'>): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'srtp':
       return runSrtpCommand(rest, io);
     case 'demo':
       return runDemoCommand(rest, io);
+    case 'loadtest':
+      return runLoadtestCommand(rest, io);
     case 'help':
     case '--help':
     case '-h': {
@@ -79,7 +83,16 @@ if (isEntryPoint()) {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;
   });
-  runParley(process.argv.slice(2), process).then(
+  // Ctrl-C: the first stops a load test early (it still revokes its sessions); a second quits.
+  // (Other commands keep the default: Ctrl-C ends them at once.)
+  const interrupt = new AbortController();
+  if (process.argv[2] === 'loadtest') {
+    process.on('SIGINT', function stopOnInterrupt() {
+      if (interrupt.signal.aborted) process.exit(130);
+      interrupt.abort();
+    });
+  }
+  runParley(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: interrupt.signal }).then(
     function exitWhenFlushed(code) {
       // Exit once stdout has drained rather than when the event loop empties: fetch keeps idle
       // HTTP connections (to the relay's API in `parley demo`) open for seconds.

@@ -33,7 +33,7 @@ import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.
 import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
 import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
-import { BenchSessionInstaller, forEachConcurrently, type BenchSession } from './session-installer.js';
+import { RelaySessionInstaller, forEachConcurrently, type InstallableSession } from '../../cli/relay-session-installer.js';
 import type {
   IdleInstallParams,
   IdleInstallResult,
@@ -67,7 +67,7 @@ const SESSION_LIFETIME_MS = 3_600_000;
 const INSTALL_CONCURRENCY = 8;
 
 interface Member {
-  readonly session: BenchSession;
+  readonly session: InstallableSession;
   readonly client: ClientMediaSession;
 }
 
@@ -98,7 +98,7 @@ interface ChannelSet {
 }
 
 let target: LoadTarget | null = null;
-let api: BenchSessionInstaller | null = null;
+let api: RelaySessionInstaller | null = null;
 let current: ChannelSet | null = null;
 /** SSRCs are never reused within a run: the relay refuses a recently released SSRC. */
 let nextSsrc = 0x00100000 + (randomBytes(2).readUInt16BE(0) << 4);
@@ -123,7 +123,7 @@ function directionKeys(): SrtpMasterKeys {
 }
 
 function newMember(channelId: string, ssrc: number, speaker: boolean): Member {
-  const session: BenchSession = {
+  const session: InstallableSession = {
     sessionId: `bench-${runTag}-${sessionSerial++}`,
     userId: `bench-user-${sessionSerial}`,
     channelId,
@@ -576,7 +576,7 @@ async function installIdle(params: IdleInstallParams): Promise<IdleInstallResult
   const retriesBefore = client.retries;
   const started = performance.now();
   const expiresAt = Date.now() + SESSION_LIFETIME_MS;
-  const sessions: BenchSession[] = [];
+  const sessions: InstallableSession[] = [];
   for (let i = 0; i < params.sessions; i++) {
     const channelId = `bench-${runTag}-idle-c${Math.floor(i / params.channelSize)}`;
     const member = newMember(channelId, nextSsrc++, i % params.channelSize === 0);
@@ -586,7 +586,7 @@ async function installIdle(params: IdleInstallParams): Promise<IdleInstallResult
   let installed = 0;
   let refused = 0;
   let firstError: string | null = null;
-  const count = async (install: () => Promise<void>): Promise<void> => {
+  const count = async (install: () => Promise<unknown>): Promise<void> => {
     try {
       await install();
       installed++;
@@ -611,7 +611,7 @@ function configure(params: LoadTarget): { ok: true } {
     const publicKey = decodeBase64Url(params.relayPublicKey);
     const secret = decodeBase64Url(params.apiSecret);
     if (publicKey === null || secret === null) throw new Error('load: relay key or API secret is not base64url');
-    api = new BenchSessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayBootId: params.relayBootId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
+    api = new RelaySessionInstaller({ baseUrl: params.apiUrl, relayId: params.relayId, relayBootId: params.relayBootId, relayPublicKey: publicKey, key: { keyId: params.apiKeyId, secret } });
   } else {
     api = null;
   }

@@ -1,13 +1,14 @@
 /**
- * The benchmark's side of the relay internal API (docs/protocol.md §8): signed requests that
- * install and revoke sessions, with keys sealed to the relay's X25519 public key — the same
- * path the control plane takes, so installs cost the relay what they cost in production.
+ * Installs and revokes many sessions on one relay through its internal API (docs/protocol.md
+ * §8): signed requests, keys sealed to the relay's X25519 public key and boot id — the path the
+ * control plane takes, so installs cost the relay what they cost in production. Used by
+ * `parley loadtest` (relay mode) and `npm run bench:relay`.
  */
-import { RelayApiClient, RelayApiError } from '../../shared/relay-api/relay-api-client.js';
-import type { InstallSessionBody } from '../../shared/relay-api/messages.js';
-import type { SigningKey } from '../../shared/relay-api/request-signing.js';
-import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
-import type { SrtpProfileName } from '../../shared/srtp/profiles.js';
+import { RelayApiClient, RelayApiError } from '../shared/relay-api/relay-api-client.js';
+import type { InstallSessionBody, InstallSessionResponse } from '../shared/relay-api/messages.js';
+import type { SigningKey } from '../shared/relay-api/request-signing.js';
+import type { SrtpMasterKeys } from '../shared/srtp/master-keys.js';
+import type { SrtpProfileName } from '../shared/srtp/profiles.js';
 
 export interface RelayApiTarget {
   /** e.g. http://127.0.0.1:7400 */
@@ -20,7 +21,8 @@ export interface RelayApiTarget {
   readonly key: SigningKey;
 }
 
-export interface BenchSession {
+/** One session to install: ids, SSRC, role and both directions' master keys. */
+export interface InstallableSession {
   readonly sessionId: string;
   readonly userId: string;
   readonly channelId: string;
@@ -33,11 +35,11 @@ export interface BenchSession {
 }
 
 /**
- * Installs and revokes benchmark sessions through the shared RelayApiClient, retrying (both) the 503 a
+ * Installs and revokes sessions through the shared RelayApiClient, retrying (both) the 503 a
  * relay answers when its nonce cache is full (at most 10,000 signed requests per 60 s skew
- * window): a control plane waits and retries; so does the benchmark, a few times.
+ * window): a control plane waits and retries; so does this, a bounded number of times.
  */
-export class BenchSessionInstaller {
+export class RelaySessionInstaller {
   /** Requests repeated after a 503. */
   retries = 0;
   readonly #client: RelayApiClient;
@@ -50,22 +52,23 @@ export class BenchSessionInstaller {
     });
   }
 
-  async install(session: BenchSession, expiresAt: number): Promise<void> {
+  /** Installs a session; the answer names the UDP endpoint its client must send to (§8.5). */
+  async install(session: InstallableSession, expiresAt: number): Promise<InstallSessionResponse> {
     const body = this.seal(session, expiresAt);
-    await this.#retryingUnavailable(() => this.#client.installSealed(body));
+    return this.#retryingUnavailable(() => this.#client.installSealed(body));
   }
 
   /** The install body with its keys sealed (the caller's costly part), for sendSealed. */
-  seal(session: BenchSession, expiresAt: number): InstallSessionBody {
+  seal(session: InstallableSession, expiresAt: number): InstallSessionBody {
     return this.#client.sealInstall(this.#input(session, expiresAt));
   }
 
   /** Sends a body from seal(), signed now. */
-  async sendSealed(body: InstallSessionBody): Promise<void> {
-    await this.#retryingUnavailable(() => this.#client.installSealed(body));
+  async sendSealed(body: InstallSessionBody): Promise<InstallSessionResponse> {
+    return this.#retryingUnavailable(() => this.#client.installSealed(body));
   }
 
-  #input(session: BenchSession, expiresAt: number) {
+  #input(session: InstallableSession, expiresAt: number) {
     return {
       sessionId: session.sessionId,
       userId: session.userId,
@@ -88,11 +91,10 @@ export class BenchSessionInstaller {
   }
 
   /** Runs `request`, waiting 1 s and repeating (up to 30 times) while the relay answers 503. */
-  async #retryingUnavailable(request: () => Promise<unknown>): Promise<void> {
+  async #retryingUnavailable<T>(request: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await request();
-        return;
+        return await request();
       } catch (error) {
         if (!(error instanceof RelayApiError) || error.status !== 503 || attempt >= 30) throw error;
         this.retries++;
@@ -103,7 +105,7 @@ export class BenchSessionInstaller {
 }
 
 /** Runs `work(item)` for every item with at most `concurrency` in flight; fails on the first error. */
-export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) await work(items[next++]!);
