@@ -126,13 +126,14 @@ export async function runDemoCommand(argv: readonly string[], io: CommandIo): Pr
   const say = (line: string): void => void io.stdout.write(`${line}\n`);
   say('Parley demo: encrypted group voice on this machine (development keys)');
 
-  // Ctrl-C: stop starting, or stop the stack this run started, then exit.
+  // Ctrl-C while the stack starts: the start stops what it started and throws (exit 130 below).
+  // Ctrl-C during the call: stop the stack this run started, then exit.
   const abort = new AbortController();
   let stack: DemoStack | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
     say(`\n${signal}: stopping…`);
     abort.abort();
-    void (stack?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    if (stack !== null) void stack.stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
