@@ -43,6 +43,9 @@ export function whenAborted(signal: AbortSignal | undefined): Promise<void> {
 
 /** `promise`, or StartAbortedError as soon as `signal` aborts. */
 export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, during: string): Promise<T> {
+  // Once aborted, nobody waits for `promise`; it may still reject (the child it watches is
+  // being stopped), and an unobserved rejection would end the process in the middle of the stop.
+  promise.catch(() => {});
   if (signal?.aborted === true) throw new StartAbortedError(during);
   const aborted = whenAborted(signal).then(() => {
     throw new StartAbortedError(during);
