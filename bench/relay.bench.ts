@@ -39,6 +39,8 @@ import {
   buildReport,
   compareLatency,
   cpuPerPacketResult,
+  cpuUsPerForwarded,
+  forwardedInStep,
   type CpuPerPacketResult,
   formatReport,
   shared,
@@ -317,7 +319,8 @@ async function runInstallPhase(load: LoadGenerator, ports: BenchPorts, pinning: 
 /**
  * The relay's CPU per forwarded packet at one fixed offered load (`--cpu-out-pps`, the same for
  * every fan-out), on a fresh relay: per fan-out, one warm-up step and then `--cpu-steps` steps at
- * that load; each step's relay CPU (/proc, every thread) ÷ the datagrams its listeners received.
+ * that load; each step's relay CPU (/proc, every thread) ÷ the datagrams the relay forwarded (its
+ * own counter; what listeners received without it).
  */
 async function runCpuPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<CpuPerPacketResult[]> {
   const results: CpuPerPacketResult[] = [];
@@ -336,7 +339,7 @@ async function runCpuPhase(load: LoadGenerator, ports: BenchPorts, pinning: Retu
       for (let i = 0; i < options.cpuSteps; i++) {
         const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
         steps.push(step);
-        progress(`${describeStep('cpu', step)}, ${((step.target_cpu_seconds * 1e6) / Math.max(1, step.received)).toFixed(2)} µs per forwarded packet`);
+        progress(`${describeStep('cpu', step)}, ${cpuUsPerForwarded(step).toFixed(2)} µs per forwarded packet (${forwardedInStep(step)} forwarded)`);
       }
       const loadAverageAfter = loadavg().map((n) => Math.round(n * 100) / 100);
       await load.call('release', {});

@@ -144,10 +144,25 @@ export function spreadOf(values: readonly number[]): Spread | null {
 }
 
 /**
+ * The datagrams a step's CPU is divided by: what the relay itself counted as sent
+ * (parley_relay_packets_out_total over the step: each a packet it re-encrypted and handed to the
+ * kernel), or, without its metrics, what the listeners received. The two agree on a sustained
+ * step; on an overloaded machine the load generator may lose datagrams the relay did send.
+ */
+export function forwardedInStep(s: StepResult): number {
+  return s.relay_counters?.packets_out ?? s.received;
+}
+
+/** A step's relay CPU per forwarded packet, µs. */
+export function cpuUsPerForwarded(s: StepResult): number {
+  return (s.target_cpu_seconds * 1e6) / Math.max(1, forwardedInStep(s));
+}
+
+/**
  * The CPU-per-packet phase for one fan-out: a fresh relay, one fixed offered load, repeated steps.
  * Each step's figure is the relay process's CPU (utime + stime from /proc/<pid>/stat, every
- * thread) from the first send until listeners stopped receiving, divided by the voice datagrams
- * the listeners received (each one a packet the relay re-encrypted and sent).
+ * thread) from the first send until listeners stopped receiving, divided by the datagrams the
+ * relay forwarded in it (forwardedInStep).
  */
 export interface CpuPerPacketResult {
   readonly fanout: number;
@@ -331,7 +346,7 @@ export function cpuPerPacketResult(input: {
   loadAverageAfter: readonly number[];
 }): CpuPerPacketResult {
   const { steps } = input;
-  const perPacket = steps.filter((s) => s.received > 0).map((s) => (s.target_cpu_seconds * 1e6) / s.received);
+  const perPacket = steps.filter((s) => forwardedInStep(s) > 0).map(cpuUsPerForwarded);
   const figure = spreadOf(perPacket);
   const target = cpuTarget(input.fanout) ?? null;
   const calls = steps.reduce((n, s) => n + s.load_receive_calls, 0);
@@ -509,7 +524,7 @@ export function formatReport(report: BenchReport): string {
       `CPU per forwarded packet, fan-out ${c.fanout}: ${c.channels} channels, ${int(c.offered_out_pps)} out/s offered, ${c.steps.length} steps on a fresh relay (after one warm-up step); load average ${c.load_average_before.map((n) => n.toFixed(2)).join(' ')} before, ${c.load_average_after.map((n) => n.toFixed(2)).join(' ')} after`,
     );
     lines.push(`  target channels  offered out/s      out/s     loss  cores  out/s/core load cores  other c0/c1  notes`);
-    for (const s of c.steps) lines.push(`  ${stepRow('relay', s)}   ${((s.target_cpu_seconds * 1e6) / Math.max(1, s.received)).toFixed(2)} µs/packet`);
+    for (const s of c.steps) lines.push(`  ${stepRow('relay', s)}   ${cpuUsPerForwarded(s).toFixed(2)} µs/packet (${int(forwardedInStep(s))} forwarded)`);
     lines.push(
       `  relay CPU per forwarded packet: ${fig === null ? 'n/a' : `median ${fig.median.toFixed(2)} µs (min ${fig.min.toFixed(2)}, max ${fig.max.toFixed(2)})`}` +
         `${c.target_us === null ? '' : `, target ≤ ${c.target_us} µs (ratio ${c.ratio_to_target?.toFixed(3) ?? 'n/a'})`}; relay cores ${c.relay_cores?.median.toFixed(2) ?? 'n/a'}, load generator ${c.load_cores?.median.toFixed(2) ?? 'n/a'} cores` +
