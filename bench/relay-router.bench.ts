@@ -15,7 +15,8 @@
  *
  * Options: --fanout A,B (default 4,20), --channels N (per fan-out; default 2000/fanout, like
  * bench:relay's socket budget), --packets N (per speaker, default 200), --rounds N (default 5;
- * the median is reported), --json.
+ * the median is reported), --json, --per-listener (a sink without the fan-out run, so every
+ * listener's copy is sealed with its own native call: the path before the one-call fan-out).
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     packets: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    'per-listener': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -95,6 +97,20 @@ class SlabSink implements DatagramSink {
   }
 }
 
+/** SlabSink with the fan-out path: a listener's copies sealed in one native call into a run of the slab. */
+class RunSlabSink extends SlabSink {
+  #runAt = 0;
+  reserveRun(count: number, length: number): number {
+    if (count > 64 || count * length > this.slab.length) return -1;
+    this.#runAt = count * length > this.slab.length - this.#runAt ? 0 : this.#runAt;
+    return this.#runAt;
+  }
+  commitRun(offset: number, length: number, _to: readonly RemoteAddress[], count: number): void {
+    this.#runAt = offset + count * length;
+    this.datagrams += count;
+  }
+}
+
 /** Drops are a bug while voice is timed; during the flood they are the point (and counted). */
 let expectedDrops: 'none' | 'auth-or-replay' = 'none';
 let floodDrops = 0;
@@ -124,7 +140,7 @@ interface Figures {
 function run(fanout: number): Figures {
   const channels = values.channels === undefined ? Math.floor(2000 / fanout) : wholeNumber(values.channels, 'channels', 1, 5000);
   const registry = new SessionRegistry(LIMITS, backend);
-  const sink = new SlabSink();
+  const sink = values['per-listener'] ? new SlabSink() : new RunSlabSink();
   let now = Date.now();
   const router = new DatagramRouter(registry, sink, counters, { maxDatagramBytes: 1500, timingSampleEvery: 1 << 30 }, () => now);
   const speakers: { client: ClientMediaSession; from: RemoteAddress }[] = [];
@@ -253,7 +269,7 @@ const results = fanouts.map(run);
 if (values.json) {
   console.log(JSON.stringify({ backend: backend.name, node: process.version, results }));
 } else {
-  console.log(`relay router without I/O — backend ${backend.name}${backend === nodeCryptoBackend ? ` (native unavailable: ${nativeGcmBackendError})` : ''}, node ${process.version}, median of ${rounds} rounds, CPU time`);
+  console.log(`relay router without I/O — ${values['per-listener'] ? 'one seal call per listener' : 'one fan-out seal call per packet'}, backend ${backend.name}${backend === nodeCryptoBackend ? ` (native unavailable: ${nativeGcmBackendError})` : ''}, node ${process.version}, median of ${rounds} rounds, CPU time`);
   console.log('  fan-out  channels  sessions  ns/incoming  ns/forwarded  forwarded/s  ns/forged');
   for (const r of results) {
     console.log(

@@ -17,10 +17,14 @@
  *   3. memory: a fresh relay, RSS and heap before and after installing the idle sessions.
  *   4. install: a fresh relay, one burst of installs (4,000 by default, sealed beforehand); the
  *      relay's CPU per install.
- *   5. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
+ *   5. CPU per packet: a fresh relay, one fixed offered load near its maximum (180,000 forwarded
+ *      packets/s by default) for every fan-out, a warm-up step and then 5 steps; the relay's CPU
+ *      per forwarded packet, median and spread.
+ *   6. (--cpu-prof) a fresh relay under `node --cpu-prof` for one step at ~80% of the maximum.
  *
  * Options: see bench/relay/options.ts (--json, --quick, --seconds, --fanout, --max-sockets,
- * --sessions, --cpu-prof, --memory-only, --install-sessions, --install-only).
+ * --sessions, --cpu-prof, --memory-only, --install-sessions, --install-only, --cpu-out-pps,
+ * --cpu-steps, --cpu-only).
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -34,6 +38,10 @@ import { coreBusySeconds, processCpuSeconds, residentBytes } from './relay/proc-
 import {
   buildReport,
   compareLatency,
+  cpuPerPacketResult,
+  cpuUsPerForwarded,
+  forwardedInStep,
+  type CpuPerPacketResult,
   formatReport,
   shared,
   sustained,
@@ -308,6 +316,47 @@ async function runInstallPhase(load: LoadGenerator, ports: BenchPorts, pinning: 
   }
 }
 
+/**
+ * The relay's CPU per forwarded packet at one fixed offered load (`--cpu-out-pps`, the same for
+ * every fan-out), on a fresh relay: per fan-out, one warm-up step and then `--cpu-steps` steps at
+ * that load; each step's relay CPU (/proc, every thread) ÷ the datagrams the relay forwarded (its
+ * own counter; what listeners received without it).
+ */
+async function runCpuPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<CpuPerPacketResult[]> {
+  const results: CpuPerPacketResult[] = [];
+  progress(`cpu per packet: starting a fresh relay; ${options.cpuOutPps} out/s offered, ${options.cpuSteps} steps per fan-out`);
+  // Sessions outlive a slow install (thousands of them on a busy machine can take longer than the
+  // idle timeout, and the first ones installed would be gone before the first step): the idle
+  // sweep is not on the packet path, so this changes nothing the figure measures.
+  const relay = await startRelay({ root: ROOT, pinning, ports, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' } });
+  try {
+    await load.call('configure', relay.target);
+    for (const fanout of options.fanouts) {
+      const channels = Math.max(1, Math.round(options.cpuOutPps / (50 * fanout)));
+      if (channels * fanout > 4000) throw new Error(`bench:relay: ${options.cpuOutPps} out/s at fan-out ${fanout} needs ${channels * fanout} listener sockets (at most 4000)`);
+      await load.call('prepare', { fanout, channels });
+      const loadAverageBefore = loadavg().map((n) => Math.round(n * 100) / 100);
+      const warmup = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
+      progress(describeStep('cpu warm-up', warmup));
+      const steps: StepResult[] = [];
+      for (let i = 0; i < options.cpuSteps; i++) {
+        const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
+        steps.push(step);
+        progress(`${describeStep('cpu', step)}, ${cpuUsPerForwarded(step).toFixed(2)} µs per forwarded packet (${forwardedInStep(step)} forwarded)`);
+      }
+      const loadAverageAfter = loadavg().map((n) => Math.round(n * 100) / 100);
+      await load.call('release', {});
+      const result = cpuPerPacketResult({ fanout, channels, steps, loadAverageBefore, loadAverageAfter });
+      results.push(result);
+      const figure = result.cpu_us_per_out_packet;
+      progress(`cpu per packet f${fanout}: ${figure === null ? 'n/a' : `median ${figure.median.toFixed(2)} µs (min ${figure.min.toFixed(2)}, max ${figure.max.toFixed(2)})`}`);
+    }
+  } finally {
+    await relay.stop();
+  }
+  return results;
+}
+
 async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, fanout: number, channels: number): Promise<ProfileSummary | null> {
   const dir = makeProfileDir();
   progress(`cpu profile: fan-out ${fanout}, ${channels} channels, profile in ${dir}`);
@@ -360,14 +409,22 @@ async function main(opts: BenchOptions): Promise<void> {
   const load = LoadGenerator.start(ROOT, pinning);
   try {
     // --memory-only / --install-only: no load steps at all (they need a quiet machine; these figures do not).
-    const noSteps = opts.memoryOnly || opts.installOnly;
+    // --cpu-only: only the fixed-load CPU phase.
+    const noSteps = opts.memoryOnly || opts.installOnly || opts.cpuOnly;
     const relayPhase: RelayPhase = noSteps ? { ramps: new Map(), latency: new Map(), maxChannels: new Map() } : await runRelayPhase(load, ports, pinning);
     const plainDgram = noSteps ? [] : await runPlainPhase(load, ports, pinning, relayPhase);
     const perFanout = opts.plainBatched && !noSteps ? await runPlainBatchedPhase(load, ports, pinning, plainDgram) : plainDgram;
-    const memory = opts.installOnly ? null : await runMemoryPhase(load, ports, pinning);
-    const install = opts.memoryOnly ? null : await runInstallPhase(load, ports, pinning);
+    const memory = opts.installOnly || opts.cpuOnly ? null : await runMemoryPhase(load, ports, pinning);
+    const install = opts.memoryOnly || opts.cpuOnly ? null : await runInstallPhase(load, ports, pinning);
+    const cpuPerPacket = opts.memoryOnly || opts.installOnly || opts.cpuOutPps === 0 ? [] : await runCpuPhase(load, ports, pinning);
     if (opts.memoryOnly) notes.push('--memory-only: no load steps ran; throughput and latency are n/a');
     if (opts.installOnly) notes.push('--install-only: no load steps or memory phase ran');
+    if (opts.cpuOnly) notes.push('--cpu-only: only the fixed-load CPU phase ran');
+    for (const c of cpuPerPacket) {
+      if (!c.all_sustained) notes.push(`fan-out ${c.fanout}: not every step of the CPU phase was sustained (worst loss ${(c.worst_loss * 100).toFixed(3)} %); its CPU per packet is at or past the relay's maximum`);
+      if (c.steps.some((s) => s.load_saturated)) notes.push(`fan-out ${c.fanout}: the load generator saturated in some step of the CPU phase`);
+      if (c.steps.some(shared)) notes.push(`fan-out ${c.fanout}: some step of the CPU phase ran while other processes used more than a quarter of a core (SHARED)`);
+    }
     let cpuProfile: ProfileSummary | null = null;
     if (opts.cpuProfile && !noSteps) {
       const fanout = Math.max(...opts.fanouts);
@@ -405,6 +462,7 @@ async function main(opts: BenchOptions): Promise<void> {
       perFanout,
       memory,
       install,
+      cpuPerPacket,
       cpuProfile,
       notes,
     });

@@ -147,6 +147,17 @@ function newMember(channelId: string, ssrc: number, speaker: boolean): Member {
 
 /** Batched readers of the current channel set's sockets, closed before their sockets. */
 const receivers: DatagramReceiver[] = [];
+
+/** recvmmsg calls that returned datagrams, and those datagrams, over every listener socket so far. */
+function receiverTotals(): { calls: number; datagrams: number } {
+  let calls = 0;
+  let datagrams = 0;
+  for (const receiver of receivers) {
+    calls += receiver.bursts;
+    datagrams += receiver.received;
+  }
+  return { calls, datagrams };
+}
 const nativeUdp = loadNativeUdp();
 
 async function bindConnected(port: number, onMessage: (message: Uint8Array) => void): Promise<Socket> {
@@ -447,6 +458,7 @@ async function step(params: StepParams): Promise<StepResult> {
   const dropsBefore = udpDropsByPort();
   await sleep(50);
   voiceReceived = 0;
+  const receivedBefore = receiverTotals();
 
   // Timed: packet m goes out at t0 + m × (20 ms / channels), so each speaker sends every 20 ms
   // and the speakers' packets interleave evenly.
@@ -503,6 +515,7 @@ async function step(params: StepParams): Promise<StepResult> {
   const busyAfter = coreBusySeconds();
   const windowSeconds = Number(windowEnd - windowStart) / 1e9;
   const ownLap = ownCpu.lap();
+  const receivedAfter = receiverTotals();
   recordLatency = false;
   sampleBudget.fill(0);
   const received = voiceReceived;
@@ -548,6 +561,9 @@ async function step(params: StepParams): Promise<StepResult> {
     sample_ok: sample.ok,
     keepalive_pongs: keepalive.pongs,
     keepalives_sent: keepalive.sent,
+    load_send_calls: sent,
+    load_receive_calls: receivedAfter.calls - receivedBefore.calls,
+    load_receive_datagrams: receivedAfter.datagrams - receivedBefore.datagrams,
   };
 }
 

@@ -127,6 +127,14 @@ export interface StepResult {
   /** Keepalives answered before the step / sent. */
   readonly keepalive_pongs: number;
   readonly keepalives_sent: number;
+  /**
+   * How the load generator itself did I/O in the step: every speaker packet is one send call
+   * (node:dgram, one sendmsg each); listener sockets are read with recvmmsg where the addon is
+   * built (calls that returned datagrams, and the datagrams they returned; 0 and 0 on node:dgram).
+   */
+  readonly load_send_calls: number;
+  readonly load_receive_calls: number;
+  readonly load_receive_datagrams: number;
 }
 
 export interface IdleInstallParams {

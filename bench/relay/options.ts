@@ -37,6 +37,15 @@ export interface BenchOptions {
   readonly memoryNodeFlags: readonly string[];
   /** Extra environment for the memory phase's relay (NAME=value, e.g. MALLOC_ARENA_MAX=2). */
   readonly memoryEnv: Readonly<Record<string, string>>;
+  /**
+   * The CPU-per-packet phase: forwarded packets per second offered (speakers × 50 × fan-out), the
+   * same for every fan-out, on a fresh relay; 0 skips the phase.
+   */
+  readonly cpuOutPps: number;
+  /** Steps at that load per fan-out (the median is the figure, min and max its spread). */
+  readonly cpuSteps: number;
+  /** Run only the CPU-per-packet phase. */
+  readonly cpuOnly: boolean;
 }
 
 export const USAGE = `usage: npm run bench:relay -- [options]
@@ -55,7 +64,11 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --heap-snapshots D  also write the memory phase's heap snapshots (before, after) into directory D;
                       compare them with: tsx bench/relay/heap-snapshot-diff.ts D/before.heapsnapshot D/after.heapsnapshot N
   --relay-node-flag F extra node flag for the memory phase's relay (repeatable; investigation)
-  --relay-env N=V     extra environment variable for the memory phase's relay (repeatable)`;
+  --relay-env N=V     extra environment variable for the memory phase's relay (repeatable)
+  --cpu-out-pps N     forwarded packets/s offered in the CPU-per-packet phase (default 180000; quick 20000;
+                      0 skips it); one listener socket per listener, so at most 4000 × 50 packets/s
+  --cpu-steps N       steps at that load per fan-out, the median reported with min and max (default 5)
+  --cpu-only          only the CPU-per-packet phase (a fresh relay, fixed load, no ramp)`;
 
 function fail(message: string): never {
   console.error(`bench:relay: ${message}\n${USAGE}`);
@@ -83,6 +96,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'heap-snapshots': { type: 'string' },
         'relay-node-flag': { type: 'string', multiple: true },
         'relay-env': { type: 'string', multiple: true },
+        'cpu-out-pps': { type: 'string' },
+        'cpu-steps': { type: 'string' },
+        'cpu-only': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -106,7 +122,13 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   if (!Number.isInteger(idleSessions) || idleSessions < 200 || idleSessions > 10_000) fail('--sessions must be a whole number from 200 to 10000');
   const installSessions = values['install-sessions'] === undefined ? (quick ? 500 : 4_000) : Number(values['install-sessions']);
   if (!Number.isInteger(installSessions) || installSessions < 100 || installSessions > 10_000) fail('--install-sessions must be a whole number from 100 to 10000');
-  if (values['install-only'] === true && values['memory-only'] === true) fail('--install-only and --memory-only exclude each other');
+  const exclusive = ['install-only', 'memory-only', 'cpu-only'].filter((name) => values[name as 'cpu-only'] === true);
+  if (exclusive.length > 1) fail(`--${exclusive.join(' and --')} exclude each other`);
+  const cpuOutPps = values['cpu-out-pps'] === undefined ? (quick ? 20_000 : 180_000) : Number(values['cpu-out-pps']);
+  if (!Number.isInteger(cpuOutPps) || cpuOutPps < 0 || cpuOutPps > 4000 * 50) fail('--cpu-out-pps must be a whole number from 0 to 200000');
+  const cpuSteps = values['cpu-steps'] === undefined ? 5 : Number(values['cpu-steps']);
+  if (!Number.isInteger(cpuSteps) || cpuSteps < 1 || cpuSteps > 15) fail('--cpu-steps must be a whole number from 1 to 15');
+  if (values['cpu-only'] === true && cpuOutPps === 0) fail('--cpu-only needs a --cpu-out-pps above 0');
   const memoryNodeFlags = values['relay-node-flag'] ?? [];
   if (memoryNodeFlags.some((f) => !f.startsWith('--'))) fail('--relay-node-flag takes a node flag such as --max-semi-space-size=1');
   const memoryEnv: Record<string, string> = {};
@@ -135,5 +157,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     heapSnapshotDir: values['heap-snapshots'] ?? null,
     memoryNodeFlags,
     memoryEnv,
+    cpuOutPps,
+    cpuSteps,
+    cpuOnly: values['cpu-only'] === true,
   };
 }

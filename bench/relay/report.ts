@@ -12,7 +12,14 @@ export const TARGETS = {
   p99_added_latency_us: 1000,
   bytes_per_session: 4096,
   sessions: 10_000,
+  /** Relay CPU µs per forwarded packet at a fixed load near its maximum, by fan-out (median of the steps). */
+  cpu_us_per_out_packet: { '4': 4.5, '20': 3.8 },
 } as const;
+
+/** The target for a fan-out's CPU per forwarded packet, if it has one. */
+function cpuTarget(fanout: number): number | undefined {
+  return (TARGETS.cpu_us_per_out_packet as Readonly<Record<string, number>>)[String(fanout)];
+}
 
 /** A step counts as sustained below this loss… */
 export const MAX_SUSTAINED_LOSS = 0.001;
@@ -121,6 +128,64 @@ export interface InstallResult {
   readonly cpu_us_per_session: number;
 }
 
+/** A median with its spread over repeated steps. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function spreadOf(values: readonly number[]): Spread | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+/**
+ * The datagrams a step's CPU is divided by: what the relay itself counted as sent
+ * (parley_relay_packets_out_total over the step: each a packet it re-encrypted and handed to the
+ * kernel), or, without its metrics, what the listeners received. The two agree on a sustained
+ * step; on an overloaded machine the load generator may lose datagrams the relay did send.
+ */
+export function forwardedInStep(s: StepResult): number {
+  return s.relay_counters?.packets_out ?? s.received;
+}
+
+/** A step's relay CPU per forwarded packet, µs. */
+export function cpuUsPerForwarded(s: StepResult): number {
+  return (s.target_cpu_seconds * 1e6) / Math.max(1, forwardedInStep(s));
+}
+
+/**
+ * The CPU-per-packet phase for one fan-out: a fresh relay, one fixed offered load, repeated steps.
+ * Each step's figure is the relay process's CPU (utime + stime from /proc/<pid>/stat, every
+ * thread) from the first send until listeners stopped receiving, divided by the datagrams the
+ * relay forwarded in it (forwardedInStep).
+ */
+export interface CpuPerPacketResult {
+  readonly fanout: number;
+  readonly channels: number;
+  readonly offered_out_pps: number;
+  /** One warm-up step first (not counted), then these. */
+  readonly steps: readonly StepResult[];
+  readonly cpu_us_per_out_packet: Spread | null;
+  /** Relay cores over the steps (CPU seconds ÷ send seconds). */
+  readonly relay_cores: Spread | null;
+  readonly load_cores: Spread | null;
+  /** Datagrams per recvmmsg call on the load generator's listener sockets (the relay's output, read back). */
+  readonly load_datagrams_per_receive_call: number | null;
+  readonly worst_loss: number;
+  /** Every step sustained (loss < 0.1 %, caught up, samples right). */
+  readonly all_sustained: boolean;
+  readonly load_average_before: readonly number[];
+  readonly load_average_after: readonly number[];
+  readonly target_us: number | null;
+  /** The median ÷ the target (below 1: under it); null without a target. */
+  readonly ratio_to_target: number | null;
+}
+
 export interface MachineInfo {
   readonly date: string;
   readonly node: string;
@@ -152,6 +217,10 @@ export interface BenchReport {
   readonly heap_bytes_per_session: number | null;
   /** Relay CPU per session of the install burst (InstallResult). */
   readonly install_cpu_us_per_session: number | null;
+  /** By fan-out: the relay's CPU µs per forwarded packet at the CPU phase's fixed load (median, min, max of its steps). */
+  readonly cpu_us_per_out_packet: Readonly<Record<string, Spread>> | null;
+  /** By fan-out: that median ÷ the fan-out's target (TARGETS.cpu_us_per_out_packet). */
+  readonly cpu_us_per_out_packet_ratio_to_target: Readonly<Record<string, number>> | null;
   readonly sessions: number;
   readonly fanouts: readonly number[];
   /** The fan-out the headline throughput figures come from: the one with the lowest ratio. */
@@ -161,6 +230,7 @@ export interface BenchReport {
   readonly per_fanout: readonly FanoutResult[];
   readonly memory: MemoryResult | null;
   readonly install: InstallResult | null;
+  readonly cpu_per_packet: readonly CpuPerPacketResult[];
   readonly cpu_profile: ProfileSummary | null;
   readonly notes: readonly string[];
 }
@@ -198,10 +268,14 @@ export function buildReport(input: {
   perFanout: readonly FanoutResult[];
   memory: MemoryResult | null;
   install: InstallResult | null;
+  cpuPerPacket: readonly CpuPerPacketResult[];
   cpuProfile: ProfileSummary | null;
   notes: readonly string[];
 }): BenchReport {
-  const { perFanout, memory, install } = input;
+  const { perFanout, memory, install, cpuPerPacket } = input;
+  const cpuFigures = cpuPerPacket.filter((c) => c.cpu_us_per_out_packet !== null);
+  const cpuPerOut = cpuFigures.length === 0 ? null : Object.fromEntries(cpuFigures.map((c) => [String(c.fanout), roundSpread(c.cpu_us_per_out_packet!, 2)]));
+  const cpuJudged = cpuFigures.filter((c) => c.target_us !== null);
   // Headline throughput: the worst fan-out (lowest ratio to plain; lowest relay figure if no ratio).
   const ranked = perFanout
     .filter((f) => f.relay.max_sustained !== null)
@@ -232,6 +306,8 @@ export function buildReport(input: {
     bytes_per_session: memory === null ? null : Math.round(memory.bytes_per_session),
     heap_bytes_per_session: memory === null ? null : Math.round(memory.heap_bytes_per_session),
     install_cpu_us_per_session: install === null ? null : Math.round(install.cpu_us_per_session),
+    cpu_us_per_out_packet: cpuPerOut,
+    cpu_us_per_out_packet_ratio_to_target: cpuJudged.length === 0 ? null : Object.fromEntries(cpuJudged.map((c) => [String(c.fanout), c.ratio_to_target!])),
     sessions,
     fanouts: perFanout.map((f) => f.fanout),
     headline_fanout: headline?.fanout ?? null,
@@ -241,10 +317,12 @@ export function buildReport(input: {
       p99_added_latency_us: p99 === null ? null : p99 <= TARGETS.p99_added_latency_us,
       bytes_per_session: memory === null ? null : memory.bytes_per_session <= TARGETS.bytes_per_session,
       sessions: memory === null ? null : sessions >= TARGETS.sessions,
+      cpu_us_per_out_packet: cpuJudged.length === 0 ? null : cpuJudged.every((c) => c.cpu_us_per_out_packet!.median <= c.target_us!),
     },
     per_fanout: perFanout,
     memory,
     install,
+    cpu_per_packet: cpuPerPacket,
     cpu_profile: input.cpuProfile,
     notes: input.notes,
   };
@@ -253,6 +331,42 @@ export function buildReport(input: {
 function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+function roundSpread(s: Spread, digits: number): Spread {
+  return { median: round(s.median, digits), min: round(s.min, digits), max: round(s.max, digits) };
+}
+
+/** Summarises the CPU phase's steps for one fan-out (the first, warm-up step excluded by the caller). */
+export function cpuPerPacketResult(input: {
+  fanout: number;
+  channels: number;
+  steps: readonly StepResult[];
+  loadAverageBefore: readonly number[];
+  loadAverageAfter: readonly number[];
+}): CpuPerPacketResult {
+  const { steps } = input;
+  const perPacket = steps.filter((s) => forwardedInStep(s) > 0).map(cpuUsPerForwarded);
+  const figure = spreadOf(perPacket);
+  const target = cpuTarget(input.fanout) ?? null;
+  const calls = steps.reduce((n, s) => n + s.load_receive_calls, 0);
+  const datagrams = steps.reduce((n, s) => n + s.load_receive_datagrams, 0);
+  return {
+    fanout: input.fanout,
+    channels: input.channels,
+    offered_out_pps: steps[0]?.offered_out_pps ?? input.channels * 50 * input.fanout,
+    steps,
+    cpu_us_per_out_packet: figure,
+    relay_cores: spreadOf(steps.map((s) => s.target_cores)),
+    load_cores: spreadOf(steps.map((s) => s.load_cores)),
+    load_datagrams_per_receive_call: calls === 0 ? null : datagrams / calls,
+    worst_loss: Math.max(0, ...steps.map((s) => s.loss)),
+    all_sustained: steps.every(sustained),
+    load_average_before: input.loadAverageBefore,
+    load_average_after: input.loadAverageAfter,
+    target_us: target,
+    ratio_to_target: figure === null || target === null ? null : round(figure.median / target, 3),
+  };
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -403,6 +517,21 @@ export function formatReport(report: BenchReport): string {
         ` relay CPU ${inst.cpu_seconds.toFixed(2)} s, ${int(inst.cpu_us_per_session)} µs per session`,
     );
   }
+  for (const c of report.cpu_per_packet) {
+    lines.push('');
+    const fig = c.cpu_us_per_out_packet;
+    lines.push(
+      `CPU per forwarded packet, fan-out ${c.fanout}: ${c.channels} channels, ${int(c.offered_out_pps)} out/s offered, ${c.steps.length} steps on a fresh relay (after one warm-up step); load average ${c.load_average_before.map((n) => n.toFixed(2)).join(' ')} before, ${c.load_average_after.map((n) => n.toFixed(2)).join(' ')} after`,
+    );
+    lines.push(`  target channels  offered out/s      out/s     loss  cores  out/s/core load cores  other c0/c1  notes`);
+    for (const s of c.steps) lines.push(`  ${stepRow('relay', s)}   ${cpuUsPerForwarded(s).toFixed(2)} µs/packet (${int(forwardedInStep(s))} forwarded)`);
+    lines.push(
+      `  relay CPU per forwarded packet: ${fig === null ? 'n/a' : `median ${fig.median.toFixed(2)} µs (min ${fig.min.toFixed(2)}, max ${fig.max.toFixed(2)})`}` +
+        `${c.target_us === null ? '' : `, target ≤ ${c.target_us} µs (ratio ${c.ratio_to_target?.toFixed(3) ?? 'n/a'})`}; relay cores ${c.relay_cores?.median.toFixed(2) ?? 'n/a'}, load generator ${c.load_cores?.median.toFixed(2) ?? 'n/a'} cores` +
+        `${c.load_datagrams_per_receive_call === null ? '' : `, ${c.load_datagrams_per_receive_call.toFixed(2)} datagrams per recvmmsg on its listener sockets`}` +
+        `${c.all_sustained ? '' : '; NOT every step sustained'}`,
+    );
+  }
   if (report.cpu_profile !== null) {
     lines.push('');
     lines.push(`relay CPU profile at load (${report.cpu_profile.window_ms} ms window), ${formatProfileSummary(report.cpu_profile)}`);
@@ -426,6 +555,12 @@ export function formatReport(report: BenchReport): string {
   lines.push(row('sessions installed', int(report.sessions), '10,000', report.meets.sessions));
   if (report.install_cpu_us_per_session !== null) {
     lines.push(row('install CPU / session', `${int(report.install_cpu_us_per_session)} µs`, '', null).replace(/target\s+n\/a$/, ''));
+  }
+  for (const c of report.cpu_per_packet) {
+    if (c.cpu_us_per_out_packet === null) continue;
+    const ok = c.target_us === null ? null : c.cpu_us_per_out_packet.median <= c.target_us;
+    const ratio = c.ratio_to_target === null ? '' : ` (${c.ratio_to_target.toFixed(2)}× target)`;
+    lines.push(row(`CPU / out packet, f${c.fanout}`, `${c.cpu_us_per_out_packet.median.toFixed(2)} µs${ratio}`, c.target_us === null ? '' : `≤ ${c.target_us} µs`, ok).replace(/target\s+n\/a$/, ''));
   }
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

@@ -16,14 +16,25 @@ const TRAILER_LENGTH = 4;
  *   00 00 ‖ SSRC (4) ‖ ROC (4) ‖ SEQ (2)   XOR   the 12-octet session salt.
  */
 export function gcmRtpIv(salt: Uint8Array, ssrc: number, index: number, out = new Uint8Array(IV_LENGTH)): Uint8Array {
-  out[0] = 0;
-  out[1] = 0;
-  writeUint32(out, 2, ssrc);
-  writeUint32(out, 6, Math.floor(index / 0x10000));
-  out[10] = (index >>> 8) & 0xff;
-  out[11] = index & 0xff;
-  for (let i = 0; i < IV_LENGTH; i++) out[i]! ^= salt[i]!;
+  writeGcmRtpIv(salt, ssrc, index, out, 0);
   return out;
+}
+
+/** gcmRtpIv written into `out` at `at` (the first 12 bytes of `salt` are the salt). */
+export function writeGcmRtpIv(salt: Uint8Array, ssrc: number, index: number, out: Uint8Array, at: number): void {
+  const roc = Math.floor(index / 0x10000);
+  out[at] = salt[0]!;
+  out[at + 1] = salt[1]!;
+  out[at + 2] = salt[2]! ^ (ssrc >>> 24);
+  out[at + 3] = salt[3]! ^ ((ssrc >>> 16) & 0xff);
+  out[at + 4] = salt[4]! ^ ((ssrc >>> 8) & 0xff);
+  out[at + 5] = salt[5]! ^ (ssrc & 0xff);
+  out[at + 6] = salt[6]! ^ (roc >>> 24);
+  out[at + 7] = salt[7]! ^ ((roc >>> 16) & 0xff);
+  out[at + 8] = salt[8]! ^ ((roc >>> 8) & 0xff);
+  out[at + 9] = salt[9]! ^ (roc & 0xff);
+  out[at + 10] = salt[10]! ^ ((index >>> 8) & 0xff);
+  out[at + 11] = salt[11]! ^ (index & 0xff);
 }
 
 /**
@@ -117,6 +128,12 @@ export class AeadTransform implements SrtpTransform {
     const header = packet.subarray(0, headerLength);
     out.set(header, offset);
     out.set(engine.seal(iv, header, packet.subarray(headerLength)), offset + headerLength);
+  }
+
+  prepareRtpSeal(ssrc: number, index: number, ivs: Uint8Array, ivOffset: number): AesGcmEngine {
+    const engine = this.#rtp ?? this.#keyRtp();
+    writeGcmRtpIv(this.#keys, ssrc, index, ivs, ivOffset);
+    return engine;
   }
 
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {

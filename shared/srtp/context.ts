@@ -13,7 +13,7 @@
 import { assertBytes } from '../bytes.js';
 import { AeadTransform } from './aead-transform.js';
 import { AesCmTransform } from './aes-cm-transform.js';
-import type { SrtpCryptoBackend } from './crypto-backend.js';
+import type { AesGcmEngine, SrtpCryptoBackend } from './crypto-backend.js';
 import { SrtpError, type SrtpErrorReason } from './errors.js';
 import { deriveSrtpSessionKeys, wipeSessionKeys, type SessionKeys, type SrtpSessionKeys } from './kdf.js';
 import { KeyUsage, type KeyUsageCounts } from './key-usage.js';
@@ -66,6 +66,7 @@ export interface SrtpSessionKeyOptions extends Omit<SrtpContextOptions, keyof Sr
 }
 
 interface RtpStreamState {
+  readonly ssrc: number;
   readonly window: ReplayWindow;
 }
 
@@ -97,12 +98,20 @@ export class SrtpContext {
   readonly #usage: KeyUsage;
   /** Per-SSRC state, created with the first stream (a relay holds thousands of idle contexts). */
   #rtpStreams: Map<number, RtpStreamState> | null = null;
+  /**
+   * The stream of the last RTP packet looked up: a context mostly sees one SSRC (a client's own
+   * stream; a relay listener's context, the one speaker of its channel), and skipping the Map
+   * saves its table's cache lines on a relay with thousands of contexts.
+   */
+  #lastStream: RtpStreamState | undefined = undefined;
   #rtcpStreams: Map<number, RtcpStreamState> | null = null;
   #lastRtpIndex = -1;
   #lastOpenedWasNewest = false;
   /** The index the last refused packet was checked at, for the thrown error's details; -1 if none. */
   #attemptedIndex = -1;
   #closed = false;
+  /** Whether prepareRtpSeal works (see sealsFanout). */
+  readonly #fanout: boolean;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
     const profile = srtpProfile(options.profile);
@@ -123,6 +132,7 @@ export class SrtpContext {
     this.replayWindowSize = checkReplayWindowSize(options.replayWindowSize ?? DEFAULT_REPLAY_WINDOW);
     this.#requireEncryptedSrtcp = options.requireEncryptedSrtcp ?? true;
     this.#usage = new KeyUsage(options.priorKeyUsage);
+    this.#fanout = options.backend.sealRtpFanout !== undefined && this.#transform.prepareRtpSeal !== undefined;
   }
 
   /**
@@ -217,6 +227,41 @@ export class SrtpContext {
     return typeof result === 'string' ? result : length;
   }
 
+  /**
+   * Whether `prepareRtpSeal` works here: an AEAD profile on a backend that seals a packet for
+   * many receivers in one call (`SrtpCryptoBackend.sealRtpFanout`).
+   */
+  get sealsFanout(): boolean {
+    return this.#fanout;
+  }
+
+  /**
+   * sealRtpInto's bookkeeping without the seal, for a sender that then seals many receivers'
+   * copies of one packet in a single `backend.sealRtpFanout` call (a relay's fan-out): takes
+   * the index of the RTP packet with SSRC `ssrc` and sequence number `seq` exactly as
+   * sealRtpInto would (key-usage limit, RFC 3711 §3.3.1's index estimate, the refusal to
+   * protect an index twice — for GCM that would reuse a nonce), commits it, writes its IV at
+   * `ivs[ivOffset, ivOffset + 12)` and returns the engine to seal with; a refusal is returned
+   * as its reason and commits nothing. The caller must seal the packet (header checked,
+   * padding valid, carrying `seq`) with that engine and IV, or drop it: the index is spent
+   * either way. Only when `sealsFanout` (else a TypeError).
+   */
+  prepareRtpSeal(ssrc: number, seq: number, ivs: Uint8Array, ivOffset: number): AesGcmEngine | SrtpErrorReason {
+    this.#assertOpen();
+    if (!this.#fanout) throw new TypeError('srtp: this context cannot seal in fan-out batches');
+    this.#attemptedIndex = -1;
+    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
+    const stream = this.#rtpStream(ssrc);
+    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
+    this.#attemptedIndex = index;
+    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
+    const engine = this.#transform.prepareRtpSeal!(ssrc, index, ivs, ivOffset);
+    this.#commitRtp(stream, ssrc, index);
+    return engine;
+  }
+
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */
   unprotectRtp(packet: Uint8Array): Uint8Array {
     this.#assertOpen();
@@ -303,6 +348,7 @@ export class SrtpContext {
     this.#closed = true;
     this.#transform.wipe();
     this.#rtpStreams = null;
+    this.#lastStream = undefined;
     this.#rtcpStreams = null;
   }
 
@@ -319,7 +365,7 @@ export class SrtpContext {
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
     if (!this.#usage.srtpAvailable()) return 'key-exhausted';
-    const stream = this.#rtpStreams?.get(ssrc);
+    const stream = this.#rtpStream(ssrc);
     const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
     this.#attemptedIndex = index;
     if (index > MAX_SRTP_INDEX) return 'key-exhausted';
@@ -345,7 +391,7 @@ export class SrtpContext {
     const ssrc = readUint32(packet, 8);
     const seq = (packet[2]! << 8) | packet[3]!;
     if (!this.#usage.srtpAvailable()) return 'key-exhausted';
-    const stream = this.#rtpStreams?.get(ssrc);
+    const stream = this.#rtpStream(ssrc);
     const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
     this.#attemptedIndex = index;
     if (index > MAX_SRTP_INDEX) return 'key-exhausted';
@@ -373,6 +419,14 @@ export class SrtpContext {
     return protectedPacket;
   }
 
+  #rtpStream(ssrc: number): RtpStreamState | undefined {
+    const last = this.#lastStream;
+    if (last !== undefined && last.ssrc === ssrc) return last;
+    const stream = this.#rtpStreams?.get(ssrc);
+    if (stream !== undefined) this.#lastStream = stream;
+    return stream;
+  }
+
   #replayVerdict(window: ReplayWindow | undefined, index: number): 'replay' | 'too-old' | null {
     if (window === undefined) return null;
     const verdict = window.check(index);
@@ -382,7 +436,7 @@ export class SrtpContext {
   #commitRtp(stream: RtpStreamState | undefined, ssrc: number, index: number): void {
     let state = stream;
     if (state === undefined) {
-      state = { window: new ReplayWindow(this.replayWindowSize) };
+      state = { ssrc, window: new ReplayWindow(this.replayWindowSize) };
       (this.#rtpStreams ??= new Map()).set(ssrc, state);
     }
     state.window.commit(index);

@@ -12,6 +12,15 @@ export interface SrtpCryptoBackend {
   createAesGcm(key: Uint8Array, tagLength: number): AesGcmEngine;
   createAesCtr(key: Uint8Array): AesCtrEngine;
   createHmacSha1(key: Uint8Array): HmacSha1Engine;
+  /**
+   * Optional (a backend whose engines are native): one RTP packet sealed for `count` receivers
+   * in one call, as `engines[i].sealPacketInto` would seal it after its sequence number (octets
+   * 2–3) is set to `seqs[i]`. Copy i (packet.length + 16 bytes) goes to `out` at `outOffset` +
+   * i × (packet.length + 16), sealed under `engines[i]` (this backend's) with the IV at
+   * `ivs[12i, 12i + 12)`; the first `aadLength` bytes are the header (the AAD). Returns
+   * `count`. A relay's fan-out: the per-call cost is paid once per packet, not per receiver.
+   */
+  sealRtpFanout?(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 export interface AesGcmEngine {

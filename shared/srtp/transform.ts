@@ -1,3 +1,5 @@
+import type { AesGcmEngine } from './crypto-backend.js';
+
 /**
  * A profile's packet transform: the cryptographic part of SRTP for one set of session keys,
  * with no state. The context (context.ts) decides the index and owns replay and ROC state;
@@ -21,6 +23,12 @@ export interface SrtpTransform {
    * `out` must not overlap `packet`.
    */
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean;
+  /**
+   * Optional (AEAD profiles): for a caller that seals in a batch (the backend's sealRtpFanout),
+   * writes the 12-byte IV of RTP packet `index` of `ssrc` into `ivs` at `ivOffset` and returns
+   * the engine that seals it.
+   */
+  prepareRtpSeal?(ssrc: number, index: number, ivs: Uint8Array, ivOffset: number): AesGcmEngine;
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array;
   /** Returns the RTCP packet, or null when authentication fails. */
   unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null;

@@ -11,6 +11,8 @@
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
  *   createAesGcm(key, tagLength) → an engine {seal, open, sealInto, sealPacketInto,
  *                                  openPacketInto, wipe}
+ *   sealFanout(engines, ivs, seqs, count, packet, aadLength, out, outOffset) → one packet
+ *                                  sealed for `count` receivers in one call (below)
  *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
  *   watchReadable                  socket readiness on the event loop: see parley_readable.c
  *   createSealOpener, createAesCtr, createSecretBuffer   keys kept off the JS heap: parley_keys.c
@@ -52,8 +54,9 @@
  * 4: recvBatch and watchReadable (parley_udp.c, parley_readable.c); engines gain
  *    sealPacketInto and openPacketInto.
  * 5: createSealOpener, createAesCtr and createSecretBuffer (parley_keys.c); clearSocketError
- *    (parley_udp.c) and the readable watch's restart() (parley_readable.c). */
-#define ABI_VERSION 5
+ *    (parley_udp.c) and the readable watch's restart() (parley_readable.c).
+ * 6: sealFanout. */
+#define ABI_VERSION 6
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
@@ -483,6 +486,107 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
   return object;
 }
 
+/*
+ * sealFanout(engines, ivs, seqs, count, packet, aadLength, out, outOffset): number
+ *
+ * One RTP packet sealed for `count` receivers in one native call: the relay's fan-out. For each
+ * i < count, writes at out[outOffset + i * (packet.length + 16)] the packet's header
+ * (packet[0, aadLength)) with its sequence number (octets 2-3, RFC 3550 §5.1) replaced by
+ * seqs[i], then the payload sealed under engines[i] with the 12-byte IV ivs[12i, 12i + 12) and
+ * that rewritten header as the AAD (RFC 7714 §8.2), then the tag. Byte for byte what
+ * sealPacketInto gives for a packet carrying seqs[i]; returns count.
+ *
+ *   engines  Array of engines from createAesGcm (at least count)
+ *   ivs      Uint8Array of at least 12 * count bytes
+ *   seqs     Uint16Array of at least count sequence numbers
+ *   packet   Uint8Array: header ‖ payload, the plaintext every receiver gets
+ *   out      Uint8Array with room for count sealed copies from outOffset, not overlapping
+ *            packet, ivs or seqs
+ *
+ * Why: sealing each receiver's copy with its own sealPacketInto call costs a JS-to-native
+ * crossing, five typed-array and number conversions and an unwrap per receiver, about as much
+ * as the AES-GCM itself; here those are paid once per packet, and each receiver costs an array
+ * read, an unwrap and the seal. The caller (SrtpContext.prepareRtpSeal) has already checked
+ * each receiver's index for uniqueness and counted it; nothing is written for anyone if an
+ * argument is wrong, and an OpenSSL failure (never seen: the contexts are keyed) throws.
+ */
+static napi_value seal_fanout(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 8) return throw_type(env, "native-gcm: sealFanout takes 8 arguments");
+  bool is_array = false;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) return throw_type(env, "native-gcm: engines must be an Array");
+  Bytes ivs, packet, out;
+  if (!get_bytes(env, argv[1], &ivs)) return throw_type(env, "native-gcm: ivs must be a Uint8Array");
+  napi_typedarray_type seqs_type;
+  size_t seqs_length = 0;
+  void *seqs_data = NULL;
+  if (napi_get_typedarray_info(env, argv[2], &seqs_type, &seqs_length, &seqs_data, NULL, NULL) != napi_ok || seqs_type != napi_uint16_array) {
+    return throw_type(env, "native-gcm: seqs must be a Uint16Array");
+  }
+  if (!get_bytes(env, argv[4], &packet)) return throw_type(env, "native-gcm: packet must be a Uint8Array");
+  if (!get_bytes(env, argv[6], &out)) return throw_type(env, "native-gcm: out must be a Uint8Array");
+  double count_value = 0, aad_value = 0, offset_value = 0;
+  if (napi_get_value_double(env, argv[3], &count_value) != napi_ok) return throw_type(env, "native-gcm: count must be a number");
+  if (napi_get_value_double(env, argv[5], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number");
+  if (napi_get_value_double(env, argv[7], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number");
+  uint32_t engine_count = 0;
+  if (napi_get_array_length(env, argv[0], &engine_count) != napi_ok) return NULL;
+  /* The negated comparisons also catch NaN. */
+  if (!(count_value >= 0) || !(count_value <= (double)engine_count) || count_value != (double)(size_t)count_value) {
+    return throw_range(env, "native-gcm: count must be an integer no larger than engines.length");
+  }
+  size_t count = (size_t)count_value;
+  if (ivs.length / IV_LENGTH < count) return throw_range(env, "native-gcm: ivs holds fewer than count IVs");
+  if (seqs_length < count) return throw_range(env, "native-gcm: seqs holds fewer than count sequence numbers");
+  if (!fits_int(packet.length)) return throw_range(env, "native-gcm: packet too long");
+  /* An RTP header is at least 12 octets, so the sequence number is inside it. */
+  if (!(aad_value >= 4) || !(aad_value <= (double)packet.length) || aad_value != (double)(size_t)aad_value) {
+    return throw_range(env, "native-gcm: aadLength must be an integer from 4 to packet.length");
+  }
+  if (!(offset_value >= 0) || !(offset_value <= (double)out.length) || offset_value != (double)(size_t)offset_value) {
+    return throw_range(env, "native-gcm: outOffset must be an integer within out");
+  }
+  size_t aad_length = (size_t)aad_value;
+  size_t offset = (size_t)offset_value;
+  size_t sealed_length = packet.length + TAG_LENGTH;
+  if (count > 0 && (out.length - offset) / sealed_length < count) return throw_range(env, "native-gcm: out is too short for count sealed copies");
+  size_t run_length = count * sealed_length;
+  uint8_t *run = out.data + offset;
+  if (overlaps(run, run_length, packet.data, packet.length) || overlaps(run, run_length, ivs.data, count * IV_LENGTH) ||
+      overlaps(run, run_length, seqs_data, count * sizeof(uint16_t))) {
+    return throw_range(env, "native-gcm: out overlaps packet, ivs or seqs");
+  }
+  /* Every engine first, so that a wrong one is found before anything is written. */
+  GcmEngine *stack_engines[64];
+  GcmEngine **engines = count <= 64 ? stack_engines : malloc(count * sizeof *engines);
+  if (engines == NULL) return throw_openssl(env, "native-gcm: out of memory");
+  napi_value result = NULL;
+  for (size_t i = 0; i < count; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[0], (uint32_t)i, &element) != napi_ok) goto done;
+    if ((engines[i] = live_engine(env, element)) == NULL) goto done;
+  }
+  const uint16_t *seqs = seqs_data;
+  const size_t pt_length = packet.length - aad_length;
+  for (size_t i = 0; i < count; i++) {
+    uint8_t *dst = run + i * sealed_length;
+    memcpy(dst, packet.data, aad_length);
+    dst[2] = (uint8_t)(seqs[i] >> 8);
+    dst[3] = (uint8_t)(seqs[i] & 0xff);
+    const Bytes aad = {dst, aad_length};
+    if (!gcm_seal(engines[i]->ctx, ivs.data + i * IV_LENGTH, &aad, packet.data + aad_length, pt_length, dst + aad_length)) {
+      throw_openssl(env, "native-gcm: seal failed");
+      goto done;
+    }
+  }
+  if (napi_create_uint32(env, (uint32_t)count, &result) != napi_ok) result = NULL;
+done:
+  if (engines != stack_engines) free(engines);
+  return result;
+}
+
 static void free_module_state(napi_env env, void *data, void *hint) {
   (void)hint;
   ModuleState *state = data;
@@ -493,16 +597,18 @@ static void free_module_state(napi_env env, void *data, void *hint) {
 /* ---- module --------------------------------------------------------------------------------- */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value abi, openssl, create;
+  napi_value abi, openssl, create, fanout;
   if (napi_create_uint32(env, ABI_VERSION, &abi) != napi_ok ||
       napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &openssl) != napi_ok ||
-      napi_create_function(env, "createAesGcm", NAPI_AUTO_LENGTH, create_aes_gcm, NULL, &create) != napi_ok) {
+      napi_create_function(env, "createAesGcm", NAPI_AUTO_LENGTH, create_aes_gcm, NULL, &create) != napi_ok ||
+      napi_create_function(env, "sealFanout", NAPI_AUTO_LENGTH, seal_fanout, NULL, &fanout) != napi_ok) {
     return NULL;
   }
   napi_property_descriptor props[] = {
       {"abiVersion", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL},
       {"opensslVersion", NULL, NULL, NULL, NULL, openssl, napi_enumerable, NULL},
       {"createAesGcm", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
+      {"sealFanout", NULL, NULL, NULL, NULL, fanout, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
 

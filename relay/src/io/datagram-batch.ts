@@ -127,6 +127,33 @@ export class DatagramBatch {
     return this.#bytes;
   }
 
+  /**
+   * Room for `count` datagrams of `length` bytes each, back to back (datagram i at the returned
+   * offset + i × length), flushing first when they would not all fit: the offset, or -1 when
+   * they could never fit or the batch is closed. Queue them with `commitAt`, in order.
+   */
+  reserveRun(count: number, length: number): number {
+    if (this.#closed || count > this.#capacity || count * length > this.#data.length) return -1;
+    if (this.#count + count > this.#capacity || this.#bytes + count * length > this.#data.length) this.flush();
+    return this.#bytes;
+  }
+
+  /**
+   * Queues the `length` bytes written at `offset` (within the last `reserveRun`, at or after
+   * the end of what is queued) for `ipv4` and `port`. Bytes skipped between datagrams are
+   * simply not sent.
+   */
+  commitAt(offset: number, length: number, ipv4: number, port: number): void {
+    const m = this.#count * META_WORDS;
+    const meta = this.#meta;
+    meta[m] = offset;
+    meta[m + 1] = length;
+    meta[m + 2] = ipv4;
+    meta[m + 3] = port;
+    this.#count++;
+    this.#bytes = offset + length;
+  }
+
   /** Queues the `length` bytes written at the last `reserve()`'s offset, for `ipv4` and `port`. */
   commit(length: number, ipv4: number, port: number): void {
     const offset = this.#bytes;

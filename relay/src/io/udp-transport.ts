@@ -237,6 +237,30 @@ export class UdpTransport implements DatagramSink {
     this.#flushUnlessDispatching(batch);
   }
 
+  /**
+   * Room for `count` datagrams of `length` bytes back to back in `slab` (the router's fan-out,
+   * sealed in one native call): the first one's offset, or -1 (then one at a time).
+   */
+  reserveRun(count: number, length: number): number {
+    const batch = this.#batch;
+    if (this.#closed || batch === null) return -1;
+    return batch.reserveRun(count, length);
+  }
+
+  /** Queues the first `count` datagrams of the last `reserveRun` (at `offset`, `length` bytes each), datagram i to `to[i]`. */
+  commitRun(offset: number, length: number, to: readonly RemoteAddress[], count: number): void {
+    const batch = this.#batch;
+    if (batch === null) return;
+    for (let i = 0, at = offset; i < count; i++, at += length) {
+      const address = to[i]!;
+      const ipv4 = this.#ipv4For(address);
+      if (ipv4 !== null) batch.commitAt(at, length, ipv4, address.port);
+      // Not a dotted quad (never on a udp4 socket's peers): sent on its own, from a copy.
+      else this.#socket.send(batch.data.slice(at, at + length), address.port, address.address, this.#onSent);
+    }
+    this.#flushUnlessDispatching(batch);
+  }
+
   #reservedIpv4 = 0;
   #reservedPort = 0;
 

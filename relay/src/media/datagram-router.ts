@@ -23,7 +23,8 @@
  * consumed (reports describe the client↔relay leg only).
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
-import { readUint32 } from '../../../shared/srtp/rtp-header.js';
+import { checkRtpHeader, readUint32 } from '../../../shared/srtp/rtp-header.js';
+import type { AesGcmEngine, SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
 import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
 import { CONSENT_LIFETIME_MS } from './address-consent.js';
@@ -42,7 +43,20 @@ export interface DatagramSink {
   reserve?(length: number, to: RemoteAddress): number;
   readonly slab?: Uint8Array;
   commitReserved?(length: number): void;
+  /**
+   * Optional fan-out path (the sendmmsg batch): room for `count` datagrams of `length` bytes
+   * back to back in `slab` (datagram i at the returned offset + i × length), or -1 (then one at
+   * a time). `commitRun` queues the first `count` of them, datagram i to `to[i]`; nothing else
+   * may be sent in between.
+   */
+  reserveRun?(count: number, length: number): number;
+  commitRun?(offset: number, length: number, to: readonly RemoteAddress[], count: number): void;
 }
+
+/** The most listeners one native fan-out call seals for (the sendmmsg batch holds 64 datagrams). */
+const MAX_FANOUT_RUN = 64;
+/** AES-GCM's tag (RFC 7714 §8): the only profiles the native fan-out seals. */
+const GCM_TAG_LENGTH = 16;
 
 export interface RouterOptions {
   /** Datagrams larger than this are dropped unread. */
@@ -93,6 +107,18 @@ export class DatagramRouter {
   readonly #plain: Uint8Array;
   /** The relay-wide cap on packets from unlatched sources that reach decryption. */
   readonly #unlatchedCap: TokenBucket;
+  /**
+   * The fan-out call's arguments, reused for every packet: each listener's engine, IV, sequence
+   * number and address. The arrays keep the last packet's engines and addresses referenced
+   * until overwritten (a closed session's engines are wiped: they hold no key).
+   */
+  readonly #fanoutEngines: AesGcmEngine[] = [];
+  readonly #fanoutIvs = new Uint8Array(MAX_FANOUT_RUN * 12);
+  readonly #fanoutSeqs = new Uint16Array(MAX_FANOUT_RUN);
+  readonly #fanoutTo: RemoteAddress[] = [];
+  /** Listeners of this packet sealed one at a time after the fan-out call, and their numbers. */
+  readonly #deferred: RelaySession[] = [];
+  readonly #deferredOutputs: number[] = [];
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -161,6 +187,13 @@ export class DatagramRouter {
 
     const members = session.channel!.members;
     const sink = this.sink;
+    // The fan-out: listeners whose contexts can are sealed together in one native call into a
+    // run of the sink's batch (fanoutCount of them); the others one at a time, after it.
+    const fanoutAt = sink.reserveRun !== undefined && members.length - 1 <= MAX_FANOUT_RUN ? sink.reserveRun(members.length - 1, plain.length + GCM_TAG_LENGTH) : -1;
+    const ssrc = epoch.ssrc;
+    let fanoutBackend: SrtpCryptoBackend | null = null;
+    let fanoutCount = 0;
+    let deferred = 0;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
       if (listener === session) continue;
@@ -173,23 +206,64 @@ export class DatagramRouter {
         this.counters.dropped('reordered');
         continue;
       }
-      // The listener's sequence number, written into the one plaintext before each seal.
-      plain[2] = (output >>> 8) & 0xff;
-      plain[3] = output & 0xff;
-      const outbound = listener.outbound;
-      const sealedLength = plain.length + outbound.profile.srtpTagLength;
-      // Sealed straight into the batch when the sink has one: no allocation per listener.
-      const offset = sink.reserve?.(sealedLength, listener.address!) ?? -1;
-      const out = offset >= 0 ? sink.slab! : new Uint8Array(sealedLength);
-      const sealed = outbound.sealRtpInto(plain, out, offset >= 0 ? offset : 0);
-      if (typeof sealed === 'string') {
-        this.counters.dropped(sealed === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+      if (fanoutAt >= 0) {
+        const outbound = listener.outbound;
+        if (outbound.sealsFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
+          const engine = outbound.prepareRtpSeal(ssrc, output & 0xffff, this.#fanoutIvs, fanoutCount * 12);
+          if (typeof engine === 'string') {
+            this.counters.dropped(engine === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+            continue;
+          }
+          fanoutBackend = outbound.backend;
+          this.#fanoutEngines[fanoutCount] = engine;
+          this.#fanoutSeqs[fanoutCount] = output & 0xffff;
+          this.#fanoutTo[fanoutCount] = listener.address!;
+          fanoutCount++;
+        } else {
+          this.#deferred[deferred] = listener;
+          this.#deferredOutputs[deferred] = output;
+          deferred++;
+        }
         continue;
       }
-      if (offset >= 0) sink.commitReserved!(sealed);
-      else sink.send(out, listener.address!);
-      this.counters.sent(sealed);
+      this.#sealFor(listener, plain, output);
     }
+    if (fanoutCount > 0) {
+      const sealedLength = plain.length + GCM_TAG_LENGTH;
+      // Every index is committed already: each copy is sealed now, or (an exception) dropped.
+      fanoutBackend!.sealRtpFanout!(this.#fanoutEngines, this.#fanoutIvs, this.#fanoutSeqs, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
+      sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount);
+      for (let i = 0; i < fanoutCount; i++) this.counters.sent(sealedLength);
+    }
+    for (let i = 0; i < deferred; i++) this.#sealFor(this.#deferred[i]!, plain, this.#deferredOutputs[i]!);
+  }
+
+  /** The RTP header length of a packet that was opened (so its header is known to be sound). */
+  #headerLength(plain: Uint8Array): number {
+    const length = checkRtpHeader(plain);
+    if (typeof length === 'string') throw new TypeError('relay: an opened packet has no valid RTP header');
+    return length;
+  }
+
+  /** Seals one listener's copy of `plain`, numbered `output`, and sends it. */
+  #sealFor(listener: RelaySession, plain: Uint8Array, output: number): void {
+    const sink = this.sink;
+    // The listener's sequence number, written into the one plaintext before each seal.
+    plain[2] = (output >>> 8) & 0xff;
+    plain[3] = output & 0xff;
+    const outbound = listener.outbound;
+    const sealedLength = plain.length + outbound.profile.srtpTagLength;
+    // Sealed straight into the batch when the sink has one: no allocation per listener.
+    const offset = sink.reserve?.(sealedLength, listener.address!) ?? -1;
+    const out = offset >= 0 ? sink.slab! : new Uint8Array(sealedLength);
+    const sealed = outbound.sealRtpInto(plain, out, offset >= 0 ? offset : 0);
+    if (typeof sealed === 'string') {
+      this.counters.dropped(sealed === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+      return;
+    }
+    if (offset >= 0) sink.commitReserved!(sealed);
+    else sink.send(out, listener.address!);
+    this.counters.sent(sealed);
   }
 
   #routeRtcp(datagram: Uint8Array, from: RemoteAddress): void {

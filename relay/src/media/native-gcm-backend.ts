@@ -40,6 +40,7 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
 /** The SRTP backend with native AES-GCM engines. */
 export interface NativeGcmBackend extends SrtpCryptoBackend {
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  sealRtpFanout(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** The OpenSSL the addon runs on: the node binary's own. */
   readonly opensslVersion: string;
 }
@@ -49,6 +50,8 @@ interface NativeGcmAddon {
   readonly abiVersion: number;
   readonly opensslVersion: string;
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  /** relay/native/src/parley_gcm.c's sealFanout; see SrtpCryptoBackend.sealRtpFanout. */
+  sealFanout(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */
@@ -81,7 +84,12 @@ function requireAddon(): NativeGcmAddon {
 function isAddon(value: unknown): value is NativeGcmAddon {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<Record<keyof NativeGcmAddon, unknown>>;
-  return typeof candidate.abiVersion === 'number' && typeof candidate.opensslVersion === 'string' && typeof candidate.createAesGcm === 'function';
+  return (
+    typeof candidate.abiVersion === 'number' &&
+    typeof candidate.opensslVersion === 'string' &&
+    typeof candidate.createAesGcm === 'function' &&
+    typeof candidate.sealFanout === 'function'
+  );
 }
 
 function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
@@ -90,6 +98,8 @@ function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
     opensslVersion: addon.opensslVersion,
     // The addon's own function: no JS frame between the SRTP transform and the native call.
     createAesGcm: addon.createAesGcm,
+    // One native call seals a forwarded packet for every listener (datagram-router.ts).
+    sealRtpFanout: addon.sealFanout,
     createAesCtr: loadNativeKeys()?.createAesCtr ?? nodeCryptoBackend.createAesCtr,
     createHmacSha1: nodeCryptoBackend.createHmacSha1,
   });

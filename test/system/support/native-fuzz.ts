@@ -126,6 +126,37 @@ property(
   },
 );
 
+property(
+  'sealFanout',
+  fc.record({
+    keys: fc.array(sized(16, 32), { maxLength: 70 }),
+    ivs: orJunk(bytes(900)),
+    seqs: orJunk(fc.uint16Array({ maxLength: 80 }).map((a) => a as unknown)),
+    count: index,
+    packet: orJunk(bytes(600)),
+    aadLength: index,
+    outLength: index,
+    offset: index,
+    oddEngine: fc.constantFrom('none', 'junk', 'wiped'),
+    shareWith: fc.constantFrom('none', 'packet', 'ivs'),
+  }),
+  ({ keys, ivs, seqs, count, packet, aadLength, outLength, offset, oddEngine, shareWith }) => {
+    const engines: unknown[] = [];
+    for (const key of keys) {
+      const engine = answer(() => call(addon['createAesGcm'], key, 16));
+      if (engine.ok) engines.push(engine.value);
+    }
+    if (engines.length > 0 && oddEngine === 'junk') engines[engines.length >> 1] = {};
+    if (engines.length > 0 && oddEngine === 'wiped') (engines[0] as Record<string, Fn>)['wipe']!();
+    let out: unknown = new Uint8Array(reasonableLength(outLength, 40));
+    if (shareWith === 'packet' && packet instanceof Uint8Array) out = packet;
+    if (shareWith === 'ivs' && ivs instanceof Uint8Array) out = ivs;
+    const sealed = answer(() => call(addon['sealFanout'], engines, ivs, seqs, count, packet, aadLength, out, offset));
+    if (sealed.ok && sealed.value !== count) throw new Error('sealFanout answered another count than it was asked for');
+    for (const engine of engines) if (typeof engine === 'object' && engine !== null && 'wipe' in engine) (engine as Record<string, Fn>)['wipe']!();
+  },
+);
+
 // ---- the seal opener ----------------------------------------------------------------------------
 
 const LOW_ORDER = [new Uint8Array(32), Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), new Uint8Array(32).fill(0xff)];

@@ -11,6 +11,8 @@ import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js'
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import { SrtpError } from '../../../shared/srtp/errors.js';
 import { readUint32 } from '../../../shared/srtp/rtp-header.js';
+import { bytesToHex } from '../../../shared/bytes.js';
+import { loadNativeGcmBackend, nativeGcmBackendError } from '../../../relay/src/media/native-gcm-backend.js';
 import { clientFor, makeMember, randomKeyMaterial, TEST_LIMITS, type TestMember } from '../../support/relay-fixtures.js';
 
 interface Sent {
@@ -500,5 +502,82 @@ describe('session lifetime', () => {
     registry.revoke('c', clock);
     registry.startDraining();
     expect(() => registry.install(makeMember('e', 'one', {}, clock).spec, clock)).toThrow(expect.objectContaining({ reason: 'draining' }));
+  });
+});
+
+describe('the fan-out sealed in one native call', () => {
+  /** A sink like the relay's batch: reserve for one datagram, reserveRun/commitRun for a fan-out run. */
+  class RunSink extends ReservingSink {
+    runs = 0;
+    #runAt = 0;
+    reserveRun(count: number, length: number): number {
+      if (count * length > this.slab.length) return -1;
+      this.#runAt = 5 + (this.runs % 3); // anywhere in the slab
+      return count * length > this.slab.length - this.#runAt ? 0 : this.#runAt;
+    }
+    commitRun(offset: number, length: number, to: readonly RemoteAddress[], count: number): void {
+      this.runs++;
+      for (let i = 0; i < count; i++) this.send(this.slab.slice(offset + i * length, offset + (i + 1) * length), to[i]!);
+    }
+  }
+
+  function nativeGcm() {
+    const backend = loadNativeGcmBackend();
+    if (backend === null) throw new Error(`native addon not built: ${nativeGcmBackendError}`);
+    return backend;
+  }
+
+  /** One relay's router with `sink`, its members installed from `specs` and proved. */
+  function relayWith(specs: TestMember[], sinkOf: RecordingSink) {
+    const own = new SessionRegistry(TEST_LIMITS, nativeGcm());
+    const ownRouter = new DatagramRouter(own, sinkOf, createTallyCounters(), { maxDatagramBytes: 1500, timingSampleEvery: 1 }, () => clock);
+    specs.forEach((m, i) => {
+      own.install(m.spec, clock);
+      const from = addr(50000 + i);
+      ownRouter.handle(m.client.protectKeepalive(token(0)), from);
+      for (const reply of sinkOf.take()) {
+        const opened = m.client.open(reply.datagram);
+        if (opened.kind === 'pong' && opened.echoNow) ownRouter.handle(m.client.protectKeepalive(token(0)), from);
+      }
+      sinkOf.take();
+    });
+    return { registry: own, router: ownRouter };
+  }
+
+  it('gives every listener byte for byte what one seal per listener gives, through deafening, rewriting and a mixed channel', () => {
+    // Member 3 uses AES-CM + HMAC-SHA1 (no fan-out for it: sealed on its own, after the run).
+    const members = channel(6, [{}, {}, {}, { profile: 'aescm128sha80' }, {}, {}]);
+    // Each relay gets its own client objects with the same keys: the clients keep state.
+    const twin = members.map((m) => ({ spec: m.spec, client: clientFor(m.spec) }));
+    const perListener = new ReservingSink();
+    const run = new RunSink();
+    const a = relayWith(members, perListener);
+    const b = relayWith(twin, run);
+    const speaker = members[0]!;
+    const frames = Array.from({ length: 30 }, (_, i) => Uint8Array.from({ length: 160 }, (_, j) => (i * 17 + j) & 0xff));
+    const voice = frames.map((f) => speaker.client.protectVoice(f));
+    voice.forEach((packet, i) => {
+      // Member 2 is deafened for packets 10–19: its numbering closes over them.
+      if (i === 10 || i === 20) {
+        for (const relay of [a, b]) relay.registry.update(members[2]!.spec.sessionId, { deafened: i === 10 });
+      }
+      a.router.handle(packet, addr(50000));
+      b.router.handle(packet, addr(50000));
+    });
+    const expected = perListener.take();
+    const got = run.take();
+    const key = (s: Sent): string => `${s.to.port}`;
+    expect(got.map(key).sort()).toEqual(expected.map(key).sort());
+    for (let port = 50001; port <= 50005; port++) {
+      const mine = got.filter((s) => s.to.port === port).map((s) => bytesToHex(s.datagram));
+      expect(mine).toEqual(expected.filter((s) => s.to.port === port).map((s) => bytesToHex(s.datagram)));
+    }
+    expect(got.filter((s) => s.to.port === 50002)).toHaveLength(20);
+    expect(run.runs).toBe(30);
+    // The AES-CM listener alone went through reserve: one per packet.
+    expect(run.reservations).toBe(30);
+    // And the listeners open what they got, in order.
+    const opened = got.filter((s) => s.to.port === 50004).map((s) => twin[4]!.client.open(s.datagram));
+    expect(opened.map((o) => (o.kind === 'voice' ? o.payload : null))).toEqual(frames);
   });
 });

@@ -453,3 +453,141 @@ describe('as an SRTP backend', () => {
     expect(bytesToHex(nodeReceiver.unprotectRtcp(sealedRtcp))).toBe(bytesToHex(rtcp));
   });
 });
+
+describe('sealFanout: one packet sealed for many receivers in one call', () => {
+  /** A voice packet (header ‖ payload) and `n` receivers: an engine (own key) and IV each. */
+  function fanout(n: number, keyLength: 16 | 32 = 16) {
+    const backend = nativeBackend();
+    // A CSRC and an extension: the AAD is longer than the fixed 12 bytes.
+    const header = serializeRtpPacket(
+      { padding: false, marker: true, payloadType: 111, sequenceNumber: 0x1234, timestamp: 0xdeadbeef, ssrc: 0x0a0b0c0d, csrcs: [7], extension: { profile: 0xbede, data: bytes(4) } },
+      new Uint8Array(0),
+    );
+    const packet = new Uint8Array(header.length + VOICE.payload);
+    packet.set(header, 0);
+    packet.set(bytes(VOICE.payload), header.length);
+    const keys = Array.from({ length: n }, () => bytes(keyLength));
+    const engines = keys.map((key) => backend.createAesGcm(key, 16));
+    const ivs = bytes(12 * n);
+    const seqs = Uint16Array.from({ length: n }, (_, i) => (0xfff0 + 7 * i) & 0xffff);
+    return { backend, packet, headerLength: header.length, keys, engines, ivs, seqs };
+  }
+
+  it('gives each receiver byte for byte what sealPacketInto gives for the packet with its sequence number, and opens', () => {
+    for (const keyLength of KEY_SIZES) {
+      for (const n of [1, 4, 20, 64, 65]) {
+        const { backend, packet, headerLength, keys, engines, ivs, seqs } = fanout(n, keyLength);
+        const sealedLength = packet.length + 16;
+        const out = new Uint8Array(9 + n * sealedLength + 3);
+        expect(backend.sealRtpFanout(engines, ivs, seqs, n, packet, headerLength, out, 9)).toBe(n);
+        for (let i = 0; i < n; i++) {
+          const mine = Uint8Array.from(packet);
+          mine[2] = seqs[i]! >> 8;
+          mine[3] = seqs[i]! & 0xff;
+          const expected = new Uint8Array(sealedLength);
+          const reference = nodeCryptoBackend.createAesGcm(keys[i]!, 16);
+          const iv = ivs.subarray(12 * i, 12 * i + 12);
+          expected.set(mine.subarray(0, headerLength), 0);
+          expected.set(reference.seal(iv, mine.subarray(0, headerLength), mine.subarray(headerLength)), headerLength);
+          const copy = out.subarray(9 + i * sealedLength, 9 + (i + 1) * sealedLength);
+          expect(bytesToHex(copy)).toBe(bytesToHex(expected));
+          const opened = new Uint8Array(packet.length);
+          expect(engines[i]!.openPacketInto(iv, copy, headerLength, opened, 0)).toBe(packet.length);
+          expect(bytesToHex(opened)).toBe(bytesToHex(mine));
+        }
+        // The packet itself is left as it was.
+        expect(packet[2]).toBe(0x12);
+        expect(packet[3]).toBe(0x34);
+      }
+    }
+  });
+
+  it('seals fewer than it is handed engines for, and nothing for a count of 0', () => {
+    const { backend, packet, headerLength, engines, ivs, seqs } = fanout(5);
+    const out = new Uint8Array(5 * (packet.length + 16));
+    expect(backend.sealRtpFanout(engines, ivs, seqs, 2, packet, headerLength, out, 0)).toBe(2);
+    expect(out.subarray(2 * (packet.length + 16)).every((b) => b === 0)).toBe(true);
+    expect(backend.sealRtpFanout(engines, ivs, seqs, 0, packet, headerLength, new Uint8Array(0), 0)).toBe(0);
+  });
+
+  it('refuses bad arguments before writing anything', () => {
+    const { backend, packet, headerLength, engines, ivs, seqs } = fanout(4);
+    const sealedLength = packet.length + 16;
+    const out = new Uint8Array(4 * sealedLength);
+    const call = (overrides: Partial<{ engines: unknown; ivs: unknown; seqs: unknown; count: unknown; packet: unknown; aad: unknown; out: unknown; offset: unknown }>) => () =>
+      backend.sealRtpFanout(
+        (overrides.engines ?? engines) as never,
+        (overrides.ivs ?? ivs) as Uint8Array,
+        (overrides.seqs ?? seqs) as Uint16Array,
+        (overrides.count ?? 4) as number,
+        (overrides.packet ?? packet) as Uint8Array,
+        (overrides.aad ?? headerLength) as number,
+        (overrides.out ?? out) as Uint8Array,
+        (overrides.offset ?? 0) as number,
+      );
+    expect(call({ count: 5 })).toThrow(RangeError); // more than engines
+    expect(call({ count: -1 })).toThrow(RangeError);
+    expect(call({ count: 1.5 })).toThrow(RangeError);
+    expect(call({ count: Number.NaN })).toThrow(RangeError);
+    expect(call({ ivs: bytes(12 * 3) })).toThrow(RangeError);
+    expect(call({ seqs: new Uint16Array(3) })).toThrow(RangeError);
+    expect(call({ seqs: new Uint32Array(4) })).toThrow(TypeError);
+    expect(call({ aad: 3 })).toThrow(RangeError); // the sequence number must be in the header
+    expect(call({ aad: packet.length + 1 })).toThrow(RangeError);
+    expect(call({ offset: 1 })).toThrow(RangeError); // 4 copies do not fit after 1
+    expect(call({ out: new Uint8Array(4 * sealedLength - 1) })).toThrow(RangeError);
+    expect(call({ engines: 'nope' })).toThrow(TypeError);
+    expect(call({ engines: [engines[0], engines[1], {}, engines[3]] })).toThrow(TypeError);
+    expect(call({ packet: [] })).toThrow(TypeError);
+    // The output may not overlap the packet.
+    const shared = new Uint8Array(packet.length + 4 * sealedLength);
+    shared.set(packet, 0);
+    expect(call({ packet: shared.subarray(0, packet.length), out: shared, offset: packet.length - 1 })).toThrow(RangeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+    // A wiped engine is refused, and nothing is written for the others either.
+    engines[2]!.wipe();
+    expect(call({})).toThrow(TypeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe('SrtpContext.prepareRtpSeal: the fan-out bookkeeping', () => {
+  const masterKey = bytes(16);
+  const masterSalt = bytes(12);
+  const packetWithSeq = (seq: number): Uint8Array =>
+    serializeRtpPacket({ padding: false, marker: false, payloadType: 111, sequenceNumber: seq, timestamp: 960, ssrc: 0x01020304, csrcs: [], extension: null }, bytes(160));
+
+  it('takes each index once, and what it prepares seals to what a receiver opens', () => {
+    const backend = nativeBackend();
+    const sender = new SrtpContext({ profile: 'aes128gcm', backend, masterKey, masterSalt });
+    const receiver = new SrtpContext({ profile: 'aes128gcm', backend: nodeCryptoBackend, masterKey, masterSalt });
+    expect(sender.sealsFanout).toBe(true);
+    const ivs = new Uint8Array(24);
+    const packet = packetWithSeq(0);
+    const out = new Uint8Array(packet.length + 16);
+    for (const seq of [65534, 65535, 0, 1]) {
+      const engine = sender.prepareRtpSeal(0x01020304, seq, ivs, 12);
+      if (typeof engine === 'string') throw new Error(engine);
+      backend.sealRtpFanout([engine], ivs.subarray(12), Uint16Array.of(seq), 1, packet, 12, out, 0);
+      const opened = receiver.unprotectRtp(out);
+      expect((opened[2]! << 8) | opened[3]!).toBe(seq);
+      expect(bytesToHex(opened.subarray(12))).toBe(bytesToHex(packet.subarray(12)));
+    }
+    // Across the wrap: ROC 1 now, as protectRtp would have it.
+    expect(sender.rtpStreamState(0x01020304)).toEqual({ highestIndex: 0x10001, rolloverCounter: 1 });
+    expect(receiver.rtpStreamState(0x01020304)).toEqual({ highestIndex: 0x10001, rolloverCounter: 1 });
+    // An index already taken is refused (for GCM: the nonce), and nothing moves.
+    expect(sender.prepareRtpSeal(0x01020304, 1, ivs, 0)).toBe('replay');
+    expect(sender.keyUsage.srtp).toBe(4);
+    sender.close();
+    expect(() => sender.prepareRtpSeal(0x01020304, 2, ivs, 0)).toThrow(TypeError);
+  });
+
+  it('is only offered where a batch seal exists: not on node:crypto, not for AES-CM', () => {
+    const onNode = new SrtpContext({ profile: 'aes128gcm', backend: nodeCryptoBackend, masterKey, masterSalt });
+    expect(onNode.sealsFanout).toBe(false);
+    expect(() => onNode.prepareRtpSeal(1, 1, new Uint8Array(12), 0)).toThrow(TypeError);
+    const cm = new SrtpContext({ profile: 'aescm128sha80', backend: nativeBackend(), masterKey, masterSalt: bytes(14) });
+    expect(cm.sealsFanout).toBe(false);
+  });
+});
