@@ -16,6 +16,9 @@
  *    a replay → 401, a heartbeat for an unknown relay → 404 (the relay registers again),
  *    a database failure → 503.
  *
+ * Then the sessions the relay lists in `rekeyRequested` are passed to their rooms, which rotate
+ * them (room/relay-reports.ts); that never changes the answer.
+ *
  * Refusals in 2 and 4 are a generic 401 with `WWW-Authenticate: Parley-HMAC-SHA256
  * realm="parley-control"`; the reason and the key id go to the log, never the header.
  */
@@ -29,6 +32,7 @@ import { assertUsableRelayPublicKey } from '../../../shared/relay-api/sealed-key
 import type { RelayControlKey } from '../config.js';
 import { recordRelayAnnouncement, RelayDirectoryError, type RelayAnnouncementKind } from '../relays/relay-directory.js';
 import { relayStatus } from '../relays/relay-status.js';
+import { forwardRekeyRequests } from '../room/relay-reports.js';
 import type { ControlEnv } from './context.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
@@ -213,6 +217,8 @@ async function handleAnnouncement(c: Context<ControlEnv>, kind: RelayAnnouncemen
   if (kind === 'register') {
     c.var.log.write('info', 'relay_registered', { relayId: registration.relayId, region: registration.region, keyId: checked.keyId, workers: registration.udpEndpoints.length });
   }
+  // Sessions at the soft key-usage limit: their rooms rotate them (§5.8). Never fails the answer.
+  await forwardRekeyRequests(c.env, c.var.db, c.var.log, registration);
   c.header('Cache-Control', 'no-store');
   const status = relayStatus({ draining: registration.draining, lastSeenAt: now }, now, config.relays.deadAfterMs) as 'alive' | 'draining';
   return c.json({ relayId: registration.relayId, status, lastSeenAt: now }, 200);
