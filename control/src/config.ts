@@ -101,6 +101,13 @@ export interface VoiceConfig {
   readonly resumeWindowMs: number;
   /** Keys are rotated after this age; the relay holds them this long plus a grace (§5.8). */
   readonly keyMaxAgeMs: number;
+  /**
+   * The room asks for new keys (`rekey_required`, reason `key_age`) once they are this old:
+   * VOICE_KEY_ROTATION_PERCENT (default 80) of keyMaxAgeMs (§5.8).
+   */
+  readonly keyRotateAfterMs: number;
+  /** After the room's `rekey_required`, the client must start the rotation within this, or the session ends (§5.8). */
+  readonly rekeyTimeoutMs: number;
 }
 
 export interface ConfigProblem {
@@ -372,6 +379,17 @@ function throttleVars(env: Env, problems: Problems, prefix: string, defaults: { 
   };
 }
 
+/** How long voice keys live and when the room asks for new ones (docs/protocol.md §5.8, §5.14). */
+function voiceKeyTimes(env: Env, problems: Problems): Pick<VoiceConfig, 'keyMaxAgeMs' | 'keyRotateAfterMs' | 'rekeyTimeoutMs'> {
+  const keyMaxAgeMs = integerVar(env, problems, 'VOICE_KEY_MAX_AGE_SECONDS', 3600, 60, 86_400) * SECOND;
+  const rotationPercent = integerVar(env, problems, 'VOICE_KEY_ROTATION_PERCENT', 80, 50, 95);
+  return {
+    keyMaxAgeMs,
+    keyRotateAfterMs: Math.floor((keyMaxAgeMs * rotationPercent) / 100),
+    rekeyTimeoutMs: integerVar(env, problems, 'VOICE_REKEY_TIMEOUT_SECONDS', 30, 5, 300) * SECOND,
+  };
+}
+
 /** Reads and checks the whole configuration. Throws ControlConfigError listing every problem. */
 export function loadControlConfig(env: Env): ControlConfig {
   const problems = new Problems();
@@ -426,7 +444,7 @@ export function loadControlConfig(env: Env): ControlConfig {
       allowedOrigins: allowedOriginsVar(env, problems, production),
       allowLoopbackOrigins: !production,
       resumeWindowMs: integerVar(env, problems, 'VOICE_RESUME_WINDOW_SECONDS', 30, 1, 300) * SECOND,
-      keyMaxAgeMs: integerVar(env, problems, 'VOICE_KEY_MAX_AGE_SECONDS', 3600, 60, 86_400) * SECOND,
+      ...voiceKeyTimes(env, problems),
     },
     insecureDefaults: insecure,
   };

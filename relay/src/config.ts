@@ -13,6 +13,7 @@
  * docs/deploying-relays.md.
  */
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
+import { MAX_RELAY_API_URL_LENGTH } from '../../shared/relay-api/messages.js';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { x25519PublicKey } from '../../shared/keys/x25519.js';
@@ -79,6 +80,12 @@ export interface RelayConfig {
   readonly metrics: RelayMetricsConfig;
   /** Base URL of the control plane, normalised by `URL`, always ending in `/`. */
   readonly controlPlaneUrl: string;
+  /**
+   * Where the control plane reaches this relay's internal API (RELAY_PUBLIC_API_URL), announced
+   * in every registration and heartbeat (docs/protocol.md §8.6); normalised by `URL`, always
+   * ending in `/`.
+   */
+  readonly publicApiUrl: string;
   /**
    * Register with the control plane and heartbeat (RELAY_REGISTER, default true); false runs a
    * relay with no control plane (tests, benchmarks, local tools).
@@ -148,6 +155,8 @@ const MIN_API_SECRET_BYTES = 32;
 const MAX_API_SECRET_BYTES = 1024;
 const X25519_PRIVATE_KEY_BYTES = 32;
 const MIN_METRICS_TOKEN_LENGTH = 16;
+/** What the control plane accepts as `apiUrl` (shared/relay-api/messages.ts). */
+const MAX_PUBLIC_API_URL_LENGTH = MAX_RELAY_API_URL_LENGTH;
 /**
  * Most relay workers: far above the cores of any fly.io machine, and it keeps a typo from
  * starting hundreds of threads and sockets.
@@ -354,6 +363,41 @@ function readControlPlaneUrl(env: Env, problems: Problems, production: boolean):
   return url.href;
 }
 
+/**
+ * RELAY_PUBLIC_API_URL: the base URL the control plane sends its signed requests to (§8.1), on
+ * fly.io the app's https:// address (fly's proxy forwards to the API port). Development
+ * defaults to the API listener on loopback.
+ */
+function readPublicApiUrl(env: Env, problems: Problems, production: boolean, apiPort: number): string {
+  const name = 'RELAY_PUBLIC_API_URL';
+  const fallback = `http://127.0.0.1:${apiPort}/`;
+  const raw = read(env, name);
+  if (raw === undefined) {
+    if (production) problems.add(name, 'is required in production (the https:// URL the control plane reaches this relay\'s internal API at)');
+    return fallback;
+  }
+  // Never quoted, like CONTROL_PLANE_URL: a mistyped URL can carry credentials.
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.add(name, 'is not an absolute URL');
+    return fallback;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.add(name, 'must be an http:// or https:// URL');
+  } else if (production && url.protocol !== 'https:') {
+    problems.add(name, 'must be https:// in production');
+  }
+  if (url.username !== '' || url.password !== '') problems.add(name, 'must not carry credentials; the control plane signs its requests');
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) problems.add(name, 'must not have a query or a fragment');
+  if (production && isLoopbackOrUnspecified(url.hostname.replace(/^\[|\]$/g, ''))) problems.add(name, 'must be reachable by the control plane in production, not a loopback address');
+  // A base without a trailing slash would lose its last path segment when paths are resolved.
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  if (url.href.length > MAX_PUBLIC_API_URL_LENGTH) problems.add(name, `must be at most ${MAX_PUBLIC_API_URL_LENGTH} characters`);
+  return url.href;
+}
+
 function parseEndpoint(text: string): RelayEndpoint | string {
   const bracketed = /^\[([^\]]+)\]:([0-9]+)$/.exec(text);
   let host: string;
@@ -498,6 +542,7 @@ export function loadRelayConfig(env: Record<string, string | undefined>, host: R
   }
 
   const controlPlaneUrl = readControlPlaneUrl(env, problems, production);
+  const publicApiUrl = readPublicApiUrl(env, problems, production, api.port);
   const register = readBoolean(env, problems, 'RELAY_REGISTER', true);
   if (production && !register) problems.add('RELAY_REGISTER', 'must not be false in production: a relay the control plane does not know gets no sessions');
   // Short intervals are for end-to-end tests; production heartbeats at most once a second.
@@ -549,6 +594,7 @@ export function loadRelayConfig(env: Record<string, string | undefined>, host: R
     api,
     metrics,
     controlPlaneUrl,
+    publicApiUrl,
     register,
     heartbeatIntervalMs,
     controlPlaneKey: { keyId: controlKeyId, secret: controlSecret },
@@ -573,6 +619,7 @@ export function describeRelayConfig(config: RelayConfig): Record<string, unknown
     api: { host: config.api.host, port: config.api.port, keyIds: [...config.api.keys.keys()] },
     metrics: { host: config.metrics.host, port: config.metrics.port, tokenRequired: config.metrics.token !== null },
     controlPlane: new URL(config.controlPlaneUrl).origin,
+    publicApiUrl: config.publicApiUrl,
     register: config.register,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     publicKey: Buffer.from(config.publicKey).toString('base64url'),

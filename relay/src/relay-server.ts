@@ -144,6 +144,7 @@ export class RelayServer {
         relayId: config.relayId,
         bootId: this.bootId,
         region: config.region,
+        apiUrl: config.publicApiUrl,
         udpEndpoints: workers.map((w) => w.udpEndpoint),
         publicKey: config.publicKey,
         key: config.controlPlaneKey,

@@ -82,7 +82,7 @@ export const ROOM_MESSAGE_SCHEMAS = {
   member_joined: z.object({ member: RosterEntrySchema }),
   member_left: z.object({ subject: z.string(), reason: str<'left' | 'disconnected' | 'kicked' | 'banned' | 'logged_out' | 'token_expired' | 'channel_deleted'>() }),
   member_updated: z.object({ ...replyTo, member: RosterEntrySchema }),
-  rekey_required: z.object({ reason: str<'max_age' | 'key_usage'>().optional() }),
+  rekey_required: z.object({ ...replyTo, reason: str<'requested' | 'key_age' | 'usage_limit'>().optional() }),
   voice_moved: z.object({ reason: str<'relay_failed' | 'relay_draining' | 'relay_lost_session'>().optional(), relayId: z.string().optional() }),
   moderated: z.object({ ...replyTo, action: z.string(), subject: z.string() }),
   error: z.object({ ...replyTo, code: z.string(), message: z.string(), field: z.string().optional() }),

@@ -112,6 +112,13 @@ export interface RelayRegistrationBody {
   readonly bootId: string;
   /** fly.io region code or similar. */
   readonly region: string;
+  /**
+   * Base URL of the relay's internal API (§8.1), where the control plane installs, rotates and
+   * revokes sessions (§8.5): http(s), no credentials, query or fragment, at most
+   * MAX_RELAY_API_URL_LENGTH characters; as sent (the control plane requires https:// in
+   * production).
+   */
+  readonly apiUrl: string;
   /** Worker 0's public endpoint: the same as `udpEndpoints[0]`. */
   readonly udpEndpoint: UdpEndpointBody;
   /** Every worker's public endpoint, worker i at index i. An install's answer says which one a session uses. */
@@ -142,6 +149,8 @@ const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:_-]{1,253}$/;
 /** Most UDP endpoints in a registration: relay/src/config.ts MAX_RELAY_WORKERS. */
 export const MAX_RELAY_UDP_ENDPOINTS = 64;
+/** Longest accepted `apiUrl`: a generous URL, far below the 16 KiB body limit. */
+export const MAX_RELAY_API_URL_LENGTH = 512;
 /** Most session ids in rekeyRequested and in lostSessions: keeps a body near 32 KiB at worst. */
 export const MAX_REPORTED_SESSIONS = 128;
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -245,7 +254,7 @@ export function parseInstallSessionResponse(value: unknown): ParseResult<Install
 
 export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistrationBody> {
   try {
-    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining', 'rekeyRequested', 'lostSessions']);
+    const o = object(value, 'body', ['relayId', 'bootId', 'region', 'apiUrl', 'udpEndpoint', 'udpEndpoints', 'publicKey', 'load', 'draining', 'rekeyRequested', 'lostSessions']);
     const first = udpEndpoint(o.udpEndpoint, 'udpEndpoint');
     const list = o.udpEndpoints;
     if (!Array.isArray(list) || list.length < 1 || list.length > MAX_RELAY_UDP_ENDPOINTS) {
@@ -267,6 +276,7 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
         relayId: id(o.relayId, 'relayId'),
         bootId: o.bootId,
         region: id(o.region, 'region'),
+        apiUrl: apiUrl(o.apiUrl, 'apiUrl'),
         udpEndpoint: first,
         udpEndpoints: endpoints,
         publicKey,
@@ -276,6 +286,15 @@ export function parseRelayRegistration(value: unknown): ParseResult<RelayRegistr
         lostSessions: sessionIds(o.lostSessions, 'lostSessions'),
       },
     };
+  } catch (error) {
+    return refusal(error);
+  }
+}
+
+/** The `apiUrl` rule of a registration alone (a relay checks its own before it announces it). */
+export function parseRelayApiUrl(value: unknown): ParseResult<string> {
+  try {
+    return { ok: true, value: apiUrl(value, 'apiUrl') };
   } catch (error) {
     return refusal(error);
   }
@@ -338,6 +357,26 @@ function udpEndpoint(value: unknown, what: string): UdpEndpointBody {
   const o = object(value, what, ['host', 'port']);
   if (typeof o.host !== 'string' || !HOST_PATTERN.test(o.host)) throw new Refusal(`${what}.host must be a host name or IP address`);
   return { host: o.host, port: port(o.port, `${what}.port`) };
+}
+
+/**
+ * An absolute http(s) URL without credentials (a base URL is no place for secrets, and fetch
+ * refuses them), query or fragment (paths are resolved below it, RFC 3986 §5.2).
+ */
+function apiUrl(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_RELAY_API_URL_LENGTH || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new Refusal(`${what} must be an absolute http(s) URL of at most ${MAX_RELAY_API_URL_LENGTH} visible ASCII characters`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Refusal(`${what} must be an absolute http(s) URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Refusal(`${what} must be an http:// or https:// URL`);
+  if (url.username !== '' || url.password !== '') throw new Refusal(`${what} must not carry credentials`);
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) throw new Refusal(`${what} must not have a query or a fragment`);
+  return value;
 }
 
 function time(value: unknown, what: string): number {

@@ -79,6 +79,7 @@ describe('README: Deploying the control plane', () => {
         PARLEY_ENV: 'production',
         RELAY_ID: 'parley-relay-ams',
         RELAY_PUBLIC_UDP_ENDPOINT: '203.0.113.7:40000',
+        RELAY_PUBLIC_API_URL: 'https://parley-relay-ams.fly.dev/',
         CONTROL_PLANE_URL: 'https://parley-control.example.workers.dev/',
         RELAY_PRIVATE_KEY: pair.privateKey.export({ format: 'jwk' }).d,
         ...relaySecrets,

@@ -5,7 +5,8 @@
  *
  * The relay reaches the control plane through a recording proxy, so the test holds the relay's
  * real signed register and heartbeat requests. It checks that the relay registers and
- * heartbeats (listed alive with its endpoints, public key and boot id), that once killed with
+ * heartbeats (listed alive with its endpoints, public key, boot id and the internal API URL it
+ * announced, which answers as that relay), that once killed with
  * SIGKILL it is listed dead after RELAY_DEAD_AFTER_SECONDS without a heartbeat, and that those
  * requests replayed, altered, or signed with another key are refused and change nothing.
  */
@@ -31,6 +32,7 @@ interface DirectoryEntry {
   readonly relayId: string;
   readonly status: string;
   readonly region: string;
+  readonly apiUrl: string | null;
   readonly draining: boolean;
   readonly load: { readonly sessions: number; readonly channels: number };
   readonly udpEndpoints: readonly { readonly host: string; readonly port: number }[];
@@ -109,6 +111,19 @@ describe('the relay directory, end to end (local stack)', () => {
       .poll(async () => (await directoryEntry())?.lastSeenAt ?? 0, { timeout: 30_000, interval: 250 })
       .toBeGreaterThan(first + DEAD_AFTER_SECONDS * 1000);
     expect((await directoryEntry())?.status).toBe('alive');
+  });
+
+  it('lists the internal API URL the relay announced (its own listener, no local-stack help), and that URL reaches the relay', async () => {
+    const relay = stack.relay!;
+    const apiUrl = `http://127.0.0.1:${relay.announcement.apiPort}/`;
+    const registered = JSON.parse(proxy.find(REGISTER)[0]!.body.toString('utf8')) as { apiUrl?: string };
+    expect(registered.apiUrl).toBe(apiUrl);
+    const heartbeat = JSON.parse(proxy.find(HEARTBEAT).at(-1)!.body.toString('utf8')) as { apiUrl?: string };
+    expect(heartbeat.apiUrl).toBe(apiUrl);
+    expect((await directoryEntry())?.apiUrl).toBe(apiUrl);
+    // The URL is the relay's API: its health answer names this relay and run.
+    const health = (await (await fetch(new URL('healthz', apiUrl))).json()) as { relayId?: string; bootId?: string };
+    expect(health).toMatchObject({ relayId: RELAY_ID, bootId: relay.announcement.bootId });
   });
 
   it('lists the boot id the relay announced and signed into its registration', async () => {

@@ -17,6 +17,7 @@ const EXAMPLE = {
   relayId: 'relay-fra-1',
   bootId: 'AAECAwQFBgcICQoLDA0ODw',
   region: 'fra',
+  apiUrl: 'https://relay-fra-1.fly.dev/',
   udpEndpoint: { host: '203.0.113.7', port: 40000 },
   udpEndpoints: [
     { host: '203.0.113.7', port: 40000 },
@@ -70,6 +71,8 @@ describe('RelayRegistrationDocSchema', () => {
       { ...EXAMPLE, udpEndpoint: { host: '203.0.113.7', port: 0 } },
       { ...EXAMPLE, bootId: 'short' },
       { ...EXAMPLE, lostSessions: 'ses-1' },
+      { ...EXAMPLE, apiUrl: '' },
+      { ...EXAMPLE, apiUrl: undefined },
     ];
     for (const body of bad) {
       expect(parseRelayRegistration(body).ok, JSON.stringify(body)).toBe(false);

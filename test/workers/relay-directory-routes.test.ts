@@ -50,6 +50,7 @@ describeWithDatabase('relay directory (database)', () => {
       relayId: `relay-test-${uniqueSuffix()}`,
       bootId: encodeBase64Url(crypto.getRandomValues(new Uint8Array(16))),
       region: 'fra',
+      apiUrl: 'https://relay.example.com/',
       udpEndpoint: endpoints[0]!,
       udpEndpoints: endpoints,
       publicKey: relayPublicKey(),
@@ -95,6 +96,7 @@ describeWithDatabase('relay directory (database)', () => {
   interface ListedRelay {
     relayId: string;
     region: string;
+    apiUrl: string | null;
     status: string;
     draining: boolean;
     load: { sessions: number; channels: number };
@@ -139,6 +141,7 @@ describeWithDatabase('relay directory (database)', () => {
       expect(entry).toEqual({
         relayId: body.relayId,
         region: 'fra',
+        apiUrl: body.apiUrl,
         status: 'alive',
         draining: false,
         load: { sessions: 12, channels: 3 },
@@ -232,6 +235,9 @@ describeWithDatabase('relay directory (database)', () => {
         [{ ...base, load: { sessions: -1, channels: 0 } }, 'load.sessions'],
         [{ ...base, draining: 'no' }, 'draining'],
         [{ ...base, publicKey: 'short' }, 'publicKey'],
+        [{ ...base, apiUrl: undefined }, 'apiUrl'],
+        [{ ...base, apiUrl: 'https://user:secret@relay.example/' }, 'apiUrl'],
+        [{ ...base, apiUrl: 'https://relay.example/?x=1' }, 'apiUrl'],
         [{ ...base, extra: true }, 'body'],
         [[], 'body'],
       ];
@@ -256,11 +262,12 @@ describeWithDatabase('relay directory (database)', () => {
   describe('POST /internal/relays/heartbeat', () => {
     it('updates load and draining and last seen; draining shows as draining', async () => {
       const { body, entry } = await registered();
-      const response = await toWorker(signedRequest('heartbeat', { ...body, load: { sessions: 7, channels: 2 }, draining: true }));
+      const apiUrl = 'https://relay-moved.example.com/api/';
+      const response = await toWorker(signedRequest('heartbeat', { ...body, apiUrl, load: { sessions: 7, channels: 2 }, draining: true }));
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ relayId: body.relayId, status: 'draining' });
       const after = await listedRelay(body.relayId);
-      expect(after).toMatchObject({ status: 'draining', draining: true, load: { sessions: 7, channels: 2 }, registeredAt: entry.registeredAt });
+      expect(after).toMatchObject({ status: 'draining', draining: true, apiUrl, load: { sessions: 7, channels: 2 }, registeredAt: entry.registeredAt });
       expect(after!.lastSeenAt).toBeGreaterThanOrEqual(entry.lastSeenAt);
     });
 
@@ -291,6 +298,7 @@ describeWithDatabase('relay directory (database)', () => {
         relayId: body.relayId,
         bootId: body.bootId,
         region: body.region,
+        apiUrl: body.apiUrl,
         udpEndpoints: body.udpEndpoints,
         publicKey: decodeBase64Url(body.publicKey)!,
         key: DEV_KEY,

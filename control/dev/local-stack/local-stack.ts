@@ -19,9 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createClient } from '@libsql/client';
-import { sql } from 'drizzle-orm';
 import { databaseFromClient } from '../../src/db/client.js';
-import { relays } from '../../src/db/schema.js';
 import { MIGRATIONS_DIR, REPO_ROOT } from '../local-paths.js';
 import { applyMigrations } from '../migrate.js';
 import { findWorkerdProcesses, startControlPlane, waitForControlPlane, type ControlPlaneProcess, type WorkerdProcesses } from './control-plane-process.js';
@@ -345,8 +343,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         onWaiting: (ms, detail) => log(`  … still waiting for the relay to register (${Math.round(ms / 1000)} s: ${detail})`),
       });
       log(`  relay ${relay.relayId} is alive in the relay directory (${elapsed(since)})`);
-      await recordRelayApiUrl({ url: libsqlUrl, authToken: libsqlToken }, relay.relayId, relay.apiUrl);
-      log(`  its internal API (${relay.apiUrl}) recorded in the directory, where channel rooms look for it`);
     }
 
     const children = [libsql, control.process, ...(started.relay === undefined ? [] : [started.relay])];
@@ -388,21 +384,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   } catch (error) {
     await stopStarted();
     throw error;
-  }
-}
-
-/**
- * Channel rooms reach a relay's internal API at the URL its directory entry holds
- * (control/src/room/relay-catalog.ts). A relay's registration does not announce one, so the
- * local stack, which started the relay and knows where it listens, writes it; registrations
- * and heartbeats leave the column alone.
- */
-async function recordRelayApiUrl(database: { url: string; authToken: string }, relayId: string, apiUrl: string): Promise<void> {
-  const client = createClient({ url: database.url, authToken: database.authToken, intMode: 'number' });
-  try {
-    await databaseFromClient(client).update(relays).set({ apiUrl }).where(sql`${relays.id} = ${relayId}`);
-  } finally {
-    client.close();
   }
 }
 

@@ -66,6 +66,10 @@ const RelaySchema = z
   .object({
     relayId: z.string().openapi({ example: 'relay-fra-1' }),
     region: z.string().openapi({ example: 'fra' }),
+    apiUrl: z
+      .string()
+      .nullable()
+      .openapi({ description: "Where the control plane reaches the relay's internal API, as last announced (docs/protocol.md §8.6); voice rooms use only relays that announced one", example: 'https://relay-fra-1.fly.dev/' }),
     status: z.enum(['alive', 'draining', 'dead']).openapi({ description: 'dead: no heartbeat for longer than RELAY_DEAD_AFTER_SECONDS' }),
     draining: z.boolean(),
     load: z.object({ sessions: z.number().int(), channels: z.number().int() }),
@@ -177,6 +181,7 @@ export function adminRoutes() {
           relays: entries.map((e) => ({
             relayId: e.relayId,
             region: e.region,
+            apiUrl: e.apiUrl,
             status: relayStatus(e, now, deadAfterMs),
             draining: e.draining,
             load: { sessions: e.load.sessions, channels: e.load.channels },

@@ -10,10 +10,14 @@
  * 3. require application/json → 415, then parse strictly with the relay's own validator
  *    (parseRelayRegistration) → 400;
  * 4. accept the relay id only with the key issued for it (relayId "*" in development) → 401;
+ *    (and, in production, an apiUrl that is not https://);
  * 5. refuse a public key that fails §3.3 (assertUsableRelayPublicKey) → 400;
  * 6. record the nonce and the announcement in one transaction (relays/relay-directory.ts):
  *    a replay → 401, a heartbeat for an unknown relay → 404 (the relay registers again),
  *    a database failure → 503.
+ *
+ * Then the sessions the relay lists in `rekeyRequested` are passed to their rooms, which rotate
+ * them (room/relay-reports.ts); that never changes the answer.
  *
  * Refusals in 2 and 4 are a generic 401 with `WWW-Authenticate: Parley-HMAC-SHA256
  * realm="parley-control"`; the reason and the key id go to the log, never the header.
@@ -22,12 +26,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { decodeBase64Url } from '../../../shared/relay-api/base64url.js';
 import { MAX_RELAY_API_ID_LENGTH, RELAY_BOOT_ID_LENGTH } from '../../../shared/relay-api/ids.js';
-import { MAX_REPORTED_SESSIONS, parseJsonBody, parseRelayRegistration } from '../../../shared/relay-api/messages.js';
+import { MAX_RELAY_API_URL_LENGTH, MAX_REPORTED_SESSIONS, parseJsonBody, parseRelayRegistration } from '../../../shared/relay-api/messages.js';
 import { authenticateChallenge, CONTROL_PLANE_AUDIENCE, checkRequestSignature } from '../../../shared/relay-api/request-signing.js';
 import { assertUsableRelayPublicKey } from '../../../shared/relay-api/sealed-keys.js';
 import type { RelayControlKey } from '../config.js';
 import { recordRelayAnnouncement, RelayDirectoryError, type RelayAnnouncementKind } from '../relays/relay-directory.js';
 import { relayStatus } from '../relays/relay-status.js';
+import { forwardRekeyRequests } from '../room/relay-reports.js';
 import type { ControlEnv } from './context.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
@@ -54,6 +59,14 @@ export const RelayRegistrationDocSchema = z
       .regex(/^[A-Za-z0-9_-]{21}[AQgw]$/)
       .openapi({ description: `This run of the relay: ${RELAY_BOOT_ID_LENGTH} base64url characters (16 random bytes), new at every start; seals name it (§8.4)`, example: 'AAECAwQFBgcICQoLDA0ODw' }),
     region: z.string().min(1).max(MAX_RELAY_API_ID_LENGTH).openapi({ description: 'fly.io region code (docs/deploying-relays.md)', example: 'fra' }),
+    apiUrl: z
+      .string()
+      .min(1)
+      .max(MAX_RELAY_API_URL_LENGTH)
+      .openapi({
+        description: "Base URL of the relay's internal API (§8.1): http(s), no credentials, query or fragment; https:// in production",
+        example: 'https://relay-fra-1.fly.dev/',
+      }),
     udpEndpoint: EndpointSchema.openapi({ description: 'Equal to udpEndpoints[0]' }),
     udpEndpoints: z.array(EndpointSchema).min(1).max(64).openapi({ description: "Worker i's public endpoint at index i" }),
     publicKey: z.string().length(43).openapi({ description: "base64url of the relay's X25519 public key (32 bytes)", example: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' }),
@@ -73,6 +86,7 @@ export const RelayRegistrationDocSchema = z
       relayId: 'relay-fra-1',
       bootId: 'AAECAwQFBgcICQoLDA0ODw',
       region: 'fra',
+      apiUrl: 'https://relay-fra-1.fly.dev/',
       udpEndpoint: { host: '203.0.113.7', port: 40000 },
       udpEndpoints: [
         { host: '203.0.113.7', port: 40000 },
@@ -165,6 +179,10 @@ async function handleAnnouncement(c: Context<ControlEnv>, kind: RelayAnnouncemen
     throw new ApiError('validation_failed', { field: fieldOf(parsed.detail), message: `${parsed.detail}.` });
   }
   const registration = parsed.value;
+  // Production sends session keys' seals and signed requests only over TLS (§8.6).
+  if (config.environment === 'production' && !registration.apiUrl.startsWith('https://')) {
+    throw new ApiError('validation_failed', { field: 'apiUrl', message: 'apiUrl: must be https:// in production.' });
+  }
 
   const key = config.relays.controlKeys.get(checked.keyId)!;
   if (key.relayId !== '*' && key.relayId !== registration.relayId) {
@@ -199,6 +217,8 @@ async function handleAnnouncement(c: Context<ControlEnv>, kind: RelayAnnouncemen
   if (kind === 'register') {
     c.var.log.write('info', 'relay_registered', { relayId: registration.relayId, region: registration.region, keyId: checked.keyId, workers: registration.udpEndpoints.length });
   }
+  // Sessions at the soft key-usage limit: their rooms rotate them (§5.8). Never fails the answer.
+  await forwardRekeyRequests(c.env, c.var.db, c.var.log, registration);
   c.header('Cache-Control', 'no-store');
   const status = relayStatus({ draining: registration.draining, lastSeenAt: now }, now, config.relays.deadAfterMs) as 'alive' | 'draining';
   return c.json({ relayId: registration.relayId, status, lastSeenAt: now }, 200);

@@ -65,6 +65,7 @@ function announcedFields(a: RelayAnnouncement) {
   const r = a.registration;
   return {
     region: r.region,
+    apiUrl: r.apiUrl,
     publicKey: r.publicKey,
     bootId: r.bootId,
     udpEndpoints: r.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
@@ -137,6 +138,7 @@ export async function listRelayDirectory(db: Database): Promise<RelayDirectoryEn
   return rows.map((row) => ({
     relayId: row.id,
     region: row.region,
+    apiUrl: row.apiUrl,
     publicKey: row.publicKey,
     bootId: row.bootId,
     udpEndpoints: row.udpEndpoints,

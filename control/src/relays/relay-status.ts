@@ -19,6 +19,8 @@ export interface RelayDirectoryEntry {
   readonly relayId: string;
   /** A region code: one of relays/regions.ts, or any other id the relay reports (e.g. "local"). */
   readonly region: string;
+  /** Where the control plane reaches the relay's internal API, as last announced (§8.6); null for a row written before relays announced one. */
+  readonly apiUrl: string | null;
   /** base64url of the relay's X25519 public key (checked against §3.3 when stored). */
   readonly publicKey: string;
   /** The relay's current run, from its last registration or heartbeat: seals must name it (§8.4). */

@@ -51,15 +51,18 @@ import {
   type ClientMessageOf,
   type CloseCode,
   type MemberLeftReason,
+  type RekeyReason,
   type ResumedVoice,
   type RoomErrorCode,
   type RoomMessage,
   type RosterEntry,
 } from './room-messages.js';
 import {
+  KEY_EXPIRY_GRACE_MS,
   newSocketAttachment,
   readSocketAttachment,
   STORAGE_KEYS,
+  voiceKeysIssuedAt,
   type PendingRevocation,
   type RelayRef,
   type RoomRecord,
@@ -74,8 +77,12 @@ export const ROOM_CHANNEL_HEADER = 'x-parley-channel-id';
 /** Also set by the route: where the client is, as JSON (relays/relay-selection.ts ClientLocation). */
 export const ROOM_LOCATION_HEADER = 'x-parley-client-location';
 
-/** The relay drops keys this long after the maximum key age, whatever happens to the room (§5.14). */
-const KEY_EXPIRY_GRACE_MS = 5 * 60_000;
+/**
+ * A relay's usage report for keys installed less than this long ago is about the keys they
+ * replaced (a heartbeat built before the rotation): it is ignored, so one report never causes
+ * two rotations. Far below the time any key set takes to reach the soft limit (§2.8).
+ */
+const USAGE_REPORT_SETTLE_MS = 30_000;
 /** WebSocket.readyState of an open socket (WHATWG). */
 const READY_STATE_OPEN = 1;
 
@@ -142,8 +149,6 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   readonly #gone = new Set<string>();
   readonly #speaking = new SpeakingLimiter();
   readonly #pendingSpeaking = new Map<string, boolean>();
-  /** Sockets told rekey_required whose next key_exchange_init rotates their session (§5.8). */
-  readonly #rekeyDue = new Set<string>();
   #published: Roster = new Map();
   #relayChoice: Promise<RelayRef | null> | null = null;
   #alarmAt: number | null = null;
@@ -355,7 +360,6 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#limiters.delete(socketId);
     this.#authStarted.delete(socketId);
     this.#pendingSpeaking.delete(socketId);
-    this.#rekeyDue.delete(socketId);
   }
 
   #enqueue(socketId: string, task: () => Promise<void>): Promise<void> {
@@ -435,6 +439,11 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       ...(resumed !== null && 'voice' in resumed ? { voice: resumed.voice } : {}),
       roster: [...this.#published.values()],
     });
+    // A resumed session that owes a rotation is told again: the old socket may never have seen it.
+    if (resumed !== null && 'voice' in resumed) {
+      const rekey = this.#sessions.get(resumed.voice.sessionId)?.rekey ?? null;
+      if (rekey !== null) this.#send(ws, { type: 'rekey_required', reason: rekey.reason });
+    }
     this.#log('info', 'room_authenticated', { kind: admission.identity.kind, fresh: !first, resumed: resumed !== null && 'voice' in resumed });
     await this.#scheduleAlarm();
   }
@@ -495,7 +504,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     }
     // On a socket in voice, an init is a rotation once the room asked for one (§5.8).
     const rotating = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
-    if (a.voiceSessionId !== null && (rotating === undefined || !rotating.installed || !this.#rekeyDue.has(a.socketId))) {
+    if (a.voiceSessionId !== null && (rotating === undefined || !rotating.installed || (rotating.rekey ?? null) === null)) {
       return this.#sendError(ws, 'already_in_voice', { replyTo });
     }
     if (rotating !== undefined && message.profile !== undefined && message.profile !== rotating.profile) {
@@ -614,6 +623,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       deafened: offer.deafened,
       createdAt: now,
       keysExpireAt,
+      keysIssuedAt: now,
+      rekey: null,
       resumeTokenHash: resume.hash,
       socketId: a.socketId,
       resumableUntil: null,
@@ -685,7 +696,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       await release(offer.ssrc);
       return this.#sendError(ws, 'not_in_voice', { replyTo });
     }
-    const keysExpireAt = this.clock() + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
+    const issuedAt = this.clock();
+    const keysExpireAt = issuedAt + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
     try {
       await this.#relaySessions().rotate(offer.relay, offer.sessionId, offer.ssrc, offer.profile, confirmed.keys);
     } catch (error) {
@@ -703,10 +715,10 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     }
     const latest = this.#sessions.get(offer.sessionId);
     if (latest === undefined) return;
-    this.#rekeyDue.delete(a.socketId);
     const resume = newResumeToken();
     const expiresAt = Math.max(latest.keysExpireAt, keysExpireAt);
-    this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, resumeTokenHash: resume.hash });
+    // The rotation the session owed is done; the next is due at the new keys' rotation age.
+    this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, keysIssuedAt: issuedAt, rekey: null, resumeTokenHash: resume.hash });
     await release(latest.ssrc);
     // Listeners learn the new SSRC before the member is told to use it (§5.6).
     this.#publish();
@@ -725,8 +737,29 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const a = this.#attachment(ws)!;
     const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
     if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
-    this.#rekeyDue.add(a.socketId);
-    this.#send(ws, { type: 'rekey_required', ...(message.id === undefined ? {} : { replyTo: message.id }), reason: 'requested' });
+    // A rotation the room already asked for keeps its reason and deadline.
+    const rekey = session.rekey ?? { reason: 'requested' as const, deadline: null };
+    if ((session.rekey ?? null) === null) this.#putSession({ ...session, rekey });
+    this.#send(ws, { type: 'rekey_required', ...(message.id === undefined ? {} : { replyTo: message.id }), reason: rekey.reason });
+  }
+
+  /**
+   * The room asks for new keys itself (§5.8): at the keys' rotation age (`key_age`) or when the
+   * relay reports the soft usage limit (`usage_limit`). The session's socket gets
+   * `rekey_required`; the client must start the rotation by the deadline (rekeyTimeoutMs), or
+   * the session ends (the `rekey_timeout` deadline). A session already told keeps its deadline.
+   * Returns whether the session was asked now.
+   */
+  async #requireRekey(sessionId: string, reason: Exclude<RekeyReason, 'requested'>, now: number): Promise<boolean> {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined || !session.installed) return false;
+    if (session.rekey != null && session.rekey.deadline !== null) return false;
+    const rekey = { reason, deadline: now + this.#voiceConfig().rekeyTimeoutMs };
+    this.#putSession({ ...session, rekey });
+    for (const ws of session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId)) this.#send(ws, { type: 'rekey_required', reason });
+    this.#log('info', 'rekey_required', { reason, resumable: session.socketId === null });
+    await this.#scheduleAlarm();
+    return true;
   }
 
   async #releaseExchangeSsrc(exchange: PendingExchange): Promise<void> {
@@ -1107,6 +1140,24 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     return closed;
   }
 
+  /**
+   * A relay reported sessions whose keys reached the soft usage limit (its heartbeat's
+   * `rekeyRequested`, §8.6). Only this room's sessions on that relay run are asked to rotate;
+   * keys installed moments ago are not the ones the report is about. Returns how many were
+   * asked now.
+   */
+  async relayRequestedRekey(relayId: string, bootId: string, sessionIds: readonly string[]): Promise<number> {
+    const now = this.clock();
+    let asked = 0;
+    for (const sessionId of sessionIds) {
+      const session = this.#sessions.get(sessionId);
+      if (session === undefined || session.relay.relayId !== relayId || session.relay.bootId !== bootId) continue;
+      if (now - voiceKeysIssuedAt(session, this.#voiceConfig().keyMaxAgeMs) < USAGE_REPORT_SETTLE_MS) continue;
+      if (await this.#requireRekey(sessionId, 'usage_limit', now)) asked++;
+    }
+    return asked;
+  }
+
   /** What the room holds, without secrets: for tests and operators. */
   async summary(): Promise<RoomSummary> {
     return {
@@ -1190,6 +1241,23 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         for (const ws of sockets) this.#sendError(ws, 'keys_expired');
         return;
       }
+      case 'rotate_keys': {
+        const session = this.#sessions.get(deadline.sessionId);
+        if (session !== undefined && this.#rotateKeysAt(session) <= now) await this.#requireRekey(session.sessionId, 'key_age', now);
+        return;
+      }
+      case 'rekey_timeout': {
+        const session = this.#sessions.get(deadline.sessionId);
+        const rekeyDeadline = session?.rekey?.deadline ?? null;
+        if (session === undefined || rekeyDeadline === null || rekeyDeadline > now) return;
+        // A rotation under way gets its own chance (its exchange_timeout comes first).
+        if (session.socketId !== null && this.#exchanges.get(session.socketId) !== undefined) return;
+        const sockets = session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId);
+        this.#log('info', 'rekey_timed_out', { reason: session.rekey!.reason });
+        await this.#endSession(session.sessionId, 'disconnected');
+        for (const ws of sockets) this.#sendError(ws, 'rekey_timeout');
+        return;
+      }
       case 'retry_revocation':
         return this.#retryRevocation(deadline.sessionId, now);
       case 'room_check':
@@ -1206,7 +1274,13 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       revocations: this.#revocations.values(),
       pendingExchanges: this.#exchanges.deadlines(),
       lastCheckAt: this.#lastCheckAt,
+      rotateKeysAt: (session) => this.#rotateKeysAt(session),
     });
+  }
+
+  #rotateKeysAt(session: VoiceSessionRecord): number {
+    const voice = this.#voiceConfig();
+    return voiceKeysIssuedAt(session, voice.keyMaxAgeMs) + voice.keyRotateAfterMs;
   }
 
   async #scheduleAlarm(): Promise<void> {

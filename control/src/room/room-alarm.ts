@@ -10,8 +10,12 @@
  *
  * While the room has voice sessions it also checks itself every `ROOM_CHECK_INTERVAL_MS`: after
  * a restart that dropped its sockets (a deploy), nothing else would wake it, and that check is
- * what starts the resume window of sessions whose socket is gone. (The later relay health
- * checks and key-age rotations hang off the same tick.)
+ * what starts the resume window of sessions whose socket is gone.
+ *
+ * Rotation by the room (§5.8): each installed session has a `rotate_keys` deadline (its keys'
+ * rotation age) until the room has asked for new keys, then a `rekey_timeout` deadline (the
+ * client must have started the rotation by then), which waits while a rotation exchange is
+ * pending on the session's socket.
  */
 import type { PendingRevocation, SocketAttachment, VoiceSessionRecord } from './room-state.js';
 
@@ -27,6 +31,8 @@ export type RoomDeadline =
   | { readonly kind: 'exchange_timeout'; readonly at: number; readonly socketId: string }
   | { readonly kind: 'resume_window_over'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'keys_expired'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'rotate_keys'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'rekey_timeout'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'retry_revocation'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'room_check'; readonly at: number };
 
@@ -38,6 +44,8 @@ export interface DeadlineInput {
   readonly pendingExchanges: Iterable<readonly [string, number]>;
   /** When the room last ran its periodic check. */
   readonly lastCheckAt: number;
+  /** When each session's keys are due for rotation (voiceKeysIssuedAt + keyRotateAfterMs). */
+  readonly rotateKeysAt: (session: VoiceSessionRecord) => number;
 }
 
 export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
@@ -53,13 +61,26 @@ export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
     }
     deadlines.push({ kind: 'token_expired', at: identity.tokenExpiresAt, socketId: socket.socketId });
   }
-  for (const [socketId, confirmBy] of input.pendingExchanges) deadlines.push({ kind: 'exchange_timeout', at: confirmBy, socketId });
+  // A socket with a pending exchange in voice is rotating: its rekey deadline waits for that
+  // exchange (it completes, or fails by its own timeout, and the deadline is looked at again).
+  const exchanging = new Set<string>();
+  for (const [socketId, confirmBy] of input.pendingExchanges) {
+    exchanging.add(socketId);
+    deadlines.push({ kind: 'exchange_timeout', at: confirmBy, socketId });
+  }
   let sessions = 0;
   for (const session of input.sessions) {
     sessions++;
     if (session.resumableUntil !== null) deadlines.push({ kind: 'resume_window_over', at: session.resumableUntil, sessionId: session.sessionId });
-    // Until rotation keeps keys fresh, a session whose keys the relay dropped is over.
-    if (session.installed) deadlines.push({ kind: 'keys_expired', at: session.keysExpireAt, sessionId: session.sessionId });
+    // A session whose keys the relay dropped is over (rotation normally comes long before).
+    if (!session.installed) continue;
+    deadlines.push({ kind: 'keys_expired', at: session.keysExpireAt, sessionId: session.sessionId });
+    const rekey = session.rekey ?? null;
+    // The room asks for new keys at their rotation age, unless it already has (§5.8).
+    if (rekey === null || rekey.deadline === null) deadlines.push({ kind: 'rotate_keys', at: input.rotateKeysAt(session), sessionId: session.sessionId });
+    if (rekey !== null && rekey.deadline !== null && (session.socketId === null || !exchanging.has(session.socketId))) {
+      deadlines.push({ kind: 'rekey_timeout', at: rekey.deadline, sessionId: session.sessionId });
+    }
   }
   for (const revocation of input.revocations) deadlines.push({ kind: 'retry_revocation', at: revocation.nextAttemptAt, sessionId: revocation.sessionId });
   if (sessions > 0) deadlines.push({ kind: 'room_check', at: input.lastCheckAt + ROOM_CHECK_INTERVAL_MS });

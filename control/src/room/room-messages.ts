@@ -187,6 +187,7 @@ export const ROOM_ERROR_CODES = [
   'key_confirmation_failed',
   'exchange_timeout',
   'keys_expired',
+  'rekey_timeout',
   'no_exchange',
   'no_relay_available',
   'relay_unavailable',
@@ -287,8 +288,13 @@ export const VoiceReadyMessage = z.strictObject({
 
 export const TokenExpiringMessage = z.strictObject({ type: z.literal('token_expiring'), expiresAt: Time });
 
-/** Why the room wants a rotation (§5.8): `requested` answers the client's request_rekey. */
-export const REKEY_REASONS = ['requested'] as const;
+/**
+ * Why the room wants a rotation (§5.8): `requested` answers the client's request_rekey;
+ * `key_age`, the keys reached VOICE_KEY_ROTATION_PERCENT of their maximum age; `usage_limit`,
+ * the relay reported the soft key-usage limit (§2.8, §8.6).
+ */
+export const REKEY_REASONS = ['requested', 'key_age', 'usage_limit'] as const;
+export type RekeyReason = (typeof REKEY_REASONS)[number];
 export const RekeyRequiredMessage = z.strictObject({ type: z.literal('rekey_required'), ...ReplyTo, reason: z.enum(REKEY_REASONS) });
 
 export const MEMBER_LEFT_REASONS = ['left', 'disconnected', 'kicked', 'banned', 'removed', 'logged_out', 'token_expired', 'channel_deleted'] as const;
@@ -343,6 +349,7 @@ export const ROOM_ERROR_MESSAGES: Record<RoomErrorCode, string> = {
   key_confirmation_failed: 'The key confirmation does not match; start the exchange again.',
   exchange_timeout: 'The key exchange was not confirmed in time; start it again.',
   keys_expired: 'Your voice session ended: its keys expired. Join voice again.',
+  rekey_timeout: 'Your voice session ended: new keys were required and no rotation started in time. Join voice again.',
   no_exchange: 'There is no key exchange to confirm.',
   no_relay_available: 'No voice relay is available for this channel.',
   relay_unavailable: 'The voice relay did not accept the session; try again.',

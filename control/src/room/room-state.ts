@@ -17,6 +17,7 @@
 import type { ChannelRole } from '../channels/permissions.js';
 import type { ClientLocation } from '../relays/relay-selection.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { RekeyReason } from './room-messages.js';
 
 export type MemberKind = 'account' | 'app_user';
 
@@ -107,12 +108,37 @@ export interface VoiceSessionRecord {
   readonly createdAt: number;
   /** The relay drops the session's keys at this instant. */
   readonly keysExpireAt: number;
+  /**
+   * When the current keys were installed (the join or the last rotation): the room asks for new
+   * ones at this + keyRotateAfterMs (§5.8). Absent in records written before rotations by the
+   * room: read as keysExpireAt − the grace − the maximum age (voiceKeysIssuedAt).
+   */
+  readonly keysIssuedAt?: number;
+  /**
+   * A rotation the session owes (§5.8), or null: set by `rekey_required`, cleared by the
+   * rotation. `deadline` (ms) is when the session ends if no rotation is under way by then; null
+   * for a rotation the client asked for itself (it is allowed, never forced).
+   */
+  readonly rekey?: PendingRekey | null;
   /** base64url SHA-256 of the current resume token (the token itself is never stored). */
   readonly resumeTokenHash: string;
   /** The socket carrying the session, or null while it is resumable. */
   readonly socketId: string | null;
   /** Set while resumable (no socket): the session is revoked at this instant. */
   readonly resumableUntil: number | null;
+}
+
+export interface PendingRekey {
+  readonly reason: RekeyReason;
+  readonly deadline: number | null;
+}
+
+/** The relay drops keys this long after the maximum key age, whatever happens to the room (§5.14). */
+export const KEY_EXPIRY_GRACE_MS = 5 * 60_000;
+
+/** When the session's current keys were installed (records without keysIssuedAt: derived). */
+export function voiceKeysIssuedAt(session: VoiceSessionRecord, keyMaxAgeMs: number): number {
+  return session.keysIssuedAt ?? session.keysExpireAt - KEY_EXPIRY_GRACE_MS - keyMaxAgeMs;
 }
 
 /** The room itself, in storage under `room`. */

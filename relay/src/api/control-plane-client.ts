@@ -19,7 +19,7 @@
  * and any request in flight.
  */
 import { encodeBase64Url } from '../../../shared/relay-api/base64url.js';
-import type { RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
+import { parseRelayApiUrl, type RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
 import { CONTROL_PLANE_AUDIENCE, assertSigningSecret, signRequest, type SigningKey } from '../../../shared/relay-api/request-signing.js';
 import { assertBytes } from '../../../shared/bytes.js';
 import { assertRelayBootId } from '../../../shared/relay-api/ids.js';
@@ -60,6 +60,8 @@ export interface ControlPlaneClientOptions {
   /** This run of the relay (shared/relay-api/ids.ts); seals must name it. */
   readonly bootId: string;
   readonly region: string;
+  /** Where the control plane reaches this relay's internal API (RELAY_PUBLIC_API_URL). */
+  readonly apiUrl: string;
   /** Every worker's public UDP endpoint, worker i at index i (at least one). */
   readonly udpEndpoints: readonly { readonly host: string; readonly port: number }[];
   /** The relay's X25519 public key (32 bytes). */
@@ -126,6 +128,9 @@ export class ControlPlaneClient {
       throw new RangeError('control-plane-client: controlUrl must be http(s)');
     }
     if (!base.pathname.endsWith('/')) base.pathname += '/';
+    // The control plane refuses a body whose apiUrl it would not use: say so now, not at every heartbeat.
+    const apiUrlCheck = parseRelayApiUrl(options.apiUrl);
+    if (!apiUrlCheck.ok) throw new RangeError(`control-plane-client: ${apiUrlCheck.detail}`);
     this.#registerUrl = new URL(REGISTER_PATH, base).href;
     this.#heartbeatUrl = new URL(HEARTBEAT_PATH, base).href;
     this.#options = options;
@@ -233,6 +238,7 @@ export class ControlPlaneClient {
       relayId: o.relayId,
       bootId: o.bootId,
       region: o.region,
+      apiUrl: o.apiUrl,
       udpEndpoint: { host: o.udpEndpoints[0]!.host, port: o.udpEndpoints[0]!.port },
       udpEndpoints: o.udpEndpoints.map((e) => ({ host: e.host, port: e.port })),
       publicKey: this.#publicKey,

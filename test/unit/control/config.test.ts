@@ -118,7 +118,12 @@ describe('control-plane configuration', () => {
   it('voice: origins are exact https origins in production, loopback pages only outside it; the resume window and key age are bounded', () => {
     const config = loadControlConfig(productionEnv({ VOICE_ALLOWED_ORIGINS: 'https://app.example.com, https://staging.example.com:8443' }));
     expect([...config.voice.allowedOrigins]).toEqual(['https://app.example.com', 'https://staging.example.com:8443']);
-    expect(config.voice).toMatchObject({ allowLoopbackOrigins: false, resumeWindowMs: 30_000, keyMaxAgeMs: 3_600_000 });
+    expect(config.voice).toMatchObject({ allowLoopbackOrigins: false, resumeWindowMs: 30_000, keyMaxAgeMs: 3_600_000, keyRotateAfterMs: 2_880_000, rekeyTimeoutMs: 30_000 });
+    expect(loadControlConfig(productionEnv({ VOICE_KEY_MAX_AGE_SECONDS: '600', VOICE_KEY_ROTATION_PERCENT: '50', VOICE_REKEY_TIMEOUT_SECONDS: '5' })).voice).toMatchObject({
+      keyMaxAgeMs: 600_000,
+      keyRotateAfterMs: 300_000,
+      rekeyTimeoutMs: 5_000,
+    });
     expect(loadControlConfig({ LIBSQL_URL: 'http://127.0.0.1:8080' }).voice.allowLoopbackOrigins).toBe(true);
     for (const bad of ['https://app.example.com/', '*', 'https://*.example.com', 'app.example.com']) {
       expect(problemsOf(productionEnv({ VOICE_ALLOWED_ORIGINS: bad })).map((p) => p.variable), bad).toEqual(['VOICE_ALLOWED_ORIGINS']);
@@ -126,9 +131,8 @@ describe('control-plane configuration', () => {
     expect(problemsOf(productionEnv({ VOICE_ALLOWED_ORIGINS: 'http://app.example.com' }))).toEqual([
       { variable: 'VOICE_ALLOWED_ORIGINS', problem: 'must list https:// origins only in production' },
     ]);
-    expect(problemsOf(productionEnv({ VOICE_RESUME_WINDOW_SECONDS: '0', VOICE_KEY_MAX_AGE_SECONDS: '10' })).map((p) => p.variable)).toEqual([
-      'VOICE_RESUME_WINDOW_SECONDS',
-      'VOICE_KEY_MAX_AGE_SECONDS',
-    ]);
+    expect(
+      problemsOf(productionEnv({ VOICE_RESUME_WINDOW_SECONDS: '0', VOICE_KEY_MAX_AGE_SECONDS: '10', VOICE_KEY_ROTATION_PERCENT: '100', VOICE_REKEY_TIMEOUT_SECONDS: '1' })).map((p) => p.variable),
+    ).toEqual(['VOICE_RESUME_WINDOW_SECONDS', 'VOICE_KEY_MAX_AGE_SECONDS', 'VOICE_KEY_ROTATION_PERCENT', 'VOICE_REKEY_TIMEOUT_SECONDS']);
   });
 });

@@ -33,6 +33,7 @@ function registration(overrides: Partial<RelayRegistrationBody> = {}): RelayRegi
     relayId: 'relay-fra-1',
     bootId: 'AAECAwQFBgcICQoLDA0ODw',
     region: 'fra',
+    apiUrl: 'https://relay-fra-1.example.com/',
     udpEndpoint: endpoints[0]!,
     udpEndpoints: endpoints,
     publicKey: PUBLIC_KEY,
@@ -79,6 +80,7 @@ describe('relay directory', () => {
       {
         relayId: 'relay-fra-1',
         region: 'fra',
+        apiUrl: 'https://relay-fra-1.example.com/',
         publicKey: PUBLIC_KEY,
         bootId: 'AAECAwQFBgcICQoLDA0ODw',
         udpEndpoints: [
@@ -98,9 +100,12 @@ describe('relay directory', () => {
   it('a heartbeat updates load, draining and last seen, and keeps the registration time', async () => {
     await recordRelayAnnouncement(database.db, announcement('register'));
     const later = NOW + 10_000;
-    expect(await recordRelayAnnouncement(database.db, announcement('heartbeat', { now: later, body: { load: { sessions: 12, channels: 3 }, draining: true } }))).toBe('recorded');
+    expect(
+      await recordRelayAnnouncement(database.db, announcement('heartbeat', { now: later, body: { load: { sessions: 12, channels: 3 }, draining: true, apiUrl: 'https://relay-fra-1b.example.com/' } })),
+    ).toBe('recorded');
     const [entry] = await listRelayDirectory(database.db);
-    expect(entry).toMatchObject({ load: { sessions: 12, channels: 3 }, draining: true, registeredAt: NOW, lastSeenAt: later });
+    // The API URL is the latest announced one (§8.6).
+    expect(entry).toMatchObject({ load: { sessions: 12, channels: 3 }, draining: true, registeredAt: NOW, lastSeenAt: later, apiUrl: 'https://relay-fra-1b.example.com/' });
   });
 
   it('registering again (a restarted relay) replaces what the directory held', async () => {

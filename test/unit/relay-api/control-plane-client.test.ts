@@ -59,6 +59,7 @@ function setup(statuses: Array<number | 'network'>, overrides: Partial<ControlPl
     relayId: 'relay-fra-1',
     bootId: RELAY_BOOT_ID,
     region: 'fra',
+    apiUrl: 'https://relay-fra-1.example/',
     udpEndpoints: [
       { host: '203.0.113.7', port: 3478 },
       { host: '203.0.113.7', port: 3479 },
@@ -114,6 +115,7 @@ describe('ControlPlaneClient', () => {
         relayId: 'relay-fra-1',
         bootId: RELAY_BOOT_ID,
         region: 'fra',
+        apiUrl: 'https://relay-fra-1.example/',
         udpEndpoint: { host: '203.0.113.7', port: 3478 },
         udpEndpoints: [
           { host: '203.0.113.7', port: 3478 },
@@ -241,6 +243,7 @@ describe('ControlPlaneClient', () => {
       relayId: 'r',
       bootId: RELAY_BOOT_ID,
       region: 'fra',
+      apiUrl: 'https://r.example/',
       udpEndpoints: [{ host: 'h', port: 1 }],
       report: () => ({ load: { sessions: 0, channels: 0 }, draining: false, rekeyRequested: [], lostSessions: [] }),
       fetch: async () => new Response(null),
@@ -252,6 +255,10 @@ describe('ControlPlaneClient', () => {
     const good = { ...options, publicKey: RELAY_KEY_PAIR.publicKey, key: API_KEY };
     expect(() => new ControlPlaneClient({ ...good, controlUrl: 'https://user:pass@c.example/' })).toThrow(/credentials/);
     expect(() => new ControlPlaneClient({ ...good, controlUrl: 'ftp://c.example/' })).toThrow(RangeError);
+    // The API URL must be one the control plane accepts (shared/relay-api/messages.ts).
+    expect(() => new ControlPlaneClient({ ...good, apiUrl: 'https://user:pass@r.example/' })).toThrow(/apiUrl/);
+    expect(() => new ControlPlaneClient({ ...good, apiUrl: 'https://r.example/?q' })).toThrow(/apiUrl/);
+    expect(() => new ControlPlaneClient({ ...good, apiUrl: 'relative/' })).toThrow(RangeError);
   });
 
   it('reports rekey requests and lost sessions in every body, and says which report a 2xx acknowledged', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RELAY_UDP_ENDPOINTS,
+  MAX_RELAY_API_URL_LENGTH,
   MAX_REPORTED_SESSIONS,
   parseInstallSession,
   parseInstallSessionResponse,
@@ -138,6 +139,7 @@ describe('parseRelayRegistration', () => {
     relayId: 'relay-fra-1',
     bootId: 'AAECAwQFBgcICQoLDA0ODw',
     region: 'fra',
+    apiUrl: 'https://relay-fra-1.example.com/',
     udpEndpoint: { host: '203.0.113.7', port: 3478 },
     udpEndpoints: [
       { host: '203.0.113.7', port: 3478 },
@@ -152,6 +154,16 @@ describe('parseRelayRegistration', () => {
 
   it('accepts a registration', () => {
     expect(parseRelayRegistration(registration)).toEqual({ ok: true, value: registration });
+  });
+
+  it('accepts an http:// API URL with a path (the control plane decides whether https:// is required)', () => {
+    const value = { ...registration, apiUrl: 'http://127.0.0.1:7400/relay/' };
+    expect(parseRelayRegistration(value)).toEqual({ ok: true, value });
+  });
+
+  it('never quotes the API URL it refuses', () => {
+    const detail = detailOf(parseRelayRegistration({ ...registration, apiUrl: 'https://user:hunter2@relay.example/' }));
+    expect(detail).not.toContain('hunter2');
   });
 
   it.each([
@@ -169,6 +181,15 @@ describe('parseRelayRegistration', () => {
     ['too many lost sessions', { lostSessions: Array.from({ length: MAX_REPORTED_SESSIONS + 1 }, (_, i) => `s${i}`) }, 'lostSessions must be an array of at most'],
     ['a boot id of the wrong length', { bootId: 'AAECAwQFBgcICQoLDA0O' }, 'bootId must be'],
     ['a boot id with unused bits set', { bootId: 'AAECAwQFBgcICQoLDA0ODx' }, 'bootId must be'],
+    ['no API URL', { apiUrl: undefined }, 'apiUrl must be an absolute http(s) URL'],
+    ['a relative API URL', { apiUrl: '/v1' }, 'apiUrl must be an absolute http(s) URL'],
+    ['an API URL of another scheme', { apiUrl: 'ftp://relay.example/' }, 'apiUrl must be an http:// or https:// URL'],
+    ['an API URL with credentials', { apiUrl: 'https://user:pass@relay.example/' }, 'apiUrl must not carry credentials'],
+    ['an API URL with a query', { apiUrl: 'https://relay.example/?a=1' }, 'apiUrl must not have a query or a fragment'],
+    ['an API URL with an empty query', { apiUrl: 'https://relay.example/?' }, 'apiUrl must not have a query or a fragment'],
+    ['an API URL with a fragment', { apiUrl: 'https://relay.example/#x' }, 'apiUrl must not have a query or a fragment'],
+    ['an API URL with a space', { apiUrl: 'https://relay.example/a b' }, 'apiUrl must be an absolute http(s) URL'],
+    ['an API URL too long', { apiUrl: `https://relay.example/${'a'.repeat(MAX_RELAY_API_URL_LENGTH)}` }, 'apiUrl must be'],
     ['an unknown field', { secret: 'x' }, "unknown field 'secret'"],
   ])('refuses %s', (_name, change, detail) => {
     expect(detailOf(parseRelayRegistration({ ...registration, ...change }))).toContain(detail);

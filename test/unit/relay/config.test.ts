@@ -64,6 +64,7 @@ function productionEnv(overrides: Env = {}): Env {
     RELAY_CONTROL_KEY: `relay-ams-1:${controlSecret}`,
     RELAY_PRIVATE_KEY: privateKey,
     CONTROL_PLANE_URL: 'https://control.example.com',
+    RELAY_PUBLIC_API_URL: 'https://relay-ams-1.fly.dev',
     ...overrides,
   };
 }
@@ -81,7 +82,14 @@ describe('loadRelayConfig: development defaults', () => {
     expect(config.api.port).toBe(7400);
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9091, token: null });
     expect(config.controlPlaneUrl).toBe('http://127.0.0.1:8787/');
+    // The control plane reaches the API listener on loopback, at its configured port.
+    expect(config.publicApiUrl).toBe('http://127.0.0.1:7400/');
+    expect(loadRelayConfig({ RELAY_API_PORT: '7411' }).publicApiUrl).toBe('http://127.0.0.1:7411/');
     expect(config.drainDeadlineMs).toBe(300_000);
+  });
+
+  it('takes RELAY_PUBLIC_API_URL, with a trailing slash added', () => {
+    expect(loadRelayConfig({ RELAY_PUBLIC_API_URL: 'http://relay.internal:7400/api' }).publicApiUrl).toBe('http://relay.internal:7400/api/');
   });
 
   it('uses the well-known insecure keys, and says so', () => {
@@ -222,6 +230,7 @@ describe('loadRelayConfig: values', () => {
     expect(config.metrics.token).toBe('a-long-enough-metrics-token');
     expect(config.insecureDefaults).toEqual([]);
     expect(config.controlPlaneUrl).toBe('https://control.example.com/');
+    expect(config.publicApiUrl).toBe('https://relay-ams-1.fly.dev/');
   });
 });
 
@@ -319,9 +328,25 @@ describe('loadRelayConfig: production refuses insecure settings', () => {
       'RELAY_PUBLIC_UDP_ENDPOINT',
       'RELAY_API_KEYS',
       'CONTROL_PLANE_URL',
+      'RELAY_PUBLIC_API_URL',
       'RELAY_PRIVATE_KEY',
       'RELAY_CONTROL_KEY',
     ]);
+  });
+
+  it('refuses a public API URL without TLS, on loopback, with credentials, a query or a fragment, never quoting it', () => {
+    expect(problemsOf(productionEnv({ RELAY_PUBLIC_API_URL: 'http://relay-ams-1.fly.dev' }))).toEqual([
+      { variable: 'RELAY_PUBLIC_API_URL', problem: 'must be https:// in production' },
+    ]);
+    expect(variables(problemsOf(productionEnv({ RELAY_PUBLIC_API_URL: 'https://127.0.0.1:7400' })))).toEqual(['RELAY_PUBLIC_API_URL']);
+    expect(variables(problemsOf(productionEnv({ RELAY_PUBLIC_API_URL: 'https://[::1]:7400' })))).toEqual(['RELAY_PUBLIC_API_URL']);
+    expect(variables(problemsOf(productionEnv({ RELAY_PUBLIC_API_URL: 'ftp://relay.example' })))).toEqual(['RELAY_PUBLIC_API_URL']);
+    expect(variables(problemsOf(productionEnv({ RELAY_PUBLIC_API_URL: 'relay.example' })))).toEqual(['RELAY_PUBLIC_API_URL']);
+    const error = errorOf(productionEnv({ RELAY_PUBLIC_API_URL: 'https://u:hunter2hunter2@relay.example/?x#y' }));
+    expect(variables(error.problems)).toEqual(['RELAY_PUBLIC_API_URL', 'RELAY_PUBLIC_API_URL']);
+    expect(error.message).not.toContain('hunter2hunter2');
+    // Development takes http:// and loopback.
+    expect(loadRelayConfig({ RELAY_PUBLIC_API_URL: 'http://127.0.0.1:7400/' }).publicApiUrl).toBe('http://127.0.0.1:7400/');
   });
 
   it('refuses a control-plane signing key that relays also accept', () => {
@@ -471,6 +496,7 @@ describe('fly.toml', () => {
       RELAY_CONTROL_KEY: `relay-ams:${controlSecret}`,
       RELAY_PRIVATE_KEY: privateKey,
       RELAY_PUBLIC_UDP_ENDPOINT: '203.0.113.7:40000',
+      RELAY_PUBLIC_API_URL: 'https://parley-relay-ams.fly.dev/',
       CONTROL_PLANE_URL: 'https://control.example.com/',
     });
     expect(config.environment).toBe('production');
