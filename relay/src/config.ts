@@ -336,31 +336,12 @@ function readPrivateKey(env: Env, problems: Problems, production: boolean, insec
 }
 
 function readControlPlaneUrl(env: Env, problems: Problems, production: boolean): string {
-  const name = 'CONTROL_PLANE_URL';
-  const fallback = 'http://127.0.0.1:8787/';
-  const raw = read(env, name);
-  if (raw === undefined) {
-    if (production) problems.add(name, 'is required in production (an https:// URL)');
-    return fallback;
-  }
-  // Never quoted: a URL can carry credentials.
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    problems.add(name, 'is not an absolute URL');
-    return fallback;
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.add(name, 'must be an http:// or https:// URL');
-  } else if (production && url.protocol !== 'https:') {
-    problems.add(name, 'must be https:// in production');
-  }
-  if (url.username !== '' || url.password !== '') problems.add(name, 'must not carry credentials; the relay authenticates with its API keys');
-  if (url.search !== '' || url.hash !== '') problems.add(name, 'must not have a query or a fragment');
-  // A base without a trailing slash would lose its last path segment when paths are resolved.
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url.href;
+  const url = readBaseUrl(env, problems, production, {
+    name: 'CONTROL_PLANE_URL',
+    requiredReason: 'is required in production (an https:// URL)',
+    credentialsReason: 'must not carry credentials; the relay authenticates with its API keys',
+  });
+  return url?.href ?? 'http://127.0.0.1:8787/';
 }
 
 /**
@@ -371,31 +352,53 @@ function readControlPlaneUrl(env: Env, problems: Problems, production: boolean):
 function readPublicApiUrl(env: Env, problems: Problems, production: boolean, apiPort: number): string {
   const name = 'RELAY_PUBLIC_API_URL';
   const fallback = `http://127.0.0.1:${apiPort}/`;
+  const url = readBaseUrl(env, problems, production, {
+    name,
+    requiredReason: "is required in production (the https:// URL the control plane reaches this relay's internal API at)",
+    credentialsReason: 'must not carry credentials; the control plane signs its requests',
+  });
+  if (url === undefined) return fallback;
+  if (production && isLoopbackOrUnspecified(url.hostname.replace(/^\[|\]$/g, ''))) problems.add(name, 'must be reachable by the control plane in production, not a loopback address');
+  if (url.href.length > MAX_PUBLIC_API_URL_LENGTH) problems.add(name, `must be at most ${MAX_PUBLIC_API_URL_LENGTH} characters`);
+  return url.href;
+}
+
+/**
+ * An http(s) base URL from the environment, normalised to end in `/`. Undefined when it is
+ * absent (a problem in production) or not a URL: the caller uses its development default. Other
+ * problems are recorded and the URL still returned, so every problem is reported at once.
+ */
+function readBaseUrl(
+  env: Env,
+  problems: Problems,
+  production: boolean,
+  rules: { name: string; requiredReason: string; credentialsReason: string },
+): URL | undefined {
+  const { name } = rules;
   const raw = read(env, name);
   if (raw === undefined) {
-    if (production) problems.add(name, 'is required in production (the https:// URL the control plane reaches this relay\'s internal API at)');
-    return fallback;
+    if (production) problems.add(name, rules.requiredReason);
+    return undefined;
   }
-  // Never quoted, like CONTROL_PLANE_URL: a mistyped URL can carry credentials.
+  // Never quoted: a URL can carry credentials.
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     problems.add(name, 'is not an absolute URL');
-    return fallback;
+    return undefined;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     problems.add(name, 'must be an http:// or https:// URL');
   } else if (production && url.protocol !== 'https:') {
     problems.add(name, 'must be https:// in production');
   }
-  if (url.username !== '' || url.password !== '') problems.add(name, 'must not carry credentials; the control plane signs its requests');
+  if (url.username !== '' || url.password !== '') problems.add(name, rules.credentialsReason);
+  // `URL` drops an empty "?" or "#", so the raw text is checked too.
   if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) problems.add(name, 'must not have a query or a fragment');
-  if (production && isLoopbackOrUnspecified(url.hostname.replace(/^\[|\]$/g, ''))) problems.add(name, 'must be reachable by the control plane in production, not a loopback address');
   // A base without a trailing slash would lose its last path segment when paths are resolved.
   if (!url.pathname.endsWith('/')) url.pathname += '/';
-  if (url.href.length > MAX_PUBLIC_API_URL_LENGTH) problems.add(name, `must be at most ${MAX_PUBLIC_API_URL_LENGTH} characters`);
-  return url.href;
+  return url;
 }
 
 function parseEndpoint(text: string): RelayEndpoint | string {

@@ -156,15 +156,7 @@ export class DatagramBatch {
 
   /** Queues the `length` bytes written at the last `reserve()`'s offset, for `ipv4` and `port`. */
   commit(length: number, ipv4: number, port: number): void {
-    const offset = this.#bytes;
-    const m = this.#count * META_WORDS;
-    const meta = this.#meta;
-    meta[m] = offset;
-    meta[m + 1] = length;
-    meta[m + 2] = ipv4;
-    meta[m + 3] = port;
-    this.#count++;
-    this.#bytes = offset + length;
+    this.commitAt(this.#bytes, length, ipv4, port);
   }
 
   /**
