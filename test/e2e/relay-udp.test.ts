@@ -268,12 +268,14 @@ describe('per-listener sequence numbers', () => {
     const voice = listener.client.voice();
     expect(voice.slice(1000).map((v) => v.payload)).toEqual(after);
     // Gap-free numbering: the listener's sequence goes on where it stopped; the jump across the
-    // deafened stretch is 1 plus what the network lost of it before the relay (usually nothing).
+    // deafened stretch is 1 plus what the network lost of it before the relay (usually nothing,
+    // but a loaded machine's socket buffer dropped 1,206 of the 40,000 once). Numbering forwarded
+    // unchanged would jump 40,001; any jump under half of that is the rewriter's.
     const numbers = voice.map((v) => v.sequenceNumber);
     const steps = numbers.slice(1).map((n, i) => (n - numbers[i]! + 0x10000) & 0xffff);
     expect(steps.slice(0, 999).every((d) => d === 1) && steps.slice(1000).every((d) => d === 1)).toBe(true);
     expect(steps[999]).toBeGreaterThanOrEqual(1);
-    expect(steps[999]).toBeLessThan(1000);
+    expect(steps[999]).toBeLessThan(20_000);
     expect(listener.client.rejected).toBe(0);
   });
 });
