@@ -35,6 +35,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { sql } from 'drizzle-orm';
 import { decodeBase64Url, encodeBase64Url } from '../../../shared/relay-api/index.js';
 import type { Database } from '../db/client.js';
 import { loginSessions, refreshTokens } from '../db/schema.js';
@@ -115,7 +116,32 @@ export function cappedUserAgent(userAgent: string | undefined | null): string | 
   return cleaned === '' ? null : cleaned;
 }
 
-/** Stores a new login (family) for the user with its first refresh token, atomically. */
+/**
+ * How long a login's rows stay after its absolute end (`expires_at`; a login ended early by
+ * logout or reuse still has one). Nothing reads them then: refreshing an expired login is 401
+ * whatever its tokens say. The week is for an operator looking into an incident.
+ */
+export const ENDED_LOGIN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Ended logins deleted per new login, oldest first, with their refresh tokens. More than one
+ * login starts for each that ends, so the tables stay bounded with no scheduled job; the index
+ * on expires_at keeps it a short range scan.
+ */
+export const ENDED_LOGIN_PRUNE_BATCH = 8;
+
+/** The logins past retention at `now` that one prune takes: the same rows for both statements of a batch. */
+function loginsToPrune(now: number) {
+  return sql`SELECT ${loginSessions.id} FROM ${loginSessions} WHERE ${loginSessions.expiresAt} < ${now - ENDED_LOGIN_RETENTION_MS}
+    ORDER BY ${loginSessions.expiresAt}, ${loginSessions.id} LIMIT ${ENDED_LOGIN_PRUNE_BATCH}`;
+}
+
+/**
+ * Stores a new login (family) for the user with its first refresh token, atomically, and prunes
+ * a few logins that ended more than ENDED_LOGIN_RETENTION_MS ago. Their refresh tokens go first,
+ * explicitly: the foreign key's ON DELETE CASCADE acts only where a connection enabled
+ * foreign keys, which is not something an HTTP client of libSQL controls.
+ */
 export async function startLogin(
   db: Database,
   input: { readonly userId: string; readonly userAgent: string | null | undefined; readonly now: number; readonly timings: RefreshTimings },
@@ -139,6 +165,8 @@ export async function startLogin(
       issuedAt: input.now,
       expiresAt: refreshTokenExpiresAt,
     }),
+    db.delete(refreshTokens).where(sql`${refreshTokens.sessionId} IN (${loginsToPrune(input.now)})`),
+    db.delete(loginSessions).where(sql`${loginSessions.id} IN (${loginsToPrune(input.now)})`),
   ]);
   return { sessionId, userId: input.userId, refreshToken, issuedAt: input.now, refreshTokenExpiresAt, loginExpiresAt };
 }

@@ -59,7 +59,8 @@ export const loginSessions = sqliteTable(
     /** The client's User-Agent at login, capped at 256 characters, for "your devices" lists. */
     userAgent: text('user_agent'),
   },
-  (t) => [index('login_sessions_user_id').on(t.userId)],
+  // expires_at: logins are pruned a few at a time, oldest first, a while after they end (auth/refresh-tokens.ts).
+  (t) => [index('login_sessions_user_id').on(t.userId), index('login_sessions_expires_at').on(t.expiresAt)],
 );
 
 /**

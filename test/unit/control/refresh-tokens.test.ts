@@ -10,6 +10,8 @@ import { endLogins } from '../../../control/src/auth/logins.js';
 import {
   accessTokenIdFor,
   cappedUserAgent,
+  ENDED_LOGIN_PRUNE_BATCH,
+  ENDED_LOGIN_RETENTION_MS,
   encodeRefreshToken,
   judgeRotation,
   parseRefreshToken,
@@ -248,6 +250,37 @@ describe('ending logins', () => {
     const a = await startLogin(test.db, { userId, userAgent: null, now: T0, timings: TIMINGS });
     expect(await endLogins(test.db, { userId }, 'password_change', T0 + TIMINGS.loginTtlMs)).toEqual([]);
     expect((await loginRow(test, a.sessionId)).revokedAt).toBeNull();
+  });
+  it('prune ended logins and their tokens a few at a time, once past their retention', async () => {
+    // Ten logins started at T0, each refreshed twice (three token rows), then ended by logout.
+    const old: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const login = await startLogin(test.db, { userId, userAgent: null, now: T0 + i, timings: TIMINGS });
+      const first = await rotate(test.db, encodeRefreshToken(login.refreshToken), T0 + 100);
+      if (first.kind !== 'rotated') throw new Error('expected a rotation');
+      expect((await rotate(test.db, encodeRefreshToken(first.refreshToken), T0 + 200)).kind).toBe('rotated');
+      old.push(login.sessionId);
+    }
+    await endLogins(test.db, { userId }, 'logout', T0 + 300);
+    const count = async (table: string) => Number((await test.client.execute(`SELECT count(*) AS n FROM ${table}`)).rows[0]!['n']);
+    expect([await count('login_sessions'), await count('refresh_tokens')]).toEqual([10, 30]);
+
+    // Within retention of their absolute end (logout does not shorten it): nothing goes.
+    const endOfLast = T0 + 9 + TIMINGS.loginTtlMs;
+    await startLogin(test.db, { userId, userAgent: null, now: endOfLast + ENDED_LOGIN_RETENTION_MS - 10, timings: TIMINGS });
+    expect([await count('login_sessions'), await count('refresh_tokens')]).toEqual([11, 31]);
+
+    // Past it: each new login takes the oldest ENDED_LOGIN_PRUNE_BATCH, tokens included.
+    const later = endOfLast + ENDED_LOGIN_RETENTION_MS + 1;
+    const fresh = await startLogin(test.db, { userId, userAgent: null, now: later, timings: TIMINGS });
+    expect(ENDED_LOGIN_PRUNE_BATCH).toBe(8);
+    const left = await test.client.execute('SELECT id FROM login_sessions ORDER BY expires_at');
+    expect(left.rows.map((r) => String(r['id']))).toEqual([old[8], old[9], expect.any(String), fresh.sessionId]);
+    expect(await count('refresh_tokens')).toBe(3 + 3 + 1 + 1);
+    await startLogin(test.db, { userId, userAgent: null, now: later + 1, timings: TIMINGS });
+    expect([await count('login_sessions'), await count('refresh_tokens')]).toEqual([3, 3]);
+    // The logins still live are untouched and still refresh.
+    expect((await rotate(test.db, encodeRefreshToken(fresh.refreshToken), later + 2)).kind).toBe('rotated');
   });
 });
 

@@ -1,0 +1,1 @@
+CREATE INDEX `login_sessions_expires_at` ON `login_sessions` (`expires_at`);
