@@ -1,7 +1,8 @@
 /**
  * `npm run bench:control` — what the control plane's account routes cost, in `wrangler dev`
  * (workerd) on the local libSQL server, both started with npm start's own module
- * (control/dev/local-stack/) on ephemeral ports and a throwaway state directory, no relay.
+ * (control/dev/local-stack/) on ephemeral ports and a throwaway state directory, with its relay
+ * (the room installs voice sessions on it).
  *
  * 1. CPU per request, one request at a time: GET /healthz (the floor: routing, config, the
  *    log line), login (one Argon2id with the production parameters), refresh (rotation in one
@@ -11,6 +12,9 @@
  *    its own CPU.
  * 2. Latency of GET /v1/me and of refreshes under concurrent clients (50 by default), each with
  *    its own login, counting every status code; any 5xx makes the run exit 1.
+ *
+ * 3. The channel's room (bench/control/voice-phases.ts): CPU per key exchange (target ≤ 2 ms) and
+ *    per join, against the stack's relay, and the joins one room sustains.
  *
  * Every phase is bounded in requests and in seconds. Logins run one at a time: locally one
  * isolate hashes passwords serially, so concurrent logins would measure a queue, not a
@@ -31,6 +35,7 @@ import { ControlClient, expectValue, type Timed, type TokenPair } from './contro
 import { countStatus, cpuBetween, percentile, readCpu, serverErrors, type StatusCounts, type MeasuredProcesses } from './control/measure.js';
 import { parseControlBenchOptions, type ControlBenchOptions } from './control/options.js';
 import { formatReport, type ControlBenchReport, type LoadResult, type SerialResult } from './control/report.js';
+import { runVoicePhases } from './control/voice-phases.js';
 
 const HIGH_LIMIT = '1000000';
 
@@ -186,6 +191,20 @@ async function runBench(options: ControlBenchOptions, stack: LocalStack): Promis
     }),
   );
 
+  const voice = await runVoicePhases(
+    client,
+    {
+      controlUrl: stack.control.url,
+      operatorKey: stack.operatorKey.key,
+      relayPid: stack.relay!.process.pid,
+      count: options.exchanges,
+      clients: options.roomClients,
+      joins: options.roomJoins,
+      phaseSeconds: seconds,
+    },
+    workerd,
+  );
+
   const cpu = cpus();
   const report: ControlBenchReport = {
     date: new Date().toISOString(),
@@ -197,6 +216,7 @@ async function runBench(options: ControlBenchOptions, stack: LocalStack): Promis
     serial,
     verificationCpuMs: me.runtimeCpuMsPerRequest - healthz.runtimeCpuMsPerRequest,
     load,
+    voice,
     serverErrors: [...serial, ...load].reduce((sum, phase) => sum + serverErrors(phase.statuses), 0),
     notes: [
       'logins were measured one at a time: locally one workerd isolate hashes passwords serially, so concurrent logins would only queue; a deployment spreads them over many isolates.',
@@ -216,11 +236,11 @@ async function main(): Promise<number> {
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
-    progress('bench:control: starting the local libSQL server and wrangler dev (no relay)…');
+    progress('bench:control: starting the local libSQL server, wrangler dev and the relay…');
     stack = await startLocalStack({
       stateDir,
       ports: EPHEMERAL_PORTS,
-      relay: false,
+      relay: { relayId: 'bench-relay', environment: { RELAY_LOG_LEVEL: 'warn' } },
       controlBindings: {
         // Every request comes from one address here; the throttles would otherwise stop the run.
         THROTTLE_LOGIN_PER_ACCOUNT_FREE_ATTEMPTS: HIGH_LIMIT,
@@ -232,7 +252,7 @@ async function main(): Promise<number> {
     progress('bench:control: measuring…');
     const report = await runBench(options, stack);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-    return report.serverErrors === 0 ? 0 : 1;
+    return report.serverErrors === 0 && report.voice.failures === 0 ? 0 : 1;
   } finally {
     await stack?.stop();
     rmSync(stateDir, { recursive: true, force: true });

@@ -55,6 +55,24 @@ export interface RelayProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/**
+ * The signed client toward a relay on loopback that runs with the development keys, from what
+ * it announced (its API port, boot id and base64url public key): this process's relays and the
+ * local stack's alike.
+ */
+export function devRelayApiClient(relay: { readonly apiPort: number; readonly relayId: string; readonly bootId: string; readonly publicKey: string }): RelayApiClient {
+  const [keyId, secret] = INSECURE_DEV_API_KEYS.split(':') as [string, string];
+  return new RelayApiClient({
+    baseUrl: `http://127.0.0.1:${relay.apiPort}/`,
+    relayId: relay.relayId,
+    relayBootId: relay.bootId,
+    relayPublicKey: decodeBase64Url(relay.publicKey)!,
+    key: { keyId, secret: decodeBase64Url(secret)! },
+    fetch: (request) => fetch(request),
+    now: Date.now,
+  });
+}
+
 export async function allocateRelayPorts(): Promise<RelayPorts> {
   return { udp: await freePort('udp'), api: await freePort('tcp'), metrics: await freePort('tcp') };
 }
@@ -119,16 +137,7 @@ export async function startRelayProcess(options: { ports?: RelayPorts; env?: Rec
     });
   });
   const announced: RelayPorts = { udp: ready.udpPort, api: ready.apiPort, metrics: ready.metricsPort };
-  const [keyId, secret] = INSECURE_DEV_API_KEYS.split(':') as [string, string];
-  const api = new RelayApiClient({
-    baseUrl: `http://127.0.0.1:${announced.api}/`,
-    relayId,
-    relayBootId: ready.bootId,
-    relayPublicKey: decodeBase64Url(ready.publicKey)!,
-    key: { keyId, secret: decodeBase64Url(secret)! },
-    fetch: (request) => fetch(request),
-    now: Date.now,
-  });
+  const api = devRelayApiClient({ apiPort: announced.api, relayId, bootId: ready.bootId, publicKey: ready.publicKey });
   return {
     child,
     ports: announced,

@@ -60,6 +60,19 @@ export class ControlClient {
   me(accessToken: string): Promise<Timed<unknown>> {
     return this.#send('GET', '/v1/me', 200, { token: accessToken });
   }
+
+  /** An operator's channel (§4.7), with the stack's operator app key. */
+  createChannel(operatorKey: string, name: string): Promise<Timed<{ readonly id: string }>> {
+    return this.#send('POST', '/v1/admin/channels', 201, { token: operatorKey, body: { name, visibility: 'private' } });
+  }
+
+  /** A token for an app's user who may speak and listen in one channel (§4.5). */
+  mintToken(appKey: string, userId: string, channelId: string, ttlSeconds: number): Promise<Timed<{ readonly accessToken: string }>> {
+    return this.#send('POST', '/v1/tokens', 201, {
+      token: appKey,
+      body: { userId, displayName: userId, grants: [{ channelId, permissions: ['speak', 'listen'] }], ttlSeconds },
+    });
+  }
 }
 
 /** The value, or UnexpectedStatusError naming what was asked and what came back. */

@@ -15,6 +15,12 @@ export interface ControlBenchOptions {
   readonly loadRequests: number;
   /** Seconds each phase may take at most (it stops early, and says so). */
   readonly phaseSeconds: number;
+  /** Room sockets authenticated, joins and rotations measured one at a time (each). */
+  readonly exchanges: number;
+  /** Concurrent members joining and leaving one room. */
+  readonly roomClients: number;
+  /** Joins of the room phase at most. */
+  readonly roomJoins: number;
 }
 
 export const USAGE = `usage: npm run bench:control -- [options]
@@ -25,6 +31,9 @@ export const USAGE = `usage: npm run bench:control -- [options]
   --verifications N    GET /v1/me and GET /healthz requests measured one at a time (default 1000)
   --clients N          concurrent clients of the latency phases (default 50)
   --load-requests N    requests per latency phase (default 3000)
+  --exchanges N        room authentications, joins and rotations measured one at a time (default 200)
+  --room-clients N     concurrent members joining and leaving one room (default 20)
+  --room-joins N       joins of that phase at most (default 1000)
   --phase-seconds N    upper bound of every phase, seconds (default 90)`;
 
 function fail(message: string): never {
@@ -53,6 +62,9 @@ export function parseControlBenchOptions(argv: readonly string[]): ControlBenchO
         clients: { type: 'string' },
         'load-requests': { type: 'string' },
         'phase-seconds': { type: 'string' },
+        exchanges: { type: 'string' },
+        'room-clients': { type: 'string' },
+        'room-joins': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -75,5 +87,8 @@ export function parseControlBenchOptions(argv: readonly string[]): ControlBenchO
     verifications: whole(values.verifications, quick ? 100 : 1000, 'verifications', 10, 100_000),
     loadRequests: whole(values['load-requests'], quick ? 300 : 3000, 'load-requests', 10, 1_000_000),
     phaseSeconds: whole(values['phase-seconds'], quick ? 30 : 90, 'phase-seconds', 5, 3600),
+    exchanges: whole(values.exchanges, quick ? 20 : 200, 'exchanges', 5, 100_000),
+    roomClients: whole(values['room-clients'], quick ? 5 : 20, 'room-clients', 1, 200),
+    roomJoins: whole(values['room-joins'], quick ? 50 : 1000, 'room-joins', 10, 1_000_000),
   };
 }

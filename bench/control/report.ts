@@ -1,5 +1,6 @@
 /** The control-plane benchmark's results: the data, and the tables printed from it. */
 import type { CpuReading, StatusCounts } from './measure.js';
+import type { VoiceReport } from './voice-phases.js';
 
 export interface SerialResult {
   readonly name: string;
@@ -49,6 +50,8 @@ export interface ControlBenchReport {
   /** Worker CPU of a token verification alone: GET /v1/me minus GET /healthz, ms. */
   readonly verificationCpuMs: number;
   readonly load: readonly LoadResult[];
+  /** The channel room: the key exchange and joins (voice-phases.ts). */
+  readonly voice: VoiceReport;
   readonly serverErrors: number;
   readonly notes: readonly string[];
 }
@@ -62,6 +65,11 @@ function statuses(counts: StatusCounts): string {
     .sort(([a], [b]) => Number(a) - Number(b))
     .map(([status, n]) => `${status}×${n}`)
     .join(' ');
+}
+
+function failures(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts);
+  return entries.length === 0 ? 'none' : entries.map(([code, n]) => `${code}×${n}`).join(' ');
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -121,7 +129,41 @@ export function formatReport(report: ControlBenchReport): string {
       ]),
     ),
   );
-  out.push(`5xx answers: ${report.serverErrors}`);
+  out.push('');
+  const voice = report.voice;
+  out.push("The channel's room (its Durable Object): one operation at a time; the relay's CPU beside workerd's (its round trips are in the wall times only):");
+  out.push(
+    table(
+      ['operation', 'n', 'worker CPU ms', 'relay', 'libSQL', 'wall p50 ms', 'wall p99 ms', 'failures'],
+      voice.serial.map((s) => [
+        `${s.name}${s.stoppedBy === 'time' ? ' (time limit)' : ''}`,
+        String(s.operations),
+        fixed(s.runtimeCpuMsPerOperation),
+        fixed(s.relayCpuMsPerOperation),
+        fixed(s.libsqlCpuMsPerOperation),
+        fixed(s.wallMsP50, 1),
+        fixed(s.wallMsP99, 1),
+        failures(s.failures),
+      ]),
+    ),
+  );
+  out.push(
+    `key exchange in the room (a rotation): ${fixed(voice.exchangeCpuMs)} ms worker CPU, target ≤ ${voice.exchangeCpuTargetMs} ms (${fixed(voice.exchangeCpuMs / voice.exchangeCpuTargetMs)}× the target); ` +
+      `a join beyond its authentication (join and leave − authenticate): ${fixed(voice.joinBeyondAuthCpuMs)} ms (${fixed(voice.joinBeyondAuthCpuMs / voice.exchangeCpuTargetMs)}×)`,
+  );
+  const c = voice.crypto;
+  out.push(
+    `  of which its crypto steps (their CPU in this Node process, same V8): the exchange (X25519 key pair and agreement, §3 key schedule) ${fixed(c.exchangeMs)} ms, ` +
+      `the confirmation check ${fixed(c.confirmMs)} ms, sealing the keys to the relay (X25519 in @noble/curves, HKDF, AES-GCM) ${fixed(c.sealMs)} ms, signing the relay request ${fixed(c.signMs)} ms; ` +
+      'the rest is the room\'s I/O (messages, the database for the SSRC and the relay, storage, the fetch to the relay)',
+  );
+  const l = voice.load;
+  out.push(
+    `joins one room sustains: ${fixed(l.joinsPerSecond, 1)}/s (${l.joins} joins in ${fixed(l.seconds, 1)} s${l.stoppedBy === 'time' ? ', time limit' : ''}; ${l.clients} members joining and leaving at once); ` +
+      `join p50 ${fixed(l.joinMsP50, 1)} ms, p99 ${fixed(l.joinMsP99, 1)} ms, max ${fixed(l.joinMsMax, 1)} ms; worker CPU ${fixed(l.runtimeCpuMsPerJoin)} ms, relay ${fixed(l.relayCpuMsPerJoin)} ms per join and leave; failures: ${failures(l.failures)}`,
+  );
+  out.push('');
+  out.push(`5xx answers: ${report.serverErrors}; failed room operations: ${voice.failures}`);
   out.push('');
   for (const note of report.notes) out.push(`Note: ${note}`);
   return out.join('\n');

@@ -10,7 +10,10 @@
  *
  * While the room has voice sessions it also checks itself every `ROOM_CHECK_INTERVAL_MS`: after
  * a restart that dropped its sockets (a deploy), nothing else would wake it, and that check is
- * what starts the resume window of sessions whose socket is gone.
+ * what starts the resume window of sessions whose socket is gone. It must come less often than
+ * the runtime evicts an idle object (about 10 s without an event, in production and in
+ * `wrangler dev` alike): a check every 10 s kept a room in a call in memory for the whole call,
+ * so it never hibernated (test/e2e/voice-real-stack.test.ts proves it does now).
  *
  * Rotation by the room (§5.8): each installed session has a `rotate_keys` deadline (its keys'
  * rotation age) until the room has asked for new keys, then a `rekey_timeout` deadline (the
@@ -22,7 +25,7 @@ import type { PendingRevocation, SocketAttachment, VoiceSessionRecord } from './
 export const AUTH_TIMEOUT_MS = 5_000;
 export const CONFIRM_TIMEOUT_MS = 10_000;
 export const TOKEN_EXPIRY_NOTICE_MS = 60_000;
-export const ROOM_CHECK_INTERVAL_MS = 10_000;
+export const ROOM_CHECK_INTERVAL_MS = 30_000;
 
 export type RoomDeadline =
   | { readonly kind: 'auth_timeout'; readonly at: number; readonly socketId: string }

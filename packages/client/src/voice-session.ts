@@ -73,6 +73,8 @@ export interface VoiceSessionEvents {
   closed: [reason: VoiceCloseReason];
 }
 
+export type ModerationAction = 'server_mute' | 'server_unmute' | 'kick' | 'ban';
+const MODERATION_ACTIONS: ReadonlySet<string> = new Set<ModerationAction>(['server_mute', 'server_unmute', 'kick', 'ban']);
 const EXCHANGE_ERROR_CODES = new Set(['bad_public_key', 'key_confirmation_failed', 'exchange_timeout', 'no_exchange', 'no_relay_available', 'relay_unavailable', 'forbidden', 'already_in_voice', 'not_in_voice']);
 const CLOSE_CODE_NAMES: Record<number, string> = {
   1000: 'normal',
@@ -191,6 +193,22 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
   /** Tells the room whether you are speaking (advisory, §5.6). */
   setSpeaking(speaking: boolean): void {
     this.#send({ type: 'speaking', speaking });
+  }
+
+  /**
+   * Moderates another member (§5.7): `server_mute`/`server_unmute` (the relay drops their voice
+   * whatever their own mute says), `kick` (their socket closed with 4004), `ban` (a channel ban,
+   * then as a kick with 4005). Needs `moderate` in the channel. Resolves once the room has
+   * applied it on the relay (`moderated`: for a kick or a ban, their relay session is gone);
+   * rejects with a VoiceError of the room's code (`forbidden`, `subject_not_found`, …).
+   */
+  async moderate(action: ModerationAction, subject: string, options: { readonly reason?: string } = {}): Promise<void> {
+    if (!MODERATION_ACTIONS.has(action)) throw new TypeError(`voice: moderate needs one of ${[...MODERATION_ACTIONS].join(', ')}`);
+    if (typeof subject !== 'string' || subject.length === 0) throw new TypeError('voice: moderate needs the subject to moderate');
+    const id = `md${this.#nextRequestId++}`;
+    this.#send({ type: 'moderate', action, subject, ...(options.reason === undefined ? {} : { reason: options.reason }), id });
+    // Registered in the same tick as the send: the answer cannot arrive before.
+    this.#throwIfError(await this.#waitFor((m) => (m.type === 'moderated' || m.type === 'error') && m.replyTo === id, 'moderated'));
   }
 
   /** New keys and SSRC now (§5.8): resolves once they are in use. */
