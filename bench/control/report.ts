@@ -154,7 +154,7 @@ export function formatReport(report: ControlBenchReport): string {
   const c = voice.crypto;
   out.push(
     `  of which its crypto steps (their CPU in this Node process, same V8): the exchange (X25519 key pair and agreement, §3 key schedule) ${fixed(c.exchangeMs)} ms, ` +
-      `the confirmation check ${fixed(c.confirmMs)} ms, sealing the keys to the relay (X25519 in @noble/curves, HKDF, AES-GCM) ${fixed(c.sealMs)} ms, signing the relay request ${fixed(c.signMs)} ms; ` +
+      `the confirmation check ${fixed(c.confirmMs)} ms, sealing the keys to the relay (WebCrypto X25519 as the room does, HKDF, AES-GCM) ${fixed(c.sealMs)} ms, signing the relay request ${fixed(c.signMs)} ms; ` +
       'the rest is the room\'s I/O (messages, the database for the SSRC and the relay, storage, the fetch to the relay)',
   );
   const l = voice.load;

@@ -5,7 +5,7 @@
  * `fetch` and the clock are injected, so it runs in workerd and Node alike.
  */
 import { signRequest, type SigningKey } from './request-signing.js';
-import { sealSessionKeys, type SessionKeyMaterial } from './sealed-keys.js';
+import { sealSessionKeys, sealSessionKeysWith, type SealContext, type SealedKeys, type SealEphemeralKey, type SessionKeyMaterial } from './sealed-keys.js';
 import {
   parseInstallSessionResponse,
   type InstallSessionBody,
@@ -28,6 +28,11 @@ export interface RelayApiClientOptions {
   readonly fetch: (request: Request) => Promise<Response>;
   /** ms since the Unix epoch. */
   readonly now: () => number;
+  /**
+   * A fresh ephemeral X25519 key pair per seal (sealSessionKeysWith), e.g. WebCrypto's in the
+   * control plane. Without it installSession and rotateSession seal with @noble/curves.
+   */
+  readonly ephemeralKey?: () => Promise<SealEphemeralKey>;
 }
 
 /** An install as the caller knows it: the body's fields with the keys in the clear (sealed here). */
@@ -56,7 +61,9 @@ export class RelayApiClient {
 
   /** Installs a session; the answer says which UDP endpoint its client must send to. */
   async installSession(input: InstallSessionInput): Promise<InstallSessionResponse> {
-    return this.installSealed(this.sealInstall(input));
+    const { keys, ...fields } = input;
+    const sealedKeys = await this.#seal(this.#sealContext(input.sessionId, input.ssrc, input.profile), keys);
+    return this.installSealed({ ...fields, sealedKeys });
   }
 
   /**
@@ -86,7 +93,7 @@ export class RelayApiClient {
 
   /** New keys and SSRC for a session; `profile` must be the session's. */
   async rotateSession(sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial): Promise<void> {
-    const body: RotateSessionBody = { ssrc, sealedKeys: sealSessionKeys(this.#options.relayPublicKey, this.#sealContext(sessionId, ssrc, profile), keys) };
+    const body: RotateSessionBody = { ssrc, sealedKeys: await this.#seal(this.#sealContext(sessionId, ssrc, profile), keys) };
     await this.#request('POST', `v1/sessions/${encodeURIComponent(sessionId)}/rotate`, body);
   }
 
@@ -98,7 +105,13 @@ export class RelayApiClient {
     return (await this.#request('GET', 'v1/sessions')) as SessionListResponse;
   }
 
-  #sealContext(sessionId: string, ssrc: number, profile: SrtpProfileName) {
+  async #seal(context: SealContext, keys: SessionKeyMaterial): Promise<SealedKeys> {
+    const ephemeralKey = this.#options.ephemeralKey;
+    if (ephemeralKey === undefined) return sealSessionKeys(this.#options.relayPublicKey, context, keys);
+    return sealSessionKeysWith(await ephemeralKey(), this.#options.relayPublicKey, context, keys);
+  }
+
+  #sealContext(sessionId: string, ssrc: number, profile: SrtpProfileName): SealContext {
     return { relayId: this.#options.relayId, bootId: this.#options.relayBootId, sessionId, ssrc, profile };
   }
 

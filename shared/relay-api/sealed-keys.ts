@@ -138,22 +138,78 @@ export function sealSessionKeys(
 ): SealedKeys {
   assertBytes(recipientPublicKey, 'relay-seal: recipientPublicKey', X25519_KEY_LENGTH);
   assertContext(context);
-  const plaintext = encodeKeyMaterial(context.profile, keys);
   const ephemeral = generateEphemeralKeyPair(options.randomBytes);
   let shared: Uint8Array | undefined;
-  let secrets: AeadSecrets | undefined;
   try {
     try {
       shared = x25519SharedSecret(ephemeral.privateKey, recipientPublicKey, 'serverPublicKey');
     } catch (error) {
       throw toSealError(error);
     }
-    const aad = encodeSealContext(context, ephemeral.publicKey, recipientPublicKey);
+    return sealWithSharedSecret(shared, ephemeral.publicKey, recipientPublicKey, context, keys);
+  } finally {
+    wipeBytes(ephemeral.privateKey, shared);
+  }
+}
+
+/**
+ * The sender's ephemeral X25519 key pair, from outside: the control plane passes the runtime's
+ * WebCrypto X25519 (control/src/room/x25519-agreement.ts), native code where @noble/curves takes
+ * about a millisecond per operation in workerd, and a private key that never exists as bytes.
+ * `sharedSecret` checks the peer key as §3.3 says (KeyScheduleError otherwise).
+ */
+export interface SealEphemeralKey {
+  readonly publicKey: Uint8Array;
+  sharedSecret(peerPublicKey: Uint8Array, peerField: 'serverPublicKey'): Promise<Uint8Array>;
+  destroy(): void;
+}
+
+/**
+ * sealSessionKeys with an injected ephemeral key pair, used for this one seal and destroyed
+ * here whatever happens. The output is the same construction, byte for byte, for the same
+ * ephemeral private key (test/unit/relay-api/sealed-keys.test.ts).
+ */
+export async function sealSessionKeysWith(
+  ephemeral: SealEphemeralKey,
+  recipientPublicKey: Uint8Array,
+  context: SealContext,
+  keys: SessionKeyMaterial,
+): Promise<SealedKeys> {
+  let shared: Uint8Array | undefined;
+  try {
+    assertBytes(recipientPublicKey, 'relay-seal: recipientPublicKey', X25519_KEY_LENGTH);
+    assertContext(context);
+    try {
+      shared = await ephemeral.sharedSecret(recipientPublicKey, 'serverPublicKey');
+    } catch (error) {
+      throw toSealError(error);
+    }
+    // RFC 7748 §6.1: refuse the all-zero output, as x25519SharedSecret does for the pure path.
+    if (shared.every((byte) => byte === 0)) throw new SealError('zero-shared-secret', 'X25519 gave the all-zero shared secret');
+    return sealWithSharedSecret(shared, ephemeral.publicKey, recipientPublicKey, context, keys);
+  } finally {
+    ephemeral.destroy();
+    wipeBytes(shared);
+  }
+}
+
+/** §8.4 after X25519: C, HKDF, AES-256-GCM over the four values. Wipes what it derived. */
+function sealWithSharedSecret(
+  shared: Uint8Array,
+  ephemeralPublicKey: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  context: SealContext,
+  keys: SessionKeyMaterial,
+): SealedKeys {
+  const plaintext = encodeKeyMaterial(context.profile, keys);
+  let secrets: AeadSecrets | undefined;
+  try {
+    const aad = encodeSealContext(context, ephemeralPublicKey, recipientPublicKey);
     secrets = deriveAeadSecrets(shared, aad);
     const ct = gcm(secrets.key, secrets.iv, aad).encrypt(plaintext);
-    return { v: SEAL_VERSION, epk: encodeBase64Url(ephemeral.publicKey), ct: encodeBase64Url(ct) };
+    return { v: SEAL_VERSION, epk: encodeBase64Url(ephemeralPublicKey), ct: encodeBase64Url(ct) };
   } finally {
-    wipeBytes(plaintext, ephemeral.privateKey, shared, secrets?.key, secrets?.iv);
+    wipeBytes(plaintext, secrets?.key, secrets?.iv);
   }
 }
 
