@@ -377,5 +377,6 @@ describe('MediaTransport against the relay', () => {
   it('refuses a bad endpoint before binding anything', async () => {
     await expect(MediaTransport.open({ endpoint: { host: '127.0.0.1', port: 0 }, keys: newKeys() })).rejects.toThrow(RangeError);
     await expect(MediaTransport.open({ endpoint: { host: '', port: 1 }, keys: newKeys() })).rejects.toThrow(TypeError);
+    await expect(MediaTransport.open({ endpoint: { host: '127.0.0.1', port: 1 }, keys: newKeys(), initialSequence: 0x8000 })).rejects.toThrow(RangeError); // §6.1
   });
 });
