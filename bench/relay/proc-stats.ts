@@ -1,9 +1,9 @@
 /**
  * What the benchmark reads about other processes from /proc (Linux only): CPU time, resident
- * memory, and per-socket UDP drop counters. Read between measurement windows, never per packet.
+ * memory, open file descriptors, and per-socket UDP drop counters. Read between measurement windows, never per packet.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -118,4 +118,9 @@ export function coreBusySeconds(): number[] {
     busy[Number(match[1])] = ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / clockTicksPerSecond();
   }
   return busy;
+}
+
+/** Open file descriptors of a process: the entries of /proc/<pid>/fd (sockets, pipes, files). */
+export function openFileDescriptors(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }

@@ -25,6 +25,11 @@
  *     netem, a delay larger than the gap between two datagrams reorders them too.
  * Every datagram draws the same five numbers whatever happens to it, so the decisions for the
  * n-th datagram of a direction depend on the seed and n alone (`ImpairmentDecider`).
+ *
+ * Tests script what the seeded settings cannot: `toUpstream` / `toClient` filters see every
+ * datagram first (drop, hold back, let several through), `sendToClient` injects one, `rebind()`
+ * gives every flow a new upstream port (a NAT that rebinds), and `setImpairment()` changes the
+ * settings mid-run (a network that turns bad during a call).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -42,6 +47,18 @@ export interface ImpairmentSettings {
   readonly jitterMs: number;
   /** PRNG seed (an integer): the same seed gives the same decisions for the same datagrams. */
   readonly seed: number;
+}
+
+/** Given one datagram, the datagrams to pass on (none: dropped or held; several: released). */
+export type DatagramFilter = (datagram: Buffer) => Buffer[];
+
+export const passAll: DatagramFilter = (datagram) => [datagram];
+export const dropAll: DatagramFilter = () => [];
+
+/** RTP (voice), as opposed to RTCP/SRTCP, by RFC 5761 §4's second-byte rule (docs/protocol.md §2.9). */
+export function isRtp(datagram: Uint8Array): boolean {
+  const pt = datagram[1] ?? 0;
+  return !(pt >= 192 && pt <= 223);
 }
 
 export const NO_IMPAIRMENT: ImpairmentSettings = Object.freeze({ loss: 0, duplicate: 0, reorder: 0, jitterMs: 0, seed: 1 });
@@ -164,7 +181,7 @@ interface Held {
 
 interface Flow {
   readonly client: UdpEndpoint;
-  readonly upstreamSocket: Socket;
+  upstreamSocket: Socket;
   lastActivity: number;
   /** Set when its socket closes: sends still queued for it are dropped. */
   closed: boolean;
@@ -282,10 +299,15 @@ async function bindSocket(host: string, port: number, bufferBytes: number): Prom
 
 export class UdpImpairmentProxy {
   readonly stats: ProxyStats = { toUpstream: emptyStats(), toClient: emptyStats(), flows: 0, refusedFlows: 0 };
+  /** Sees each datagram from a client before the impairment does; what it returns goes on. */
+  toUpstream: DatagramFilter = passAll;
+  /** Sees each datagram from the upstream before the impairment does; what it returns goes on. */
+  toClient: DatagramFilter = passAll;
   readonly #listen: Socket;
   readonly #upstream: UdpEndpoint;
   readonly #upstreamBindHost: string;
-  readonly #deciders: Readonly<Record<ProxyDirection, ImpairmentDecider | null>>;
+  readonly #directions: ImpairedDirections;
+  #deciders: Readonly<Record<ProxyDirection, ImpairmentDecider | null>>;
   readonly #flows = new Map<string, Flow>();
   readonly #queue = new DelayQueue();
   readonly #maxFlows: number;
@@ -301,11 +323,8 @@ export class UdpImpairmentProxy {
     this.#listen = listen;
     this.#upstream = options.upstream;
     this.#upstreamBindHost = isLoopback(options.upstream.host) ? options.upstream.host : isIP(options.upstream.host) === 6 ? '::' : '0.0.0.0';
-    const impairment = options.impairment ?? NO_IMPAIRMENT;
-    const directions = options.directions ?? 'both';
-    const decider = (direction: ProxyDirection, stream: number): ImpairmentDecider | null =>
-      isImpairing(impairment) && (directions === 'both' || directions === direction) ? new ImpairmentDecider(impairment, stream) : null;
-    this.#deciders = { toUpstream: decider('toUpstream', 0), toClient: decider('toClient', 1) };
+    this.#directions = options.directions ?? 'both';
+    this.#deciders = this.#decidersFor(options.impairment ?? NO_IMPAIRMENT);
     this.#maxFlows = options.maxFlows ?? 4096;
     this.#flowIdleMs = options.flowIdleMs ?? 60_000;
     this.#reorderHoldMs = options.reorderHoldMs ?? 50;
@@ -338,6 +357,40 @@ export class UdpImpairmentProxy {
     return this.#upstream;
   }
 
+  /**
+   * New settings from the next datagram on (both directions' draws start again from the seed);
+   * datagrams already delayed or held keep their fate.
+   */
+  setImpairment(impairment: ImpairmentSettings): void {
+    validateImpairment(impairment);
+    this.#deciders = this.#decidersFor(impairment);
+  }
+
+  /**
+   * Sends a datagram to the client now, as if the upstream had sent it, past the filter and the
+   * impairment (a test injects forged or held-back datagrams this way). Needs exactly one flow.
+   */
+  sendToClient(datagram: Uint8Array): void {
+    if (this.#flows.size !== 1) throw new Error(`udp impairment proxy: sendToClient needs exactly one client (${this.#flows.size} now)`);
+    const [flow] = this.#flows.values();
+    this.#listen.send(datagram, flow!.client.port, flow!.client.host);
+  }
+
+  /**
+   * Every flow gets a new upstream socket on a new port, as a NAT that rebinds; the old ones
+   * are closed, and what arrives on them afterwards is lost.
+   */
+  async rebind(): Promise<void> {
+    const old: Socket[] = [];
+    for (const flow of this.#flows.values()) {
+      const socket = await this.#connectedUpstreamSocket();
+      old.push(flow.upstreamSocket);
+      flow.upstreamSocket = socket;
+      this.#listenUpstream(flow, socket);
+    }
+    await Promise.all(old.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  }
+
   /** Stops forwarding and closes every socket; datagrams still delayed are dropped. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -351,12 +404,42 @@ export class UdpImpairmentProxy {
     return this.#closing;
   }
 
+  #decidersFor(impairment: ImpairmentSettings): Record<ProxyDirection, ImpairmentDecider | null> {
+    const directions = this.#directions;
+    const decider = (direction: ProxyDirection, stream: number): ImpairmentDecider | null =>
+      isImpairing(impairment) && (directions === 'both' || directions === direction) ? new ImpairmentDecider(impairment, stream) : null;
+    return { toUpstream: decider('toUpstream', 0), toClient: decider('toClient', 1) };
+  }
+
+  /** A socket bound and connected to the upstream (the kernel then passes it the upstream's datagrams only). */
+  async #connectedUpstreamSocket(): Promise<Socket> {
+    const socket = await bindSocket(this.#upstreamBindHost, 0, this.#bufferBytes);
+    await new Promise<void>((resolve) => socket.connect(this.#upstream.port, this.#upstream.host, () => resolve()));
+    return socket;
+  }
+
+  /** What arrives on `socket` goes to `flow`'s client while it is the flow's upstream socket. */
+  #listenUpstream(flow: Flow, socket: Socket): void {
+    socket.on('message', (datagram) => {
+      if (this.#closing === null && socket === flow.upstreamSocket) this.#filtered('toClient', flow, datagram);
+    });
+    socket.on('error', () => {
+      // ICMP port unreachable from a relay that is not (yet) there: the datagram is lost.
+    });
+  }
+
+  #filtered(direction: ProxyDirection, flow: Flow, datagram: Buffer): void {
+    const filter = direction === 'toUpstream' ? this.toUpstream : this.toClient;
+    if (filter === passAll) this.#impair(direction, flow, datagram);
+    else for (const passed of filter(datagram)) this.#impair(direction, flow, passed);
+  }
+
   #fromClient(datagram: Buffer, from: RemoteInfo): void {
     if (this.#closing !== null) return;
     const key = `${from.address}|${from.port}`;
     const flow = this.#flows.get(key);
     if (flow !== undefined) {
-      this.#impair('toUpstream', flow, datagram);
+      this.#filtered('toUpstream', flow, datagram);
       return;
     }
     // Datagrams that arrive while the flow's socket binds wait for it, in order.
@@ -370,22 +453,15 @@ export class UdpImpairmentProxy {
       this.#opening.set(key, opening);
     }
     void opening.then((opened) => {
-      if (opened !== null && this.#closing === null) this.#impair('toUpstream', opened, datagram);
+      if (opened !== null && this.#closing === null) this.#filtered('toUpstream', opened, datagram);
     });
   }
 
   async #openFlow(key: string, client: UdpEndpoint): Promise<Flow | null> {
     try {
-      const upstreamSocket = await bindSocket(this.#upstreamBindHost, 0, this.#bufferBytes);
-      // Connected: the kernel passes this socket datagrams from the upstream only.
-      await new Promise<void>((resolve) => upstreamSocket.connect(this.#upstream.port, this.#upstream.host, () => resolve()));
+      const upstreamSocket = await this.#connectedUpstreamSocket();
       const flow: Flow = { client, upstreamSocket, lastActivity: performance.now(), closed: false, heldToUpstream: null, heldToClient: null };
-      upstreamSocket.on('message', (datagram) => {
-        if (this.#closing === null) this.#impair('toClient', flow, datagram);
-      });
-      upstreamSocket.on('error', () => {
-        // ICMP port unreachable from a relay that is not (yet) there: the datagram is lost.
-      });
+      this.#listenUpstream(flow, upstreamSocket);
       if (this.#closing !== null) {
         upstreamSocket.close();
         return null;

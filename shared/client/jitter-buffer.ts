@@ -35,6 +35,8 @@ export interface JitterPacket {
   /** The RTP timestamp, uint32. */
   readonly timestamp: number;
   readonly payload: Uint8Array;
+  /** The SRTP packet index it was authenticated under, if the caller knows it; carried through unchanged. */
+  readonly index?: number;
 }
 
 /** What `push` did with a packet. */

@@ -44,7 +44,15 @@ export interface MediaSessionOptions {
 }
 
 export type ReceivedMedia =
-  | { readonly kind: 'voice'; readonly ssrc: number; readonly sequenceNumber: number; readonly timestamp: number; readonly payload: Uint8Array }
+  | {
+      readonly kind: 'voice';
+      readonly ssrc: number;
+      readonly sequenceNumber: number;
+      /** The packet index (ROC · 2^16 + SEQ, RFC 3711 §3.3.1) this receiver estimated and authenticated it under. */
+      readonly index: number;
+      readonly timestamp: number;
+      readonly payload: Uint8Array;
+    }
   | {
       readonly kind: 'pong';
       /** The token of the ping it answers (all zero in a challenge the relay sent unprompted). */
@@ -93,6 +101,11 @@ export class ClientMediaSession {
     return this.#sequence;
   }
 
+  /** The packet index (ROC · 2^16 + SEQ) of the last voice packet protected; -1 before the first. */
+  get lastSentIndex(): number {
+    return this.#send.lastRtpIndex;
+  }
+
   /**
    * One voice frame, SRTP-protected, ready to send to the relay. `duration` is how far the RTP
    * timestamp advances after it, in clock units (default: the session's `timestampStep`; Opus
@@ -137,7 +150,7 @@ export class ClientMediaSession {
       return { kind: 'pong', token: keepalive.token, addressProved, echoNow };
     }
     const { header, payload } = parseRtpPacket(plain);
-    return { kind: 'voice', ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, payload };
+    return { kind: 'voice', ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, index: this.#receive.lastRtpIndex, timestamp: header.timestamp, payload };
   }
 
   /** Wipes all keys. Idempotent. */

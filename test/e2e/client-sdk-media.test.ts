@@ -12,7 +12,7 @@ import { MediaTransport, type JitterBufferOptions, type MediaKeys, type Received
 import { ClosedError } from '../../packages/client/src/errors.js';
 import { startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
 import { randomMasterKeys } from '../support/relay-fixtures.js';
-import { dropAll, isRtp, passAll, UdpImpairmentProxy } from '../support/udp-impairment-proxy.js';
+import { dropAll, isRtp, passAll, UdpImpairmentProxy } from '../../cli/loadtest/udp-impairment-proxy.js';
 
 let relay: RelayProcess;
 const transports: MediaTransport[] = [];
@@ -72,7 +72,7 @@ async function join(
   const keys = newKeys();
   const sessionId = `${channelId}-${name}`;
   const installed = await install(relay, channelId, sessionId, keys, options.canSpeak ?? true);
-  const endpoint = options.proxy === undefined ? installed.udpEndpoint : { host: '127.0.0.1', port: options.proxy.port };
+  const endpoint = options.proxy === undefined ? installed.udpEndpoint : options.proxy.address;
   const transport = await MediaTransport.open({
     endpoint,
     keys,
@@ -145,7 +145,7 @@ describe('MediaTransport against the relay', () => {
   it('puts reordered voice back in order, drops what the network duplicated, and reports what was lost on the way', async () => {
     const channel = `chn-${randomBytes(4).toString('hex')}`;
     const alice = await join(channel, 'alice');
-    const proxy = await UdpImpairmentProxy.start(relay.ports.udp);
+    const proxy = await UdpImpairmentProxy.start({ upstream: { host: '127.0.0.1', port: relay.ports.udp } });
     proxies.push(proxy);
     const bob = await join(channel, 'bob', { proxy });
     // Toward bob: every 13th voice datagram dropped, every 5th held back behind the next one
@@ -198,7 +198,7 @@ describe('MediaTransport against the relay', () => {
   it('gives a packet up as lost after the wait, and drops it as late when it turns up after that', async () => {
     const channel = `chn-${randomBytes(4).toString('hex')}`;
     const alice = await join(channel, 'alice');
-    const proxy = await UdpImpairmentProxy.start(relay.ports.udp);
+    const proxy = await UdpImpairmentProxy.start({ upstream: { host: '127.0.0.1', port: relay.ports.udp } });
     proxies.push(proxy);
     const bob = await join(channel, 'bob', { proxy, jitter: { maxWaitMs: 20 } });
     // Toward bob: the 5th voice datagram held back until the transport has given it up (it
@@ -227,7 +227,7 @@ describe('MediaTransport against the relay', () => {
   it('drops what does not authenticate (every truncation, bit flips, random bytes) and what comes from elsewhere, and goes on', async () => {
     const channel = `chn-${randomBytes(4).toString('hex')}`;
     const alice = await join(channel, 'alice');
-    const proxy = await UdpImpairmentProxy.start(relay.ports.udp);
+    const proxy = await UdpImpairmentProxy.start({ upstream: { host: '127.0.0.1', port: relay.ports.udp } });
     proxies.push(proxy);
     const bob = await join(channel, 'bob', { proxy });
     const captured: Buffer[] = [];
@@ -273,7 +273,7 @@ describe('MediaTransport against the relay', () => {
   it('follows a NAT rebinding: the relay challenges the new address, the transport answers, voice resumes', async () => {
     const channel = `chn-${randomBytes(4).toString('hex')}`;
     const alice = await join(channel, 'alice');
-    const proxy = await UdpImpairmentProxy.start(relay.ports.udp);
+    const proxy = await UdpImpairmentProxy.start({ upstream: { host: '127.0.0.1', port: relay.ports.udp } });
     proxies.push(proxy);
     const bob = await join(channel, 'bob', { proxy, keepaliveMs: 300 });
     await speak(alice, 1, 10);
@@ -345,18 +345,18 @@ describe('MediaTransport against the relay', () => {
 
   it('reports an unreachable relay after probing, and reachable again when pongs return', async () => {
     const channel = `chn-${randomBytes(4).toString('hex')}`;
-    const proxy = await UdpImpairmentProxy.start(relay.ports.udp);
+    const proxy = await UdpImpairmentProxy.start({ upstream: { host: '127.0.0.1', port: relay.ports.udp } });
     proxies.push(proxy);
     const alice = await join(channel, 'alice', { proxy, keepaliveMs: 300 });
     const events: string[] = [];
     alice.transport.on('unreachable', () => events.push('unreachable'));
     alice.transport.on('reachable', () => events.push('reachable'));
     const keepalivesBefore = alice.transport.stats().sent.keepalives;
-    proxy.toRelay = dropAll;
+    proxy.toUpstream = dropAll;
     await until(() => events.includes('unreachable'), 'the unreachable report');
     // It probed meanwhile: more pings than the regular ones would be.
     expect(alice.transport.stats().sent.keepalives - keepalivesBefore).toBeGreaterThanOrEqual(3);
-    proxy.toRelay = passAll;
+    proxy.toUpstream = passAll;
     await until(() => events.includes('reachable'), 'pongs again');
     expect(events).toEqual(['unreachable', 'reachable']);
   });
@@ -377,5 +377,6 @@ describe('MediaTransport against the relay', () => {
   it('refuses a bad endpoint before binding anything', async () => {
     await expect(MediaTransport.open({ endpoint: { host: '127.0.0.1', port: 0 }, keys: newKeys() })).rejects.toThrow(RangeError);
     await expect(MediaTransport.open({ endpoint: { host: '', port: 1 }, keys: newKeys() })).rejects.toThrow(TypeError);
+    await expect(MediaTransport.open({ endpoint: { host: '127.0.0.1', port: 1 }, keys: newKeys(), initialSequence: 0x8000 })).rejects.toThrow(RangeError); // §6.1
   });
 });

@@ -183,6 +183,50 @@ describe('UdpImpairmentProxy', () => {
     expect(proxy.stats.refusedFlows).toBe(10);
   });
 
+  it('setImpairment() changes the settings from the next datagram on: the draws start again from the seed', async () => {
+    const settings: ImpairmentSettings = { loss: 0.3, duplicate: 0, reorder: 0, jitterMs: 0, seed: 9 };
+    const relay = await udpSocket();
+    const proxy = await proxyTo(relay);
+    const client = await udpSocket();
+    const clean = collect(relay, 50);
+    await sendNumbered(client, 50, proxy.address.port);
+    expect(await clean).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    relay.removeAllListeners('message');
+    proxy.setImpairment(settings);
+    const expected = simulate(settings, 200, 0);
+    const impaired = collect(relay, expected.length);
+    await sendNumbered(client, 200, proxy.address.port);
+    expect(await impaired).toEqual(expected);
+    expect(proxy.stats.toUpstream.dropped).toBe(200 - expected.length);
+    expect(() => proxy.setImpairment({ ...settings, loss: 2 })).toThrow(RangeError);
+  });
+
+  it('scripted: filters see each datagram first, sendToClient injects one, rebind() moves the upstream port', async () => {
+    const relay = await udpSocket();
+    const proxy = await proxyTo(relay);
+    const client = await udpSocket();
+    proxy.toUpstream = (d) => (d.readUInt32BE(0) % 2 === 0 ? [d, d] : []); // evens twice, odds never
+    const got = collect(relay, 10);
+    await sendNumbered(client, 10, proxy.address.port);
+    expect(await got).toEqual([0, 0, 2, 2, 4, 4, 6, 6, 8, 8]);
+    const fromProxy = collect(client, 1);
+    proxy.sendToClient(numbered(77));
+    expect(await fromProxy).toEqual([77]);
+    let upstreamPort = 0;
+    relay.once('message', (_, from) => (upstreamPort = from.port));
+    proxy.toUpstream = (d) => [d];
+    client.send(numbered(1), proxy.address.port, '127.0.0.1');
+    for (let waited = 0; upstreamPort === 0 && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    const before = upstreamPort;
+    await proxy.rebind();
+    upstreamPort = 0;
+    relay.once('message', (_, from) => (upstreamPort = from.port));
+    client.send(numbered(2), proxy.address.port, '127.0.0.1');
+    for (let waited = 0; upstreamPort === 0 && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(upstreamPort).not.toBe(0);
+    expect(upstreamPort).not.toBe(before);
+  });
+
   it('refuses an upstream that is not an IP address', async () => {
     await expect(UdpImpairmentProxy.start({ upstream: { host: 'relay.example', port: 4000 } })).rejects.toThrow(TypeError);
   });

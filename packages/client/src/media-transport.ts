@@ -51,6 +51,12 @@ export interface MediaTransportOptions {
   readonly bindAddress?: string;
   /** RTP payload type of what this client sends (default 111, Opus by convention; never 64–95). */
   readonly payloadType?: number;
+  /**
+   * First RTP sequence number of what this client sends, and after each rotation or move
+   * (default: random below 2^15, as RFC 3550 §5.1 recommends and docs/protocol.md §6.1 requires).
+   * Must be below 2^15.
+   */
+  readonly initialSequence?: number;
   /** RTP timestamp step per frame when sendAudio() is not told (default 960: 20 ms at 48 kHz). */
   readonly timestampStep?: number;
   readonly keepalive?: KeepaliveScheduleOptions;
@@ -68,6 +74,8 @@ export interface ReceivedFrame {
   readonly ssrc: number;
   /** RTP sequence number as the relay numbered it for this client (§6.7). */
   readonly sequenceNumber: number;
+  /** Its SRTP packet index (ROC · 2^16 + SEQ, §2.6) in this client's receiving context. */
+  readonly index: number;
   readonly timestamp: number;
   readonly payload: Uint8Array;
   /** Frames of this stream given up as lost just before this one: conceal them. */
@@ -92,7 +100,8 @@ export interface MediaTransportStats {
   readonly addressProved: boolean;
   readonly ssrc: number;
   readonly endpoint: UdpEndpoint;
-  readonly sent: { readonly packets: number; readonly bytes: number; readonly keepalives: number };
+  /** `lastIndex`: the SRTP packet index (ROC · 2^16 + SEQ, §2.6) of the last voice packet sent under the current keys; -1 before one. */
+  readonly sent: { readonly packets: number; readonly bytes: number; readonly keepalives: number; readonly lastIndex: number };
   readonly received: { readonly datagrams: number; readonly voice: number; readonly keepalives: number; readonly rejected: number };
   readonly rtt: RoundTripStats;
   /** Per speaker SSRC. */
@@ -147,6 +156,10 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
   /** Binds the socket and sends the first ping (§6.3: at once). */
   static async open(options: MediaTransportOptions): Promise<MediaTransport> {
     checkEndpoint(options.endpoint);
+    const first = options.initialSequence;
+    if (first !== undefined && (!Number.isInteger(first) || first < 0 || first >= 0x8000)) {
+      throw new RangeError('media transport: initialSequence must be an integer in [0, 2^15) (docs/protocol.md §6.1)');
+    }
     const address = await resolve(options.endpoint.host);
     const socket = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
     try {
@@ -250,7 +263,7 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
       addressProved: this.#addressProved,
       ssrc: this.#session.ssrc,
       endpoint: this.#endpoint,
-      sent: { packets: this.#sentPackets, bytes: this.#sentBytes, keepalives: this.#sentKeepalives },
+      sent: { packets: this.#sentPackets, bytes: this.#sentBytes, keepalives: this.#sentKeepalives, lastIndex: this.#session.lastSentIndex },
       received: { datagrams: this.#datagrams, voice: this.#voice, keepalives: this.#keepalivesIn, rejected: this.#rejected },
       rtt: this.#rtt.stats(),
       streams: new Map([...this.#streams].map(([ssrc, stream]) => [ssrc, stream.buffer.stats()])),
@@ -285,7 +298,7 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
       receiveKeys: keys.receiveKeys,
       backend: nodeCryptoBackend,
       // §6.1: the first sequence number below 2^15 (random, as RFC 3550 §5.1 recommends).
-      initialSequence: randomInt(0x8000),
+      initialSequence: this.#options.initialSequence ?? randomInt(0x8000),
       ...(this.#options.payloadType === undefined ? {} : { payloadType: this.#options.payloadType }),
       ...(this.#options.timestampStep === undefined ? {} : { timestampStep: this.#options.timestampStep }),
     });
@@ -355,7 +368,7 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
     }
     if (opened.kind === 'voice') {
       this.#voice++;
-      this.#receiveVoice(opened.ssrc, { sequenceNumber: opened.sequenceNumber, timestamp: opened.timestamp, payload: opened.payload }, now);
+      this.#receiveVoice(opened.ssrc, { sequenceNumber: opened.sequenceNumber, index: opened.index, timestamp: opened.timestamp, payload: opened.payload }, now);
       return;
     }
     if (opened.kind !== 'pong') return;
@@ -374,7 +387,7 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
     this.#tick();
   }
 
-  #receiveVoice(ssrc: number, packet: { sequenceNumber: number; timestamp: number; payload: Uint8Array }, now: number): void {
+  #receiveVoice(ssrc: number, packet: { sequenceNumber: number; index: number; timestamp: number; payload: Uint8Array }, now: number): void {
     let stream = this.#streams.get(ssrc);
     if (stream === undefined) {
       stream = { buffer: new JitterBuffer(this.#options.jitter), lastActivity: now };
@@ -388,7 +401,7 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
 
   #emitFrames(ssrc: number, frames: ReturnType<JitterBuffer['release']>): void {
     for (const frame of frames) {
-      this.emit('frame', { ssrc, sequenceNumber: frame.sequenceNumber, timestamp: frame.timestamp, payload: frame.payload, lostBefore: frame.lostBefore });
+      this.emit('frame', { ssrc, sequenceNumber: frame.sequenceNumber, index: frame.index ?? -1, timestamp: frame.timestamp, payload: frame.payload, lostBefore: frame.lostBefore });
     }
   }
 
