@@ -12,104 +12,43 @@
  * (key, SSRC, index) repeated and no plaintext frame.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocateRelayPorts, startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
-import { ParleyClient, type VoiceFrame, type VoiceSession } from '../../packages/client/src/index.js';
+import type { VoiceSession } from '../../packages/client/src/index.js';
 import { startClientTestStack, type ClientTestStack } from '../support/client-stack.js';
-import { repeatedSrtpIndices, UdpCaptureNat } from '../support/udp-capture-nat.js';
+import { repeatedSrtpIndices } from '../support/udp-capture-nat.js';
+import { FRAME_MARKER, keepTalking, recordHeard, signedUp, startCapturedRelay, stopVoiceStack, voiceStackParts, type Heard } from '../support/voice-stack.js';
 
-const PASSWORD = 'correct horse battery staple';
 /** Generous: the target is 5 s; a loaded CI machine may take several times that. */
 const GAP_BOUND_MS = 30_000;
 
 let stack: ClientTestStack;
-const relays: RelayProcess[] = [];
-const nats: UdpCaptureNat[] = [];
-const clients: ParleyClient[] = [];
-const sessions: VoiceSession[] = [];
-
-/** A relay that registers with the stack's control plane, reached by clients through a recording NAT. */
-async function startRelay(relayId: string): Promise<{ relay: RelayProcess; nat: UdpCaptureNat }> {
-  const nat = await UdpCaptureNat.start();
-  nats.push(nat);
-  const ports = await allocateRelayPorts();
-  const relay = await startRelayProcess({
-    relayId,
-    ports,
-    env: {
-      RELAY_REGISTER: 'true',
-      CONTROL_PLANE_URL: `${stack.controlUrl}/`,
-      RELAY_HEARTBEAT_INTERVAL_MS: '1000',
-      RELAY_PUBLIC_UDP_ENDPOINT: `127.0.0.1:${nat.port}`,
-      RELAY_LOG_LEVEL: 'warn',
-    },
-  });
-  relays.push(relay);
-  nat.forwardTo(relay.ports.udp);
-  // Registered: the directory has this run.
-  await expect
-    .poll(async () => {
-      const rows = await stack.libsql.client().execute({ sql: 'SELECT boot_id FROM relays WHERE id = ?', args: [relayId] });
-      return rows.rows[0]?.['boot_id'];
-    }, { timeout: 30_000, interval: 200 })
-    .toBe(relay.bootId);
-  return { relay, nat };
-}
-
-async function signedUp(name: string): Promise<ParleyClient> {
-  const client = new ParleyClient({ baseUrl: stack.controlUrl });
-  clients.push(client);
-  await client.register(`${name}${Date.now().toString(36)}`, PASSWORD);
-  return client;
-}
-
-function frame(speaker: number, i: number): Uint8Array {
-  const payload = new Uint8Array(80);
-  const view = new DataView(payload.buffer);
-  view.setUint32(0, 0x50524c59); // "PRLY": plaintext a capture must never show
-  view.setUint16(4, speaker);
-  view.setUint32(6, i);
-  return payload;
-}
-
-interface Heard {
-  readonly at: number;
-  readonly frame: VoiceFrame;
-}
+const parts = voiceStackParts();
 
 beforeAll(async () => {
   stack = await startClientTestStack();
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled(sessions.map((s) => s.close()));
-  for (const relay of relays) {
-    relay.kill('SIGTERM');
-    await Promise.race([relay.exited(), new Promise((resolve) => setTimeout(resolve, 5000))]);
-    relay.kill('SIGKILL');
-  }
-  await Promise.all(nats.map((n) => n.close()));
+  await stopVoiceStack(parts);
   await stack?.stop();
 }, 60_000);
 
 describe('failover end to end (§5.9)', () => {
   it("SIGKILL of the channel's relay: both members get voice_moved, finish a new exchange and hear each other through the other relay; no (key, SSRC, index) repeats", async () => {
-    const a = await startRelay('e2e-failover-a');
-    const aliceClient = await signedUp('alice');
-    const bobClient = await signedUp('bob');
+    const a = await startCapturedRelay(stack, parts, 'e2e-failover-a');
+    const aliceClient = await signedUp(stack, parts, 'alice');
+    const bobClient = await signedUp(stack, parts, 'bob');
     const channel = await aliceClient.channels.create({ name: 'failover', visibility: 'open' });
     await bobClient.channels.join(channel.id);
     const alice = await aliceClient.joinVoice(channel.id);
-    sessions.push(alice);
+    parts.sessions.push(alice);
     const bob = await bobClient.joinVoice(channel.id);
-    sessions.push(bob);
+    parts.sessions.push(bob);
     expect([alice.relayId, bob.relayId]).toEqual([a.relay.relayId, a.relay.relayId]);
     // The other relay registers only now, so the channel was on A.
-    const b = await startRelay('e2e-failover-b');
+    const b = await startCapturedRelay(stack, parts, 'e2e-failover-b');
 
-    const heardByAlice: Heard[] = [];
-    const heardByBob: Heard[] = [];
-    alice.on('frame', (f) => heardByAlice.push({ at: performance.now(), frame: f }));
-    bob.on('frame', (f) => heardByBob.push({ at: performance.now(), frame: f }));
+    const heardByAlice = recordHeard(alice);
+    const heardByBob = recordHeard(bob);
     const events: string[] = [];
     const timeline: string[] = [];
     let killedAt = 0;
@@ -123,17 +62,7 @@ describe('failover end to end (§5.9)', () => {
       s.on('rekeyed', (info) => note(`${name} rekeyed ${info.purpose} ${info.relayId}`));
       s.on('roomError', (error) => note(`${name} error ${error.code}`));
     }
-    let i = 0;
-    const talking = setInterval(() => {
-      i++;
-      for (const [speaker, s] of [[1, alice], [2, bob]] as const) {
-        try {
-          s.sendAudio(frame(speaker, i));
-        } catch {
-          // mid-move: the transport is between relays
-        }
-      }
-    }, 20);
+    const stopTalking = keepTalking([alice, bob]);
     try {
       await expect.poll(() => heardByAlice.length > 10 && heardByBob.length > 10, { timeout: 10_000 }).toBe(true);
 
@@ -165,7 +94,7 @@ describe('failover end to end (§5.9)', () => {
       const heardBefore = heardByBob.length;
       await expect.poll(() => heardByBob.length - heardBefore, { timeout: 10_000 }).toBeGreaterThan(40);
     } finally {
-      clearInterval(talking);
+      stopTalking();
     }
 
     // The capture: SRTP through both relays, never a repeated (key, SSRC, index), never plaintext.
@@ -174,7 +103,6 @@ describe('failover end to end (§5.9)', () => {
     console.log(`failover capture: ${a.nat.captured.length} datagrams through A, ${b.nat.captured.length} through B`);
     expect(viaB).toBeGreaterThan(10);
     expect(repeatedSrtpIndices(captured)).toEqual([]);
-    const marker = Buffer.from([0x50, 0x52, 0x4c, 0x59]);
-    expect(captured.filter((d) => d.bytes.includes(marker)).length).toBe(0);
+    expect(captured.filter((d) => d.bytes.includes(FRAME_MARKER)).length).toBe(0);
   }, 120_000);
 });

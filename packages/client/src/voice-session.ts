@@ -240,9 +240,12 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
     socket.on('message', (data, isBinary) => this.#onFrame(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClosed(socket, code));
     const token = await this.#client.accessToken();
-    const authenticated = this.#waitFor((m) => m.type === 'authenticated', 'authenticated');
-    this.#send({ type: 'authenticate', token, ...(resume === null ? {} : { resume }) });
-    const message = (await authenticated) as RoomMessageOf<'authenticated'>;
+    // The id lets the room's error about it (internal_error while its database is down: new
+    // joins fail closed, §5.9) end the wait at once instead of at the step timeout.
+    const authId = `auth${this.#nextRequestId++}`;
+    const authenticated = this.#waitFor((m) => m.type === 'authenticated' || (m.type === 'error' && m.replyTo === authId), 'authenticated');
+    this.#send({ type: 'authenticate', id: authId, token, ...(resume === null ? {} : { resume }) });
+    const message = this.#throwIfError(await authenticated) as RoomMessageOf<'authenticated'>;
     if (this.#pingTimer === null) {
       this.#pingTimer = setInterval(() => {
         if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send('{"type":"ping"}');
