@@ -31,7 +31,8 @@ import {
   testRelay,
   type TestRelay,
 } from './support/voice.js';
-import { channels } from '../../control/src/db/schema.js';
+import { channelMembers, channels } from '../../control/src/db/schema.js';
+import { permissionBits } from '../../control/src/channels/permissions.js';
 import { eq } from 'drizzle-orm';
 
 const db = () => workerDatabase();
@@ -164,6 +165,35 @@ describeWithDatabase('moving a channel to another relay (§5.9)', () => {
     expect(await m.bobClient.next('error')).toMatchObject({ code: 'move_timeout' });
     const summary = await roomStub(m.channelId).summary();
     expect(summary.sessions.map((s) => s.sessionId)).toEqual([m.aliceJoined.ready.sessionId]);
+    await finish(m.channelId, [m.aliceClient, m.bobClient]);
+  });
+
+  it('a join while the directory counts the channel\'s relay dead moves the channel first, and the joiner lands where the others go', async () => {
+    const [a, b] = failoverRelays();
+    const m = await twoMembersOnA();
+    await registerRelay(db(), b, FAILOVER_REGION);
+    await registerRelay(db(), a, FAILOVER_REGION, { lastSeenAt: Date.now() - 3_600_000 });
+    const carol = await createTestAccount(db(), config());
+    await db().insert(channelMembers).values({ channelId: m.channelId, userId: carol.userId, role: 'member', permissions: permissionBits(['speak', 'listen']), joinedAt: Date.now() });
+    const c = await connect(m.channelId, carol.token);
+    const carolJoined = await c.client.joinVoice({ subject: carol.userId, channelId: m.channelId });
+    carolJoined.keys.wipe();
+    expect(carolJoined.ready).toMatchObject({ purpose: 'join', relayId: b.relayId });
+    for (const client of [m.aliceClient, m.bobClient]) expect(await client.next('voice_moved')).toEqual({ type: 'voice_moved', reason: 'relay_failed', relayId: b.relayId });
+    await finish(m.channelId, [m.aliceClient, m.bobClient, c.client]);
+  });
+
+  it('keys are sealed for the boot id the directory has: a target whose run is not that one refuses the install (relay_unavailable) and the move stays owed', async () => {
+    const [a, b] = failoverRelays();
+    const m = await twoMembersOnA();
+    // B as the directory would show it just before its restart registered: another run.
+    await registerRelay(db(), b, FAILOVER_REGION, { bootId: 'BBBBBBBBBBBBBBBBBBBBBA' });
+    expect((await announceRelay('heartbeat', a, FAILOVER_REGION, { draining: true })).status).toBe(200);
+    expect(await m.aliceClient.next('voice_moved')).toMatchObject({ reason: 'relay_draining', relayId: b.relayId });
+    await expect(m.aliceClient.joinVoice({ subject: m.alice.userId, channelId: m.channelId })).rejects.toThrow('key confirmation refused: relay_unavailable');
+    expect((await sessionsOn(b)).has(m.aliceJoined.ready.sessionId)).toBe(false);
+    const summary = await roomStub(m.channelId).summary();
+    expect(summary.sessions.find((s) => s.sessionId === m.aliceJoined.ready.sessionId)).toMatchObject({ relayId: a.relayId, moving: 'relay_draining' });
     await finish(m.channelId, [m.aliceClient, m.bobClient]);
   });
 

@@ -1001,8 +1001,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     if (room.relay !== null) {
       const current = isRelayUsable(room.relay, routes, now, deadAfterMs);
       if (current !== null) return current;
-      // Sessions still on it: the channel stays with them (moving channels is §5.9).
-      if ([...this.#sessions.values()].some((s) => s.relay.relayId === room.relay!.relayId)) return room.relay;
+      // Sessions still on a relay the directory no longer counts usable: they move (§5.9), and
+      // the joiner goes where they go. While nowhere else can take them, the channel stays.
+      const left = room.relay;
+      if ([...this.#sessions.values()].some((s) => sameRun(s.relay, left))) {
+        const reason = directoryVerdict(left, routes, now, deadAfterMs);
+        if (reason !== null) await this.#moveSessions(left, reason);
+        return this.#room?.relay ?? left;
+      }
     }
     const chosen = chooseRelay({ relays: routes, now, deadAfterMs, pinnedRegion: room.pinnedRegion, stickyRegion: room.relay?.region ?? null, client });
     if (chosen === null) return null;
