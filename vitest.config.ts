@@ -42,6 +42,8 @@ export default defineConfig({
                 LIBSQL_AUTH_TOKEN: inject('libsqlAuthToken'),
                 // The relay the voice rooms reach (test/support/relay-global-setup.ts), for tests.
                 TEST_RELAY: JSON.stringify(inject('relay')),
+                // Two more, for the failover tests only (test/workers/voice-failover.test.ts).
+                TEST_FAILOVER_RELAYS: JSON.stringify(inject('failoverRelays')),
                 PASSWORD_HASH_MEMORY_KIB: '64',
                 PASSWORD_HASH_ITERATIONS: '1',
                 // Requests in tests carry no CF-Connecting-IP unless they set one, so they all share

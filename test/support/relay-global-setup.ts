@@ -10,26 +10,43 @@
  */
 import type { TestProject } from 'vitest/node';
 import { INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
-import { startRelayProcess } from '../../cli/relay-process.js';
+import { startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
+
+interface ProvidedRelay {
+  relayId: string;
+  apiUrl: string;
+  publicKey: string;
+  bootId: string;
+  udpHost: string;
+  udpPorts: number[];
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    relay: { relayId: string; apiUrl: string; publicKey: string; bootId: string; udpHost: string; udpPorts: number[] };
+    relay: ProvidedRelay;
+    failoverRelays: ProvidedRelay[];
   }
 }
 
-export default async function setupRelay(project: TestProject): Promise<() => Promise<void>> {
-  const relay = await startRelayProcess({ relayId: 'workers-test-relay', env: { RELAY_UDP_PORT: '0', RELAY_LOG_LEVEL: 'warn' } });
-  project.provide('relay', {
+function provided(relay: RelayProcess): ProvidedRelay {
+  return {
     relayId: relay.relayId,
     apiUrl: `http://127.0.0.1:${relay.ports.api}/`,
     publicKey: INSECURE_DEV_RELAY_PUBLIC_KEY,
     bootId: relay.bootId,
     udpHost: '127.0.0.1',
     udpPorts: [...relay.udpPorts],
-  });
-  return async function stopRelay() {
-    relay.kill('SIGTERM');
-    await relay.exited();
+  };
+}
+
+export default async function setupRelay(project: TestProject): Promise<() => Promise<void>> {
+  const env = { RELAY_UDP_PORT: '0', RELAY_LOG_LEVEL: 'warn' };
+  const started = await Promise.all(['workers-test-relay', 'workers-failover-a', 'workers-failover-b'].map((relayId) => startRelayProcess({ relayId, env })));
+  const [relay, ...failover] = started;
+  project.provide('relay', provided(relay!));
+  project.provide('failoverRelays', failover.map(provided));
+  return async function stopRelays() {
+    for (const r of started) r.kill('SIGTERM');
+    await Promise.all(started.map((r) => r.exited()));
   };
 }

@@ -12,14 +12,10 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeEach, expect, it } from 'vitest';
 import { accessTokenKeys, signAccessToken } from '../../control/src/auth/access-tokens.js';
-import { INSECURE_DEV_RELAY_CONTROL_KEYS } from '../../control/src/config.js';
-import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
-import type { RelayRegistrationBody } from '../../shared/relay-api/messages.js';
-import { CONTROL_PLANE_AUDIENCE, signRequest } from '../../shared/relay-api/request-signing.js';
 import { createTestAccount } from '../support/test-principals.js';
 import type { VoiceRoomClient } from '../support/voice-room-client.js';
-import { BASE_URL, describeWithDatabase, workerConfig, workerDatabase, workerFetch } from './support/control-fixtures.js';
-import { connect, createVoiceChannel, registerTestRelay, relaySession, roomStub, shiftRoomClock, TEST_RELAY_REGION, testRelay } from './support/voice.js';
+import { describeWithDatabase, workerConfig, workerDatabase } from './support/control-fixtures.js';
+import { announceRelay, connect, createVoiceChannel, registerTestRelay, relaySession, roomStub, shiftRoomClock, TEST_RELAY_REGION, testRelay } from './support/voice.js';
 
 const db = () => workerDatabase();
 const config = () => workerConfig();
@@ -37,29 +33,9 @@ async function advanceRoomTo(channelId: string, at: number, members: ReadonlyArr
   await runDurableObjectAlarm(roomStub(channelId));
 }
 
-/** A heartbeat of the test relay, signed with the relay's development control key, through the Worker. */
-async function heartbeat(rekeyRequested: string[]): Promise<Response> {
-  const relay = testRelay();
-  const endpoints = relay.udpPorts.map((port) => ({ host: relay.udpHost, port }));
-  const body: RelayRegistrationBody = {
-    relayId: relay.relayId,
-    bootId: relay.bootId,
-    region: TEST_RELAY_REGION,
-    apiUrl: relay.apiUrl,
-    udpEndpoint: endpoints[0]!,
-    udpEndpoints: endpoints,
-    publicKey: relay.publicKey,
-    load: { sessions: 1, channels: 1 },
-    draining: false,
-    rekeyRequested,
-    lostSessions: [],
-  };
-  const bytes = new TextEncoder().encode(JSON.stringify(body));
-  const url = `${BASE_URL}/internal/relays/heartbeat`;
-  const keys = JSON.parse(INSECURE_DEV_RELAY_CONTROL_KEYS) as Record<string, { secret: string }>;
-  const [keyId, key] = Object.entries(keys)[0]!;
-  const authorization = signRequest({ method: 'POST', url, body: bytes, audience: CONTROL_PLANE_AUDIENCE, key: { keyId, secret: decodeBase64Url(key.secret)! }, now: Date.now() });
-  return workerFetch(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: bytes }));
+/** A heartbeat of the test relay through the directory's route. */
+function heartbeat(rekeyRequested: string[]): Promise<Response> {
+  return announceRelay('heartbeat', testRelay(), TEST_RELAY_REGION, { rekeyRequested });
 }
 
 async function finish(channelId: string, clients: VoiceRoomClient[]): Promise<void> {

@@ -32,7 +32,7 @@ import { assertUsableRelayPublicKey } from '../../../shared/relay-api/sealed-key
 import type { RelayControlKey } from '../config.js';
 import { recordRelayAnnouncement, RelayDirectoryError, type RelayAnnouncementKind } from '../relays/relay-directory.js';
 import { relayStatus } from '../relays/relay-status.js';
-import { forwardRekeyRequests } from '../room/relay-reports.js';
+import { forwardRekeyRequests, forwardRelayMoves } from '../room/relay-reports.js';
 import type { ControlEnv } from './context.js';
 import { ApiError, errorResponses } from './errors.js';
 import { createRouter } from './router.js';
@@ -219,6 +219,8 @@ async function handleAnnouncement(c: Context<ControlEnv>, kind: RelayAnnouncemen
   }
   // Sessions at the soft key-usage limit: their rooms rotate them (§5.8). Never fails the answer.
   await forwardRekeyRequests(c.env, c.var.db, c.var.log, registration);
+  // Lost sessions, a draining relay, a relay that restarted: their rooms move them (§5.9).
+  await forwardRelayMoves(c.env, c.var.db, c.var.log, kind, registration);
   c.header('Cache-Control', 'no-store');
   const status = relayStatus({ draining: registration.draining, lastSeenAt: now }, now, config.relays.deadAfterMs) as 'alive' | 'draining';
   return c.json({ relayId: registration.relayId, status, lastSeenAt: now }, 200);

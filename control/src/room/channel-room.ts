@@ -13,6 +13,7 @@
  *   relay-sessions.ts    install/update/revoke on the relay  presence.ts            roster and events
  *   moderation.ts        who may moderate whom               resume.ts              resume tokens
  *   room-alarm.ts        every deadline on one alarm         room-state.ts          what is kept where
+ *   relay-failover.ts    when and where to move a channel's sessions (§5.9)
  *
  * Ordering: messages of one socket are handled one at a time, in order (a queue per socket),
  * so a confirmation never overtakes its init; sockets run concurrently, so every handler reads
@@ -38,7 +39,8 @@ import { decideModeration } from './moderation.js';
 import { buildRoster, presenceEvents, SpeakingLimiter, type Roster } from './presence.js';
 import { clientLocationFrom, type ClientLocation } from '../relays/relay-selection.js';
 import { chooseRelay, databaseRelayCatalog, isRelayUsable, type RelayCatalog } from './relay-catalog.js';
-import { RelayCallError, RelaySessions } from './relay-sessions.js';
+import { RelayCallError, RelaySessions, RELAY_PROBE_TIMEOUT_MS } from './relay-sessions.js';
+import { chooseMoveTarget, directoryVerdict, ProbeLimiter, probeVerdict, sameRun, type RelayRun } from './relay-failover.js';
 import { newResumeToken, resumeTokenMatches } from './resume.js';
 import { admitToRoom, principalOf } from './room-auth.js';
 import { AUTH_TIMEOUT_MS, CONFIRM_TIMEOUT_MS, dueDeadlines, nextAlarmAt, roomDeadlines, type RoomDeadline } from './room-alarm.js';
@@ -51,6 +53,7 @@ import {
   type ClientMessageOf,
   type CloseCode,
   type MemberLeftReason,
+  type MoveReason,
   type RekeyReason,
   type ResumedVoice,
   type RoomErrorCode,
@@ -118,7 +121,9 @@ export interface RoomSummary {
   readonly relayId: string | null;
   readonly sockets: number;
   readonly pendingExchanges: number;
-  readonly sessions: ReadonlyArray<Pick<VoiceSessionRecord, 'sessionId' | 'subject' | 'ssrc' | 'installed' | 'socketId' | 'resumableUntil' | 'muted' | 'deafened'> & { relayId: string }>;
+  readonly sessions: ReadonlyArray<
+    Pick<VoiceSessionRecord, 'sessionId' | 'subject' | 'ssrc' | 'installed' | 'socketId' | 'resumableUntil' | 'muted' | 'deafened'> & { relayId: string; bootId: string; moving: MoveReason | null }
+  >;
   readonly pendingRevocations: number;
 }
 
@@ -149,6 +154,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   readonly #gone = new Set<string>();
   readonly #speaking = new SpeakingLimiter();
   readonly #pendingSpeaking = new Map<string, boolean>();
+  readonly #probes = new ProbeLimiter();
   #published: Roster = new Map();
   #relayChoice: Promise<RelayRef | null> | null = null;
   #alarmAt: number | null = null;
@@ -392,6 +398,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         return this.#onLeave(ws);
       case 'request_rekey':
         return this.#onRequestRekey(ws, message);
+      case 'relay_unreachable':
+        return this.#onRelayUnreachable(ws, message);
       case 'ping':
         return this.#send(ws, { type: 'pong', ...(message.id === undefined ? {} : { replyTo: message.id }) });
     }
@@ -441,8 +449,12 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     });
     // A resumed session that owes a rotation is told again: the old socket may never have seen it.
     if (resumed !== null && 'voice' in resumed) {
-      const rekey = this.#sessions.get(resumed.voice.sessionId)?.rekey ?? null;
-      if (rekey !== null) this.#send(ws, { type: 'rekey_required', reason: rekey.reason });
+      const session = this.#sessions.get(resumed.voice.sessionId);
+      const move = session?.move ?? null;
+      const rekey = session?.rekey ?? null;
+      // So is a move it owes (§5.9): the move replaces the rotation.
+      if (move !== null) this.#send(ws, { type: 'voice_moved', reason: move.reason, relayId: move.relay.relayId });
+      else if (rekey !== null) this.#send(ws, { type: 'rekey_required', reason: rekey.reason });
     }
     this.#log('info', 'room_authenticated', { kind: admission.identity.kind, fresh: !first, resumed: resumed !== null && 'voice' in resumed });
     await this.#scheduleAlarm();
@@ -502,13 +514,17 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     if (!hasPermission(identity.permissions, 'listen') && !hasPermission(identity.permissions, 'speak')) {
       return this.#sendError(ws, 'forbidden', { replyTo });
     }
-    // On a socket in voice, an init is a rotation once the room asked for one (§5.8).
-    const rotating = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
-    if (a.voiceSessionId !== null && (rotating === undefined || !rotating.installed || (rotating.rekey ?? null) === null)) {
+    // On a socket in voice, an init is a move once the room moved the session (§5.9), else a
+    // rotation once the room asked for one (§5.8).
+    const inVoice = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    const moving = inVoice?.installed === true && (inVoice.move ?? null) !== null ? inVoice : undefined;
+    const rotating = moving === undefined && inVoice?.installed === true && (inVoice.rekey ?? null) !== null ? inVoice : undefined;
+    const continuing = moving ?? rotating;
+    if (a.voiceSessionId !== null && continuing === undefined) {
       return this.#sendError(ws, 'already_in_voice', { replyTo });
     }
-    if (rotating !== undefined && message.profile !== undefined && message.profile !== rotating.profile) {
-      return this.#sendError(ws, 'invalid_message', { replyTo, field: 'profile', message: 'profile: a rotation keeps the session\'s profile.' });
+    if (continuing !== undefined && message.profile !== undefined && message.profile !== continuing.profile) {
+      return this.#sendError(ws, 'invalid_message', { replyTo, field: 'profile', message: 'profile: a rotation or move keeps the session\'s profile.' });
     }
     const clientPublicKey = decodeKey32(message.clientPublicKey);
     try {
@@ -522,11 +538,12 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const replaced = this.#exchanges.drop(a.socketId);
     if (replaced !== undefined) void this.#releaseExchangeSsrc(replaced);
 
-    // A rotation stays on its session's relay, under its session id, with a new SSRC (§6.5).
-    const relay = rotating?.relay ?? (await this.#relayForChannel(a.location));
+    // A rotation stays on its session's relay, under its session id, with a new SSRC (§6.5); a
+    // move keeps the session id and goes to the relay the room chose for it (§5.9).
+    const relay = moving?.move?.relay ?? rotating?.relay ?? (await this.#relayForChannel(a.location));
     if (relay === null) return this.#sendError(ws, 'no_relay_available', { replyTo });
     const room = this.#room!;
-    const sessionId = rotating?.sessionId ?? newId('vs');
+    const sessionId = continuing?.sessionId ?? newId('vs');
     let ssrc: number;
     try {
       ssrc = await allocateSsrc(this.#database(), {
@@ -546,16 +563,16 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       exchange = await startExchange(
         this.agreement,
         {
-          purpose: rotating === undefined ? 'join' : 'rotate',
+          purpose: moving !== undefined ? 'move' : rotating !== undefined ? 'rotate' : 'join',
           sessionId,
           userId: identity.subject,
           channelId: room.channelId,
           relay,
           ssrc,
-          profile: rotating?.profile ?? message.profile ?? 'aes128gcm',
+          profile: continuing?.profile ?? message.profile ?? 'aes128gcm',
           clientPublicKey: clientPublicKey!,
-          muted: rotating?.muted ?? message.muted ?? false,
-          deafened: rotating?.deafened ?? message.deafened ?? false,
+          muted: continuing?.muted ?? message.muted ?? false,
+          deafened: continuing?.deafened ?? message.deafened ?? false,
         },
         this.clock() + CONFIRM_TIMEOUT_MS,
       );
@@ -597,6 +614,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       throw error;
     }
     if (offer.purpose === 'rotate') return this.#completeRotation(ws, a, exchange, confirmed, replyTo);
+    if (offer.purpose === 'move') return this.#completeMove(ws, a, exchange, confirmed, replyTo);
     const identity = a.identity!;
     const now = this.clock();
     const keysExpireAt = now + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
@@ -732,6 +750,199 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     await this.#scheduleAlarm();
   }
 
+  // ---- moves to another relay (§5.9) -------------------------------------------------------
+
+  /**
+   * A confirmed move (§5.9): the session installed on the relay the room chose for it, with the
+   * new keys and SSRC (sealed for that relay's current boot: the offer's relay ref carries it),
+   * listeners told the new SSRC before the member is, then the old relay session revoked (a
+   * draining relay still holds it; a dead one forgot it) and its SSRC released.
+   */
+  async #completeMove(ws: WebSocket, a: SocketAttachment, exchange: PendingExchange, confirmed: ReturnType<PendingExchange['confirm']>, replyTo: string | undefined): Promise<void> {
+    const offer = exchange.offer;
+    const db = this.#database();
+    const releaseNew = () => releaseSsrc(db, offer.relay.relayId, offer.relay.bootId, offer.ssrc, offer.sessionId, this.clock());
+    const session = this.#sessions.get(offer.sessionId);
+    const move = session?.move ?? null;
+    if (session === undefined || session.socketId !== a.socketId || move === null || !sameRun(move.relay, offer.relay)) {
+      // Moved elsewhere meanwhile (a second failure), or no longer this socket's session.
+      wipeSessionKeyMaterial(confirmed.keys);
+      await releaseNew();
+      return this.#sendError(ws, 'not_in_voice', { replyTo });
+    }
+    const issuedAt = this.clock();
+    const keysExpireAt = issuedAt + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
+    let installed;
+    try {
+      installed = await this.#relaySessions().install(offer.relay, {
+        sessionId: offer.sessionId,
+        userId: session.subject,
+        channelId: offer.channelId,
+        ssrc: offer.ssrc,
+        profile: offer.profile,
+        canSpeak: session.canSpeak,
+        canListen: session.canListen,
+        muted: session.muted || this.#serverMuted.has(session.subject),
+        deafened: session.deafened,
+        expiresAt: keysExpireAt,
+        keys: confirmed.keys,
+      });
+    } catch (error) {
+      await releaseNew();
+      if (!(error instanceof RelayCallError)) throw error;
+      // The move stays owed: the client may start the exchange again until move_timeout.
+      this.#log('warn', 'relay_move_install_failed', { relayId: offer.relay.relayId, status: error.status, relayError: error.relayError });
+      return this.#sendError(ws, 'relay_unavailable', { replyTo });
+    }
+    const latest = this.#sessions.get(offer.sessionId);
+    const current = this.#attachment(ws);
+    if (latest === undefined || latest.socketId !== a.socketId || current === null || current.closing || this.#gone.has(a.socketId)) {
+      // Ended (kicked, left) while the relay answered: the new install goes too.
+      void this.#retireRelaySession(offer.relay, offer.ssrc, offer.sessionId);
+      return;
+    }
+    const old = { relay: latest.relay, ssrc: latest.ssrc };
+    const resume = newResumeToken();
+    this.#putSession({
+      ...latest,
+      relay: offer.relay,
+      ssrc: offer.ssrc,
+      udpEndpoint: installed.udpEndpoint,
+      keysExpireAt,
+      keysIssuedAt: issuedAt,
+      rekey: null,
+      move: null,
+      resumeTokenHash: resume.hash,
+    });
+    // Listeners learn the new SSRC before the member is told to use it (§5.6).
+    this.#publish();
+    this.#send(ws, {
+      type: 'voice_ready',
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...this.#voiceOf(this.#sessions.get(offer.sessionId)!, resume.token, 'move'),
+      serverConfirmation: confirmed.serverConfirmation,
+    });
+    this.#log('info', 'voice_moved', { from: old.relay.relayId, to: offer.relay.relayId, reason: move.reason });
+    // Back on the same relay run (a lost session): the relay holds only the new install.
+    if (sameRun(old.relay, offer.relay)) await this.#releaseOldSsrc(old.relay, old.ssrc, offer.sessionId);
+    else await this.#retireRelaySession(old.relay, old.ssrc, offer.sessionId);
+    await this.#scheduleAlarm();
+  }
+
+  /**
+   * A session's install on a relay it no longer uses: revoked once (short timeout; a relay that
+   * does not answer is dead, or drops the keys at their expiry anyway), its SSRC released. The
+   * session record is already elsewhere, so nothing is kept to retry. Never throws.
+   */
+  async #retireRelaySession(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
+    const [revoked, released] = await Promise.allSettled([
+      this.#relaySessions().revoke(relay, sessionId, RELAY_PROBE_TIMEOUT_MS),
+      releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock()),
+    ]);
+    if (revoked.status === 'rejected') this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId });
+    if (released.status === 'rejected') this.#log('warn', 'ssrc_release_failed', { error: released.reason instanceof Error ? released.reason.name : 'unknown' });
+  }
+
+  async #releaseOldSsrc(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
+    try {
+      await releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock());
+    } catch (error) {
+      this.#log('warn', 'ssrc_release_failed', { error: error instanceof Error ? error.name : 'unknown' });
+    }
+  }
+
+  /**
+   * A member's media stopped (`relay_unreachable`, §5.9). The report alone moves nothing: the
+   * room probes the relay (at most once per relay run every PROBE_MIN_INTERVAL_MS, whoever
+   * reports) and moves what the probe shows is gone. A report about a relay the member is not on
+   * (it moved meanwhile) is ignored. No answer: the member sees the move, or nothing.
+   */
+  async #onRelayUnreachable(ws: WebSocket, message: ClientMessageOf<'relay_unreachable'>): Promise<void> {
+    const a = this.#attachment(ws)!;
+    const session = a.voiceSessionId === null ? undefined : this.#sessions.get(a.voiceSessionId);
+    if (session === undefined || !session.installed) return this.#sendError(ws, 'not_in_voice', { replyTo: message.id });
+    if (session.relay.relayId !== message.relayId || (session.move ?? null) !== null) return;
+    const run = session.relay;
+    if (!this.#probes.admit(run, this.clock())) return;
+    const probe = await this.#relaySessions().probe(run);
+    const onRun = [...this.#sessions.values()].filter((s) => s.installed && (s.move ?? null) === null && sameRun(s.relay, run)).map((s) => s.sessionId);
+    const verdict = probeVerdict(probe, onRun);
+    this.#log('info', 'relay_probed', { relayId: run.relayId, result: probe.kind, status: probe.kind === 'unreachable' ? probe.status : 200, move: verdict?.reason ?? null });
+    if (verdict !== null) await this.#moveSessions(run, verdict.reason, verdict.sessionIds);
+  }
+
+  /**
+   * Moves the room's sessions on relay run `from` (all, or `only` these) to another relay
+   * (§5.9): chooses the target (relay-failover.ts), makes it the channel's relay, and tells each
+   * member `voice_moved`; each then runs a fresh exchange (purpose `move`) on its socket and is
+   * installed on the target only after its confirmation (#completeMove). A member that does not
+   * start it within the rekey timeout is ended (`move_timeout`); a resumable session is told
+   * when it resumes. Sessions already moving are left alone. Returns how many were moved.
+   */
+  async #moveSessions(from: RelayRun, reason: MoveReason, only?: readonly string[]): Promise<number> {
+    const room = this.#room;
+    if (room === null) return 0;
+    const wanted = only === undefined ? null : new Set(only);
+    const affected = () => [...this.#sessions.values()].filter((s) => s.installed && (s.move ?? null) === null && sameRun(s.relay, from) && (wanted === null || wanted.has(s.sessionId)));
+    const first = affected()[0];
+    if (first === undefined) return 0;
+    const now = this.clock();
+    let target: RelayRef | null;
+    try {
+      target = chooseMoveTarget({
+        routes: await this.#relayCatalog().listRelays(),
+        from: first.relay,
+        reason,
+        now,
+        deadAfterMs: this.#requireConfig().relays.deadAfterMs,
+        pinnedRegion: this.#room?.pinnedRegion ?? null,
+        client: { kind: 'unknown' },
+      });
+    } catch (error) {
+      // The directory is unreachable (case 23): nothing moves; the calls go on as long as they can.
+      this.#log('warn', 'relay_move_directory_failed', { relayId: from.relayId, error: error instanceof Error ? error.name : 'unknown' });
+      return 0;
+    }
+    if (target === null) {
+      this.#log('warn', 'relay_move_no_target', { relayId: from.relayId, reason });
+      return 0;
+    }
+    const sessions = affected();
+    if (this.#room !== null && (this.#room.relay === null || sameRun(this.#room.relay, from) || reason !== 'relay_lost_session')) {
+      this.#room = { ...this.#room, relay: target };
+      void this.ctx.storage.put(STORAGE_KEYS.room, this.#room);
+    }
+    const deadline = now + this.#voiceConfig().rekeyTimeoutMs;
+    for (const session of sessions) {
+      this.#putSession({ ...session, rekey: null, move: { reason, relay: target, deadline } });
+      for (const ws of session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId)) this.#send(ws, { type: 'voice_moved', reason, relayId: target.relayId });
+    }
+    this.#log('info', 'relay_move_started', { from: from.relayId, to: target.relayId, reason, sessions: sessions.length });
+    await this.#scheduleAlarm();
+    return sessions.length;
+  }
+
+  /**
+   * The periodic check's look at the directory (§5.9): a relay run the room's sessions are on
+   * that is gone, restarted, silent or draining moves them. A directory that cannot be read
+   * moves nothing (case 23).
+   */
+  async #checkRelays(now: number): Promise<void> {
+    const runs = new Map<string, RelayRun>();
+    for (const s of this.#sessions.values()) if (s.installed && (s.move ?? null) === null) runs.set(`${s.relay.relayId}\n${s.relay.bootId}`, s.relay);
+    if (runs.size === 0) return;
+    let routes;
+    try {
+      routes = await this.#relayCatalog().listRelays();
+    } catch {
+      return;
+    }
+    for (const run of runs.values()) {
+      const reason = directoryVerdict(run, routes, now, this.#requireConfig().relays.deadAfterMs);
+      if (reason !== null) await this.#moveSessions(run, reason);
+    }
+  }
+
   /** The client asks for new keys (§5.8): the room answers rekey_required; the client runs the exchange. */
   #onRequestRekey(ws: WebSocket, message: ClientMessageOf<'request_rekey'>): void {
     const a = this.#attachment(ws)!;
@@ -752,7 +963,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
    */
   async #requireRekey(sessionId: string, reason: Exclude<RekeyReason, 'requested'>, now: number): Promise<boolean> {
     const session = this.#sessions.get(sessionId);
-    if (session === undefined || !session.installed) return false;
+    if (session === undefined || !session.installed || (session.move ?? null) !== null) return false;
     if (session.rekey != null && session.rekey.deadline !== null) return false;
     const rekey = { reason, deadline: now + this.#voiceConfig().rekeyTimeoutMs };
     this.#putSession({ ...session, rekey });
@@ -790,8 +1001,14 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     if (room.relay !== null) {
       const current = isRelayUsable(room.relay, routes, now, deadAfterMs);
       if (current !== null) return current;
-      // Sessions still on it: the channel stays with them (moving channels is §5.9).
-      if ([...this.#sessions.values()].some((s) => s.relay.relayId === room.relay!.relayId)) return room.relay;
+      // Sessions still on a relay the directory no longer counts usable: they move (§5.9), and
+      // the joiner goes where they go. While nowhere else can take them, the channel stays.
+      const left = room.relay;
+      if ([...this.#sessions.values()].some((s) => sameRun(s.relay, left))) {
+        const reason = directoryVerdict(left, routes, now, deadAfterMs);
+        if (reason !== null) await this.#moveSessions(left, reason);
+        return this.#room?.relay ?? left;
+      }
     }
     const chosen = chooseRelay({ relays: routes, now, deadAfterMs, pinnedRegion: room.pinnedRegion, stickyRegion: room.relay?.region ?? null, client });
     if (chosen === null) return null;
@@ -1158,6 +1375,25 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     return asked;
   }
 
+  /**
+   * A relay's heartbeat listed sessions it lost (`lostSessions`, §8.6: a worker failed): this
+   * room's among them, on that relay run, are moved (back onto the same relay while it is
+   * healthy, §5.9). Returns how many.
+   */
+  async relayLostSessions(relayId: string, bootId: string, sessionIds: readonly string[]): Promise<number> {
+    return this.#moveSessions({ relayId, bootId }, 'relay_lost_session', sessionIds);
+  }
+
+  /** A relay's heartbeat says it drains: this room's sessions on that run move elsewhere (§5.9). */
+  async relayDraining(relayId: string, bootId: string): Promise<number> {
+    return this.#moveSessions({ relayId, bootId }, 'relay_draining');
+  }
+
+  /** A relay registered with a new boot id: this room's sessions on its old run `bootId` are gone (§5.9). */
+  async relayRestarted(relayId: string, bootId: string): Promise<number> {
+    return this.#moveSessions({ relayId, bootId }, 'relay_failed');
+  }
+
   /** What the room holds, without secrets: for tests and operators. */
   async summary(): Promise<RoomSummary> {
     return {
@@ -1175,6 +1411,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         muted: s.muted,
         deafened: s.deafened,
         relayId: s.relay.relayId,
+        bootId: s.relay.bootId,
+        moving: s.move?.reason ?? null,
       })),
       pendingRevocations: this.#revocations.size,
     };
@@ -1258,11 +1496,23 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         for (const ws of sockets) this.#sendError(ws, 'rekey_timeout');
         return;
       }
+      case 'move_timeout': {
+        const session = this.#sessions.get(deadline.sessionId);
+        const moveDeadline = session?.move?.deadline ?? null;
+        if (session === undefined || moveDeadline === null || moveDeadline > now) return;
+        if (session.socketId !== null && this.#exchanges.get(session.socketId) !== undefined) return;
+        const sockets = session.socketId === null ? [] : this.ctx.getWebSockets(session.socketId);
+        this.#log('info', 'move_timed_out', { reason: session.move!.reason });
+        await this.#endSession(session.sessionId, 'disconnected');
+        for (const ws of sockets) this.#sendError(ws, 'move_timeout');
+        return;
+      }
       case 'retry_revocation':
         return this.#retryRevocation(deadline.sessionId, now);
       case 'room_check':
         this.#lastCheckAt = now;
         if (this.#reconcileSessions(now) > 0) this.#publish();
+        await this.#checkRelays(now);
         return;
     }
   }

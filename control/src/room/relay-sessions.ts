@@ -1,8 +1,8 @@
 /**
  * The room's calls to relays (docs/protocol.md §8.5), over the signed internal API
  * (shared/relay-api RelayApiClient): install a session with its keys sealed to the relay,
- * change its mute/deafen/permissions, revoke it, list what the relay holds. The later rotation
- * and move calls belong here too.
+ * change its mute/deafen/permissions, rotate its keys, revoke it, list what the relay holds, and
+ * probe whether the relay still answers (the move decision of §5.9).
  *
  * Errors come back as RelayCallError with what the room needs to decide (retry or not); never
  * with key material or the relay's detail text in a client-facing message.
@@ -19,7 +19,7 @@ import { webCryptoX25519 } from './x25519-agreement.js';
 export class RelayCallError extends Error {
   override readonly name = 'RelayCallError';
   constructor(
-    readonly operation: 'install' | 'rotate' | 'update' | 'revoke' | 'list',
+    readonly operation: 'install' | 'rotate' | 'update' | 'revoke' | 'list' | 'probe',
     /** HTTP status, or 0 when the relay did not answer. */
     readonly status: number,
     /** The relay's error code (safe to log), e.g. 'conflict' or 'unavailable'. */
@@ -46,6 +46,18 @@ export interface InstallRequest {
   readonly keys: SessionKeyMaterial;
 }
 
+/**
+ * What a probe of a relay found (§5.9): it did not answer in time (or answered 5xx), or it
+ * answered with the sessions it holds and whether it drains.
+ */
+export type RelayProbe =
+  | { readonly kind: 'unreachable'; readonly status: number }
+  /** `sessionIds` null: the relay answered but refused the listing (4xx), so nothing is known of them. */
+  | { readonly kind: 'answered'; readonly draining: boolean; readonly sessionIds: ReadonlySet<string> | null };
+
+/** A probe gets this long: on a loopback or datacenter path a live relay answers in milliseconds. */
+export const RELAY_PROBE_TIMEOUT_MS = 1_000;
+
 export interface RelaySessionsOptions {
   readonly apiKey: NamedSecret;
   readonly fetch: (request: Request) => Promise<Response>;
@@ -62,13 +74,12 @@ export class RelaySessions {
     this.#options = options;
   }
 
-  #client(relay: RelayRef): RelayApiClient {
-    const key = `${relay.relayId}\n${relay.bootId}\n${relay.apiUrl}\n${relay.publicKey}`;
+  #client(relay: RelayRef, timeoutMs = this.#options.timeoutMs ?? 5_000): RelayApiClient {
+    const key = `${relay.relayId}\n${relay.bootId}\n${relay.apiUrl}\n${relay.publicKey}\n${timeoutMs}`;
     let client = this.#clients.get(key);
     if (client === undefined) {
       const publicKey = decodeBase64Url(relay.publicKey);
       if (publicKey === null || publicKey.length !== 32) throw new RelayCallError('install', 0, 'bad_public_key');
-      const timeoutMs = this.#options.timeoutMs ?? 5_000;
       const fetchWithTimeout = (request: Request) => this.#options.fetch(new Request(request, { signal: AbortSignal.timeout(timeoutMs) }));
       client = new RelayApiClient({
         baseUrl: relay.apiUrl,
@@ -127,12 +138,28 @@ export class RelaySessions {
   }
 
   /** Ends the session on the relay. A session the relay does not have (404) counts as ended. */
-  async revoke(relay: RelayRef, sessionId: string): Promise<void> {
+  async revoke(relay: RelayRef, sessionId: string, timeoutMs?: number): Promise<void> {
     try {
-      await this.#client(relay).revokeSession(sessionId);
+      await this.#client(relay, timeoutMs).revokeSession(sessionId);
     } catch (error) {
       if (error instanceof RelayApiError && error.status === 404) return;
       throw asCallError('revoke', error);
+    }
+  }
+
+  /**
+   * Asks the relay what it holds, with a short timeout: the room's own look before it moves a
+   * channel on a client's report (§5.9). Never throws.
+   */
+  async probe(relay: RelayRef, timeoutMs = RELAY_PROBE_TIMEOUT_MS): Promise<RelayProbe> {
+    try {
+      const list = await this.#client(relay, timeoutMs).listSessions();
+      return { kind: 'answered', draining: list.draining, sessionIds: new Set(list.sessions.map((s) => s.sessionId)) };
+    } catch (error) {
+      const status = error instanceof RelayApiError ? error.status : 0;
+      // A relay that answers 4xx is running (and refusing us for a reason a move would not fix).
+      if (status !== 0 && status < 500) return { kind: 'answered', draining: false, sessionIds: null };
+      return { kind: 'unreachable', status };
     }
   }
 

@@ -19,6 +19,11 @@
  * rotation age) until the room has asked for new keys, then a `rekey_timeout` deadline (the
  * client must have started the rotation by then), which waits while a rotation exchange is
  * pending on the session's socket.
+ *
+ * Moves (§5.9): a session the room is moving to another relay has a `move_timeout` deadline
+ * instead (the client must have started the move exchange by then), which also waits while an
+ * exchange is pending on its socket. The periodic check is also when the room reads the relay
+ * directory for the relays its sessions are on (dead, draining, restarted: time to move).
  */
 import type { PendingRevocation, SocketAttachment, VoiceSessionRecord } from './room-state.js';
 
@@ -36,6 +41,7 @@ export type RoomDeadline =
   | { readonly kind: 'keys_expired'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'rotate_keys'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'rekey_timeout'; readonly at: number; readonly sessionId: string }
+  | { readonly kind: 'move_timeout'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'retry_revocation'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'room_check'; readonly at: number };
 
@@ -78,6 +84,12 @@ export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
     // A session whose keys the relay dropped is over (rotation normally comes long before).
     if (!session.installed) continue;
     deadlines.push({ kind: 'keys_expired', at: session.keysExpireAt, sessionId: session.sessionId });
+    const move = session.move ?? null;
+    if (move !== null) {
+      // A move replaces any rotation: it brings new keys anyway.
+      if (session.socketId === null || !exchanging.has(session.socketId)) deadlines.push({ kind: 'move_timeout', at: move.deadline, sessionId: session.sessionId });
+      continue;
+    }
     const rekey = session.rekey ?? null;
     // The room asks for new keys at their rotation age, unless it already has (§5.8).
     if (rekey === null || rekey.deadline === null) deadlines.push({ kind: 'rotate_keys', at: input.rotateKeysAt(session), sessionId: session.sessionId });

@@ -89,6 +89,12 @@ export const LeaveMessage = z.strictObject({ type: z.literal('leave'), id: Reque
 /** New keys and a new SSRC for the socket's voice session (§5.8): answered with rekey_required. */
 export const RequestRekeyMessage = z.strictObject({ type: z.literal('request_rekey'), id: RequestId.optional() });
 
+/**
+ * The client's media stopped: no pong from this relay for 2 s (§6.2). The room probes the relay
+ * itself and moves the channel only if the probe fails (§5.9); the report alone moves nothing.
+ */
+export const RelayUnreachableMessage = z.strictObject({ type: z.literal('relay_unreachable'), id: RequestId.optional(), relayId: z.string().min(1).max(200) });
+
 /** `{"type":"ping"}` byte for byte is answered by the runtime; any other spelling reaches the room. */
 export const PingMessage = z.strictObject({ type: z.literal('ping'), id: RequestId.optional() });
 
@@ -101,6 +107,7 @@ const CLIENT_SCHEMAS = {
   moderate: ModerateMessage,
   leave: LeaveMessage,
   request_rekey: RequestRekeyMessage,
+  relay_unreachable: RelayUnreachableMessage,
   ping: PingMessage,
 } as const;
 
@@ -188,6 +195,7 @@ export const ROOM_ERROR_CODES = [
   'exchange_timeout',
   'keys_expired',
   'rekey_timeout',
+  'move_timeout',
   'no_exchange',
   'no_relay_available',
   'relay_unavailable',
@@ -297,6 +305,16 @@ export const REKEY_REASONS = ['requested', 'key_age', 'usage_limit'] as const;
 export type RekeyReason = (typeof REKEY_REASONS)[number];
 export const RekeyRequiredMessage = z.strictObject({ type: z.literal('rekey_required'), ...ReplyTo, reason: z.enum(REKEY_REASONS) });
 
+/**
+ * Why the room moves a session to another relay (§5.9): `relay_failed`, the relay does not
+ * answer the room's probe, the directory counts it dead, or it restarted (a new boot id);
+ * `relay_draining`, it is shutting down; `relay_lost_session`, it lost this session (a worker
+ * failed, its heartbeat's lostSessions).
+ */
+export const MOVE_REASONS = ['relay_failed', 'relay_draining', 'relay_lost_session'] as const;
+export type MoveReason = (typeof MOVE_REASONS)[number];
+export const VoiceMovedMessage = z.strictObject({ type: z.literal('voice_moved'), reason: z.enum(MOVE_REASONS), relayId: z.string() });
+
 export const MEMBER_LEFT_REASONS = ['left', 'disconnected', 'kicked', 'banned', 'removed', 'logged_out', 'token_expired', 'channel_deleted'] as const;
 export type MemberLeftReason = (typeof MEMBER_LEFT_REASONS)[number];
 
@@ -327,6 +345,7 @@ export const RoomMessage = z.discriminatedUnion('type', [
   VoiceReadyMessage,
   TokenExpiringMessage,
   RekeyRequiredMessage,
+  VoiceMovedMessage,
   MemberJoinedMessage,
   MemberLeftMessage,
   MemberUpdatedMessage,
@@ -350,6 +369,7 @@ export const ROOM_ERROR_MESSAGES: Record<RoomErrorCode, string> = {
   exchange_timeout: 'The key exchange was not confirmed in time; start it again.',
   keys_expired: 'Your voice session ended: its keys expired. Join voice again.',
   rekey_timeout: 'Your voice session ended: new keys were required and no rotation started in time. Join voice again.',
+  move_timeout: 'Your voice session ended: it was moved to another relay and no exchange started in time. Join voice again.',
   no_exchange: 'There is no key exchange to confirm.',
   no_relay_available: 'No voice relay is available for this channel.',
   relay_unavailable: 'The voice relay did not accept the session; try again.',

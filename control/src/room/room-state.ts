@@ -17,7 +17,7 @@
 import type { ChannelRole } from '../channels/permissions.js';
 import type { ClientLocation } from '../relays/relay-selection.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
-import type { RekeyReason } from './room-messages.js';
+import type { MoveReason, RekeyReason } from './room-messages.js';
 
 export type MemberKind = 'account' | 'app_user';
 
@@ -120,6 +120,12 @@ export interface VoiceSessionRecord {
    * for a rotation the client asked for itself (it is allowed, never forced).
    */
   readonly rekey?: PendingRekey | null;
+  /**
+   * A move the session owes (§5.9), or null: set when the room decides to move the channel off
+   * the session's relay (the member is sent `voice_moved`), cleared when the session is
+   * installed on `relay`. Until then the session stays on its old relay record.
+   */
+  readonly move?: PendingMove | null;
   /** base64url SHA-256 of the current resume token (the token itself is never stored). */
   readonly resumeTokenHash: string;
   /** The socket carrying the session, or null while it is resumable. */
@@ -131,6 +137,14 @@ export interface VoiceSessionRecord {
 export interface PendingRekey {
   readonly reason: RekeyReason;
   readonly deadline: number | null;
+}
+
+export interface PendingMove {
+  readonly reason: MoveReason;
+  /** Where the session goes: a healthy relay run other than the one it is on. */
+  readonly relay: RelayRef;
+  /** The session ends if no move exchange is under way by then (`move_timeout`). */
+  readonly deadline: number;
 }
 
 /** The relay drops keys this long after the maximum key age, whatever happens to the room (§5.14). */

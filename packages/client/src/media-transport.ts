@@ -6,7 +6,7 @@
  *
  * What it does on the wire, as §6.3 and §6.9 require:
  *   - everything from one socket, so the address the relay latches is where voice comes back;
- *   - a ping at once when it opens (and after a rotation or a move), then every 5 s;
+ *   - a ping at once when it opens (and after a rotation or a move), then every 5 s (every 1 s while it sends voice, §5.9);
  *   - a challenge is answered at once, once per cookie; every ping echoes the newest cookie;
  *   - a pong overdue makes it probe every 500 ms, and after 2 s it reports `unreachable`.
  *
@@ -210,6 +210,8 @@ export class MediaTransport extends EventEmitter<MediaTransportEvents> {
     if (!(payload instanceof Uint8Array)) throw new TypeError('media transport: payload must be a Uint8Array');
     this.#send(this.#session.protectVoice(payload, options.marker ?? false, options.duration));
     this.#sentPackets++;
+    // Talking pings more often (§5.9): the timer set while silent may be too far off.
+    if (this.#schedule.voiceSent(performance.now())) this.#tick();
   }
 
   /** Sends a ping now (the schedule sends them by itself). */

@@ -64,6 +64,8 @@ export interface VoiceSessionEvents {
   reconnecting: [info: { readonly attempt: number; readonly closeCode: number }];
   /** Reconnected: `resumed` true if the voice session was resumed, false if joined afresh. */
   reconnected: [info: { readonly resumed: boolean }];
+  /** The room is moving this session to another relay (§5.9); `rekeyed` (purpose move) follows. */
+  moving: [info: { readonly reason: string; readonly relayId: string | undefined }];
   /** The relay stopped answering keepalives (reported to the room, §5.9), or answers again. */
   relayUnreachable: [];
   relayReachable: [];
@@ -93,6 +95,10 @@ const CLOSE_CODE_NAMES: Record<number, string> = {
 /** §5.13: reconnect with exponential backoff starting at 250 ms. */
 const RECONNECT_FIRST_DELAY_MS = 250;
 const RECONNECT_MAX_DELAY_MS = 5000;
+/** A move's exchange is tried this often before the error reaches the application (§5.9). */
+const MOVE_ATTEMPTS = 4;
+const MOVE_RETRY_FIRST_DELAY_MS = 250;
+const MOVE_RETRY_CODES = new Set(['relay_unavailable', 'exchange_timeout', 'no_exchange', 'timeout']);
 /** A text ping now and then keeps proxies from closing an idle socket (§5.3). */
 const SOCKET_PING_INTERVAL_MS = 30_000;
 
@@ -252,9 +258,12 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
     socket.on('message', (data, isBinary) => this.#onFrame(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClosed(socket, code));
     const token = await this.#client.accessToken();
-    const authenticated = this.#waitFor((m) => m.type === 'authenticated', 'authenticated');
-    this.#send({ type: 'authenticate', token, ...(resume === null ? {} : { resume }) });
-    const message = (await authenticated) as RoomMessageOf<'authenticated'>;
+    // The id lets the room's error about it (internal_error while its database is down: new
+    // joins fail closed, §5.9) end the wait at once instead of at the step timeout.
+    const authId = `auth${this.#nextRequestId++}`;
+    const authenticated = this.#waitFor((m) => m.type === 'authenticated' || (m.type === 'error' && m.replyTo === authId), 'authenticated');
+    this.#send({ type: 'authenticate', id: authId, token, ...(resume === null ? {} : { resume }) });
+    const message = this.#throwIfError(await authenticated) as RoomMessageOf<'authenticated'>;
     if (this.#pingTimer === null) {
       this.#pingTimer = setInterval(() => {
         if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send('{"type":"ping"}');
@@ -309,7 +318,8 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
         return;
       case 'voice_moved':
         // §5.9: the old relay session is gone; a new exchange puts this client on the new relay.
-        this.#runExchange().catch((error: unknown) => this.#emitRoomError(error));
+        this.emit('moving', { reason: message.reason ?? 'relay_failed', relayId: message.relayId });
+        this.#moveExchange().catch((error: unknown) => this.#emitRoomError(error));
         return;
       case 'token_expiring':
         // A fresh token on this socket before expiry (§5.4): renewing emits tokenRenewed, which sends it.
@@ -420,6 +430,26 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
     } finally {
       exchange.wipe();
       if (this.#exchange === exchange) this.#exchange = null;
+    }
+  }
+
+  /**
+   * The exchange after `voice_moved` (§5.9). The room keeps the move owed until its timeout, so
+   * an install the new relay refused (`relay_unavailable`) or a lost confirmation is tried again,
+   * a few times with backoff.
+   */
+  async #moveExchange(): Promise<void> {
+    let delay = MOVE_RETRY_FIRST_DELAY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#runExchange();
+        return;
+      } catch (error) {
+        const retryable = error instanceof VoiceError && MOVE_RETRY_CODES.has(error.code);
+        if (!retryable || attempt >= MOVE_ATTEMPTS || this.#closed !== null) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay *= 2;
     }
   }
 

@@ -46,6 +46,33 @@ describe('KeepaliveSchedule', () => {
     expect(s.nextReportAt(9000)).toBeNull();
   });
 
+  it('pings every 1 s while voice is sent, so a relay that dies mid-call is reported within about 3 s (§5.9); back to 5 s once silent', () => {
+    const s = new KeepaliveSchedule();
+    s.pingSent(0);
+    s.pongReceived(20);
+    expect(s.nextPingAt(100)).toBe(5000);
+    expect(s.voiceSent(100)).toBe(true); // silent until now: re-arm the timer
+    expect(s.voiceSent(120)).toBe(false);
+    expect(s.nextPingAt(120)).toBe(1000);
+    s.pingSent(1000);
+    s.pongReceived(1010);
+    s.voiceSent(1900);
+    expect(s.nextPingAt(1900)).toBe(2000);
+    // The relay dies after the pong at 1010: the ping at 2000 goes unanswered.
+    s.pingSent(2000);
+    expect(s.nextReportAt(2000)).toBe(5000);
+    // Silent for 5 s: the 5 s interval again.
+    const quiet = new KeepaliveSchedule();
+    quiet.pingSent(0);
+    quiet.pongReceived(10);
+    quiet.voiceSent(10);
+    expect(quiet.nextPingAt(500)).toBe(1000);
+    expect(quiet.nextPingAt(5010)).toBe(5000);
+    quiet.pingSent(5010);
+    quiet.pongReceived(5020);
+    expect(quiet.nextPingAt(5020)).toBe(10_010);
+  });
+
   it('ends the outage on any pong and can report the next one', () => {
     const s = new KeepaliveSchedule();
     s.pingSent(0);

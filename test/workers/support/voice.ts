@@ -15,6 +15,9 @@ import type { ChannelRoom } from '../../../control/src/room/channel-room.js';
 import { decodeBase64Url } from '../../../shared/relay-api/base64url.js';
 import { RelayApiClient } from '../../../shared/relay-api/relay-api-client.js';
 import type { RelaySessionSummary } from '../../../shared/relay-api/messages.js';
+import type { RelayRegistrationBody } from '../../../shared/relay-api/messages.js';
+import { CONTROL_PLANE_AUDIENCE, signRequest } from '../../../shared/relay-api/request-signing.js';
+import { INSECURE_DEV_RELAY_CONTROL_KEYS } from '../../../control/src/config.js';
 import { VoiceRoomClient } from '../../support/voice-room-client.js';
 import { BASE_URL, workerConfig } from './control-api.js';
 
@@ -36,20 +39,41 @@ export function testRelay(): TestRelay {
   return JSON.parse(text) as TestRelay;
 }
 
+/** The region only the failover relays are in (test/workers/voice-failover.test.ts). */
+export const FAILOVER_REGION = 'voice-failover';
+
+/** The two relays of the global setup only the failover tests register (in FAILOVER_REGION). */
+export function failoverRelays(): readonly [TestRelay, TestRelay] {
+  const text = (env as unknown as { TEST_FAILOVER_RELAYS?: string }).TEST_FAILOVER_RELAYS;
+  if (text === undefined) throw new Error('the workers project has no TEST_FAILOVER_RELAYS binding (test/support/relay-global-setup.ts)');
+  const relays = JSON.parse(text) as TestRelay[];
+  return [relays[0]!, relays[1]!];
+}
+
 /** Registers (or refreshes) the test relay in the directory, as seen just now. */
 export async function registerTestRelay(db: Database, now = Date.now()): Promise<TestRelay> {
-  const relay = testRelay();
+  return registerRelay(db, testRelay(), TEST_RELAY_REGION, { now });
+}
+
+/** Writes a relay's directory entry as a registration would (the directory's view; the relay is not asked). */
+export async function registerRelay(
+  db: Database,
+  relay: TestRelay,
+  region: string,
+  options: { now?: number; draining?: boolean; bootId?: string; lastSeenAt?: number } = {},
+): Promise<TestRelay> {
+  const now = options.now ?? Date.now();
   const values = {
-    region: TEST_RELAY_REGION,
+    region,
     publicKey: relay.publicKey,
     udpEndpoints: relay.udpPorts.map((port) => ({ host: relay.udpHost, port })),
     sessions: 0,
     channels: 0,
-    draining: false,
+    draining: options.draining ?? false,
     controlKeyId: 'insecure-dev-control',
-    lastSeenAt: now,
+    lastSeenAt: options.lastSeenAt ?? now,
     apiUrl: relay.apiUrl,
-    bootId: relay.bootId,
+    bootId: options.bootId ?? relay.bootId,
   };
   await db
     .insert(relays)
@@ -58,9 +82,8 @@ export async function registerTestRelay(db: Database, now = Date.now()): Promise
   return relay;
 }
 
-/** The control plane's signed client toward the test relay. */
-export function relayApi(): RelayApiClient {
-  const relay = testRelay();
+/** The control plane's signed client toward the test relay (or another relay of the global setup). */
+export function relayApi(relay: TestRelay = testRelay()): RelayApiClient {
   const key = workerConfig().relays.apiKey;
   return new RelayApiClient({
     baseUrl: relay.apiUrl,
@@ -145,4 +168,36 @@ export async function shiftRoomClock(channelId: string, offsetMs: number): Promi
   await runInDurableObject(roomStub(channelId), (room: ChannelRoom) => {
     room.clock = () => Date.now() + offsetMs;
   });
+}
+
+/**
+ * A relay's registration or heartbeat through the Worker's own route, signed with the relay's
+ * development control key, as the relay process sends it (§8.6).
+ */
+export async function announceRelay(
+  kind: 'register' | 'heartbeat',
+  relay: TestRelay,
+  region: string,
+  report: Partial<Pick<RelayRegistrationBody, 'draining' | 'rekeyRequested' | 'lostSessions' | 'bootId'>> = {},
+): Promise<Response> {
+  const endpoints = relay.udpPorts.map((port) => ({ host: relay.udpHost, port }));
+  const body: RelayRegistrationBody = {
+    relayId: relay.relayId,
+    bootId: report.bootId ?? relay.bootId,
+    region,
+    apiUrl: relay.apiUrl,
+    udpEndpoint: endpoints[0]!,
+    udpEndpoints: endpoints,
+    publicKey: relay.publicKey,
+    load: { sessions: 1, channels: 1 },
+    draining: report.draining ?? false,
+    rekeyRequested: report.rekeyRequested ?? [],
+    lostSessions: report.lostSessions ?? [],
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const url = `${BASE_URL}/internal/relays/${kind}`;
+  const keys = JSON.parse(INSECURE_DEV_RELAY_CONTROL_KEYS) as Record<string, { secret: string }>;
+  const [keyId, key] = Object.entries(keys)[0]!;
+  const authorization = signRequest({ method: 'POST', url, body: bytes, audience: CONTROL_PLANE_AUDIENCE, key: { keyId, secret: decodeBase64Url(key.secret)! }, now: Date.now() });
+  return exports.default.fetch(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: bytes }));
 }

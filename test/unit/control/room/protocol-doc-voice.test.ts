@@ -54,7 +54,7 @@ describe('docs/protocol.md §5', () => {
       }
       checked.add(value.type);
     }
-    expect([...checked].sort()).toEqual(['authenticated', 'error', 'key_confirmation', 'key_exchange_init', 'key_exchange_response', 'moderate', 'rekey_required', 'voice_ready']);
+    expect([...checked].sort()).toEqual(['authenticated', 'error', 'key_confirmation', 'key_exchange_init', 'key_exchange_response', 'moderate', 'rekey_required', 'voice_moved', 'voice_ready']);
   });
 
   it('lists every error code, and no other', () => {
