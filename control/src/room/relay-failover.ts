@@ -11,7 +11,7 @@
  *   `PROBE_MIN_INTERVAL_MS`, so a client cannot make it hammer a relay either;
  * - the relay's heartbeat, forwarded by the directory (relay-reports.ts): `lostSessions`, a
  *   draining relay, a registration with a new boot id (the relay restarted);
- * - the room's periodic check (room-alarm.ts, every 10 s while it has sessions) reading the
+ * - the room's periodic check (room-alarm.ts, every 30 s while it has sessions) reading the
  *   directory: a relay whose heartbeats stopped for RELAY_DEAD_AFTER_SECONDS, draining, or on a
  *   new boot id.
  */

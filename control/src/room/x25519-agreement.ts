@@ -41,11 +41,17 @@ export interface X25519Agreement {
 
 const X25519_ALGORITHM = { name: 'X25519' } as const;
 
+// The WebCrypto types by what `crypto.subtle` declares, so this module type-checks under the
+// Workers types and Node's alike (the relay-seal code reaches it from Node tests and tools).
+type Subtle = typeof crypto.subtle;
+type WebCryptoKey = Awaited<ReturnType<Subtle['importKey']>>;
+type DeriveBitsAlgorithm = Parameters<Subtle['deriveBits']>[0];
+
 class WebCryptoAgreement implements EphemeralAgreement {
-  #privateKey: CryptoKey | null;
+  #privateKey: WebCryptoKey | null;
 
   constructor(
-    privateKey: CryptoKey,
+    privateKey: WebCryptoKey,
     readonly publicKey: Uint8Array,
   ) {
     this.#privateKey = privateKey;
@@ -55,7 +61,7 @@ class WebCryptoAgreement implements EphemeralAgreement {
     if (this.#privateKey === null) throw new TypeError('x25519: key pair used after destroy()');
     assertUsablePublicKey(peerPublicKey, peerField);
     const peer = await crypto.subtle.importKey('raw', peerPublicKey, X25519_ALGORITHM, false, []);
-    const bits = await crypto.subtle.deriveBits({ name: 'X25519', public: peer } as unknown as SubtleCryptoDeriveKeyAlgorithm, this.#privateKey, 256);
+    const bits = await crypto.subtle.deriveBits({ name: 'X25519', public: peer } as unknown as DeriveBitsAlgorithm, this.#privateKey, 256);
     return new Uint8Array(bits);
   }
 
@@ -67,7 +73,7 @@ class WebCryptoAgreement implements EphemeralAgreement {
 export const webCryptoX25519: X25519Agreement = {
   name: 'webcrypto',
   async generate() {
-    const pair = (await crypto.subtle.generateKey(X25519_ALGORITHM, false, ['deriveBits'])) as CryptoKeyPair;
+    const pair = (await crypto.subtle.generateKey(X25519_ALGORITHM, false, ['deriveBits'])) as unknown as { publicKey: WebCryptoKey; privateKey: WebCryptoKey };
     const publicKey = new Uint8Array((await crypto.subtle.exportKey('raw', pair.publicKey)) as ArrayBuffer);
     return new WebCryptoAgreement(pair.privateKey, publicKey);
   },
