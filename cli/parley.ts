@@ -11,19 +11,37 @@ import { fileURLToPath } from 'node:url';
 import { DEMO_USAGE, runDemoCommand } from './demo-command.js';
 import { LOADTEST_USAGE, runLoadtestCommand, type LoadtestIo } from './loadtest-command.js';
 import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
+import { CHANNELS_USAGE, LOGIN_USAGE, LOGOUT_USAGE, REGISTER_USAGE, runChannelsCommand, runLoginCommand, runLogoutCommand, runRegisterCommand } from './account-commands.js';
+import { JOIN_USAGE, runJoinCommand } from './join-command.js';
 
 export const PARLEY_USAGE = `usage: parley <command> [options]
 
 commands:
+  register USERNAME        create an account on a control plane and log in (the login is stored, 0600)
+  login USERNAME           log in; the tokens go to $XDG_CONFIG_HOME/parley/credentials.json
+  logout                   end the stored login
+  channels [list|create]   list your and the open channels, or create one
+  join CHANNEL             join a channel's voice: roster and events live, --send a WAV, --record,
+                           --export-keys (prints the SRTP keys: secrets)
   srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
   demo                     three people in a voice channel on this machine, end to end (development keys)
-  loadtest                 many simulated voice clients against a relay (bounded; only the targets given)
+  loadtest                 many simulated voice clients against a relay or a control plane
+                           (bounded; only the targets given)
   help [command]           show help for parley or for a command
 
 Run 'parley help <command>' for a command's options.
 `;
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE, demo: DEMO_USAGE, loadtest: LOADTEST_USAGE });
+const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({
+  srtp: SRTP_USAGE,
+  demo: DEMO_USAGE,
+  loadtest: LOADTEST_USAGE,
+  register: REGISTER_USAGE,
+  login: LOGIN_USAGE,
+  logout: LOGOUT_USAGE,
+  channels: CHANNELS_USAGE,
+  join: JOIN_USAGE,
+});
 
 /**
  * Quotes a value back only if it is a short word with a letter beyond f: it could be a
@@ -42,6 +60,16 @@ export async function runParley(argv: readonly string[], io: CommandIo & Pick<Lo
       return runDemoCommand(rest, io);
     case 'loadtest':
       return runLoadtestCommand(rest, io);
+    case 'register':
+      return runRegisterCommand(rest, io);
+    case 'login':
+      return runLoginCommand(rest, io);
+    case 'logout':
+      return runLogoutCommand(rest, io);
+    case 'channels':
+      return runChannelsCommand(rest, io);
+    case 'join':
+      return runJoinCommand(rest, io);
     case 'help':
     case '--help':
     case '-h': {
@@ -83,10 +111,11 @@ if (isEntryPoint()) {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;
   });
-  // Ctrl-C: the first stops a load test early (it still revokes its sessions); a second quits.
-  // (Other commands keep the default: Ctrl-C ends them at once.)
+  // Ctrl-C: the first stops a load test early (it still revokes its sessions) or leaves a
+  // channel's voice cleanly (recordings finished); a second quits. (Other commands keep the
+  // default: Ctrl-C ends them at once.)
   const interrupt = new AbortController();
-  if (process.argv[2] === 'loadtest') {
+  if (process.argv[2] === 'loadtest' || process.argv[2] === 'join') {
     process.on('SIGINT', function stopOnInterrupt() {
       if (interrupt.signal.aborted) process.exit(130);
       interrupt.abort();
