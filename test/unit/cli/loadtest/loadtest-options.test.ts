@@ -71,7 +71,7 @@ describe('parseLoadtestArgs', () => {
     expect(usageError(['--control-plane', 'https://parley.example'])).toMatch(/exactly one of --app-key-env and --refresh-tokens/);
     expect(usageError(['--control-plane', 'https://parley.example', '--relay-api', 'http://127.0.0.1:7400', '--app-key-env', 'K'])).toMatch(/relay mode/);
     expect(usageError(['--app-key-env', 'K'])).toMatch(/control-plane mode/);
-    expect(LOADTEST_USAGE).toMatch(/control-plane mode \(designed, not in this build/);
+    expect(LOADTEST_USAGE).toMatch(/target \(control-plane mode\):\n  --control-plane URL/);
   });
 });
 
