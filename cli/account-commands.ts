@@ -146,7 +146,13 @@ export async function runLogoutCommand(argv: readonly string[], io: AccountIo): 
     return EXIT.ok;
   }
   const env = io.env ?? process.env;
-  const controlUrl = resolveControlUrl(parsed.values['url'] as string | undefined, env).url;
+  let controlUrl: string;
+  try {
+    controlUrl = resolveControlUrl(parsed.values['url'] as string | undefined, env).url;
+  } catch (error) {
+    io.stderr.write(`parley logout: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.usage;
+  }
   return runAccountCommand('logout', controlUrl, io, async () => {
     const store = CredentialStore.forEnvironment(env);
     if (store.get(controlUrl) === null) {
@@ -235,7 +241,7 @@ export async function runChannelsCommand(argv: readonly string[], io: AccountIo)
       const client = await signedInClient(CredentialStore.forEnvironment(env), controlUrl);
       try {
         const channel = await client.channels.create({ name: rest[0]!, visibility: parsed.values['open'] === true ? 'open' : 'private', ...(memberLimit === undefined ? {} : { memberLimit }) });
-        io.stdout.write(json ? `${JSON.stringify(channel)}\n` : `Created ${channel.visibility} channel ${channel.name} (${channel.id}), up to ${channel.memberLimit} members.\n`);
+        io.stdout.write(json ? `${JSON.stringify(channel)}\n` : `Created ${channel.visibility} channel ${channel.name} (${channel.id}), up to ${channel.memberLimit} member${channel.memberLimit === 1 ? '' : 's'}.\n`);
         return EXIT.ok;
       } finally {
         await client.close();
