@@ -11,8 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { DEMO_USAGE, runDemoCommand } from './demo-command.js';
 import { LOADTEST_USAGE, runLoadtestCommand, type LoadtestIo } from './loadtest-command.js';
 import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
-import { CHANNELS_USAGE, LOGIN_USAGE, LOGOUT_USAGE, REGISTER_USAGE, runChannelsCommand, runLoginCommand, runLogoutCommand, runRegisterCommand } from './account-commands.js';
-import { JOIN_USAGE, runJoinCommand } from './join-command.js';
 
 export const PARLEY_USAGE = `usage: parley <command> [options]
 
@@ -36,12 +34,18 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({
   srtp: SRTP_USAGE,
   demo: DEMO_USAGE,
   loadtest: LOADTEST_USAGE,
-  register: REGISTER_USAGE,
-  login: LOGIN_USAGE,
-  logout: LOGOUT_USAGE,
-  channels: CHANNELS_USAGE,
-  join: JOIN_USAGE,
 });
+
+/**
+ * The account commands load the client SDK (and `join` the Opus codec): imported when used, so
+ * `parley srtp` and the others start as fast as before.
+ */
+async function accountUsage(topic: string): Promise<string | undefined> {
+  if (topic === 'join') return (await import('./join-command.js')).JOIN_USAGE;
+  const account = await import('./account-commands.js');
+  return ({ register: account.REGISTER_USAGE, login: account.LOGIN_USAGE, logout: account.LOGOUT_USAGE, channels: account.CHANNELS_USAGE } as Record<string, string>)[topic];
+}
+const ACCOUNT_COMMANDS = new Set(['register', 'login', 'logout', 'channels', 'join']);
 
 /**
  * Quotes a value back only if it is a short word with a letter beyond f: it could be a
@@ -61,15 +65,15 @@ export async function runParley(argv: readonly string[], io: CommandIo & Pick<Lo
     case 'loadtest':
       return runLoadtestCommand(rest, io);
     case 'register':
-      return runRegisterCommand(rest, io);
+      return (await import('./account-commands.js')).runRegisterCommand(rest, io);
     case 'login':
-      return runLoginCommand(rest, io);
+      return (await import('./account-commands.js')).runLoginCommand(rest, io);
     case 'logout':
-      return runLogoutCommand(rest, io);
+      return (await import('./account-commands.js')).runLogoutCommand(rest, io);
     case 'channels':
-      return runChannelsCommand(rest, io);
+      return (await import('./account-commands.js')).runChannelsCommand(rest, io);
     case 'join':
-      return runJoinCommand(rest, io);
+      return (await import('./join-command.js')).runJoinCommand(rest, io);
     case 'help':
     case '--help':
     case '-h': {
@@ -78,7 +82,7 @@ export async function runParley(argv: readonly string[], io: CommandIo & Pick<Lo
         io.stdout.write(PARLEY_USAGE);
         return 0;
       }
-      const usage = COMMAND_USAGE[topic];
+      const usage = COMMAND_USAGE[topic] ?? (ACCOUNT_COMMANDS.has(topic) ? await accountUsage(topic) : undefined);
       if (usage === undefined) {
         io.stderr.write(`parley: no help for unknown command${quotable(topic)}\n\n${PARLEY_USAGE}`);
         return 2;

@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ import type { LoadResult } from '../../cli/loadtest/load-run.js';
 import { REPO_ROOT } from '../../control/dev/local-paths.js';
 import { EPHEMERAL_PORTS, startLocalStack, type LocalStack } from '../../control/dev/local-stack/local-stack.js';
 import { findStackProcesses } from '../../control/dev/local-stack/stack-lock.js';
+import { ParleyClient } from '../../packages/client/src/index.js';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 
@@ -290,5 +291,33 @@ describe('parley loadtest, control-plane mode', () => {
     // The run's channels are gone afterwards.
     const channels = (await (await fetch(`${stack.control.url}/v1/admin/channels`, { headers: { authorization: `Bearer ${stack.operatorKey.key}` } })).json()) as { channels: Array<{ name: string }> };
     expect(channels.channels.filter((c) => c.name.startsWith('loadtest '))).toEqual([]);
+  });
+
+  it('takes its tokens from refresh tokens too, and rewrites the file with the renewed ones', { timeout: 90_000 }, async () => {
+    const tokens: string[] = [];
+    for (const name of ['lt-one', 'lt-two', 'lt-three']) {
+      const client = new ParleyClient({ baseUrl: stack.control.url });
+      try {
+        tokens.push((await client.register(name, `${name} long enough password`)).refreshToken);
+      } finally {
+        await client.close();
+      }
+    }
+    const file = join(work, 'refresh-tokens.txt');
+    writeFileSync(file, `${tokens.join('\n')}\n`, { mode: 0o600 });
+    const run = await parley(
+      ['loadtest', '--control-plane', stack.control.url, '--refresh-tokens', file, '--channels', '1', '--members', '3', '--duration', '3', '--ramp-up', '0', '--json'],
+      { ...process.env },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as LoadResult;
+    expect(result.clients).toMatchObject({ planned: 3, joined: 3, failedJoins: 0 });
+    expect(result.failures).toEqual({ decrypt: 0, replay: 0, corruptPayload: 0 });
+    expect(result.packets.received).toBeGreaterThan(0);
+    const renewed = readFileSync(file, 'utf8').trim().split('\n');
+    expect(renewed).toHaveLength(3);
+    for (let i = 0; i < 3; i++) expect(renewed[i]).not.toBe(tokens[i]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(run.stdout + run.stderr).not.toContain(tokens[0]!);
   });
 });
