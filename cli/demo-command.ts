@@ -13,7 +13,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOCAL_STATE_DIR } from '../control/dev/local-paths.js';
 import { DemoStackError, useOrStartStack, type DemoStack } from './demo/demo-stack.js';
-import { ProgressLine } from './demo/progress-line.js';
+import { ProgressLine } from './progress-line.js';
 import { RELAY_ONLY_DEMO_USAGE, runRelayOnlyDemo } from './demo/relay-only-demo.js';
 import { DemoSetupError, percentile, runVoiceDemo, type VoiceDemoResult } from './demo/voice-demo.js';
 import { ParleyError } from '../packages/client/src/index.js';

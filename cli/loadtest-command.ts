@@ -11,7 +11,8 @@ import { renderHtmlReport } from './loadtest/html-report.js';
 import { runLoad, SESSION_LIFETIME_MS, type LoadResult } from './loadtest/load-run.js';
 import { LOADTEST_USAGE, LoadtestUsageError, parseLoadtestArgs, type LoadtestOptions } from './loadtest/loadtest-options.js';
 import { createProvisioner, LoadTargetError } from './loadtest/member-provisioner.js';
-import { ProgressLine } from './loadtest/progress-line.js';
+import { formatProgress } from './loadtest/progress-format.js';
+import { ProgressLine } from './progress-line.js';
 import { formatSummary } from './loadtest/summary-table.js';
 import { RelayApiError } from '../shared/relay-api/relay-api-client.js';
 import type { CommandIo } from './srtp-command.js';
@@ -59,18 +60,19 @@ export async function runLoadtestCommand(argv: readonly string[], io: LoadtestIo
     return 2;
   }
 
-  const progress = new ProgressLine(io.stderr);
+  // Every report of the run (one a second) on a pipe too: CI logs show the whole run.
+  const progress = new ProgressLine(io.stderr, { pipeIntervalMs: 0 });
   let result: LoadResult;
   try {
     result = await runLoad({
       shape: options.shape,
       provisioner,
       impairment: options.impairment,
-      onProgress: (snapshot) => progress.update(snapshot),
+      onProgress: (snapshot) => progress.update(formatProgress(snapshot)),
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });
   } catch (error) {
-    progress.finish();
+    progress.end();
     // A target that refuses (a wrong key, an endpoint not allowed): say so plainly, no stack.
     if (error instanceof LoadTargetError || error instanceof RelayApiError) {
       io.stderr.write(`parley loadtest: ${error.message}\n`);
@@ -78,7 +80,7 @@ export async function runLoadtestCommand(argv: readonly string[], io: LoadtestIo
     }
     throw error;
   }
-  progress.finish();
+  progress.end();
   if (result.clients.joined === 0 && result.clients.firstJoinError !== null) {
     io.stderr.write(`parley loadtest: no client could join: ${result.clients.firstJoinError}\n`);
   }

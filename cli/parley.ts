@@ -15,15 +15,37 @@ import { SRTP_USAGE, runSrtpCommand, type CommandIo } from './srtp-command.js';
 export const PARLEY_USAGE = `usage: parley <command> [options]
 
 commands:
+  register USERNAME        create an account on a control plane and log in (the login is stored, 0600)
+  login USERNAME           log in; the tokens go to $XDG_CONFIG_HOME/parley/credentials.json
+  logout                   end the stored login
+  channels [list|create]   list your and the open channels, or create one
+  join CHANNEL             join a channel's voice: roster and events live, --send a WAV, --record,
+                           --export-keys (prints the SRTP keys: secrets)
   srtp protect|unprotect   protect or unprotect hex packets read from stdin, one per line
   demo                     three people in a voice channel on this machine, end to end (development keys)
-  loadtest                 many simulated voice clients against a relay (bounded; only the targets given)
+  loadtest                 many simulated voice clients against a relay or a control plane
+                           (bounded; only the targets given)
   help [command]           show help for parley or for a command
 
 Run 'parley help <command>' for a command's options.
 `;
 
-const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({ srtp: SRTP_USAGE, demo: DEMO_USAGE, loadtest: LOADTEST_USAGE });
+const COMMAND_USAGE: Readonly<Record<string, string>> = Object.freeze({
+  srtp: SRTP_USAGE,
+  demo: DEMO_USAGE,
+  loadtest: LOADTEST_USAGE,
+});
+
+/**
+ * The account commands load the client SDK (and `join` the Opus codec): imported when used, so
+ * `parley srtp` and the others start as fast as before.
+ */
+async function accountUsage(topic: string): Promise<string | undefined> {
+  if (topic === 'join') return (await import('./join-command.js')).JOIN_USAGE;
+  const account = await import('./account-commands.js');
+  return ({ register: account.REGISTER_USAGE, login: account.LOGIN_USAGE, logout: account.LOGOUT_USAGE, channels: account.CHANNELS_USAGE } as Record<string, string>)[topic];
+}
+const ACCOUNT_COMMANDS = new Set(['register', 'login', 'logout', 'channels', 'join']);
 
 /**
  * Quotes a value back only if it is a short word with a letter beyond f: it could be a
@@ -42,6 +64,16 @@ export async function runParley(argv: readonly string[], io: CommandIo & Pick<Lo
       return runDemoCommand(rest, io);
     case 'loadtest':
       return runLoadtestCommand(rest, io);
+    case 'register':
+      return (await import('./account-commands.js')).runRegisterCommand(rest, io);
+    case 'login':
+      return (await import('./account-commands.js')).runLoginCommand(rest, io);
+    case 'logout':
+      return (await import('./account-commands.js')).runLogoutCommand(rest, io);
+    case 'channels':
+      return (await import('./account-commands.js')).runChannelsCommand(rest, io);
+    case 'join':
+      return (await import('./join-command.js')).runJoinCommand(rest, io);
     case 'help':
     case '--help':
     case '-h': {
@@ -50,7 +82,7 @@ export async function runParley(argv: readonly string[], io: CommandIo & Pick<Lo
         io.stdout.write(PARLEY_USAGE);
         return 0;
       }
-      const usage = COMMAND_USAGE[topic];
+      const usage = COMMAND_USAGE[topic] ?? (ACCOUNT_COMMANDS.has(topic) ? await accountUsage(topic) : undefined);
       if (usage === undefined) {
         io.stderr.write(`parley: no help for unknown command${quotable(topic)}\n\n${PARLEY_USAGE}`);
         return 2;
@@ -83,10 +115,11 @@ if (isEntryPoint()) {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;
   });
-  // Ctrl-C: the first stops a load test early (it still revokes its sessions); a second quits.
-  // (Other commands keep the default: Ctrl-C ends them at once.)
+  // Ctrl-C: the first stops a load test early (it still revokes its sessions) or leaves a
+  // channel's voice cleanly (recordings finished); a second quits. (Other commands keep the
+  // default: Ctrl-C ends them at once.)
   const interrupt = new AbortController();
-  if (process.argv[2] === 'loadtest') {
+  if (process.argv[2] === 'loadtest' || process.argv[2] === 'join') {
     process.on('SIGINT', function stopOnInterrupt() {
       if (interrupt.signal.aborted) process.exit(130);
       interrupt.abort();

@@ -84,8 +84,10 @@ export interface LoadResult {
     readonly toClients: DirectionStats;
   } | null;
   readonly clients: { readonly planned: number; readonly joined: number; readonly failedJoins: number; readonly firstJoinError: string | null };
-  /** Session provisioning (relay mode: one signed install, keys sealed), ms. */
+  /** Session provisioning (relay mode: one signed install, keys sealed; control-plane mode: the handshake), ms. */
   readonly provisionMs: DistributionSummary;
+  /** Control-plane mode: the room's socket opened until voice_ready (WSS join and key exchange), ms; null in relay mode. */
+  readonly handshakeMs: DistributionSummary | null;
   /** First ping until the relay said the address is proved (latching + consent), ms. */
   readonly latchMs: DistributionSummary;
   readonly keepaliveRttMs: DistributionSummary;
@@ -213,6 +215,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
   let lastArrival = 0;
   const latencies = new Samples();
   const provisionMs = new Samples();
+  const handshakeMs = new Samples();
   const latchMs = new Samples();
   const rttMs = new Samples();
   const sentSeries = new PerSecondSeries(seriesSeconds);
@@ -245,8 +248,10 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
   }
   const speakerOf = new Map<Client, Speaker>(speakers.map((s) => [s.client, s]));
 
-  // Untimed: what each member needs before it can join (relay mode: its sealed keys).
+  // Untimed: what each member needs before it can join (relay mode: its sealed keys;
+  // control-plane mode: the run's channels and every member signed in).
   for (const client of clients) provisioner.prepare(client.planned);
+  await provisioner.setUp?.(clients.map((c) => c.planned));
   const startedAt = new Date();
   const t0 = clock();
   const talkEndsAt = t0 + (shape.rampUpSeconds + shape.durationSeconds) * 1000;
@@ -346,6 +351,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
     const provisioned = await provisioner.provision(client.planned);
     client.provisioned = provisioned;
     provisionMs.push(clock() - started);
+    if (provisioned.handshakeMs !== undefined) handshakeMs.push(provisioned.handshakeMs);
     if (client.planned.speaks) speakerSsrc[speakerOf.get(client)!.index] = provisioned.ssrc;
     client.media = new ClientMediaSession({
       profile: shape.profile,
@@ -523,6 +529,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
         // The relay expires the session anyway (SESSION_LIFETIME_MS, and its idle timeout).
       });
     });
+    await provisioner.close?.().catch(() => {
+      // What is left (channels of the run) is named in their names; the run's result stands.
+    });
     await Promise.all(
       clients.map(async (client) => {
         client.media?.close();
@@ -565,6 +574,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
         : { settings: options.impairment.settings, directions: options.impairment.directions, toRelay: sumStats((s) => s.toUpstream), toClients: sumStats((s) => s.toClient) },
     clients: { planned: clients.length, joined, failedJoins, firstJoinError },
     provisionMs: summarise(provisionMs),
+    handshakeMs: provisioner.mode === 'control-plane' ? summarise(handshakeMs) : null,
     latchMs: summarise(latchMs),
     keepaliveRttMs: summarise(rttMs),
     packets: { sent, expected, received, lost: Math.max(0, expected - received), lossPercent: expected === 0 ? 0 : (Math.max(0, expected - received) / expected) * 100 },

@@ -41,10 +41,9 @@ export interface RelayTarget {
 }
 
 /**
- * Through a control plane: real WSS joins and key exchanges, with access tokens minted by an app
- * key (POST /v1/tokens, §4.5) or taken from refresh tokens, so password hashing and login
- * throttles are not what is measured. Designed, not yet run: it needs the voice room (§5), which
- * this build does not have; `parley loadtest` refuses it with exit code 2.
+ * Through a control plane: real WSS joins and key exchanges (§5.5), with access tokens minted by
+ * an app key (POST /v1/tokens, §4.5) or taken from refresh tokens, so password hashing and login
+ * throttles are not what is measured (control-plane-provisioner.ts).
  */
 export interface ControlPlaneTarget {
   readonly mode: 'control-plane';
@@ -85,12 +84,14 @@ export interface LoadtestOptions {
 
 export const LOADTEST_USAGE = `usage: parley loadtest [options]
 
-Simulated voice clients against a relay: each client's session is installed through the relay's
-signed internal API (keys sealed to the relay), and each client, on its own UDP socket, latches
-and keeps consent with keepalives and sends and receives SRTP (docs/protocol.md §6). Prints a
-progress line, then a summary: provisioning and latching times, packets sent and received, loss,
-one-way latency (send times in the payloads; clients share this host's clock), RFC 3550 jitter,
-and decrypt and replay failures. Every run is bounded; it sends only to the addresses given here.
+Simulated voice clients against a relay or a control plane. Relay mode: each client's session is
+installed through the relay's signed internal API (keys sealed to the relay). Control-plane mode:
+each client joins its channel's voice over WSS and runs the key exchange, as apps do. Then each
+client, on its own UDP socket, latches and keeps consent with keepalives and sends and receives
+SRTP (docs/protocol.md §6). Prints a progress line, then a summary: provisioning or handshake
+times (join → voice_ready), latching times, packets sent and received, loss, one-way latency
+(send times in the payloads; clients share this host's clock), RFC 3550 jitter, and decrypt and
+replay failures. Every run is bounded; it sends only to the addresses given here.
 
 target (relay mode):
   --relay-api URL         the relay's internal API (default ${DEFAULT_RELAY_API_URL}: the relay
@@ -102,11 +103,16 @@ target (relay mode):
   The API key comes from the environment, never the command line:
     ${RELAY_API_KEY_VARIABLE}=keyId:secret (default: the development key, loopback only)
 
-control-plane mode (designed, not in this build: it needs the channel voice room):
-  --control-plane URL     join channels over WSS and run the key exchange, as apps do
-  --app-key-env NAME      environment variable with an app key that mints the tokens (§4.5)
-  --refresh-tokens FILE   or refresh tokens, one a line
-  (refused with exit code 2 until the voice room is part of Parley)
+target (control-plane mode):
+  --control-plane URL     join channels' voice over WSS and run the key exchange, as apps do
+  --app-key-env NAME      environment variable with an app key of scope operator: the run creates
+                          its own private channels, mints each client a token (§4.5) and deletes
+                          the channels at the end (npm start: .parley/operator-app-key)
+  --refresh-tokens FILE   or refresh tokens of existing accounts, one a line (one per client): the
+                          first of each channel creates an open channel, the others join it; the
+                          file is rewritten with the renewed tokens at the end
+  --udp-host ADDR         a host the relays' UDP endpoints may have besides the control plane's
+                          (repeatable); an endpoint on any other host stops the run
 
 load (per run at most ${LOADTEST_LIMITS.sessions} sessions and ${LOADTEST_LIMITS.expectedCopies.toLocaleString('en-US')} expected packet copies):
   --channels N            channels (1-500, default 4)

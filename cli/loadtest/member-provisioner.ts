@@ -4,10 +4,10 @@
  *
  * - Relay mode (`RelayApiProvisioner`): the load test plays the control plane, installing each
  *   session through the relay's signed internal API with keys sealed to the relay (§8).
- * - Control-plane mode (planned): each member would join its channel over WSS, run the key
- *   exchange (§3) with a token minted by an app key, and take the relay endpoint the control
- *   plane hands out. It needs the channel voice room, so `createProvisioner` refuses it for now
- *   with a typed error; a `ControlPlaneProvisioner` implements this same interface when it lands.
+ * - Control-plane mode (`ControlPlaneProvisioner`, control-plane-provisioner.ts): each member
+ *   joins its channel's voice over WSS and runs the key exchange (§5.5) through the client SDK,
+ *   with a token minted by an app key or from a refresh token, and takes the relay endpoint the
+ *   room hands out.
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -37,6 +37,8 @@ export interface ProvisionedMember {
   readonly receiveKeys: SrtpMasterKeys;
   /** The UDP endpoint to send to, resolved to an IP address and checked against the allowed hosts. */
   readonly udpEndpoint: UdpEndpoint;
+  /** Control-plane mode: opening the room's socket until voice_ready (the WSS join and key exchange), ms. */
+  readonly handshakeMs?: number;
 }
 
 export interface MemberProvisioner {
@@ -48,10 +50,17 @@ export interface MemberProvisioner {
    * to the relay, X25519 in this process), so that CPU is not spent while others talk.
    */
   prepare(member: PlannedMember): void;
+  /**
+   * Untimed setup for the whole run after prepare() (control-plane mode: channels created,
+   * every member signed in). On failure it cleans up what it made and throws LoadTargetError.
+   */
+  setUp?(members: readonly PlannedMember[]): Promise<void>;
   /** The member's session, from what prepare() made: the timed part (a signed request). */
   provision(member: PlannedMember): Promise<ProvisionedMember>;
   /** Ends the member's session; a session already gone counts as ended. */
   release(member: PlannedMember): Promise<void>;
+  /** After every release: what the run set up is removed (control-plane mode: its channels). */
+  close?(): Promise<void>;
 }
 
 /** The target cannot be used: unreachable, refused, not allowed, or a mode this build lacks. */
@@ -216,19 +225,15 @@ async function fetchHealth(apiUrl: URL): Promise<RelayHealth> {
   return { relayId: body.relayId, bootId: body.bootId };
 }
 
-/** The provisioner for a target; control-plane mode is refused until the voice room exists. */
+/** The provisioner for a target. */
 export async function createProvisioner(target: LoadTarget, env: NodeJS.ProcessEnv, sessionLifetimeMs: number): Promise<MemberProvisioner> {
   switch (target.mode) {
     case 'relay':
       return RelayApiProvisioner.connect(target, env, sessionLifetimeMs);
-    case 'control-plane':
-      throw new ControlPlaneModeUnavailableError();
-  }
-}
-
-export class ControlPlaneModeUnavailableError extends LoadTargetError {
-  override readonly name = 'ControlPlaneModeUnavailableError';
-  constructor() {
-    super('control-plane mode needs the channel voice room (WSS joins and key exchanges), which this build does not have yet; use relay mode (--relay-api)');
+    case 'control-plane': {
+      // Imported here: it pulls in the client SDK, which relay mode does not need.
+      const { ControlPlaneProvisioner } = await import('./control-plane-provisioner.js');
+      return ControlPlaneProvisioner.connect(target, env);
+    }
   }
 }

@@ -37,7 +37,7 @@ export function formatSummary(r: LoadResult): string {
   }
   rows.push(
     ['clients', `${r.clients.joined}/${r.clients.planned} joined${r.clients.failedJoins > 0 ? `, ${r.clients.failedJoins} failed: ${r.clients.firstJoinError}` : ''}`],
-    ['provision', distribution(r.provisionMs)],
+    ...(r.handshakeMs === null ? [['provision', distribution(r.provisionMs)] as [string, string]] : [['handshake', `${distribution(r.handshakeMs)}  (WSS join → voice_ready)`] as [string, string]]),
     ['latch + consent', distribution(r.latchMs)],
     ['keepalive rtt', distribution(r.keepaliveRttMs)],
     ['sent', `${count(r.packets.sent)} packets`],

@@ -10,7 +10,7 @@
 export { ParleyClient, ChannelsApi, CLIENT_VERSION, type ParleyClientOptions, type ParleyClientEvents, type UseTokenOptions } from './parley-client.js';
 export type { CreateChannelInput, ListChannelsInput, PageInput } from './control-api.js';
 export type { Identity, SignedOutReason, TokenSource, CredentialEvents } from './credentials.js';
-export { VoiceSession, type JoinVoiceOptions, type ModerationAction, type VoiceCloseReason, type VoiceFrame, type VoiceSessionEvents } from './voice-session.js';
+export { VoiceSession, type ExportedSrtpParameters, type JoinVoiceOptions, type ModerationAction, type VoiceCloseReason, type VoiceFrame, type VoiceSessionEvents } from './voice-session.js';
 export type { RosterEntry, ResumedVoice } from '../../../shared/client/voice-messages.js';
 export { MediaTransport, type MediaKeys, type MediaTransportEvents, type MediaTransportOptions, type MediaTransportStats, type ReceivedFrame, type UdpEndpoint } from './media-transport.js';
 export type { JitterBufferOptions, JitterStats } from '../../../shared/client/jitter-buffer.js';

@@ -18,6 +18,7 @@ import { VoiceRoster } from '../../../shared/client/voice-roster.js';
 import type { JitterBufferOptions } from '../../../shared/client/jitter-buffer.js';
 import type { KeepaliveScheduleOptions } from '../../../shared/client/keepalive-schedule.js';
 import type { SrtpProfileName } from '../../../shared/srtp/profiles.js';
+import type { SrtpMasterKeys } from '../../../shared/srtp/master-keys.js';
 import { wipeBytes } from '../../../shared/bytes.js';
 import { MediaTransport, type MediaKeys, type MediaTransportStats, type ReceivedFrame } from './media-transport.js';
 import { ClosedError, ConnectionError, ProtocolError, VoiceError } from './errors.js';
@@ -35,6 +36,35 @@ export interface JoinVoiceOptions {
   /** RTP timestamp step per frame when sendAudio() is not told (default 960: 20 ms at 48 kHz). */
   readonly timestampStep?: number;
   readonly payloadType?: number;
+  /**
+   * Keep a copy of the negotiated SRTP parameters for exportKeys(): for debugging with standard
+   * SRTP tools, or for a media plane of the application's own (`media: 'none'`). They are
+   * secrets; the copy is wiped on close and replaced on every rotation or move. Default false.
+   */
+  readonly exportKeys?: boolean;
+  /**
+   * `udp` (default): the session runs the media plane (MediaTransport, §6). `none`: only the room
+   * and the key exchange; the application sends and receives SRTP itself with exportKeys()
+   * (which this needs). Rotations and moves still run here; `rekeyed` says when the keys changed.
+   */
+  readonly media?: 'udp' | 'none';
+}
+
+/** The SRTP parameters one key exchange negotiated (§3.4, §5.5), as exportKeys() gives them. */
+export interface ExportedSrtpParameters {
+  readonly profile: SrtpProfileName;
+  /** This client's SSRC on the relay. */
+  readonly ssrc: number;
+  readonly sessionId: string;
+  readonly relayId: string;
+  /** Where this client sends its SRTP (the relay's UDP endpoint). */
+  readonly udpEndpoint: { readonly host: string; readonly port: number };
+  /** What this client protects. */
+  readonly clientToRelay: SrtpMasterKeys;
+  /** What this client opens. */
+  readonly relayToClient: SrtpMasterKeys;
+  /** When the relay stops accepting these keys (ms since the epoch); a rotation comes before. */
+  readonly keysExpireAt: number;
 }
 
 /** A frame of another member's voice, with who sent it. */
@@ -119,6 +149,8 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
   #subject = '';
   #voice: { sessionId: string; relayId: string; resumeToken: string; resumeWindowMs: number; keysExpireAt: number } | null = null;
   #exchange: ClientKeyExchange | null = null;
+  /** With `exportKeys`: a copy of the newest keys (wiped on close and on replacement). */
+  #exported: ExportedSrtpParameters | null = null;
   /** Exchanges run one at a time (a rotation asked for during a move waits for it). */
   #exchanges: Promise<unknown> = Promise.resolve();
   #nextRequestId = 1;
@@ -138,6 +170,7 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
   /** Connects, authenticates, runs the key exchange and starts the media plane. @internal: use ParleyClient.joinVoice(). */
   static async join(client: ParleyClient, channelId: string, options: JoinVoiceOptions = {}): Promise<VoiceSession> {
     if (typeof channelId !== 'string' || channelId.length === 0) throw new TypeError('voice: channelId must be a non-empty string');
+    if (options.media === 'none' && options.exportKeys !== true) throw new TypeError("voice: media 'none' needs exportKeys: true (the application runs the media plane with those keys)");
     const session = new VoiceSession(client, channelId, options);
     session.#disown = client.own(() => session.close());
     try {
@@ -221,6 +254,19 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
   async rekey(): Promise<void> {
     this.#send({ type: 'request_rekey' });
     await this.#runExchange();
+  }
+
+  /**
+   * The SRTP parameters in use now (copies: the caller wipes them when done). Needs the
+   * `exportKeys` option. They are secrets: whoever holds them can listen and speak as you.
+   */
+  exportKeys(): ExportedSrtpParameters {
+    if (this.#closed !== null) throw new ClosedError('The voice session');
+    if (this.#options.exportKeys !== true) throw new TypeError('voice: exportKeys() needs the exportKeys option of joinVoice()');
+    const held = this.#exported;
+    if (held === null) throw new ClosedError('The voice session');
+    const copy = (keys: SrtpMasterKeys): SrtpMasterKeys => ({ masterKey: keys.masterKey.slice(), masterSalt: keys.masterSalt.slice() });
+    return { ...held, udpEndpoint: { ...held.udpEndpoint }, clientToRelay: copy(held.clientToRelay), relayToClient: copy(held.relayToClient) };
   }
 
   stats(): MediaTransportStats | null {
@@ -423,6 +469,7 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
         throw error;
       }
       this.#voice = { sessionId: readyMessage.sessionId, relayId: readyMessage.relayId, resumeToken: readyMessage.resumeToken, resumeWindowMs: readyMessage.resumeWindowMs, keysExpireAt: readyMessage.keysExpireAt };
+      if (this.#options.exportKeys === true) this.#keepExported(media, readyMessage);
       await this.#useMedia(media, readyMessage.udpEndpoint);
     } catch (error) {
       if (error instanceof KeyExchangeError) throw new VoiceError(error.reason, error.message);
@@ -465,7 +512,9 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
   async #useMedia(media: NegotiatedMedia, endpoint: { readonly host: string; readonly port: number }): Promise<void> {
     const keys: MediaKeys = { ssrc: media.ssrc, profile: media.profile, sendKeys: media.sendKeys, receiveKeys: media.receiveKeys };
     try {
-      if (this.#transport === null) {
+      if (this.#options.media === 'none') {
+        // The application runs the media plane with exportKeys().
+      } else if (this.#transport === null) {
         this.#transport = await MediaTransport.open({
           endpoint,
           keys,
@@ -486,6 +535,27 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
       wipeBytes(media.sendKeys.masterKey, media.sendKeys.masterSalt, media.receiveKeys.masterKey, media.receiveKeys.masterSalt);
     }
     this.emit('rekeyed', { purpose: media.purpose, ssrc: media.ssrc, relayId: media.relayId });
+  }
+
+  #keepExported(media: NegotiatedMedia, ready: RoomMessageOf<'voice_ready'>): void {
+    this.#wipeExported();
+    const copy = (keys: SrtpMasterKeys): SrtpMasterKeys => ({ masterKey: keys.masterKey.slice(), masterSalt: keys.masterSalt.slice() });
+    this.#exported = {
+      profile: media.profile,
+      ssrc: media.ssrc,
+      sessionId: ready.sessionId,
+      relayId: ready.relayId,
+      udpEndpoint: { host: ready.udpEndpoint.host, port: ready.udpEndpoint.port },
+      clientToRelay: copy(media.sendKeys),
+      relayToClient: copy(media.receiveKeys),
+      keysExpireAt: ready.keysExpireAt,
+    };
+  }
+
+  #wipeExported(): void {
+    const held = this.#exported;
+    this.#exported = null;
+    if (held !== null) wipeBytes(held.clientToRelay.masterKey, held.clientToRelay.masterSalt, held.relayToClient.masterKey, held.relayToClient.masterSalt);
   }
 
   #wireTransport(transport: MediaTransport): void {
@@ -573,6 +643,7 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
       this.#disown?.();
       if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
       this.#exchange?.wipe();
+      this.#wipeExported();
       this.#rejectWaiters(new ClosedError('The voice session'));
       const socket = this.#socket;
       this.#socket = null;

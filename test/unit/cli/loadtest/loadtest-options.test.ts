@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { runLoadtestCommand } from '../../../../cli/loadtest-command.js';
 import { DEFAULT_RELAY_API_URL, expectedCopies, LOADTEST_USAGE, LoadtestUsageError, parseLoadtestArgs } from '../../../../cli/loadtest/loadtest-options.js';
 import { AllowedUdpHosts, UnlistedAddressError } from '../../../../cli/loadtest/member-provisioner.js';
-import { formatProgress, ProgressLine } from '../../../../cli/loadtest/progress-line.js';
+import { formatProgress } from '../../../../cli/loadtest/progress-format.js';
+import { ProgressLine } from '../../../../cli/progress-line.js';
 import type { ProgressSnapshot } from '../../../../cli/loadtest/load-run.js';
 
 function usageError(argv: string[]): string {
@@ -71,7 +72,7 @@ describe('parseLoadtestArgs', () => {
     expect(usageError(['--control-plane', 'https://parley.example'])).toMatch(/exactly one of --app-key-env and --refresh-tokens/);
     expect(usageError(['--control-plane', 'https://parley.example', '--relay-api', 'http://127.0.0.1:7400', '--app-key-env', 'K'])).toMatch(/relay mode/);
     expect(usageError(['--app-key-env', 'K'])).toMatch(/control-plane mode/);
-    expect(LOADTEST_USAGE).toMatch(/control-plane mode \(designed, not in this build/);
+    expect(LOADTEST_USAGE).toMatch(/target \(control-plane mode\):\n  --control-plane URL/);
   });
 });
 
@@ -95,11 +96,11 @@ function io() {
 }
 
 describe('runLoadtestCommand', () => {
-  it('refuses control-plane mode with exit code 2 until the voice room exists', async () => {
+  it('refuses control-plane mode without an app key in the named variable, before any request', async () => {
     const t = io();
     const code = await runLoadtestCommand(['--control-plane', 'https://parley.example', '--app-key-env', 'PARLEY_APP_KEY'], t.io);
     expect(code).toBe(2);
-    expect(t.err()).toMatch(/control-plane mode needs the channel voice room/);
+    expect(t.err()).toMatch(/\$PARLEY_APP_KEY must hold an app key/);
     expect(t.out()).toBe('');
   });
 
@@ -120,7 +121,7 @@ describe('runLoadtestCommand', () => {
   });
 });
 
-describe('ProgressLine', () => {
+describe('formatProgress', () => {
   const snapshot: ProgressSnapshot = {
     elapsedMs: 3200, phase: 'talking', planned: 20, joined: 20, failedJoins: 0, sent: 600, expected: 2400, received: 2376,
     decryptFailures: 0, replayFailures: 1, recentLatencyP50Ms: 0.734,
@@ -135,18 +136,18 @@ describe('ProgressLine', () => {
     let ttyOut = '';
     tty.on('data', (c: Buffer) => (ttyOut += c.toString()));
     const line = new ProgressLine(tty);
-    line.update(snapshot);
-    line.update({ ...snapshot, elapsedMs: 4200 });
-    line.finish();
-    line.finish();
+    line.update(formatProgress(snapshot));
+    line.update(formatProgress({ ...snapshot, elapsedMs: 4200 }));
+    line.end();
+    line.end();
     expect(ttyOut).toBe(`\r\x1b[2K${formatProgress(snapshot)}\r\x1b[2K${formatProgress({ ...snapshot, elapsedMs: 4200 })}\n`);
 
     const pipe = new PassThrough();
     let pipeOut = '';
     pipe.on('data', (c: Buffer) => (pipeOut += c.toString()));
-    const plain = new ProgressLine(pipe);
-    plain.update(snapshot);
-    plain.finish();
+    const plain = new ProgressLine(pipe, { pipeIntervalMs: 0 });
+    plain.update(formatProgress(snapshot));
+    plain.end();
     expect(pipeOut).toBe(`${formatProgress(snapshot)}\n`);
   });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ProgressLine } from '../../../../cli/demo/progress-line.js';
-import { percentile } from '../../../../cli/demo/voice-demo.js';
+import { ProgressLine } from '../../../cli/progress-line.js';
+import { percentile } from '../../../cli/demo/voice-demo.js';
 
 function sink(tty: boolean): { out: Writable; written: string[] } {
   const written: string[] = [];
@@ -18,7 +18,7 @@ function sink(tty: boolean): { out: Writable; written: string[] } {
 describe('ProgressLine', () => {
   it('on a terminal rewrites one line in place and ends it with a newline, once', () => {
     const { out, written } = sink(true);
-    const line = new ProgressLine(out, () => 0);
+    const line = new ProgressLine(out, { now: () => 0 });
     line.update('sent 1');
     line.update('sent 1'); // unchanged: nothing written
     line.update('sent 2');
@@ -30,7 +30,7 @@ describe('ProgressLine', () => {
   it('on a pipe prints at most one line a second, and the last state at the end', () => {
     const { out, written } = sink(false);
     let now = 0;
-    const line = new ProgressLine(out, () => now);
+    const line = new ProgressLine(out, { now: () => now });
     line.update('sent 1');
     now = 500;
     line.update('sent 2');
@@ -43,9 +43,18 @@ describe('ProgressLine', () => {
     expect(written).toEqual(['sent 1\n', 'sent 3\n', 'sent 4\n']);
   });
 
+  it('on a pipe with no interval prints every update', () => {
+    const { out, written } = sink(false);
+    const line = new ProgressLine(out, { pipeIntervalMs: 0, now: () => 0 });
+    line.update('sent 1');
+    line.update('sent 2');
+    line.end();
+    expect(written).toEqual(['sent 1\n', 'sent 2\n']);
+  });
+
   it('on a pipe does not repeat a last line already printed', () => {
     const { out, written } = sink(false);
-    const line = new ProgressLine(out, () => 0);
+    const line = new ProgressLine(out, { now: () => 0 });
     line.update('done');
     line.end();
     expect(written).toEqual(['done\n']);

@@ -1,11 +1,17 @@
 /**
- * One live status line: on a terminal it is rewritten in place (carriage return, erase line,
- * ANSI EL, ECMA-48 §8.3.41); written to a file or a pipe, where rewriting would pile up,
- * a line is printed at most once a second, and the last one always.
+ * One live status line, for every `parley` command that shows progress (demo, loadtest): on a
+ * terminal it is rewritten in place (carriage return, erase line, ANSI EL, ECMA-48 §8.3.41);
+ * written to a file or a pipe (a CI log), where rewriting would pile up, a line is printed at
+ * most once per `pipeIntervalMs`, and the last one always.
  */
 import type { Writable } from 'node:stream';
 
-const PIPE_INTERVAL_MS = 1_000;
+export interface ProgressLineOptions {
+  /** On a pipe, at most one line per this many ms (default 1000; 0: every update). */
+  readonly pipeIntervalMs?: number;
+  /** The clock (ms) that spaces a pipe's lines; tests pass their own. */
+  readonly now?: () => number;
+}
 
 export class ProgressLine {
   readonly #out: Writable;
@@ -16,15 +22,17 @@ export class ProgressLine {
   #unprinted = false;
 
   readonly #now: () => number;
+  readonly #pipeIntervalMs: number;
 
-  /** `now`: the clock (ms) that spaces a pipe's lines; tests pass their own. */
-  constructor(out: Writable, now: () => number = () => performance.now()) {
+  /** `out` is a terminal when it says so (`isTTY`), as process.stdout and process.stderr do. */
+  constructor(out: Writable, options: ProgressLineOptions = {}) {
     this.#out = out;
-    this.#now = now;
+    this.#now = options.now ?? (() => performance.now());
+    this.#pipeIntervalMs = options.pipeIntervalMs ?? 1_000;
     this.#tty = (out as Writable & { isTTY?: boolean }).isTTY === true;
   }
 
-  /** Shows `line` (on a pipe: if a second has passed since the last one printed). */
+  /** Shows `line` (on a pipe: if the interval has passed since the last one printed). */
   update(line: string): void {
     if (line === this.#lastLine) return;
     this.#lastLine = line;
@@ -35,7 +43,7 @@ export class ProgressLine {
       return;
     }
     const now = this.#now();
-    if (now - this.#lastPrinted < PIPE_INTERVAL_MS) return;
+    if (now - this.#lastPrinted < this.#pipeIntervalMs) return;
     this.#lastPrinted = now;
     this.#unprinted = false;
     this.#out.write(`${line}\n`);
