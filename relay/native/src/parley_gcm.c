@@ -625,6 +625,8 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 8) return throw_type(env, "native-gcm: sealFanout takes 8 arguments");
   bool is_array = false;
+  /* An empty Uint32Array may have no data pointer at all: whether handles came is by_handle. */
+  bool by_handle = false;
   const uint32_t *handles = NULL;
   size_t handle_count = 0;
   if (napi_is_array(env, argv[0], &is_array) != napi_ok) return NULL;
@@ -637,6 +639,7 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
       return throw_type(env, "native-gcm: engines must be an Array of engines or a Uint32Array of their handles");
     }
     handles = handles_data;
+    by_handle = true;
   }
   Bytes ivs, packet, out;
   if (!get_bytes(env, argv[1], &ivs)) return throw_type(env, "native-gcm: ivs must be a Uint8Array");
@@ -653,7 +656,7 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[5], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number");
   if (napi_get_value_double(env, argv[7], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number");
   uint32_t engine_count = 0;
-  if (handles != NULL) engine_count = handle_count > UINT32_MAX ? UINT32_MAX : (uint32_t)handle_count;
+  if (by_handle) engine_count = handle_count > UINT32_MAX ? UINT32_MAX : (uint32_t)handle_count;
   else if (napi_get_array_length(env, argv[0], &engine_count) != napi_ok) return NULL;
   /* The negated comparisons also catch NaN. */
   if (!(count_value >= 0) || !(count_value <= (double)engine_count) || count_value != (double)(size_t)count_value) {
@@ -677,7 +680,7 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   size_t run_length = count * sealed_length;
   uint8_t *run = out.data + offset;
   if (overlaps(run, run_length, packet.data, packet.length) || overlaps(run, run_length, ivs.data, count * IV_LENGTH) ||
-      overlaps(run, run_length, seqs_data, count * sizeof(uint16_t)) || (handles != NULL && overlaps(run, run_length, (const uint8_t *)handles, count * sizeof(uint32_t)))) {
+      overlaps(run, run_length, seqs_data, count * sizeof(uint16_t)) || (by_handle && count > 0 && overlaps(run, run_length, (const uint8_t *)handles, count * sizeof(uint32_t)))) {
     return throw_range(env, "native-gcm: out overlaps packet, ivs, seqs or handles");
   }
   /* Every engine first, so that a wrong one is found before anything is written. */
@@ -685,7 +688,7 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   GcmEngine **engines = count <= 64 ? stack_engines : malloc(count * sizeof *engines);
   if (engines == NULL) return throw_openssl(env, "native-gcm: out of memory");
   napi_value result = NULL;
-  if (handles != NULL) {
+  if (by_handle) {
     ModuleState *state = NULL;
     if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) {
       throw_pending_or(env, "native-gcm: no engine table");

@@ -603,6 +603,9 @@ describe('sealFanout by engine handles (ABI 7): a Uint32Array of handles in plac
     // The same slot under the next generation: what a handle looks like once its engine is collected.
     expect(seal(withHandle(3, (handles[3]! + (1 << 20)) >>> 0))).toThrow(TypeError);
     expect(seal(handles, 5)).toThrow(RangeError); // more than handles
+    // An empty Uint32Array (which may have no backing store at all) is still handles: 0 seals nothing, more is a RangeError.
+    expect(backend.sealRtpFanout(new Uint32Array(0), ivs, seqs, 0, packet, 12, out, 0)).toBe(0);
+    expect(seal(new Uint32Array(0), 1)).toThrow(RangeError);
     expect(() => backend.sealRtpFanout(Int32Array.from(handles) as never, ivs, seqs, 4, packet, 12, out, 0)).toThrow(TypeError);
     // Output overlapping the handles themselves.
     const room = new Uint8Array(4 * (packet.length + 16) + 16);
