@@ -51,6 +51,7 @@ import {
   type MemoryResult,
   type RampResult,
 } from './relay/report.js';
+import { buildCLoadGenerator } from './relay/c-load-generator.js';
 import { buildCompiledRelay, LoadGenerator, makeProfileDir, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -406,7 +407,11 @@ async function main(opts: BenchOptions): Promise<void> {
 
   progress('compiling the relay (npm run relay:build): the benchmark measures the build the Docker image runs');
   buildCompiledRelay(ROOT);
-  const load = LoadGenerator.start(ROOT, pinning);
+  const cBuild = opts.loadGenerator === 'c' ? buildCLoadGenerator(ROOT) : { path: null, reason: '--load-generator node' };
+  const loadGenerator = { used: cBuild.path === null ? ('node' as const) : ('c' as const), reason: cBuild.reason };
+  progress(cBuild.path === null ? `load generator: Node (${cBuild.reason})` : `load generator: C (${cBuild.path})`);
+  if (cBuild.path === null && opts.loadGenerator === 'c') notes.push(`the Node load generator ran, not the C one: ${cBuild.reason}`);
+  const load = LoadGenerator.start(ROOT, pinning, cBuild.path);
   try {
     // --memory-only / --install-only: no load steps at all (they need a quiet machine; these figures do not).
     // --cpu-only: only the fixed-load CPU phase.
@@ -448,6 +453,7 @@ async function main(opts: BenchOptions): Promise<void> {
     }
     const cpu = cpus()[0];
     const report = buildReport({
+      loadGenerator,
       machine: {
         date: new Date().toISOString(),
         node: process.version,

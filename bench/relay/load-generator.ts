@@ -25,12 +25,17 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { decodeBase64Url } from '../../shared/relay-api/base64url.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import type { SrtpMasterKeys } from '../../shared/srtp/master-keys.js';
 import { SRTP_PROFILES, type SrtpProfileName } from '../../shared/srtp/profiles.js';
 import { DatagramReceiver } from '../../relay/src/io/datagram-receiver.js';
+import { dgramSocketFd } from '../../relay/src/io/datagram-batch.js';
+import { C_LOAD_GENERATOR_ENV, runCStep, type CStepOutput } from './c-load-generator.js';
 import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
 import { RelaySessionInstaller, forEachConcurrently, type InstallableSession } from '../../cli/relay-session-installer.js';
@@ -147,6 +152,10 @@ function newMember(channelId: string, ssrc: number, speaker: boolean): Member {
 
 /** Batched readers of the current channel set's sockets, closed before their sockets. */
 const receivers: DatagramReceiver[] = [];
+/** Listener sockets' readers, by socket, so a C step can take the sockets over and hand them back. */
+const listenerReaders = new Map<Socket, { receiver: DatagramReceiver; onMessage: (message: Uint8Array) => void }>();
+/** The built C load generator (bench/relay/udp-load.c) the timed steps run in, or null: this process's own loop. */
+const cLoadGenerator = process.env[C_LOAD_GENERATOR_ENV] ?? null;
 
 /** recvmmsg calls that returned datagrams, and those datagrams, over every listener socket so far. */
 function receiverTotals(): { calls: number; datagrams: number } {
@@ -160,7 +169,13 @@ function receiverTotals(): { calls: number; datagrams: number } {
 }
 const nativeUdp = loadNativeUdp();
 
-async function bindConnected(port: number, onMessage: (message: Uint8Array) => void): Promise<Socket> {
+function readBatched(socket: Socket, onMessage: (message: Uint8Array) => void): DatagramReceiver | null {
+  const { receiver } = DatagramReceiver.forSocket(socket, nativeUdp, { onDatagram: onMessage, afterBurst: () => {}, onError: () => {} }, { maxDatagramBytes: 1500 });
+  if (receiver !== null) receivers.push(receiver);
+  return receiver;
+}
+
+async function bindConnected(port: number, onMessage: (message: Uint8Array) => void, listener = false): Promise<Socket> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -172,9 +187,9 @@ async function bindConnected(port: number, onMessage: (message: Uint8Array) => v
   // Connected: the kernel accepts datagrams from the target only, and sends need no lookup.
   await new Promise<void>((resolve) => socket.connect(port, HOST, () => resolve()));
   socket.on('error', () => {});
-  const { receiver } = DatagramReceiver.forSocket(socket, nativeUdp, { onDatagram: onMessage, afterBurst: () => {}, onError: () => {} }, { maxDatagramBytes: 1500 });
-  if (receiver !== null) receivers.push(receiver);
-  else socket.on('message', onMessage);
+  const receiver = readBatched(socket, onMessage);
+  if (receiver === null) socket.on('message', onMessage);
+  else if (listener) listenerReaders.set(socket, { receiver, onMessage });
   return socket;
 }
 
@@ -238,7 +253,7 @@ async function prepare(params: PrepareParams): Promise<PrepareResult> {
         sampleBudget[index]!--;
         samples.push({ listener: index, bytes: new Uint8Array(message) });
       }
-    });
+    }, true);
     listenerSockets.push(socket);
     listenerPorts.push(socket.address().port);
   }
@@ -430,42 +445,42 @@ function checkSamples(set: ChannelSet): { checked: number; ok: number } {
   return { checked, ok };
 }
 
-async function step(params: StepParams): Promise<StepResult> {
-  const set = current;
-  if (set === null || target === null) throw new Error('load: prepare first');
-  const channels = Math.min(params.channels, set.channels.length);
-  const perSpeaker = Math.max(1, Math.round(params.seconds * PACKETS_PER_SECOND));
+/** What the timed part of a step measured, whichever program ran it. */
+interface TimedStep {
+  readonly generator: 'c' | 'node';
+  readonly sent: number;
+  readonly received: number;
+  readonly maxLag: number;
+  readonly late: number;
+  readonly sendSeconds: number;
+  /** ms on this process's performance clock (the C program's are mapped onto it). */
+  readonly lastSendAt: number;
+  readonly lastArrivalAt: number;
+  readonly targetLap: { cpuSeconds: number };
+  readonly windowStart: bigint;
+  readonly windowEnd: bigint;
+  readonly busyBefore: readonly number[];
+  readonly busyAfter: readonly number[];
+  /** The sending and counting program's CPU over the step. */
+  readonly ownCpuSeconds: number;
+  readonly sendCalls: number;
+  readonly receiveCalls: number;
+  readonly receiveDatagrams: number;
+  readonly latency: LatencySummary | null;
+}
 
-  // Untimed preparation: packets, buffers, samples, then keepalives (idle timeout, proved
-  // addresses). Two rounds, the second echoing the cookie the first brought: every listener's
-  // consent then runs 30 s from now, covering the longest step (as the idle timeout does).
-  const packets = protectStepPackets(set, channels, perSpeaker);
-  if (target.kind === 'relay') await sendKeepalives(set);
-  const keepalive = target.kind === 'relay' ? await sendKeepalives(set) : { sent: 0, pongs: 0 };
+/** The timed part of a step in this process: one node:dgram send per packet, listeners read by the receivers. */
+async function timedInNode(set: ChannelSet, channels: number, packets: StepPackets): Promise<TimedStep> {
   const { slab, size } = packets;
   const total = packets.count;
-  set.sendTimes.fill(0);
-  recordLatency = params.recordLatency;
-  latencies = new Float64Array(params.recordLatency ? total * set.fanout : 0);
-  latencyCount = 0;
-  samples.length = 0;
-  if (target.kind === 'relay') {
-    for (let i = 0; i < set.listeners.length; i += SAMPLE_EVERY) {
-      if (set.listenerChannel[i]! < channels) sampleBudget[i] = SAMPLES_PER_LISTENER;
-    }
-  }
-  const countersBefore = await scrapeRelayCounters();
-  const dropsBefore = udpDropsByPort();
-  await sleep(50);
   voiceReceived = 0;
   const receivedBefore = receiverTotals();
-
   // Timed: packet m goes out at t0 + m × (20 ms / channels), so each speaker sends every 20 ms
   // and the speakers' packets interleave evenly.
   const interval = PACKET_INTERVAL_MS / channels;
   const socket = set.speakerSocket;
   const sendTimes = set.sendTimes;
-  const targetCpu = CpuMeter.forPid(target.pid);
+  const targetCpu = CpuMeter.forPid(target!.pid);
   const ownCpu = CpuMeter.forSelf();
   const busyBefore = coreBusySeconds();
   const windowStart = process.hrtime.bigint();
@@ -513,12 +528,144 @@ async function step(params: StepParams): Promise<StepResult> {
   const targetLap = targetCpu.lap();
   const windowEnd = process.hrtime.bigint();
   const busyAfter = coreBusySeconds();
-  const windowSeconds = Number(windowEnd - windowStart) / 1e9;
   const ownLap = ownCpu.lap();
   const receivedAfter = receiverTotals();
+  return {
+    generator: 'node',
+    sent,
+    received: voiceReceived,
+    maxLag,
+    late,
+    sendSeconds,
+    lastSendAt,
+    lastArrivalAt,
+    targetLap,
+    windowStart,
+    windowEnd,
+    busyBefore,
+    busyAfter,
+    ownCpuSeconds: ownLap.cpuSeconds,
+    sendCalls: sent,
+    receiveCalls: receivedAfter.calls - receivedBefore.calls,
+    receiveDatagrams: receivedAfter.datagrams - receivedBefore.datagrams,
+    latency: recordLatency ? summariseLatency(latencies, latencyCount) : null,
+  };
+}
+
+/**
+ * The timed part of a step in the C load generator (bench/relay/udp-load.c): the same packets
+ * and schedule, sent with sendmmsg from the same speakers' socket and counted with recvmmsg on
+ * the same listener sockets, which it inherits; their readers here stop for the step and start
+ * again after it. Latency and samples come back from it too.
+ */
+async function timedInC(binary: string, set: ChannelSet, channels: number, packets: StepPackets, withLatency: boolean): Promise<TimedStep> {
+  const speakerFd = dgramSocketFd(set.speakerSocket);
+  const listenerFds = set.listenerSockets.map((socket) => dgramSocketFd(socket));
+  if (speakerFd === null || listenerFds.some((fd) => fd === null)) throw new Error('load: cannot find the sockets\' file descriptors for the C load generator');
+  const dir = mkdtempSync(join(tmpdir(), 'parley-udp-load-'));
+  const file = join(dir, 'packets');
+  writeFileSync(file, packets.slab.subarray(0, packets.count * packets.size));
+  const paused = set.listenerSockets.map((socket) => listenerReaders.get(socket)!);
+  for (const { receiver } of paused) receiver.close();
+  let targetCpu: CpuMeter | null = null;
+  let busyBefore: number[] = [];
+  let windowStart = 0n;
+  let t0 = 0;
+  let output: CStepOutput;
+  try {
+    output = await runCStep({
+      binary,
+      packetsFile: file,
+      size: packets.size,
+      count: packets.count,
+      channels,
+      intervalNs: Math.round((PACKET_INTERVAL_MS * 1e6) / channels),
+      speakerFd,
+      listenerFds: listenerFds as number[],
+      ssrcBase: set.speakerSsrcBase,
+      recordLatency: withLatency,
+      sampleEvery: target!.kind === 'relay' ? SAMPLE_EVERY : 1_000_000,
+      samplesPerListener: target!.kind === 'relay' ? SAMPLES_PER_LISTENER : 0,
+      sampleListenersBelow: channels * set.fanout,
+      onStart: () => {
+        targetCpu = CpuMeter.forPid(target!.pid);
+        busyBefore = coreBusySeconds();
+        windowStart = process.hrtime.bigint();
+        t0 = performance.now();
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    // Hand the sockets back to this process's readers (keepalive answers between steps).
+    for (const [i, socket] of set.listenerSockets.entries()) {
+      const receiver = readBatched(socket, paused[i]!.onMessage);
+      if (receiver === null) throw new Error('load: could not resume reading a listener socket after the C step');
+      listenerReaders.set(socket, { receiver, onMessage: paused[i]!.onMessage });
+    }
+  }
+  const targetLap = (targetCpu as CpuMeter | null)?.lap() ?? { cpuSeconds: 0 };
+  const windowEnd = process.hrtime.bigint();
+  const busyAfter = coreBusySeconds();
+  samples.length = 0;
+  for (const sample of output.samples) samples.push({ listener: sample.listener, bytes: new Uint8Array(Buffer.from(sample.hex, 'hex')) });
+  const lastSendAt = t0 + output.send_seconds * 1000;
+  return {
+    generator: 'c',
+    sent: output.sent,
+    received: output.received,
+    maxLag: output.max_lag_ms,
+    late: output.late_sends,
+    sendSeconds: Math.max(1e-3, output.send_seconds),
+    lastSendAt,
+    lastArrivalAt: lastSendAt + output.drain_ms,
+    targetLap,
+    windowStart,
+    windowEnd,
+    busyBefore,
+    busyAfter,
+    ownCpuSeconds: output.cpu_seconds,
+    sendCalls: output.send_calls,
+    receiveCalls: output.receive_calls,
+    receiveDatagrams: output.receive_datagrams,
+    latency: output.latency,
+  };
+}
+
+async function step(params: StepParams): Promise<StepResult> {
+  const set = current;
+  if (set === null || target === null) throw new Error('load: prepare first');
+  const channels = Math.min(params.channels, set.channels.length);
+  const perSpeaker = Math.max(1, Math.round(params.seconds * PACKETS_PER_SECOND));
+
+  // Untimed preparation: packets, buffers, samples, then keepalives (idle timeout, proved
+  // addresses). Two rounds, the second echoing the cookie the first brought: every listener's
+  // consent then runs 30 s from now, covering the longest step (as the idle timeout does).
+  const packets = protectStepPackets(set, channels, perSpeaker);
+  if (target.kind === 'relay') await sendKeepalives(set);
+  const keepalive = target.kind === 'relay' ? await sendKeepalives(set) : { sent: 0, pongs: 0 };
+  const { slab, size } = packets;
+  const total = packets.count;
+  set.sendTimes.fill(0);
+  recordLatency = params.recordLatency;
+  latencies = new Float64Array(params.recordLatency ? total * set.fanout : 0);
+  latencyCount = 0;
+  samples.length = 0;
+  if (target.kind === 'relay') {
+    for (let i = 0; i < set.listeners.length; i += SAMPLE_EVERY) {
+      if (set.listenerChannel[i]! < channels) sampleBudget[i] = SAMPLES_PER_LISTENER;
+    }
+  }
+  const countersBefore = await scrapeRelayCounters();
+  const dropsBefore = udpDropsByPort();
+  await sleep(50);
+
+  const timed = cLoadGenerator !== null && listenerReaders.size === set.listenerSockets.length
+    ? await timedInC(cLoadGenerator, set, channels, packets, params.recordLatency)
+    : await timedInNode(set, channels, packets);
+  const { sent, maxLag, late, sendSeconds, lastArrivalAt, lastSendAt, targetLap, windowStart, windowEnd, busyBefore, busyAfter, ownCpuSeconds, received, sendCalls, receiveCalls, receiveDatagrams } = timed;
+  const windowSeconds = Number(windowEnd - windowStart) / 1e9;
   recordLatency = false;
   sampleBudget.fill(0);
-  const received = voiceReceived;
   const dropsAfter = udpDropsByPort();
   const countersAfter = await scrapeRelayCounters();
   const sample = checkSamples(set);
@@ -527,7 +674,7 @@ async function step(params: StepParams): Promise<StepResult> {
   // tail that costs next to nothing), so per-core figures count all the work the step caused.
   const targetCpuSeconds = targetLap.cpuSeconds;
   const expected = sent * set.fanout;
-  const loadCores = ownLap.cpuSeconds / sendSeconds;
+  const loadCores = ownCpuSeconds / sendSeconds;
   return {
     fanout: set.fanout,
     channels,
@@ -552,18 +699,19 @@ async function step(params: StepParams): Promise<StepResult> {
     core_busy: busyAfter.map((b, i) => (b - (busyBefore[i] ?? b)) / windowSeconds),
     window_seconds: windowSeconds,
     target_window_cores: targetLap.cpuSeconds / windowSeconds,
-    load_window_cores: ownLap.cpuSeconds / windowSeconds,
+    load_window_cores: ownCpuSeconds / windowSeconds,
     target_socket_drops: (dropsAfter.get(target.udpPort) ?? 0) - (dropsBefore.get(target.udpPort) ?? 0),
     listener_socket_drops: sumDrops(dropsAfter, set.listenerPorts) - sumDrops(dropsBefore, set.listenerPorts),
     relay_counters: counterDelta(countersBefore, countersAfter),
-    latency: params.recordLatency ? summariseLatency(latencies, latencyCount) : null,
+    latency: params.recordLatency ? timed.latency : null,
     sample_checked: sample.checked,
     sample_ok: sample.ok,
     keepalive_pongs: keepalive.pongs,
     keepalives_sent: keepalive.sent,
-    load_send_calls: sent,
-    load_receive_calls: receivedAfter.calls - receivedBefore.calls,
-    load_receive_datagrams: receivedAfter.datagrams - receivedBefore.datagrams,
+    load_send_calls: sendCalls,
+    load_receive_calls: receiveCalls,
+    load_receive_datagrams: receiveDatagrams,
+    load_generator: timed.generator,
   };
 }
 

@@ -128,13 +128,19 @@ export interface StepResult {
   readonly keepalive_pongs: number;
   readonly keepalives_sent: number;
   /**
-   * How the load generator itself did I/O in the step: every speaker packet is one send call
-   * (node:dgram, one sendmsg each); listener sockets are read with recvmmsg where the addon is
+   * How the load generator itself did I/O in the step: with the Node loop every speaker packet
+   * is one send call (node:dgram, one sendmsg each), with the C one a send call is one sendmmsg; listener sockets are read with recvmmsg where the addon is
    * built (calls that returned datagrams, and the datagrams they returned; 0 and 0 on node:dgram).
    */
   readonly load_send_calls: number;
   readonly load_receive_calls: number;
   readonly load_receive_datagrams: number;
+  /**
+   * Which program sent and counted the step's traffic: 'c' (bench/relay/udp-load.c: sendmmsg
+   * batches from the speakers' socket, recvmmsg on the listener sockets) or 'node' (this
+   * process's own loop: one send call per packet, the receivers above).
+   */
+  readonly load_generator: 'c' | 'node';
 }
 
 export interface IdleInstallParams {

@@ -46,6 +46,11 @@ export interface BenchOptions {
   readonly cpuSteps: number;
   /** Run only the CPU-per-packet phase. */
   readonly cpuOnly: boolean;
+  /**
+   * Which program sends and counts the timed traffic: 'c' (bench/relay/udp-load.c, built with the
+   * system C compiler; falls back to 'node' without one) or 'node' (the Node load generator's own loop).
+   */
+  readonly loadGenerator: 'c' | 'node';
 }
 
 export const USAGE = `usage: npm run bench:relay -- [options]
@@ -68,7 +73,9 @@ export const USAGE = `usage: npm run bench:relay -- [options]
   --cpu-out-pps N     forwarded packets/s offered in the CPU-per-packet phase (default 180000; quick 20000;
                       0 skips it); one listener socket per listener, so at most 4000 × 50 packets/s
   --cpu-steps N       steps at that load per fan-out, the median reported with min and max (default 5)
-  --cpu-only          only the CPU-per-packet phase (a fresh relay, fixed load, no ramp)`;
+  --cpu-only          only the CPU-per-packet phase (a fresh relay, fixed load, no ramp)
+  --load-generator G  c (default: bench/relay/udp-load.c, sendmmsg/recvmmsg, built with cc; node when
+                      there is no compiler) or node (the Node load generator sends and counts itself)`;
 
 function fail(message: string): never {
   console.error(`bench:relay: ${message}\n${USAGE}`);
@@ -99,6 +106,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'cpu-out-pps': { type: 'string' },
         'cpu-steps': { type: 'string' },
         'cpu-only': { type: 'boolean', default: false },
+        'load-generator': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -139,6 +147,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   }
   const latencyRuns = values['latency-runs'] === undefined ? (quick ? 1 : 3) : Number(values['latency-runs']);
   if (!Number.isInteger(latencyRuns) || latencyRuns < 1 || latencyRuns > 9) fail('--latency-runs must be a whole number from 1 to 9');
+  const loadGenerator = values['load-generator'] ?? 'c';
+  if (loadGenerator !== 'c' && loadGenerator !== 'node') fail('--load-generator must be c or node');
   return {
     json: values.json === true,
     quick,
@@ -160,5 +170,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     cpuOutPps,
     cpuSteps,
     cpuOnly: values['cpu-only'] === true,
+    loadGenerator,
   };
 }

@@ -198,9 +198,16 @@ export interface MachineInfo {
   readonly busy_cores_at_start: readonly number[];
 }
 
+/** Which program sent and counted the timed traffic (bench/relay/udp-load.c or the Node loop), and why not C. */
+export interface LoadGeneratorInfo {
+  readonly used: 'c' | 'node';
+  readonly reason: string | null;
+}
+
 export interface BenchReport {
   readonly bench: 'relay';
   readonly machine: MachineInfo;
+  readonly load_generator: LoadGeneratorInfo;
   readonly options: Record<string, unknown>;
   readonly out_pps_per_core: number | null;
   readonly plain_out_pps_per_core: number | null;
@@ -264,6 +271,7 @@ export function compareLatency(channels: number, relayRuns: LatencyRuns | null, 
 
 export function buildReport(input: {
   machine: MachineInfo;
+  loadGenerator: LoadGeneratorInfo;
   options: Record<string, unknown>;
   perFanout: readonly FanoutResult[];
   memory: MemoryResult | null;
@@ -293,6 +301,7 @@ export function buildReport(input: {
   return {
     bench: 'relay',
     machine: input.machine,
+    load_generator: input.loadGenerator,
     options: input.options,
     out_pps_per_core: headline === null ? null : Math.round(headline.relay.max_sustained!.out_pps_per_core),
     plain_out_pps_per_core: headline?.plain?.max_sustained ? Math.round(headline.plain.max_sustained.out_pps_per_core) : null,
@@ -436,6 +445,12 @@ export function formatReport(report: BenchReport): string {
     m.pinned
       ? 'relay / plain forwarder pinned to core 0 (taskset -c 0), load generator to core 1 (taskset -c 1)'
       : `NOT PINNED: ${m.pinning_note ?? 'unknown reason'} — figures are less reliable`,
+  );
+  const g = report.load_generator;
+  lines.push(
+    g.used === 'c'
+      ? 'load generator: C (bench/relay/udp-load.c: sendmmsg batches, recvmmsg, packets protected beforehand by the Node side)'
+      : `load generator: Node (one send per packet)${g.reason === null ? '' : `; not C: ${g.reason}`}`,
   );
   lines.push(`before the run: busy cores ${m.busy_cores_at_start.map((n) => n.toFixed(2)).join('/')}, load average ${m.load_average_at_start.map((n) => n.toFixed(2)).join(' ')}`);
   for (const f of report.per_fanout) {

@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
+import { C_LOAD_GENERATOR_ENV } from './c-load-generator.js';
 import {
   LOAD_CORE,
   nextMessage,
@@ -201,7 +202,11 @@ export class LoadGenerator {
 
   private constructor(readonly child: RunningChild) {}
 
-  static start(root: string, pinning: Pinning): LoadGenerator {
+  /** `cLoadGenerator`: the built udp-load binary the generator runs its timed steps in, or null for its own loop. */
+  static start(root: string, pinning: Pinning, cLoadGenerator: string | null): LoadGenerator {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env[C_LOAD_GENERATOR_ENV];
+    if (cLoadGenerator !== null) env[C_LOAD_GENERATOR_ENV] = cLoadGenerator;
     return new LoadGenerator(
       startPinnedChild({
         name: 'load-generator',
@@ -210,6 +215,7 @@ export class LoadGenerator {
         nodeArgs: ['--import', 'tsx', 'bench/relay/load-generator.ts'],
         cwd: root,
         ipc: true,
+        env,
       }),
     );
   }

@@ -19,8 +19,10 @@ export interface SrtpCryptoBackend {
    * i × (packet.length + 16), sealed under `engines[i]` (this backend's) with the IV at
    * `ivs[12i, 12i + 12)`; the first `aadLength` bytes are the header (the AAD). Returns
    * `count`. A relay's fan-out: the per-call cost is paid once per packet, not per receiver.
+   * `engines` may instead be a Uint32Array of the engines' `handle`s (engine i's at [i]), which
+   * spares the backend looking each engine object up.
    */
-  sealRtpFanout?(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  sealRtpFanout?(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 export interface AesGcmEngine {
@@ -40,6 +42,11 @@ export interface AesGcmEngine {
    * not verify (then `out` holds no plaintext).
    */
   openPacketInto?(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional (engines of a backend with sealRtpFanout): a number naming this engine to the
+   * backend's sealRtpFanout in place of the engine itself, within the thread that made it.
+   */
+  readonly handle?: number;
   wipe(): void;
 }
 

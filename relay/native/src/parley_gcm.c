@@ -10,7 +10,7 @@
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
  *   createAesGcm(key, tagLength) → an engine {seal, open, sealInto, sealPacketInto,
- *                                  openPacketInto, wipe}
+ *                                  openPacketInto, wipe, handle}
  *   sealFanout(engines, ivs, seqs, count, packet, aadLength, out, outOffset) → one packet
  *                                  sealed for `count` receivers in one call (below)
  *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
@@ -55,8 +55,10 @@
  *    sealPacketInto and openPacketInto.
  * 5: createSealOpener, createAesCtr and createSecretBuffer (parley_keys.c); clearSocketError
  *    (parley_udp.c) and the readable watch's restart() (parley_readable.c).
- * 6: sealFanout. */
-#define ABI_VERSION 6
+ * 6: sealFanout.
+ * 7: engines carry a `handle`; sealFanout takes a Uint32Array of handles in place of the
+ *    Array of engines. */
+#define ABI_VERSION 7
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
@@ -71,17 +73,94 @@
  * four engines per session, and an EVP_CIPHER_CTX for AES-GCM costs about 2 KB, which idle
  * sessions should not pay. After first use the key lives only inside the context.
  */
+typedef struct ModuleState ModuleState;
+
 typedef struct {
   EVP_CIPHER_CTX *ctx; /* keyed on first use; NULL before, and after wipe() */
   uint8_t key[32];     /* until first use; cleansed once the context is keyed */
   uint8_t key_length;  /* 16 or 32; 0 once keyed or wiped */
   bool wiped;
+  uint32_t handle;     /* its handle in state's table (see below) */
+  ModuleState *state;  /* the table of the environment that made it */
 } GcmEngine;
 
-/* The engine class, kept per N-API environment (per worker thread). */
-typedef struct {
+/*
+ * Engine handles: sealFanout seals one packet for up to 64 receivers, and finding each engine
+ * behind its JS object (napi_get_element, then napi_unwrap, a private-symbol lookup) cost about
+ * as much as its AES-GCM. So every engine also has a number, its `handle`, and sealFanout takes
+ * a Uint32Array of them: a handle is a slot in a table of this environment's engines (the low
+ * HANDLE_SLOT_BITS) and that slot's generation (the high bits, never 0), so a handle whose
+ * engine was collected is refused rather than followed. The table and the engine class are per
+ * N-API environment (per worker thread): a handle is only ever looked up in the calling
+ * thread's table, so at worst it names another engine of that thread, never another thread's.
+ * The table lives until both the environment and every engine in it are gone (refs).
+ */
+#define HANDLE_SLOT_BITS 20
+#define MAX_SLOTS (1u << HANDLE_SLOT_BITS)
+#define MAX_GENERATION ((1u << (32 - HANDLE_SLOT_BITS)) - 1)
+
+struct ModuleState {
   napi_ref constructor;
-} ModuleState;
+  GcmEngine **slots;     /* slot → its engine, or NULL */
+  uint32_t *generations; /* slot → its generation (1..MAX_GENERATION) */
+  uint32_t *next_free;   /* free slot → the next free slot, or MAX_SLOTS */
+  uint32_t capacity;
+  uint32_t free_head;    /* first free slot, or MAX_SLOTS */
+  size_t refs;           /* 1 for the environment + 1 per engine in the table */
+};
+
+static void release_state(ModuleState *state) {
+  if (--state->refs > 0) return;
+  free(state->slots);
+  free(state->generations);
+  free(state->next_free);
+  free(state);
+}
+
+/* Puts `engine` in a free slot (growing the table), or returns false when it cannot. */
+static bool add_engine(ModuleState *state, GcmEngine *engine) {
+  if (state->free_head == MAX_SLOTS) {
+    if (state->capacity == MAX_SLOTS) return false;
+    uint32_t grown = state->capacity == 0 ? 256 : state->capacity * 2;
+    if (grown > MAX_SLOTS) grown = MAX_SLOTS;
+    GcmEngine **slots = realloc(state->slots, grown * sizeof *slots);
+    if (slots == NULL) return false;
+    state->slots = slots;
+    uint32_t *generations = realloc(state->generations, grown * sizeof *generations);
+    if (generations == NULL) return false;
+    state->generations = generations;
+    uint32_t *next_free = realloc(state->next_free, grown * sizeof *next_free);
+    if (next_free == NULL) return false;
+    state->next_free = next_free;
+    for (uint32_t i = state->capacity; i < grown; i++) {
+      state->slots[i] = NULL;
+      state->generations[i] = 1;
+      state->next_free[i] = i + 1 < grown ? i + 1 : MAX_SLOTS;
+    }
+    state->free_head = state->capacity;
+    state->capacity = grown;
+  }
+  uint32_t slot = state->free_head;
+  state->free_head = state->next_free[slot];
+  state->slots[slot] = engine;
+  engine->handle = (state->generations[slot] << HANDLE_SLOT_BITS) | slot;
+  engine->state = state;
+  state->refs++;
+  return true;
+}
+
+/* Frees the engine's slot for reuse under the next generation. */
+static void remove_engine(GcmEngine *engine) {
+  ModuleState *state = engine->state;
+  if (state == NULL) return;
+  uint32_t slot = engine->handle & (MAX_SLOTS - 1);
+  state->slots[slot] = NULL;
+  state->generations[slot] = state->generations[slot] == MAX_GENERATION ? 1 : state->generations[slot] + 1;
+  state->next_free[slot] = state->free_head;
+  state->free_head = slot;
+  engine->state = NULL;
+  release_state(state);
+}
 
 typedef struct {
   uint8_t *data;
@@ -145,13 +224,29 @@ static EVP_CIPHER_CTX *keyed_context(const uint8_t *key, size_t key_length);
  * The engine behind `this` with its OpenSSL context keyed, or NULL with an exception pending:
  * TypeError for a receiver that is not an engine or an engine used after wipe().
  */
+static GcmEngine *keyed_engine(napi_env env, GcmEngine *engine);
+
 static GcmEngine *live_engine(napi_env env, napi_value this_arg) {
   void *data = NULL;
   if (napi_unwrap(env, this_arg, &data) != napi_ok || data == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_THIS", "native-gcm: not an AES-GCM engine");
     return NULL;
   }
-  GcmEngine *engine = data;
+  return keyed_engine(env, data);
+}
+
+/* The engine with `handle` in this environment's table, keyed, or NULL with a TypeError pending. */
+static GcmEngine *engine_by_handle(napi_env env, const ModuleState *state, uint32_t handle) {
+  uint32_t slot = handle & (MAX_SLOTS - 1);
+  if (slot >= state->capacity || state->generations[slot] != handle >> HANDLE_SLOT_BITS || state->slots[slot] == NULL) {
+    napi_throw_type_error(env, "ERR_PARLEY_GCM_HANDLE", "native-gcm: not the handle of a live AES-GCM engine of this thread");
+    return NULL;
+  }
+  return keyed_engine(env, state->slots[slot]);
+}
+
+/* `engine` with its context keyed (first use), or NULL with an exception pending (wiped, or keying failed). */
+static GcmEngine *keyed_engine(napi_env env, GcmEngine *engine) {
   if (engine->wiped) {
     napi_throw_type_error(env, "ERR_PARLEY_GCM_WIPED", "native-gcm: engine used after wipe()");
     return NULL;
@@ -429,6 +524,7 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   GcmEngine *engine = data;
   if (engine->ctx != NULL) EVP_CIPHER_CTX_free(engine->ctx);
   OPENSSL_cleanse(engine->key, sizeof engine->key);
+  remove_engine(engine);
   free(engine);
 }
 
@@ -478,11 +574,23 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
   if (engine == NULL) return throw_openssl(env, "native-gcm: out of memory");
   memcpy(engine->key, key.data, key.length);
   engine->key_length = (uint8_t)key.length;
+  if (!add_engine(state, engine)) {
+    OPENSSL_cleanse(engine->key, sizeof engine->key);
+    free(engine);
+    return throw_openssl(env, "native-gcm: out of memory (engine handles)");
+  }
   if (napi_wrap(env, object, engine, finalize_engine, NULL, NULL) != napi_ok) {
     OPENSSL_cleanse(engine->key, sizeof engine->key);
+    remove_engine(engine);
     free(engine);
     return throw_pending_or(env, "native-gcm: could not create the engine");
   }
+  /* Read-only and not enumerable, on the instance: a plain data property, as cheap for JS to read as any. */
+  napi_value handle;
+  napi_property_descriptor handle_property = {"handle", NULL, NULL, NULL, NULL, NULL, napi_default, NULL};
+  if (napi_create_uint32(env, engine->handle, &handle) != napi_ok) return throw_pending_or(env, "native-gcm: could not create the engine");
+  handle_property.value = handle;
+  if (napi_define_properties(env, object, 1, &handle_property) != napi_ok) return throw_pending_or(env, "native-gcm: could not create the engine");
   return object;
 }
 
@@ -496,7 +604,8 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
  * that rewritten header as the AAD (RFC 7714 §8.2), then the tag. Byte for byte what
  * sealPacketInto gives for a packet carrying seqs[i]; returns count.
  *
- *   engines  Array of engines from createAesGcm (at least count)
+ *   engines  Array of engines from createAesGcm (at least count), or a Uint32Array of their
+ *            `handle`s (the relay's path: no object lookups at all; see "Engine handles")
  *   ivs      Uint8Array of at least 12 * count bytes
  *   seqs     Uint16Array of at least count sequence numbers
  *   packet   Uint8Array: header ‖ payload, the plaintext every receiver gets
@@ -516,7 +625,22 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 8) return throw_type(env, "native-gcm: sealFanout takes 8 arguments");
   bool is_array = false;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) return throw_type(env, "native-gcm: engines must be an Array");
+  /* An empty Uint32Array may have no data pointer at all: whether handles came is by_handle. */
+  bool by_handle = false;
+  const uint32_t *handles = NULL;
+  size_t handle_count = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok) return NULL;
+  if (!is_array) {
+    napi_typedarray_type handles_type;
+    void *handles_data = NULL;
+    bool is_typedarray = false;
+    if (napi_is_typedarray(env, argv[0], &is_typedarray) != napi_ok || !is_typedarray ||
+        napi_get_typedarray_info(env, argv[0], &handles_type, &handle_count, &handles_data, NULL, NULL) != napi_ok || handles_type != napi_uint32_array) {
+      return throw_type(env, "native-gcm: engines must be an Array of engines or a Uint32Array of their handles");
+    }
+    handles = handles_data;
+    by_handle = true;
+  }
   Bytes ivs, packet, out;
   if (!get_bytes(env, argv[1], &ivs)) return throw_type(env, "native-gcm: ivs must be a Uint8Array");
   napi_typedarray_type seqs_type;
@@ -532,7 +656,8 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[5], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number");
   if (napi_get_value_double(env, argv[7], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number");
   uint32_t engine_count = 0;
-  if (napi_get_array_length(env, argv[0], &engine_count) != napi_ok) return NULL;
+  if (by_handle) engine_count = handle_count > UINT32_MAX ? UINT32_MAX : (uint32_t)handle_count;
+  else if (napi_get_array_length(env, argv[0], &engine_count) != napi_ok) return NULL;
   /* The negated comparisons also catch NaN. */
   if (!(count_value >= 0) || !(count_value <= (double)engine_count) || count_value != (double)(size_t)count_value) {
     return throw_range(env, "native-gcm: count must be an integer no larger than engines.length");
@@ -555,18 +680,29 @@ static napi_value seal_fanout(napi_env env, napi_callback_info info) {
   size_t run_length = count * sealed_length;
   uint8_t *run = out.data + offset;
   if (overlaps(run, run_length, packet.data, packet.length) || overlaps(run, run_length, ivs.data, count * IV_LENGTH) ||
-      overlaps(run, run_length, seqs_data, count * sizeof(uint16_t))) {
-    return throw_range(env, "native-gcm: out overlaps packet, ivs or seqs");
+      overlaps(run, run_length, seqs_data, count * sizeof(uint16_t)) || (by_handle && count > 0 && overlaps(run, run_length, (const uint8_t *)handles, count * sizeof(uint32_t)))) {
+    return throw_range(env, "native-gcm: out overlaps packet, ivs, seqs or handles");
   }
   /* Every engine first, so that a wrong one is found before anything is written. */
   GcmEngine *stack_engines[64];
   GcmEngine **engines = count <= 64 ? stack_engines : malloc(count * sizeof *engines);
   if (engines == NULL) return throw_openssl(env, "native-gcm: out of memory");
   napi_value result = NULL;
-  for (size_t i = 0; i < count; i++) {
-    napi_value element;
-    if (napi_get_element(env, argv[0], (uint32_t)i, &element) != napi_ok) goto done;
-    if ((engines[i] = live_engine(env, element)) == NULL) goto done;
+  if (by_handle) {
+    ModuleState *state = NULL;
+    if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) {
+      throw_pending_or(env, "native-gcm: no engine table");
+      goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+      if ((engines[i] = engine_by_handle(env, state, handles[i])) == NULL) goto done;
+    }
+  } else {
+    for (size_t i = 0; i < count; i++) {
+      napi_value element;
+      if (napi_get_element(env, argv[0], (uint32_t)i, &element) != napi_ok) goto done;
+      if ((engines[i] = live_engine(env, element)) == NULL) goto done;
+    }
   }
   const uint16_t *seqs = seqs_data;
   const size_t pt_length = packet.length - aad_length;
@@ -591,7 +727,9 @@ static void free_module_state(napi_env env, void *data, void *hint) {
   (void)hint;
   ModuleState *state = data;
   napi_delete_reference(env, state->constructor);
-  free(state);
+  state->constructor = NULL;
+  /* Engines still alive keep the table (their finalizers may run after this one). */
+  release_state(state);
 }
 
 /* ---- module --------------------------------------------------------------------------------- */
@@ -623,6 +761,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   };
   napi_value engine_class;
   ModuleState *state = calloc(1, sizeof *state);
+  if (state != NULL) {
+    state->refs = 1;
+    state->free_head = MAX_SLOTS;
+  }
   if (state == NULL ||
       napi_define_class(env, "NativeAesGcmEngine", NAPI_AUTO_LENGTH, engine_constructor, NULL, sizeof methods / sizeof methods[0], methods,
                         &engine_class) != napi_ok ||

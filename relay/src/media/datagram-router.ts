@@ -113,6 +113,11 @@ export class DatagramRouter {
    * until overwritten (a closed session's engines are wiped: they hold no key).
    */
   readonly #fanoutEngines: AesGcmEngine[] = [];
+  /**
+   * The same engines' handles, when each has one (the native backend's): the fan-out call then
+   * takes these, and finds each engine without looking its object up (parley_gcm.c).
+   */
+  readonly #fanoutHandles = new Uint32Array(MAX_FANOUT_RUN);
   readonly #fanoutIvs = new Uint8Array(MAX_FANOUT_RUN * 12);
   readonly #fanoutSeqs = new Uint16Array(MAX_FANOUT_RUN);
   readonly #fanoutTo: RemoteAddress[] = [];
@@ -193,6 +198,7 @@ export class DatagramRouter {
     const ssrc = epoch.ssrc;
     let fanoutBackend: SrtpCryptoBackend | null = null;
     let fanoutCount = 0;
+    let allHandles = true;
     let deferred = 0;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
@@ -216,6 +222,9 @@ export class DatagramRouter {
           }
           fanoutBackend = outbound.backend;
           this.#fanoutEngines[fanoutCount] = engine;
+          const handle = engine.handle;
+          if (handle === undefined) allHandles = false;
+          else this.#fanoutHandles[fanoutCount] = handle;
           this.#fanoutSeqs[fanoutCount] = output & 0xffff;
           this.#fanoutTo[fanoutCount] = listener.address!;
           fanoutCount++;
@@ -231,7 +240,7 @@ export class DatagramRouter {
     if (fanoutCount > 0) {
       const sealedLength = plain.length + GCM_TAG_LENGTH;
       // Every index is committed already: each copy is sealed now, or (an exception) dropped.
-      fanoutBackend!.sealRtpFanout!(this.#fanoutEngines, this.#fanoutIvs, this.#fanoutSeqs, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
+      fanoutBackend!.sealRtpFanout!(allHandles ? this.#fanoutHandles : this.#fanoutEngines, this.#fanoutIvs, this.#fanoutSeqs, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
       sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount);
       for (let i = 0; i < fanoutCount; i++) this.counters.sent(sealedLength);
     }

@@ -35,12 +35,14 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
   sealPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** See AesGcmEngine: the relay opens each incoming packet into one reused buffer with this. */
   openPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** This engine's number for sealRtpFanout's Uint32Array form (relay/native/src/parley_gcm.c, "Engine handles"). */
+  readonly handle: number;
 }
 
 /** The SRTP backend with native AES-GCM engines. */
 export interface NativeGcmBackend extends SrtpCryptoBackend {
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
-  sealRtpFanout(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  sealRtpFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** The OpenSSL the addon runs on: the node binary's own. */
   readonly opensslVersion: string;
 }
@@ -51,7 +53,7 @@ interface NativeGcmAddon {
   readonly opensslVersion: string;
   createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
   /** relay/native/src/parley_gcm.c's sealFanout; see SrtpCryptoBackend.sealRtpFanout. */
-  sealFanout(engines: readonly AesGcmEngine[], ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  sealFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */

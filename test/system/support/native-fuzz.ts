@@ -139,8 +139,11 @@ property(
     offset: index,
     oddEngine: fc.constantFrom('none', 'junk', 'wiped'),
     shareWith: fc.constantFrom('none', 'packet', 'ivs'),
+    // ABI 7: the engines' handles in a Uint32Array instead, a junk one among them at times.
+    byHandle: fc.boolean(),
+    junkHandle: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
   }),
-  ({ keys, ivs, seqs, count, packet, aadLength, outLength, offset, oddEngine, shareWith }) => {
+  ({ keys, ivs, seqs, count, packet, aadLength, outLength, offset, oddEngine, shareWith, byHandle, junkHandle }) => {
     const engines: unknown[] = [];
     for (const key of keys) {
       const engine = answer(() => call(addon['createAesGcm'], key, 16));
@@ -151,7 +154,13 @@ property(
     let out: unknown = new Uint8Array(reasonableLength(outLength, 40));
     if (shareWith === 'packet' && packet instanceof Uint8Array) out = packet;
     if (shareWith === 'ivs' && ivs instanceof Uint8Array) out = ivs;
-    const sealed = answer(() => call(addon['sealFanout'], engines, ivs, seqs, count, packet, aadLength, out, offset));
+    let first: unknown = engines;
+    if (byHandle) {
+      const handles = Uint32Array.from(engines, (engine) => (typeof engine === 'object' && engine !== null && 'handle' in engine ? (engine as { handle: number }).handle : 0));
+      if (junkHandle !== undefined && handles.length > 0) handles[handles.length >> 1] = junkHandle;
+      first = handles;
+    }
+    const sealed = answer(() => call(addon['sealFanout'], first, ivs, seqs, count, packet, aadLength, out, offset));
     if (sealed.ok && sealed.value !== count) throw new Error('sealFanout answered another count than it was asked for');
     for (const engine of engines) if (typeof engine === 'object' && engine !== null && 'wipe' in engine) (engine as Record<string, Fn>)['wipe']!();
   },

@@ -551,6 +551,74 @@ describe('sealFanout: one packet sealed for many receivers in one call', () => {
   });
 });
 
+describe('sealFanout by engine handles (ABI 7): a Uint32Array of handles in place of the engines', () => {
+  function receivers(n: number) {
+    const backend = nativeBackend();
+    const packet = new Uint8Array(12 + VOICE.payload);
+    packet.set(bytes(12 + VOICE.payload), 0);
+    packet[0] = 0x80;
+    const engines = Array.from({ length: n }, () => backend.createAesGcm(bytes(16), 16));
+    const handles = Uint32Array.from(engines, (engine) => engine.handle);
+    const ivs = bytes(12 * n);
+    const seqs = Uint16Array.from({ length: n }, (_, i) => (0x7ff0 + 3 * i) & 0xffff);
+    return { backend, packet, engines, handles, ivs, seqs };
+  }
+
+  it('seals byte for byte what the Array of engines seals', () => {
+    for (const n of [1, 4, 20, 64, 65]) {
+      const { backend, packet, engines, handles, ivs, seqs } = receivers(n);
+      const sealedLength = packet.length + 16;
+      const byEngines = new Uint8Array(5 + n * sealedLength);
+      const byHandles = new Uint8Array(5 + n * sealedLength);
+      expect(backend.sealRtpFanout(engines, ivs, seqs, n, packet, 12, byEngines, 5)).toBe(n);
+      expect(backend.sealRtpFanout(handles, ivs, seqs, n, packet, 12, byHandles, 5)).toBe(n);
+      expect(bytesToHex(byHandles)).toBe(bytesToHex(byEngines));
+    }
+  });
+
+  it('gives every engine its own handle, read-only and not enumerable', () => {
+    const { engines, handles } = receivers(300);
+    expect(new Set(handles).size).toBe(300);
+    expect(handles.every((h) => h !== 0)).toBe(true);
+    const engine = engines[0]!;
+    const handle = engine.handle;
+    expect(() => {
+      (engine as { handle: number }).handle = handle + 1;
+    }).toThrow(TypeError);
+    expect(engine.handle).toBe(handle);
+    expect(Object.keys(engine)).toEqual([]);
+  });
+
+  it('refuses a handle that names no live engine, and writes nothing for anyone', () => {
+    const { backend, packet, engines, handles, ivs, seqs } = receivers(4);
+    const out = new Uint8Array(4 * (packet.length + 16));
+    const seal = (h: Uint32Array, count = 4) => () => backend.sealRtpFanout(h, ivs, seqs, count, packet, 12, out, 0);
+    const withHandle = (i: number, handle: number) => {
+      const copy = Uint32Array.from(handles);
+      copy[i] = handle;
+      return copy;
+    };
+    expect(seal(withHandle(3, 0))).toThrow(TypeError);
+    expect(seal(withHandle(3, 0xffffffff))).toThrow(TypeError);
+    // The same slot under the next generation: what a handle looks like once its engine is collected.
+    expect(seal(withHandle(3, (handles[3]! + (1 << 20)) >>> 0))).toThrow(TypeError);
+    expect(seal(handles, 5)).toThrow(RangeError); // more than handles
+    // An empty Uint32Array (which may have no backing store at all) is still handles: 0 seals nothing, more is a RangeError.
+    expect(backend.sealRtpFanout(new Uint32Array(0), ivs, seqs, 0, packet, 12, out, 0)).toBe(0);
+    expect(seal(new Uint32Array(0), 1)).toThrow(RangeError);
+    expect(() => backend.sealRtpFanout(Int32Array.from(handles) as never, ivs, seqs, 4, packet, 12, out, 0)).toThrow(TypeError);
+    // Output overlapping the handles themselves.
+    const room = new Uint8Array(4 * (packet.length + 16) + 16);
+    const overlapping = new Uint32Array(room.buffer, 0, 4);
+    overlapping.set(handles);
+    expect(() => backend.sealRtpFanout(overlapping, ivs, seqs, 4, packet, 12, room, 0)).toThrow(RangeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+    engines[1]!.wipe();
+    expect(seal(handles)).toThrow(TypeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+  });
+});
+
 describe('SrtpContext.prepareRtpSeal: the fan-out bookkeeping', () => {
   const masterKey = bytes(16);
   const masterSalt = bytes(12);
