@@ -25,6 +25,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // The property tests (fast-check, thousands of X25519 or SRTP runs) take 1–2 s on a quiet
+          // machine and went past vitest's 5 s default on a loaded one; a timeout is no speed test.
+          testTimeout: 30_000,
         },
       },
       {
@@ -58,6 +61,8 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+          // As for unit: real workerd and a real database, which a loaded machine slows past 5 s.
+          testTimeout: 30_000,
           globalSetup: ['./test/support/libsql-global-setup.ts', './test/support/relay-global-setup.ts'],
         },
       },
