@@ -147,7 +147,8 @@ describeWithDatabase('moving a channel to another relay (§5.9)', () => {
   it('the periodic check: a relay the directory shows restarted and silent moves the channel; a member that never starts the move loses its session (move_timeout)', async () => {
     const [a, b] = failoverRelays();
     const m = await twoMembersOnA();
-    await registerRelay(db(), b, FAILOVER_REGION);
+    // The room's clock runs a check interval ahead: B heartbeats up to then, so it is alive there.
+    await registerRelay(db(), b, FAILOVER_REGION, { lastSeenAt: Date.now() + ROOM_CHECK_INTERVAL_MS + 1_000 });
     // A restarted (a new boot id) and then went silent: its old run's keys are gone.
     await registerRelay(db(), a, FAILOVER_REGION, { bootId: 'AAAAAAAAAAAAAAAAAAAAAA', lastSeenAt: Date.now() - 3_600_000 });
     await shiftRoomClock(m.channelId, ROOM_CHECK_INTERVAL_MS + 1_000);
