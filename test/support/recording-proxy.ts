@@ -15,6 +15,9 @@ export interface RecordedRequest {
   readonly body: Buffer;
   /** The target's answer. */
   readonly status: number;
+  /** When the proxy had the whole request, and when it had the target's answer (ms, Date.now()). */
+  readonly receivedAt: number;
+  readonly answeredAt: number;
 }
 
 export interface RawResponse {
@@ -67,9 +70,10 @@ export class RecordingProxy {
       incoming.on('end', () => {
         const body = Buffer.concat(chunks);
         const copy = { method: incoming.method ?? 'GET', path: incoming.url ?? '/', headers: { ...incoming.headers }, body };
+        const receivedAt = Date.now();
         sendRaw(targetPort, copy).then(
           (answer) => {
-            proxy?.recorded.push({ ...copy, status: answer.status });
+            proxy?.recorded.push({ ...copy, status: answer.status, receivedAt, answeredAt: Date.now() });
             outgoing.writeHead(answer.status, { 'content-type': answer.headers['content-type'] ?? 'text/plain' });
             outgoing.end(answer.body);
           },
