@@ -31,7 +31,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectPinning, findFreePortBlock, installExitHooks, stopAllChildren } from './relay/child-processes.js';
-import { summariseCpuProfile, type ProfileSummary } from './relay/cpu-profile-summary.js';
+import { formatProfileSummary, summariseCpuProfile, type ProfileSummary } from './relay/cpu-profile-summary.js';
 import type { ProbeReply, StepResult } from './relay/load-protocol.js';
 import { parseBenchOptions, type BenchOptions } from './relay/options.js';
 import { coreBusySeconds, processCpuSeconds, residentBytes } from './relay/proc-stats.js';
@@ -52,7 +52,7 @@ import {
   type RampResult,
 } from './relay/report.js';
 import { buildCLoadGenerator } from './relay/c-load-generator.js';
-import { buildCompiledRelay, LoadGenerator, makeProfileDir, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
+import { buildCForwarder, buildCompiledRelay, LoadGenerator, makeProfileDir, startCForwarder, startPlainForwarder, startRelay, type BenchPorts } from './relay/targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PORT_BASE = 47_300;
@@ -321,41 +321,95 @@ async function runInstallPhase(load: LoadGenerator, ports: BenchPorts, pinning: 
  * The relay's CPU per forwarded packet at one fixed offered load (`--cpu-out-pps`, the same for
  * every fan-out), on a fresh relay: per fan-out, one warm-up step and then `--cpu-steps` steps at
  * that load; each step's relay CPU (/proc, every thread) ÷ the datagrams the relay forwarded (its
- * own counter; what listeners received without it).
+ * own counter; what listeners received without it). Then the same steps through the kernel floor
+ * (bench/relay/c-forwarder.c, unless `--cpu-floor none`): the same load generator, listener
+ * sockets and load, forwarded by a C program that does nothing else, so the relay's figure can be
+ * read next to what this machine's kernel alone charges per forwarded datagram.
  */
 async function runCpuPhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>): Promise<CpuPerPacketResult[]> {
-  const results: CpuPerPacketResult[] = [];
   progress(`cpu per packet: starting a fresh relay; ${options.cpuOutPps} out/s offered, ${options.cpuSteps} steps per fan-out`);
+  const channelsAt = (fanout: number): number => {
+    const channels = Math.max(1, Math.round(options.cpuOutPps / (50 * fanout)));
+    if (channels * fanout > 4000) throw new Error(`bench:relay: ${options.cpuOutPps} out/s at fan-out ${fanout} needs ${channels * fanout} listener sockets (at most 4000)`);
+    return channels;
+  };
+  const relaySteps = new Map<number, CpuSteps>();
   // Sessions outlive a slow install (thousands of them on a busy machine can take longer than the
   // idle timeout, and the first ones installed would be gone before the first step): the idle
   // sweep is not on the packet path, so this changes nothing the figure measures.
-  const relay = await startRelay({ root: ROOT, pinning, ports, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' } });
+  // --cpu-prof with --cpu-only: profile this relay (there is no ramp to profile).
+  const profileDir = options.cpuProfile && options.cpuOnly ? makeProfileDir() : undefined;
+  const relay = await startRelay({ root: ROOT, pinning, ports, env: { RELAY_IDLE_TIMEOUT_SECONDS: '3600' }, cpuProfileDir: profileDir });
   try {
     await load.call('configure', relay.target);
     for (const fanout of options.fanouts) {
-      const channels = Math.max(1, Math.round(options.cpuOutPps / (50 * fanout)));
-      if (channels * fanout > 4000) throw new Error(`bench:relay: ${options.cpuOutPps} out/s at fan-out ${fanout} needs ${channels * fanout} listener sockets (at most 4000)`);
-      await load.call('prepare', { fanout, channels });
-      const loadAverageBefore = loadavg().map((n) => Math.round(n * 100) / 100);
-      const warmup = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
-      progress(describeStep('cpu warm-up', warmup));
-      const steps: StepResult[] = [];
-      for (let i = 0; i < options.cpuSteps; i++) {
-        const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
-        steps.push(step);
-        progress(`${describeStep('cpu', step)}, ${cpuUsPerForwarded(step).toFixed(2)} µs per forwarded packet (${forwardedInStep(step)} forwarded)`);
-      }
-      const loadAverageAfter = loadavg().map((n) => Math.round(n * 100) / 100);
+      await load.call('prepare', { fanout, channels: channelsAt(fanout) });
+      relaySteps.set(fanout, await cpuSteps(load, 'cpu', fanout, channelsAt(fanout)));
       await load.call('release', {});
-      const result = cpuPerPacketResult({ fanout, channels, steps, loadAverageBefore, loadAverageAfter });
-      results.push(result);
-      const figure = result.cpu_us_per_out_packet;
-      progress(`cpu per packet f${fanout}: ${figure === null ? 'n/a' : `median ${figure.median.toFixed(2)} µs (min ${figure.min.toFixed(2)}, max ${figure.max.toFixed(2)})`}`);
     }
   } finally {
     await relay.stop();
   }
-  return results;
+  if (profileDir !== undefined) {
+    const steps = [...relaySteps.values()].flatMap((r) => r.steps);
+    const window = [Math.min(...steps.map((s) => s.window_start_us)), Math.max(...steps.map((s) => s.window_end_us))] as const;
+    const summary = busiestThreadProfile(profileDir, window);
+    if (summary !== null) progress(`relay CPU profile over the CPU phase's steps: ${formatProfileSummary(summary)}`);
+  }
+  const floorSteps = new Map<number, CpuSteps>();
+  let floorNote: string | null = null;
+  if (options.cpuFloor === 'c') {
+    const build = buildCForwarder(ROOT);
+    if (build.path === null) floorNote = `no kernel floor: ${build.reason}`;
+    else {
+      progress('cpu per packet: the kernel floor (bench/relay/c-forwarder.c) at the same loads');
+      const floor = await startCForwarder(ROOT, pinning, ports.udp, build.path);
+      try {
+        await load.call('configure', floor.target);
+        for (const fanout of options.fanouts) {
+          const prepared = await load.call('prepare', { fanout, channels: channelsAt(fanout) });
+          await floor.setTable(prepared.table ?? []);
+          floorSteps.set(fanout, await cpuSteps(load, 'cpu floor', fanout, channelsAt(fanout)));
+          await load.call('release', {});
+          await floor.setTable([]);
+        }
+      } finally {
+        await floor.stop();
+      }
+    }
+  } else floorNote = 'no kernel floor: --cpu-floor none';
+  return options.fanouts.map((fanout) => {
+    const r = relaySteps.get(fanout)!;
+    const f = floorSteps.get(fanout);
+    const result = cpuPerPacketResult({ fanout, channels: channelsAt(fanout), ...r, floor: f === undefined ? null : f.steps, floorNote });
+    const figure = result.cpu_us_per_out_packet;
+    const floor = result.kernel_floor_us_per_out_packet;
+    progress(
+      `cpu per packet f${fanout}: ${figure === null ? 'n/a' : `median ${figure.median.toFixed(2)} µs (min ${figure.min.toFixed(2)}, max ${figure.max.toFixed(2)})`}` +
+        `; kernel floor ${floor === null ? 'n/a' : `${floor.median.toFixed(2)} µs`}`,
+    );
+    return result;
+  });
+}
+
+interface CpuSteps {
+  readonly steps: readonly StepResult[];
+  readonly loadAverageBefore: readonly number[];
+  readonly loadAverageAfter: readonly number[];
+}
+
+/** One warm-up step (not counted), then `--cpu-steps` steps, on whatever target is configured and prepared. */
+async function cpuSteps(load: LoadGenerator, label: string, fanout: number, channels: number): Promise<CpuSteps> {
+  const loadAverageBefore = loadavg().map((n) => Math.round(n * 100) / 100);
+  const warmup = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
+  progress(describeStep(`${label} warm-up f${fanout}`, warmup));
+  const steps: StepResult[] = [];
+  for (let i = 0; i < options.cpuSteps; i++) {
+    const step = await load.call('step', { channels, seconds: options.seconds, recordLatency: false });
+    steps.push(step);
+    progress(`${describeStep(`${label} f${fanout}`, step)}, ${cpuUsPerForwarded(step).toFixed(2)} µs per forwarded packet (${forwardedInStep(step)} forwarded)`);
+  }
+  return { steps, loadAverageBefore, loadAverageAfter: loadavg().map((n) => Math.round(n * 100) / 100) };
 }
 
 async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: ReturnType<typeof detectPinning>, fanout: number, channels: number): Promise<ProfileSummary | null> {
@@ -372,14 +426,17 @@ async function runProfilePhase(load: LoadGenerator, ports: BenchPorts, pinning: 
   } finally {
     await relay.stop();
   }
-  // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile. The packet path
-  // runs in the relay worker; the main thread (0) serves the API. The worker is the thread
-  // busiest during the step.
+  return busiestThreadProfile(dir, [step.window_start_us, step.window_end_us]);
+}
+
+/**
+ * One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile. The packet path
+ * runs in the relay worker; the main thread (0) serves the API. The worker is the thread busiest
+ * during the window.
+ */
+function busiestThreadProfile(dir: string, window: readonly [number, number]): ProfileSummary | null {
   const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  const summaries = profiles.map((f) => ({
-    file: f,
-    summary: summariseCpuProfile(join(dir, f), { top: 15, window: [step.window_start_us, step.window_end_us], root: ROOT }),
-  }));
+  const summaries = profiles.map((f) => ({ file: f, summary: summariseCpuProfile(join(dir, f), { top: 15, window, root: ROOT }) }));
   const busiest = summaries.sort((a, b) => a.summary.idle_percent - b.summary.idle_percent)[0];
   if (busiest === undefined) {
     progress('cpu profile: the relay wrote no profile (did it exit cleanly?)');

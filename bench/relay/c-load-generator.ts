@@ -17,13 +17,19 @@ const BINARY = 'dist/bench/udp-load';
 
 export type CLoadBuild = { readonly path: string; readonly reason: null } | { readonly path: null; readonly reason: string };
 
-/**
- * Compiles udp-load.c with `cc` (or $CC) into dist/bench/ when the binary is missing or older
- * than its source; says why not when there is no compiler or the build fails.
- */
+/** Compiles udp-load.c (see buildBenchProgram). */
 export function buildCLoadGenerator(root: string): CLoadBuild {
-  const source = join(root, SOURCE);
-  const binary = join(root, BINARY);
+  return buildBenchProgram(root, SOURCE, BINARY);
+}
+
+/**
+ * Compiles one of the bench's C programs (`source`, relative to `root`) with `cc` (or $CC) into
+ * `binary` when that is missing or older than its source; says why not when there is no
+ * compiler or the build fails.
+ */
+export function buildBenchProgram(root: string, sourcePath: string, binaryPath: string): CLoadBuild {
+  const source = join(root, sourcePath);
+  const binary = join(root, binaryPath);
   try {
     if (statSync(binary).mtimeMs >= statSync(source).mtimeMs) return { path: binary, reason: null };
   } catch {
@@ -33,7 +39,7 @@ export function buildCLoadGenerator(root: string): CLoadBuild {
   const compiler = process.env.CC ?? 'cc';
   const result = spawnSync(compiler, ['-O2', '-Wall', '-Wextra', '-o', binary, source], { encoding: 'utf8' });
   if (result.error !== undefined) return { path: null, reason: `no C compiler (${compiler}: ${result.error.message})` };
-  if (result.status !== 0) return { path: null, reason: `${compiler} failed on ${SOURCE}: ${result.stderr.trim().split('\n').slice(0, 3).join(' / ')}` };
+  if (result.status !== 0) return { path: null, reason: `${compiler} failed on ${sourcePath}: ${result.stderr.trim().split('\n').slice(0, 3).join(' / ')}` };
   return { path: binary, reason: null };
 }
 

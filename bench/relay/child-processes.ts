@@ -33,8 +33,12 @@ export interface PinnedChildOptions {
   readonly name: string;
   readonly core: number;
   readonly pinning: Pinning;
-  /** Arguments after `node` (flags, then the script). */
+  /** Arguments after `node` (flags, then the script), or after `executable`. */
   readonly nodeArgs: readonly string[];
+  /** A program to run instead of node (a compiled bench program). */
+  readonly executable?: string;
+  /** Give the child a stdin pipe (child.process.stdin) instead of none. */
+  readonly stdinPipe?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   /** Open an IPC channel (process.send) to the child. */
   readonly ipc?: boolean;
@@ -44,7 +48,7 @@ export interface PinnedChildOptions {
 export interface RunningChild {
   readonly name: string;
   readonly process: ChildProcess;
-  /** The node process id (taskset execs node, so the pid is node's own). */
+  /** The child's process id (taskset execs the program, so the pid is the program's own). */
   readonly pid: number;
   /** Settles when the child exits. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -56,9 +60,11 @@ const running = new Set<RunningChild>();
 const TAIL_LINES = 30;
 
 export function startPinnedChild(options: PinnedChildOptions): RunningChild {
-  const command = options.pinning.pinned ? 'taskset' : process.execPath;
-  const args = options.pinning.pinned ? ['-c', String(options.core), process.execPath, ...options.nodeArgs] : [...options.nodeArgs];
-  const stdio: StdioOptions = options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  const program = options.executable ?? process.execPath;
+  const command = options.pinning.pinned ? 'taskset' : program;
+  const args = options.pinning.pinned ? ['-c', String(options.core), program, ...options.nodeArgs] : [...options.nodeArgs];
+  const stdin = options.stdinPipe ? 'pipe' : 'ignore';
+  const stdio: StdioOptions = options.ipc ? [stdin, 'pipe', 'pipe', 'ipc'] : [stdin, 'pipe', 'pipe'];
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio });
   if (child.pid === undefined) throw new Error(`bench: could not start ${options.name}`);
   const lines: string[] = [];

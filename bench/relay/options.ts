@@ -46,6 +46,8 @@ export interface BenchOptions {
   readonly cpuSteps: number;
   /** Run only the CPU-per-packet phase. */
   readonly cpuOnly: boolean;
+  /** 'c': the CPU phase also measures the kernel floor (bench/relay/c-forwarder.c); 'none': it does not. */
+  readonly cpuFloor: 'c' | 'none';
   /**
    * Which program sends and counts the timed traffic: 'c' (bench/relay/udp-load.c, built with the
    * system C compiler; falls back to 'node' without one) or 'node' (the Node load generator's own loop).
@@ -74,6 +76,8 @@ export const USAGE = `usage: npm run bench:relay -- [options]
                       0 skips it); one listener socket per listener, so at most 4000 × 50 packets/s
   --cpu-steps N       steps at that load per fan-out, the median reported with min and max (default 5)
   --cpu-only          only the CPU-per-packet phase (a fresh relay, fixed load, no ramp)
+  --cpu-floor F       c (default): the CPU phase also runs the kernel floor, bench/relay/c-forwarder.c (the
+                      relay's I/O shape in C, no crypto), at the same loads; none: it does not
   --load-generator G  c (default: bench/relay/udp-load.c, sendmmsg/recvmmsg, built with cc; node when
                       there is no compiler) or node (the Node load generator sends and counts itself)`;
 
@@ -106,6 +110,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'cpu-out-pps': { type: 'string' },
         'cpu-steps': { type: 'string' },
         'cpu-only': { type: 'boolean', default: false },
+        'cpu-floor': { type: 'string' },
         'load-generator': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -137,6 +142,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const cpuSteps = values['cpu-steps'] === undefined ? 5 : Number(values['cpu-steps']);
   if (!Number.isInteger(cpuSteps) || cpuSteps < 1 || cpuSteps > 15) fail('--cpu-steps must be a whole number from 1 to 15');
   if (values['cpu-only'] === true && cpuOutPps === 0) fail('--cpu-only needs a --cpu-out-pps above 0');
+  const cpuFloor = values['cpu-floor'] ?? 'c';
+  if (cpuFloor !== 'c' && cpuFloor !== 'none') fail("--cpu-floor must be 'c' or 'none'");
   const memoryNodeFlags = values['relay-node-flag'] ?? [];
   if (memoryNodeFlags.some((f) => !f.startsWith('--'))) fail('--relay-node-flag takes a node flag such as --max-semi-space-size=1');
   const memoryEnv: Record<string, string> = {};
@@ -170,6 +177,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     cpuOutPps,
     cpuSteps,
     cpuOnly: values['cpu-only'] === true,
+    cpuFloor,
     loadGenerator,
   };
 }

@@ -184,6 +184,22 @@ export interface CpuPerPacketResult {
   readonly target_us: number | null;
   /** The median ÷ the target (below 1: under it); null without a target. */
   readonly ratio_to_target: number | null;
+  /**
+   * The same load through the kernel floor (bench/relay/c-forwarder.c: the relay's recvmmsg /
+   * sendmmsg shape in C, no crypto, nothing else), µs of its CPU per forwarded datagram: what this
+   * machine's kernel and loopback charge the sender. Null when it did not run (floor_note says why).
+   */
+  readonly kernel_floor_us_per_out_packet: Spread | null;
+  readonly kernel_floor_steps: readonly StepResult[];
+  readonly floor_note: string | null;
+  /** The relay's median ÷ the floor's median. */
+  readonly ratio_to_kernel_floor: number | null;
+  /**
+   * The same comparison for the issue's reference figures: its target ÷ the C + OpenSSL relay it
+   * was set against (4.5 / 3.5 at fan-out 4, 3.8 / 3.1 at 20), the most the relay may cost over a
+   * C relay. The floor does less than that C relay (no crypto), so meeting this is stricter.
+   */
+  readonly floor_ratio_target: number | null;
 }
 
 export interface MachineInfo {
@@ -228,6 +244,10 @@ export interface BenchReport {
   readonly cpu_us_per_out_packet: Readonly<Record<string, Spread>> | null;
   /** By fan-out: that median ÷ the fan-out's target (TARGETS.cpu_us_per_out_packet). */
   readonly cpu_us_per_out_packet_ratio_to_target: Readonly<Record<string, number>> | null;
+  /** By fan-out: the kernel floor's CPU per forwarded datagram at the same load (CpuPerPacketResult). */
+  readonly kernel_floor_us_per_out_packet: Readonly<Record<string, Spread>> | null;
+  /** By fan-out: the relay's median ÷ the floor's. */
+  readonly cpu_us_per_out_packet_ratio_to_kernel_floor: Readonly<Record<string, number>> | null;
   readonly sessions: number;
   readonly fanouts: readonly number[];
   /** The fan-out the headline throughput figures come from: the one with the lowest ratio. */
@@ -282,6 +302,7 @@ export function buildReport(input: {
 }): BenchReport {
   const { perFanout, memory, install, cpuPerPacket } = input;
   const cpuFigures = cpuPerPacket.filter((c) => c.cpu_us_per_out_packet !== null);
+  const cpuFloors = cpuPerPacket.filter((c) => c.kernel_floor_us_per_out_packet !== null);
   const cpuPerOut = cpuFigures.length === 0 ? null : Object.fromEntries(cpuFigures.map((c) => [String(c.fanout), roundSpread(c.cpu_us_per_out_packet!, 2)]));
   const cpuJudged = cpuFigures.filter((c) => c.target_us !== null);
   // Headline throughput: the worst fan-out (lowest ratio to plain; lowest relay figure if no ratio).
@@ -317,6 +338,9 @@ export function buildReport(input: {
     install_cpu_us_per_session: install === null ? null : Math.round(install.cpu_us_per_session),
     cpu_us_per_out_packet: cpuPerOut,
     cpu_us_per_out_packet_ratio_to_target: cpuJudged.length === 0 ? null : Object.fromEntries(cpuJudged.map((c) => [String(c.fanout), c.ratio_to_target!])),
+    kernel_floor_us_per_out_packet: cpuFloors.length === 0 ? null : Object.fromEntries(cpuFloors.map((c) => [String(c.fanout), roundSpread(c.kernel_floor_us_per_out_packet!, 2)])),
+    cpu_us_per_out_packet_ratio_to_kernel_floor:
+      cpuFloors.length === 0 ? null : Object.fromEntries(cpuFloors.filter((c) => c.ratio_to_kernel_floor !== null).map((c) => [String(c.fanout), c.ratio_to_kernel_floor!])),
     sessions,
     fanouts: perFanout.map((f) => f.fanout),
     headline_fanout: headline?.fanout ?? null,
@@ -353,8 +377,13 @@ export function cpuPerPacketResult(input: {
   steps: readonly StepResult[];
   loadAverageBefore: readonly number[];
   loadAverageAfter: readonly number[];
+  /** The kernel floor's steps at the same load, or null (floorNote says why). */
+  floor?: readonly StepResult[] | null;
+  floorNote?: string | null;
 }): CpuPerPacketResult {
   const { steps } = input;
+  const floorSteps = input.floor ?? [];
+  const floorFigure = spreadOf(floorSteps.filter((s) => forwardedInStep(s) > 0).map(cpuUsPerForwarded));
   const perPacket = steps.filter((s) => forwardedInStep(s) > 0).map(cpuUsPerForwarded);
   const figure = spreadOf(perPacket);
   const target = cpuTarget(input.fanout) ?? null;
@@ -375,7 +404,21 @@ export function cpuPerPacketResult(input: {
     load_average_after: input.loadAverageAfter,
     target_us: target,
     ratio_to_target: figure === null || target === null ? null : round(figure.median / target, 3),
+    kernel_floor_us_per_out_packet: floorFigure,
+    kernel_floor_steps: floorSteps,
+    floor_note: input.floorNote ?? null,
+    ratio_to_kernel_floor: figure === null || floorFigure === null || floorFigure.median <= 0 ? null : round(figure.median / floorFigure.median, 3),
+    floor_ratio_target: floorRatioTarget(input.fanout),
   };
+}
+
+/** The issue's per-packet targets over the C + OpenSSL relay's figures they were set against. */
+const C_REFERENCE_US: Readonly<Record<string, number>> = { '4': 3.5, '20': 3.1 };
+
+function floorRatioTarget(fanout: number): number | null {
+  const target = cpuTarget(fanout);
+  const reference = C_REFERENCE_US[String(fanout)];
+  return target === undefined || reference === undefined ? null : round(target / reference, 3);
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -546,6 +589,14 @@ export function formatReport(report: BenchReport): string {
         `${c.load_datagrams_per_receive_call === null ? '' : `, ${c.load_datagrams_per_receive_call.toFixed(2)} datagrams per recvmmsg on its listener sockets`}` +
         `${c.all_sustained ? '' : '; NOT every step sustained'}`,
     );
+    for (const s of c.kernel_floor_steps) lines.push(`  ${stepRow('floor', s)}   ${cpuUsPerForwarded(s).toFixed(2)} µs/packet (${int(forwardedInStep(s))} forwarded)`);
+    const floor = c.kernel_floor_us_per_out_packet;
+    lines.push(
+      floor === null
+        ? `  kernel floor: ${c.floor_note ?? 'n/a'}`
+        : `  kernel floor (bench/relay/c-forwarder.c, same load): median ${floor.median.toFixed(2)} µs (min ${floor.min.toFixed(2)}, max ${floor.max.toFixed(2)}); relay ÷ floor ${c.ratio_to_kernel_floor?.toFixed(3) ?? 'n/a'}` +
+            `${c.floor_ratio_target === null ? '' : ` (the target's own ratio to its C + OpenSSL reference: ${c.floor_ratio_target.toFixed(3)})`}`,
+    );
   }
   if (report.cpu_profile !== null) {
     lines.push('');
@@ -576,6 +627,10 @@ export function formatReport(report: BenchReport): string {
     const ok = c.target_us === null ? null : c.cpu_us_per_out_packet.median <= c.target_us;
     const ratio = c.ratio_to_target === null ? '' : ` (${c.ratio_to_target.toFixed(2)}× target)`;
     lines.push(row(`CPU / out packet, f${c.fanout}`, `${c.cpu_us_per_out_packet.median.toFixed(2)} µs${ratio}`, c.target_us === null ? '' : `≤ ${c.target_us} µs`, ok).replace(/target\s+n\/a$/, ''));
+    if (c.ratio_to_kernel_floor !== null) {
+      const floorOk = c.floor_ratio_target === null ? null : c.ratio_to_kernel_floor <= c.floor_ratio_target;
+      lines.push(row(`  ÷ kernel floor, f${c.fanout}`, `${c.ratio_to_kernel_floor.toFixed(2)}× (${c.kernel_floor_us_per_out_packet!.median.toFixed(2)} µs)`, c.floor_ratio_target === null ? '' : `≤ ${c.floor_ratio_target.toFixed(2)}×`, floorOk).replace(/target\s+n\/a$/, ''));
+    }
   }
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

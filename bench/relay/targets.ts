@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSECURE_DEV_API_KEYS, INSECURE_DEV_RELAY_PUBLIC_KEY } from '../../relay/src/config.js';
-import { C_LOAD_GENERATOR_ENV } from './c-load-generator.js';
+import { createInterface } from 'node:readline';
+import { buildBenchProgram, C_LOAD_GENERATOR_ENV, type CLoadBuild } from './c-load-generator.js';
 import {
   LOAD_CORE,
   nextMessage,
@@ -194,6 +195,60 @@ export async function startPlainForwarder(root: string, pinning: Pinning, port: 
   };
   await plain.setTable([]);
   return plain;
+}
+
+const C_FORWARDER_SOURCE = 'bench/relay/c-forwarder.c';
+const C_FORWARDER_BINARY = 'dist/bench/c-forwarder';
+
+/** Compiles bench/relay/c-forwarder.c (the kernel floor) when needed; says why not. */
+export function buildCForwarder(root: string): CLoadBuild {
+  return buildBenchProgram(root, C_FORWARDER_SOURCE, C_FORWARDER_BINARY);
+}
+
+/**
+ * The kernel floor (bench/relay/c-forwarder.c): the relay's I/O shape in C with none of its
+ * work, pinned where the relay runs. Same interface as the plain forwarder; its table goes over
+ * stdin, one line per speaker, and it answers each table on stdout.
+ */
+export async function startCForwarder(root: string, pinning: Pinning, port: number, binary: string): Promise<PlainForwarderProcess> {
+  const child = startPinnedChild({
+    name: 'c-forwarder',
+    core: RELAY_CORE,
+    pinning,
+    executable: binary,
+    nodeArgs: [String(port), String(RELAY_SOCKET_BUFFER_BYTES)],
+    cwd: root,
+    stdinPipe: true,
+  });
+  const lines = createInterface({ input: child.process.stdout! });
+  const waiters: Array<(line: string) => void> = [];
+  lines.on('line', (line) => {
+    if (line === 'ready' || line.startsWith('table-ok')) waiters.shift()?.(line);
+  });
+  const nextLine = (what: string): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`c-forwarder: no ${what} within 20 s: ${child.tail()}`)), 20_000);
+      waiters.push((line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
+      void child.exited.then(({ code, signal }) => reject(new Error(`c-forwarder exited ${code ?? signal} before ${what}: ${child.tail()}`)));
+    });
+  await nextLine('ready line');
+  return {
+    child,
+    target: { kind: 'plain', udpPort: port, pid: child.pid },
+    async setTable(entries) {
+      const answered = nextLine('table-ok');
+      child.process.stdin!.write(`${entries.map((e) => `${e.ssrc} ${e.ports.join(' ')}`).join('\n')}${entries.length > 0 ? '\n' : ''}.\n`);
+      await answered;
+    },
+    async stop() {
+      child.process.stdin!.end();
+      await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      await stopChild(child);
+    },
+  };
 }
 
 /** The load generator child and a typed request/answer client for it. */
