@@ -388,8 +388,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 function lastLine(child: SupervisedProcess): string {
-  // The last line that says something (wrangler prints rules of box-drawing characters).
-  const line = child.tail().filter((l) => /[A-Za-z0-9]/.test(l)).at(-1) ?? '';
+  return lastTellingLine(child.tail());
+}
+
+/**
+ * The last line of a child's output that says something, for a "still waiting" line: not a
+ * rule, and not a row of a table — wrangler prints its bindings as a box-drawing table whose
+ * rows ("│ env.LIBSQL_URL │ Environment Variable │ local │") read as noise out of context.
+ */
+export function lastTellingLine(lines: readonly string[]): string {
+  const line = lines.filter((l) => /[A-Za-z0-9]/.test(l) && !/^\s*[\u2500-\u257F]/.test(l)).at(-1) ?? '';
   return line.length > 100 ? `${line.slice(0, 99)}…` : line || 'no output yet';
 }
 

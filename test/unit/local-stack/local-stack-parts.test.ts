@@ -6,6 +6,7 @@
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { envFileText, isRoutineHeartbeatLine, wranglerDevArguments } from '../../../control/dev/local-stack/control-plane-process.js';
+import { lastTellingLine } from '../../../control/dev/local-stack/local-stack.js';
 import { parseProcessStat, readProcessStat } from '../../../control/dev/local-stack/proc.js';
 import { parseRelayAnnouncement, relayEnvironment } from '../../../control/dev/local-stack/stack-relay.js';
 
@@ -124,5 +125,23 @@ describe('log lines npm start keeps out of the terminal', () => {
     expect(isRoutineHeartbeatLine('[wrangler:info] POST /internal/relays/heartbeat 401 Unauthorized (3ms)')).toBe(false);
     expect(isRoutineHeartbeatLine('{"level":"info","event":"request","method":"POST","route":"/internal/relays/heartbeat","status":404,"durationMs":3}')).toBe(false);
     expect(isRoutineHeartbeatLine('[wrangler:info] POST /internal/relays/register 200 OK (12ms)')).toBe(false);
+  });
+});
+
+describe('the "still waiting" line', () => {
+  it("quotes the child's last line that says something, not a rule or a row of wrangler's bindings table", () => {
+    const wrangler = [
+      '⛅️ wrangler 4.86.0',
+      'Your Worker has access to the following bindings:',
+      '┌──────────────────┬──────────────────────┬───────┐',
+      '│ Binding          │ Resource             │ Mode  │',
+      '│ env.LIBSQL_URL   │ Environment Variable │ local │',
+      '└──────────────────┴──────────────────────┴───────┘',
+      '',
+    ];
+    expect(lastTellingLine(wrangler)).toBe('Your Worker has access to the following bindings:');
+    expect(lastTellingLine([...wrangler, '[wrangler:info] Ready on http://127.0.0.1:8787'])).toBe('[wrangler:info] Ready on http://127.0.0.1:8787');
+    expect(lastTellingLine([])).toBe('no output yet');
+    expect(lastTellingLine(['x'.repeat(150)])).toHaveLength(100);
   });
 });
