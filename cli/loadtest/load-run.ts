@@ -25,7 +25,8 @@ import { SrtpError } from '../../shared/srtp/errors.js';
 import { forEachConcurrently } from '../relay-session-installer.js';
 import type { LoadShape, LoadtestOptions } from './loadtest-options.js';
 import { UnlistedAddressError, type MemberProvisioner, type PlannedMember, type ProvisionedMember } from './member-provisioner.js';
-import { histogram, InterarrivalJitter, lossSeries, percentile, PerSecondSeries, sortedCopy, type Histogram } from './summary-math.js';
+import { InterarrivalJitter } from '../../shared/client/interarrival-jitter.js';
+import { histogram, lossSeries, percentile, PerSecondSeries, sortedCopy, type Histogram } from './summary-math.js';
 import { UdpImpairmentProxy, type DirectionStats, type ImpairmentSettings, type UdpEndpoint } from './udp-impairment-proxy.js';
 import { readVoicePayload, writeVoicePayload } from './voice-payload.js';
 
