@@ -267,6 +267,19 @@ describe('parley loadtest, control-plane mode', () => {
     expect(html).toMatch(/^<!doctype html>/i);
     expect(html).not.toMatch(/<script[^>]+src=/i);
     expect(html).toContain('uPlot');
+    // The handshake chart: its place on the page, and every member's handshake in its bins.
+    expect(html).toContain('<div class="chart" id="chart-handshake"></div>');
+    expect(html).toContain("'Handshake, WSS join to voice_ready (ms): members per bin of '");
+    const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!) as {
+      handshake: { counts: number[]; overflow: number; width: number } | null;
+    };
+    const bins = result.handshakeHistogram!;
+    expect(data.handshake).toMatchObject({ counts: bins.counts, width: bins.width, overflow: 0 });
+    expect(bins.counts.reduce((a, b) => a + b, 0)).toBe(6);
+    // The slowest handshake is in the bin its time falls in, and no bin lies beyond it.
+    const slowestBin = Math.floor(result.handshakeMs!.max! / bins.width);
+    expect(bins.counts[slowestBin]).toBeGreaterThan(0);
+    expect(bins.counts.slice(slowestBin + 1).every((n) => n === 0)).toBe(true);
 
     // The run's channels are gone afterwards.
     const channels = (await (await fetch(`${local.stack.control.url}/v1/admin/channels`, { headers: { authorization: `Bearer ${local.stack.operatorKey.key}` } })).json()) as { channels: Array<{ name: string }> };
