@@ -59,18 +59,53 @@ ${CONTROL_URL_HELP}
 ${EXIT_CODES_HELP}
 `;
 
-interface Parsed {
+interface AccountArgs {
   readonly values: Record<string, string | boolean | undefined>;
   readonly positionals: string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** The control plane: --url, else PARLEY_URL, else the local stack, else the default. */
+  readonly controlUrl: string;
 }
 
-function parse(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): Parsed | string {
+interface AccountArgsSpec {
+  /** Options besides --url and --help. */
+  readonly options?: Record<string, { type: 'string' | 'boolean' }>;
+  /** What is wrong with the positionals, or null when they are right (checked after --help). */
+  readonly checkPositionals?: (positionals: readonly string[]) => string | null;
+}
+
+function writeUsageError(io: AccountIo, command: string, message: string, usage: string): number {
+  io.stderr.write(`parley ${command}: ${message}\n\n${usage}`);
+  return EXIT.usage;
+}
+
+/**
+ * What every account command does first: parse argv strictly (with --url and -h/--help), answer
+ * --help, check the positionals, and resolve the control plane's URL. Returns the arguments, or
+ * the exit code once it has written the help or the error (with the usage, except for a bad URL,
+ * which is one line: it may come from PARLEY_URL rather than the command line).
+ */
+function parseAccountArgs(command: string, usage: string, argv: readonly string[], io: AccountIo, spec: AccountArgsSpec = {}): AccountArgs | number {
+  let values: AccountArgs['values'];
+  let positionals: string[];
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options } });
-    return { values: values as Parsed['values'], positionals };
+    ({ values, positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...spec.options } }));
   } catch (error) {
     // parseArgs names the option, never a value.
-    return error instanceof Error ? error.message.split('\n')[0]! : 'invalid arguments';
+    return writeUsageError(io, command, error instanceof Error ? error.message.split('\n')[0]! : 'invalid arguments', usage);
+  }
+  if (values['help'] === true) {
+    io.stdout.write(usage);
+    return EXIT.ok;
+  }
+  const problem = spec.checkPositionals?.(positionals) ?? null;
+  if (problem !== null) return writeUsageError(io, command, problem, usage);
+  const env = io.env ?? process.env;
+  try {
+    return { values, positionals, env, controlUrl: resolveControlUrl(values['url'] as string | undefined, env).url };
+  } catch (error) {
+    io.stderr.write(`parley ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.usage;
   }
 }
 
@@ -89,26 +124,13 @@ export async function runAccountCommand(command: string, controlUrl: string, io:
 const USERNAME_HINT = 'a username (3-32 letters, digits, _ . -)';
 
 async function signIn(kind: 'register' | 'login', argv: readonly string[], io: AccountIo): Promise<number> {
-  const usage = kind === 'register' ? REGISTER_USAGE : LOGIN_USAGE;
-  const parsed = parse(argv, {});
-  if (typeof parsed === 'string' || parsed.positionals.length !== 1) {
-    io.stderr.write(`parley ${kind}: ${typeof parsed === 'string' ? parsed : `give ${USERNAME_HINT}`}\n\n${usage}`);
-    return EXIT.usage;
-  }
-  if (parsed.values['help'] === true) {
-    io.stdout.write(usage);
-    return EXIT.ok;
-  }
-  const env = io.env ?? process.env;
-  let controlUrl: string;
-  try {
-    controlUrl = resolveControlUrl(parsed.values['url'] as string | undefined, env).url;
-  } catch (error) {
-    io.stderr.write(`parley ${kind}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT.usage;
-  }
+  const args = parseAccountArgs(kind, kind === 'register' ? REGISTER_USAGE : LOGIN_USAGE, argv, io, {
+    checkPositionals: (positionals) => (positionals.length === 1 ? null : `give ${USERNAME_HINT}`),
+  });
+  if (typeof args === 'number') return args;
+  const { controlUrl, env } = args;
   return runAccountCommand(kind, controlUrl, io, async () => {
-    const username = parsed.positionals[0]!;
+    const username = args.positionals[0]!;
     const password = await readPassword(io.stdin, io.stderr, `password for ${username}: `);
     if (password === '') throw new CommandFailure('no password given (type it, or give it as the first line of stdin)', EXIT.usage);
     const store = CredentialStore.forEnvironment(env);
@@ -136,23 +158,11 @@ export function runLoginCommand(argv: readonly string[], io: AccountIo): Promise
 }
 
 export async function runLogoutCommand(argv: readonly string[], io: AccountIo): Promise<number> {
-  const parsed = parse(argv, {});
-  if (typeof parsed === 'string' || parsed.positionals.length !== 0) {
-    io.stderr.write(`parley logout: ${typeof parsed === 'string' ? parsed : 'takes no arguments'}\n\n${LOGOUT_USAGE}`);
-    return EXIT.usage;
-  }
-  if (parsed.values['help'] === true) {
-    io.stdout.write(LOGOUT_USAGE);
-    return EXIT.ok;
-  }
-  const env = io.env ?? process.env;
-  let controlUrl: string;
-  try {
-    controlUrl = resolveControlUrl(parsed.values['url'] as string | undefined, env).url;
-  } catch (error) {
-    io.stderr.write(`parley logout: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT.usage;
-  }
+  const args = parseAccountArgs('logout', LOGOUT_USAGE, argv, io, {
+    checkPositionals: (positionals) => (positionals.length === 0 ? null : 'takes no arguments'),
+  });
+  if (typeof args === 'number') return args;
+  const { controlUrl, env } = args;
   return runAccountCommand('logout', controlUrl, io, async () => {
     const store = CredentialStore.forEnvironment(env);
     if (store.get(controlUrl) === null) {
@@ -192,30 +202,19 @@ function channelTable(channels: readonly Channel[]): string {
 const MAX_LISTED_CHANNELS = 1000;
 
 export async function runChannelsCommand(argv: readonly string[], io: AccountIo): Promise<number> {
-  const parsed = parse(argv, { mine: { type: 'boolean' }, open: { type: 'boolean' }, json: { type: 'boolean' }, 'member-limit': { type: 'string' } });
-  const fail = (message: string): number => {
-    io.stderr.write(`parley channels: ${message}\n\n${CHANNELS_USAGE}`);
-    return EXIT.usage;
-  };
-  if (typeof parsed === 'string') return fail(parsed);
-  if (parsed.values['help'] === true) {
-    io.stdout.write(CHANNELS_USAGE);
-    return EXIT.ok;
-  }
-  const [action = 'list', ...rest] = parsed.positionals;
-  const json = parsed.values['json'] === true;
-  const env = io.env ?? process.env;
-  let controlUrl: string;
-  try {
-    controlUrl = resolveControlUrl(parsed.values['url'] as string | undefined, env).url;
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error));
-  }
+  const args = parseAccountArgs('channels', CHANNELS_USAGE, argv, io, {
+    options: { mine: { type: 'boolean' }, open: { type: 'boolean' }, json: { type: 'boolean' }, 'member-limit': { type: 'string' } },
+  });
+  if (typeof args === 'number') return args;
+  const { values, controlUrl, env } = args;
+  const fail = (message: string): number => writeUsageError(io, 'channels', message, CHANNELS_USAGE);
+  const [action = 'list', ...rest] = args.positionals;
+  const json = values['json'] === true;
   if (action === 'list') {
     if (rest.length !== 0) return fail('list takes no arguments');
-    if (parsed.values['member-limit'] !== undefined) return fail('--member-limit is for create');
-    if (parsed.values['mine'] === true && parsed.values['open'] === true) return fail('--mine and --open exclude each other');
-    const membership = parsed.values['mine'] === true ? 'member' : parsed.values['open'] === true ? 'open' : 'all';
+    if (values['member-limit'] !== undefined) return fail('--member-limit is for create');
+    if (values['mine'] === true && values['open'] === true) return fail('--mine and --open exclude each other');
+    const membership = values['mine'] === true ? 'member' : values['open'] === true ? 'open' : 'all';
     return runAccountCommand('channels', controlUrl, io, async () => {
       const client = await signedInClient(CredentialStore.forEnvironment(env), controlUrl);
       try {
@@ -233,14 +232,14 @@ export async function runChannelsCommand(argv: readonly string[], io: AccountIo)
   }
   if (action === 'create') {
     if (rest.length !== 1 || rest[0]!.trim() === '') return fail('create takes one NAME');
-    if (parsed.values['mine'] === true) return fail('--mine is for list');
-    const limitText = parsed.values['member-limit'] as string | undefined;
+    if (values['mine'] === true) return fail('--mine is for list');
+    const limitText = values['member-limit'] as string | undefined;
     const memberLimit = limitText === undefined ? undefined : Number(limitText);
     if (memberLimit !== undefined && (!Number.isInteger(memberLimit) || memberLimit < 1)) return fail('--member-limit must be a positive integer');
     return runAccountCommand('channels', controlUrl, io, async () => {
       const client = await signedInClient(CredentialStore.forEnvironment(env), controlUrl);
       try {
-        const channel = await client.channels.create({ name: rest[0]!, visibility: parsed.values['open'] === true ? 'open' : 'private', ...(memberLimit === undefined ? {} : { memberLimit }) });
+        const channel = await client.channels.create({ name: rest[0]!, visibility: values['open'] === true ? 'open' : 'private', ...(memberLimit === undefined ? {} : { memberLimit }) });
         io.stdout.write(json ? `${JSON.stringify(channel)}\n` : `Created ${channel.visibility} channel ${channel.name} (${channel.id}), up to ${channel.memberLimit} member${channel.memberLimit === 1 ? '' : 's'}.\n`);
         return EXIT.ok;
       } finally {

@@ -38,6 +38,7 @@ import { dgramSocketFd } from '../../relay/src/io/datagram-batch.js';
 import { C_LOAD_GENERATOR_ENV, runCStep, type CStepOutput } from './c-load-generator.js';
 import { loadNativeUdp } from '../../relay/src/io/native-udp.js';
 import { coreBusySeconds, CpuMeter, udpDropsByPort, sumDrops } from './proc-stats.js';
+import { fetchRelayMetrics, relayMetricsDelta, type RelayMetricsReading } from './relay-metrics.js';
 import { RelaySessionInstaller, forEachConcurrently, type InstallableSession } from '../../cli/relay-session-installer.js';
 import type {
   IdleInstallParams,
@@ -321,46 +322,21 @@ async function sendKeepalives(set: ChannelSet): Promise<{ sent: number; pongs: n
   return { sent: jobs.length, pongs: answered() };
 }
 
-interface RelayCounters {
-  readonly packetsIn: number;
-  readonly packetsOut: number;
-  readonly dropped: Record<string, number>;
-  /** Cumulative histogram of the relay's own per-datagram processing time: [le seconds, count]. */
-  readonly processing: Array<[number, number]>;
-}
-
-async function scrapeRelayCounters(): Promise<RelayCounters | null> {
+async function scrapeRelayCounters(): Promise<RelayMetricsReading | null> {
   if (target?.kind !== 'relay' || target.metricsUrl === null) return null;
   try {
-    const response = await fetch(target.metricsUrl, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) return null;
-    const text = await response.text();
-    const value = (name: string): number => {
-      const match = new RegExp(`^${name}(?:\\{\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-      return match === null ? NaN : Number(match[1]);
-    };
-    const dropped: Record<string, number> = {};
-    for (const match of text.matchAll(/^parley_relay_packets_dropped_total\{reason="([a-z-]+)"\} ([0-9.e+-]+)$/gm)) {
-      dropped[match[1]!] = Number(match[2]);
-    }
-    const processing: Array<[number, number]> = [];
-    for (const match of text.matchAll(/^parley_relay_packet_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
-      processing.push([match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2])]);
-    }
-    return { packetsIn: value('parley_relay_packets_in_total'), packetsOut: value('parley_relay_packets_out_total'), dropped, processing };
+    return await fetchRelayMetrics(target.metricsUrl, 2000);
   } catch {
+    // The step is still measured on this side; it reports relay_counters: null.
     return null;
   }
 }
 
-function counterDelta(before: RelayCounters | null, after: RelayCounters | null): RelayCounterDelta | null {
+function counterDelta(before: RelayMetricsReading | null, after: RelayMetricsReading | null): RelayCounterDelta | null {
   if (before === null || after === null) return null;
-  const dropped: Record<string, number> = {};
-  for (const [reason, count] of Object.entries(after.dropped)) {
-    const delta = count - (before.dropped[reason] ?? 0);
-    if (delta !== 0) dropped[reason] = delta;
-  }
-  const counts = after.processing.map(([le, count], i) => [le, count - (before.processing[i]?.[1] ?? 0)] as [number, number]);
+  const delta = relayMetricsDelta(before, after);
+  const dropped = Object.fromEntries(Object.entries(delta.dropped).filter(([, count]) => count !== 0));
+  const counts = delta.processing;
   const total = counts.at(-1)?.[1] ?? 0;
   /** Upper bound of the bucket holding quantile q, µs (null beyond the last finite bucket). */
   const quantile = (q: number): number | null => {
@@ -369,8 +345,8 @@ function counterDelta(before: RelayCounters | null, after: RelayCounters | null)
     return bucket === undefined || !Number.isFinite(bucket[0]) ? null : Math.round(bucket[0] * 1e6);
   };
   return {
-    packets_in: after.packetsIn - before.packetsIn,
-    packets_out: after.packetsOut - before.packetsOut,
+    packets_in: delta.packetsIn,
+    packets_out: delta.packetsOut,
     dropped,
     processing_samples: total,
     processing_p50_le_us: quantile(0.5),

@@ -1,6 +1,7 @@
 /**
  * The load test's HTML report: one self-contained page (no external scripts, styles or fonts)
- * with the summary, a latency histogram, and loss and throughput per second. The charts are drawn
+ * with the summary, a latency histogram, loss and throughput per second, and (control-plane mode)
+ * a histogram of the handshake times, WSS join → voice_ready. The charts are drawn
  * by uPlot (a maintained canvas charting library, a dependency at an exact version), whose dist
  * files are read from node_modules and inlined when the report is written.
  *
@@ -11,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { LoadResult } from './load-run.js';
+import type { Histogram } from './summary-math.js';
 import { formatSummary } from './summary-table.js';
 
 const require = createRequire(import.meta.url);
@@ -44,9 +46,10 @@ function escapeHtml(text: string): string {
 
 /** The data the page's script reads, from a JSON <script> element (`<` escaped so it cannot end it). */
 function reportData(result: LoadResult): string {
-  const h = result.latencyHistogram;
+  const bars = (h: Histogram) => ({ x: h.lowerEdges.map((edge) => edge + h.width / 2), counts: h.counts, width: h.width, overflow: h.overflow });
   const data = {
-    histogram: { x: h.lowerEdges.map((edge) => edge + h.width / 2), counts: h.counts, width: h.width, overflow: h.overflow },
+    histogram: bars(result.latencyHistogram),
+    handshake: result.handshakeHistogram === null ? null : bars(result.handshakeHistogram),
     series: {
       second: result.series.second,
       lossPercent: result.series.loss.map((l) => (l === null ? null : l * 100)),
@@ -59,7 +62,7 @@ function reportData(result: LoadResult): string {
 }
 
 /** Colours the page draws series in, which it then looks for on the canvases. */
-const COLOURS = { histogram: [37, 99, 235], loss: [220, 38, 38], received: [22, 163, 74], sent: [107, 114, 128] } as const;
+const COLOURS = { histogram: [37, 99, 235], loss: [220, 38, 38], received: [22, 163, 74], sent: [107, 114, 128], handshake: [147, 51, 234] } as const;
 
 const PAGE_SCRIPT = `
 (function () {
@@ -98,6 +101,16 @@ const PAGE_SCRIPT = `
       { label: 'received Mbit/s', scale: 'mbps', stroke: rgb(colours.received, 0.5), width: 1 },
     ],
   }, [data.series.second, data.series.receivedPps, data.series.sentPps, data.series.receivedMbps], document.getElementById('chart-throughput')) });
+
+  if (data.handshake !== null) charts.push({ colour: colours.handshake, plot: new uPlot({
+    title: 'Handshake, WSS join to voice_ready (ms): members per bin of ' + data.handshake.width + ' ms',
+    width: width, height: 240,
+    scales: { x: { time: false } },
+    // Whole members on the y axis: a few dozen at most in a bin, so no 0.5 ticks.
+    axes: [{ label: 'ms' }, { label: 'members', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
+    legend: { show: false },
+    series: [{}, { label: 'members', fill: rgb(colours.handshake), stroke: rgb(colours.handshake), paths: uPlot.paths.bars({ size: [0.9, Infinity] }), points: { show: false } }],
+  }, [data.handshake.x, data.handshake.counts], document.getElementById('chart-handshake')) });
 
   // uPlot draws in a microtask; by the load event every chart is on its canvas. Count the pixels
   // that carry each chart's series colour, so a headless browser can tell the charts rendered.
@@ -140,7 +153,7 @@ export function renderHtmlReport(result: LoadResult, library: ChartingLibrary = 
 <div class="chart" id="chart-latency"></div>
 <div class="chart" id="chart-loss"></div>
 <div class="chart" id="chart-throughput"></div>
-<p>Latency is one-way: each payload carries its send time, and senders and receivers share one clock. Jitter is RFC 3550 §6.4.1 interarrival jitter, per speaker stream at each listener. Charts drawn by ${library.name} ${library.version} (MIT), inlined.</p>
+${result.handshakeHistogram === null ? '' : '<div class="chart" id="chart-handshake"></div>\n'}<p>Latency is one-way: each payload carries its send time, and senders and receivers share one clock. Jitter is RFC 3550 §6.4.1 interarrival jitter, per speaker stream at each listener. Charts drawn by ${library.name} ${library.version} (MIT), inlined.</p>
 <script type="application/json" id="report-data">${reportData(result)}</script>
 <script>${inlineSafe(library.script)}</script>
 <script>${PAGE_SCRIPT}</script>

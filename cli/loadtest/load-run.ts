@@ -25,7 +25,8 @@ import { SrtpError } from '../../shared/srtp/errors.js';
 import { forEachConcurrently } from '../relay-session-installer.js';
 import type { LoadShape, LoadtestOptions } from './loadtest-options.js';
 import { UnlistedAddressError, type MemberProvisioner, type PlannedMember, type ProvisionedMember } from './member-provisioner.js';
-import { histogram, InterarrivalJitter, lossSeries, percentile, PerSecondSeries, sortedCopy, type Histogram } from './summary-math.js';
+import { InterarrivalJitter } from '../../shared/client/interarrival-jitter.js';
+import { histogram, lossSeries, percentile, PerSecondSeries, sortedCopy, type Histogram } from './summary-math.js';
 import { UdpImpairmentProxy, type DirectionStats, type ImpairmentSettings, type UdpEndpoint } from './udp-impairment-proxy.js';
 import { readVoicePayload, writeVoicePayload } from './voice-payload.js';
 
@@ -111,6 +112,8 @@ export interface LoadResult {
     readonly receivedMbps: readonly number[];
   };
   readonly latencyHistogram: Histogram;
+  /** Control-plane mode: the handshake times (WSS join → voice_ready) binned, ms; null in relay mode. */
+  readonly handshakeHistogram: Histogram | null;
 }
 
 export interface LoadRunOptions {
@@ -561,6 +564,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
   const receivedSeries = cut(receivedByArrival);
   const talkingSeconds = receivedSeries.filter((n) => n > 0).length;
   const latencyUpTo = latencyValues.length === 0 ? 1 : Math.max(0.01, percentile(sortedCopy(latencyValues), 99.9));
+  const handshakeValues = handshakeMs.slice();
+  // One handshake per member: the bins reach the slowest one, so none is left in the overflow.
+  const handshakeUpTo = handshakeValues.reduce((a, b) => Math.max(a, b), 1) * (1 + 1e-9);
 
   return {
     startedAt: startedAt.toISOString(),
@@ -595,5 +601,6 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
       receivedMbps: cut(bytesByArrival).map((bytes) => (bytes * 8) / 1e6),
     },
     latencyHistogram: histogram(latencyValues, latencyUpTo, 60),
+    handshakeHistogram: provisioner.mode === 'control-plane' ? histogram(handshakeValues, handshakeUpTo, 30) : null,
   };
 }

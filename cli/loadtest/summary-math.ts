@@ -1,7 +1,7 @@
 /**
- * The figures of a load test's summary, as pure functions: percentiles, RFC 3550 interarrival
- * jitter, a latency histogram, and per-second series. No clocks or sockets here: the caller
- * passes the times.
+ * The figures of a load test's summary, as pure functions: percentiles, a latency histogram,
+ * and per-second series (RFC 3550 interarrival jitter is shared/client/interarrival-jitter.ts,
+ * which the SDK's jitter buffer uses too). No clocks or sockets here: the caller passes the times.
  */
 
 /**
@@ -19,36 +19,6 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /** Ascending copy of `values` (a typed array sorts numerically). */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values).sort();
-}
-
-/**
- * Interarrival jitter of one stream, RFC 3550 §6.4.1 (code in §A.8): for consecutive packets i
- * and j, D(i,j) = (Rj − Ri) − (Sj − Si), and J += (|D(i,j)| − J) / 16, a running mean of |D|
- * with gain 1/16 that "reduces noise while keeping a reasonable rate of convergence".
- *
- * S is the packet's send time and R its arrival, in one unit (here ms). RFC 3550 takes S from
- * the RTP timestamp; the load test takes it from the send time in the payload, so the jitter
- * counts the network and the relay, not the load generator's own timer slack in sending. Packets
- * are taken in arrival order, as the RFC does.
- */
-export class InterarrivalJitter {
-  #lastTransit: number | null = null;
-  #jitter = 0;
-
-  /** Adds one packet: its send time and its arrival time. */
-  add(sentAt: number, arrivedAt: number): void {
-    const transit = arrivedAt - sentAt;
-    if (this.#lastTransit !== null) {
-      const d = Math.abs(transit - this.#lastTransit);
-      this.#jitter += (d - this.#jitter) / 16;
-    }
-    this.#lastTransit = transit;
-  }
-
-  /** The current estimate, in the unit of the times given (0 before two packets). */
-  get value(): number {
-    return this.#jitter;
-  }
 }
 
 export interface Histogram {

@@ -15,6 +15,8 @@
  * stream (RFC 3550 A.1's MAX_DROPOUT): what is held goes out, and numbering starts again there.
  */
 
+import { InterarrivalJitter, RTP_TIMESTAMP_MODULUS } from './interarrival-jitter.js';
+
 export interface JitterBufferOptions {
   /**
    * How long (ms) the buffer waits for a missing packet once a later one has arrived, before
@@ -103,9 +105,8 @@ export class JitterBuffer {
   /** For passed numbers: which ext number a slot holds, and whether it was released or lost. */
   readonly #passedNumber = new Float64Array(PASSED_MEMORY).fill(-1);
   readonly #passedState = new Uint8Array(PASSED_MEMORY);
-  // RFC 3550 A.8 state.
-  #jitter = 0;
-  #lastTransit: number | null = null;
+  /** RFC 3550 §6.4.1 over RTP timestamps and arrivals in timestamp units. */
+  readonly #jitter = new InterarrivalJitter({ sendTimeModulus: RTP_TIMESTAMP_MODULUS });
   #received = 0;
   #released = 0;
   #lost = 0;
@@ -209,8 +210,8 @@ export class JitterBuffer {
       duplicates: this.#duplicates,
       restarts: this.#restarts,
       buffered: this.#held.size,
-      jitterMs: (this.#jitter / this.#clockRate) * 1000,
-      jitterTimestampUnits: Math.floor(this.#jitter),
+      jitterMs: (this.#jitter.value / this.#clockRate) * 1000,
+      jitterTimestampUnits: Math.floor(this.#jitter.value),
     };
   }
 
@@ -218,16 +219,8 @@ export class JitterBuffer {
     this.#held.set(extended, { packet, arrivalMs });
     if (extended > this.#highest) this.#highest = extended;
     this.#received++;
-    // RFC 3550 A.8: J += (|D(i-1, i)| - J) / 16, D from the relative transit times, in
-    // timestamp units, over packets in arrival order.
-    const transit = (arrivalMs * this.#clockRate) / 1000 - packet.timestamp;
-    if (this.#lastTransit !== null) {
-      let d = Math.abs(transit - this.#lastTransit);
-      // A timestamp wrap (uint32) shows as a jump of about 2^32: take the short way round.
-      if (d > 2 ** 31) d = Math.abs(d - 2 ** 32);
-      this.#jitter += (d - this.#jitter) / 16;
-    }
-    this.#lastTransit = transit;
+    // Arrival order, the receiver's clock in timestamp units (RFC 3550 §6.4.1).
+    this.#jitter.add(packet.timestamp, (arrivalMs * this.#clockRate) / 1000);
   }
 
   #restart(extended: number): void {
@@ -241,7 +234,7 @@ export class JitterBuffer {
     this.#next = n;
     for (const [, h] of held) this.#held.set(n++, h);
     this.#highest = extended;
-    this.#lastTransit = null;
+    this.#jitter.restart();
   }
 
   #extend(sequenceNumber: number): number {

@@ -10,42 +10,19 @@
  * on a state directory with none it starts one, and stops every process of it at the end.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bestAlignment, dominantFrequency } from '../../cli/audio/analysis.js';
 import { OPUS_SAMPLE_RATE } from '../../cli/audio/opus-codec.js';
 import { parseWav } from '../../cli/audio/wav.js';
 import { DEMO_USERS, runVoiceDemo } from '../../cli/demo/voice-demo.js';
 import { REPO_ROOT } from '../../control/dev/local-paths.js';
-import { EPHEMERAL_PORTS, startLocalStack, type LocalStack } from '../../control/dev/local-stack/local-stack.js';
 import { readStackInfo } from '../../control/dev/local-stack/stack-info.js';
 import { findStackProcesses } from '../../control/dev/local-stack/stack-lock.js';
+import { useLocalStack } from '../support/local-stack-fixture.js';
 
-const temporary: string[] = [];
-let stack: LocalStack;
-let stateDir: string;
-
-function tempDir(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `parley-e2e-demo-${label}-`));
-  temporary.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  stateDir = tempDir('stack');
-  stack = await startLocalStack({ stateDir, ports: EPHEMERAL_PORTS });
-}, 240_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  for (const dir of temporary) {
-    // A run killed mid-way must not leave a stack behind for the next one.
-    for (const leftover of findStackProcesses(dir)) process.kill(-leftover.processGroup, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+const local = useLocalStack('demo');
 
 const hex = (packets: readonly Uint8Array[]) => packets.map((p) => Buffer.from(p).toString('hex'));
 
@@ -68,9 +45,9 @@ function parleyDemo(args: readonly string[]): Promise<{ code: number | null; std
 
 describe('the demo voice call', () => {
   it('three clients: each listener decrypts the sent Opus packets byte for byte, and its recording is the clip', async () => {
-    const outputDir = tempDir('out');
+    const outputDir = local.tempDir('out');
     const steps: string[] = [];
-    const result = await runVoiceDemo({ controlUrl: stack.control.url, operatorKey: stack.operatorKey.key, outputDir, clipMs: 2_000, onStep: (s) => steps.push(s) });
+    const result = await runVoiceDemo({ controlUrl: local.stack.control.url, operatorKey: local.stack.operatorKey.key, outputDir, clipMs: 2_000, onStep: (s) => steps.push(s) });
 
     expect(result.relayId).toBe('local-relay');
     expect(steps.filter((s) => / joined voice /.test(s))).toHaveLength(3);
@@ -104,11 +81,11 @@ describe('the demo voice call', () => {
   }, 120_000);
 
   it('parley demo uses the stack that runs on its state directory, reports what flowed, and leaves the stack running', async () => {
-    const outputDir = tempDir('cli-out');
-    const run = await parleyDemo(['--state-dir', stateDir, '--out', outputDir, '--seconds', '1']);
+    const outputDir = local.tempDir('cli-out');
+    const run = await parleyDemo(['--state-dir', local.stateDir, '--out', outputDir, '--seconds', '1']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`Using the local stack that runs on ${stateDir} (npm start): control plane ${stack.control.url}`);
+    expect(run.stdout).toContain(`Using the local stack that runs on ${local.stateDir} (npm start): control plane ${local.stack.control.url}`);
     expect(run.stdout).toMatch(/^ {2}Ada speaking: 50\/50 packets sent; received: Grace 50, Alan 50$/m);
     expect(run.stdout).toMatch(/^ {2}Grace +50\/50 +0 +50 +[\d.]+ +[\d.]+ +44\d\.\d +0\.9\d\d +/m);
     expect(run.stdout).toMatch(/^ {2}Alan +50\/50 +0 +50 +[\d.]+ +[\d.]+ +44\d\.\d +0\.9\d\d +/m);
@@ -117,12 +94,12 @@ describe('the demo voice call', () => {
     expect(run.stdout).not.toContain('Stopping the local stack');
     for (const file of ['grace/Ada.wav', 'alan/Ada.wav', 'sent/Ada.wav']) expect(existsSync(join(outputDir, file))).toBe(true);
     // Still running, still the same stack.
-    expect(readStackInfo(stateDir)?.controlUrl).toBe(stack.control.url);
-    expect((await fetch(`${stack.control.url}/healthz`)).status).toBe(200);
+    expect(readStackInfo(local.stateDir)?.controlUrl).toBe(local.stack.control.url);
+    expect((await fetch(`${local.stack.control.url}/healthz`)).status).toBe(200);
   }, 240_000);
 
   it('parley demo on a state directory without a stack starts one and stops every process of it', async () => {
-    const ownState = tempDir('own');
+    const ownState = local.tempDir('own');
     const run = await parleyDemo(['--state-dir', ownState, '--seconds', '1']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

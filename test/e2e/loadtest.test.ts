@@ -82,10 +82,15 @@ describe('parley loadtest, relay mode', () => {
     expect(html).not.toMatch(/url\(\s*['"]?https?:/i);
     const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!) as {
       histogram: { counts: number[]; overflow: number };
+      handshake: unknown;
       series: { receivedPps: number[] };
     };
     expect(data.histogram.counts).toEqual(h.counts);
     expect(data.series.receivedPps).toEqual(result.series.received);
+    // Relay mode has no handshake (sessions are installed through the relay API): no such chart.
+    expect(result.handshakeHistogram).toBeNull();
+    expect(data.handshake).toBeNull();
+    expect(html).not.toContain('id="chart-handshake"');
 
     // Every session it installed is revoked.
     expect(await relaySessions()).toBe(0);

@@ -15,10 +15,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dominantFrequency } from '../../cli/audio/analysis.js';
 import { makeSpeakerClip } from '../../cli/audio/clip.js';
 import { OPUS_SAMPLE_RATE } from '../../cli/audio/opus-codec.js';
@@ -27,36 +26,17 @@ import { writeWavFile } from '../../cli/audio/wav-file.js';
 import type { SrtpParametersJson } from '../../cli/account/srtp-parameters-json.js';
 import type { LoadResult } from '../../cli/loadtest/load-run.js';
 import { REPO_ROOT } from '../../control/dev/local-paths.js';
-import { EPHEMERAL_PORTS, startLocalStack, type LocalStack } from '../../control/dev/local-stack/local-stack.js';
-import { findStackProcesses } from '../../control/dev/local-stack/stack-lock.js';
 import { ParleyClient } from '../../packages/client/src/index.js';
 import { ClientMediaSession } from '../../shared/client/media-session.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
+import { useLocalStack } from '../support/local-stack-fixture.js';
 
-const temporary: string[] = [];
-let stack: LocalStack;
-let stateDir: string;
+const local = useLocalStack('commands');
 let work: string;
 
-function tempDir(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `parley-e2e-commands-${label}-`));
-  temporary.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  stateDir = tempDir('stack');
-  work = tempDir('work');
-  stack = await startLocalStack({ stateDir, ports: EPHEMERAL_PORTS });
-}, 240_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  for (const dir of temporary) {
-    for (const leftover of findStackProcesses(dir)) process.kill(-leftover.processGroup, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 60_000);
+beforeAll(() => {
+  work = local.tempDir('work');
+});
 
 interface Run {
   readonly code: number | null;
@@ -66,7 +46,7 @@ interface Run {
 
 /** Environment of one user: their own config directory; the URL from PARLEY_URL. */
 function userEnv(user: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(work, `config-${user}`), PARLEY_URL: stack.control.url };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(work, `config-${user}`), PARLEY_URL: local.stack.control.url };
   delete env['PARLEY_APP_KEY'];
   return env;
 }
@@ -115,7 +95,7 @@ describe('parley register, login, channels, join', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(work, 'config-alice', 'parley')).mode & 0o777).toBe(0o700);
     const stored = JSON.parse(readFileSync(file, 'utf8')) as { logins: Record<string, { username: string; refreshToken: string }> };
-    expect(stored.logins[stack.control.url]).toMatchObject({ username: 'alice' });
+    expect(stored.logins[local.stack.control.url]).toMatchObject({ username: 'alice' });
     // The password is never kept.
     expect(readFileSync(file, 'utf8')).not.toContain(PASSWORDS.alice);
 
@@ -127,7 +107,7 @@ describe('parley register, login, channels, join', () => {
     const loggedIn = await parley(['login', 'alice'], env, `${PASSWORDS.alice}\n`);
     expect(loggedIn.code).toBe(0);
     const renewed = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
-    expect(renewed.logins[stack.control.url]!.refreshToken).not.toBe(stored.logins[stack.control.url]!.refreshToken);
+    expect(renewed.logins[local.stack.control.url]!.refreshToken).not.toBe(stored.logins[local.stack.control.url]!.refreshToken);
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
     const bob = await parley(['register', 'bob'], userEnv('bob'), `${PASSWORDS.bob}\n`);
@@ -264,9 +244,9 @@ describe('parley register, login, channels, join', () => {
 describe('parley loadtest, control-plane mode', () => {
   it('runs ~10 s of voice through WSS joins and key exchanges with zero decrypt or replay failures, and writes the HTML report', { timeout: 90_000 }, async () => {
     const report = join(work, 'control-plane-report.html');
-    const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_LOADTEST_APP_KEY: stack.operatorKey.key };
+    const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_LOADTEST_APP_KEY: local.stack.operatorKey.key };
     const run = await parley(
-      ['loadtest', '--control-plane', stack.control.url, '--app-key-env', 'PARLEY_LOADTEST_APP_KEY',
+      ['loadtest', '--control-plane', local.stack.control.url, '--app-key-env', 'PARLEY_LOADTEST_APP_KEY',
         '--channels', '2', '--members', '3', '--speakers', '1', '--duration', '8', '--ramp-up', '1', '--json', '--report', report],
       env,
     );
@@ -274,8 +254,8 @@ describe('parley loadtest, control-plane mode', () => {
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as LoadResult;
     console.log(`control-plane loadtest: handshake p50 ${result.handshakeMs?.p50?.toFixed(0)} ms p95 ${result.handshakeMs?.p95?.toFixed(0)} ms; latency p50 ${result.latencyMs.p50?.toFixed(2)} ms; loss ${result.packets.lossPercent.toFixed(3)} %`);
-    expect(result.target).toMatchObject({ mode: 'control-plane', controlPlane: stack.control.url });
-    expect(JSON.stringify(result)).not.toContain(stack.operatorKey.key);
+    expect(result.target).toMatchObject({ mode: 'control-plane', controlPlane: local.stack.control.url });
+    expect(JSON.stringify(result)).not.toContain(local.stack.operatorKey.key);
     expect(result.clients).toMatchObject({ planned: 6, joined: 6, failedJoins: 0 });
     expect(result.failures).toEqual({ decrypt: 0, replay: 0, corruptPayload: 0 });
     expect(result.handshakeMs?.samples).toBe(6);
@@ -287,16 +267,29 @@ describe('parley loadtest, control-plane mode', () => {
     expect(html).toMatch(/^<!doctype html>/i);
     expect(html).not.toMatch(/<script[^>]+src=/i);
     expect(html).toContain('uPlot');
+    // The handshake chart: its place on the page, and every member's handshake in its bins.
+    expect(html).toContain('<div class="chart" id="chart-handshake"></div>');
+    expect(html).toContain("'Handshake, WSS join to voice_ready (ms): members per bin of '");
+    const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!) as {
+      handshake: { counts: number[]; overflow: number; width: number } | null;
+    };
+    const bins = result.handshakeHistogram!;
+    expect(data.handshake).toMatchObject({ counts: bins.counts, width: bins.width, overflow: 0 });
+    expect(bins.counts.reduce((a, b) => a + b, 0)).toBe(6);
+    // The slowest handshake is in the bin its time falls in, and no bin lies beyond it.
+    const slowestBin = Math.floor(result.handshakeMs!.max! / bins.width);
+    expect(bins.counts[slowestBin]).toBeGreaterThan(0);
+    expect(bins.counts.slice(slowestBin + 1).every((n) => n === 0)).toBe(true);
 
     // The run's channels are gone afterwards.
-    const channels = (await (await fetch(`${stack.control.url}/v1/admin/channels`, { headers: { authorization: `Bearer ${stack.operatorKey.key}` } })).json()) as { channels: Array<{ name: string }> };
+    const channels = (await (await fetch(`${local.stack.control.url}/v1/admin/channels`, { headers: { authorization: `Bearer ${local.stack.operatorKey.key}` } })).json()) as { channels: Array<{ name: string }> };
     expect(channels.channels.filter((c) => c.name.startsWith('loadtest '))).toEqual([]);
   });
 
   it('takes its tokens from refresh tokens too, and rewrites the file with the renewed ones', { timeout: 90_000 }, async () => {
     const tokens: string[] = [];
     for (const name of ['lt-one', 'lt-two', 'lt-three']) {
-      const client = new ParleyClient({ baseUrl: stack.control.url });
+      const client = new ParleyClient({ baseUrl: local.stack.control.url });
       try {
         tokens.push((await client.register(name, `${name} long enough password`)).refreshToken);
       } finally {
@@ -306,7 +299,7 @@ describe('parley loadtest, control-plane mode', () => {
     const file = join(work, 'refresh-tokens.txt');
     writeFileSync(file, `${tokens.join('\n')}\n`, { mode: 0o600 });
     const run = await parley(
-      ['loadtest', '--control-plane', stack.control.url, '--refresh-tokens', file, '--channels', '1', '--members', '3', '--duration', '3', '--ramp-up', '0', '--json'],
+      ['loadtest', '--control-plane', local.stack.control.url, '--refresh-tokens', file, '--channels', '1', '--members', '3', '--duration', '3', '--ramp-up', '0', '--json'],
       { ...process.env },
     );
     expect(run.code, run.stderr).toBe(0);

@@ -3,17 +3,22 @@
  * the report, and Debian's headless Chromium opens it from disk (no network: the page is
  * self-contained) and dumps the DOM after the load event. The page's own script records how many
  * canvas pixels carry each chart's series colour; every chart must have drawn its data, on the
- * canvas uPlot made for it.
+ * canvas uPlot made for it. The handshake chart, which only control-plane mode draws, is checked
+ * on the same run's result with handshake times added (a control plane is more than this file
+ * starts; test/e2e/parley-commands.test.ts checks a real control-plane run's report data).
  *
  * Needs Debian's chromium: without it the file is skipped with a SKIPPED line naming the apt-get
  * command, except under CI, where it fails (test/system/support/requirements.ts).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderHtmlReport } from '../../cli/loadtest/html-report.js';
+import type { LoadResult } from '../../cli/loadtest/load-run.js';
+import { histogram } from '../../cli/loadtest/summary-math.js';
 import { startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
 import { runLineProcess } from '../interop/line-process.js';
 import { binaryOnPath, systemTestCanRun } from './support/requirements.js';
@@ -94,5 +99,31 @@ describe.runIf(ready)('load test report in headless Chromium', () => {
     expect(dom).toContain('One-way latency (ms)');
     expect(dom).toContain('Loss per second');
     expect(dom).toContain('Throughput per second');
+    expect(dom).not.toContain('id="chart-handshake"');
+  });
+
+  it('renders the handshake chart when the result has handshake times (control-plane mode)', { timeout: 120_000 }, async () => {
+    const run = await runLineProcess(
+      process.execPath,
+      ['--import', 'tsx', 'cli/parley.ts', 'loadtest', '--relay-api', `http://127.0.0.1:${relay.ports.api}`, '--channels', '1', '--members', '3', '--duration', '2', '--ramp-up', '0', '--json'],
+      [],
+      { cwd: REPO_ROOT },
+    );
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.lines.join('\n')) as LoadResult;
+    const handshakes = [812, 845, 903, 951, 1204, 1390];
+    const report = join(dir, 'handshake-report.html');
+    writeFileSync(report, renderHtmlReport({ ...result, handshakeHistogram: histogram(handshakes, 1400, 30) }));
+
+    const { code, dom, stderr } = await dumpDom(pathToFileURL(report).href, join(dir, 'chromium-profile-handshake'));
+    expect(code, stderr).toBe(0);
+    const body = /<body([^>]*)>/.exec(dom)?.[1] ?? '';
+    expect(body).toContain('data-charts-rendered="4"');
+    const pixels = /data-series-pixels="([0-9,]+)"/.exec(body)?.[1]?.split(',').map(Number) ?? [];
+    expect(pixels).toHaveLength(4);
+    // The handshake chart is the fourth: its bars drawn in its colour.
+    expect(pixels[3]).toBeGreaterThan(100);
+    expect(dom.match(/<div class="uplot[^"]*"/g)).toHaveLength(4);
+    expect(dom).toContain('Handshake, WSS join to voice_ready (ms): members per bin of 50 ms');
   });
 });

@@ -5,40 +5,52 @@
  * channels (test/support/test-principals.ts) and never assume a table is empty.
  */
 import { env, exports } from 'cloudflare:workers';
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 import { loadControlConfig, type ControlConfig } from '../../../control/src/config.js';
 import { openDatabase, type Database } from '../../../control/src/db/client.js';
 
 export const BASE_URL = 'https://control.test';
 
 /**
- * The LIBSQL_URL vitest.config.ts gives the Worker while the workers project has no database
- * server (a port nothing listens on). The local libSQL server's global setup replaces it with
- * the server's URL.
+ * The address the unit tests use for "no database server" (a port nothing listens on). The
+ * workers project never has it: its global setup (test/support/libsql-global-setup.ts) starts the
+ * local libSQL server and vitest.config.ts passes that server's URL as LIBSQL_URL.
  */
 const NO_DATABASE_PLACEHOLDER = 'http://127.0.0.1:9/';
 
 /** Whether the workers project runs with a real database (the local libSQL server). */
-export const workerDatabaseConfigured = typeof env.LIBSQL_URL === 'string' && env.LIBSQL_URL !== NO_DATABASE_PLACEHOLDER;
+export const workerDatabaseConfigured =
+  typeof env.LIBSQL_URL === 'string' && env.LIBSQL_URL !== '' && env.LIBSQL_URL !== NO_DATABASE_PLACEHOLDER;
 
 /**
- * `describe` for tests that need the database: skipped, with a SKIPPED line saying why, only in
- * the one known state where the workers project has no database server configured.
+ * `describe` for tests that need the database. Without one it does not skip: a suite that skips
+ * silently reports green for tests that never ran. It registers one failing test instead, which
+ * says what is missing and how to provide it; the suite's own tests are not registered, so they
+ * do not each fail with a connection error that hides the cause.
  */
 export function describeWithDatabase(name: string, body: () => void): void {
   if (workerDatabaseConfigured) {
     describe(name, body);
     return;
   }
-  if (!skipReported) {
-    skipReported = true;
-    console.warn(`SKIPPED "${name}" and this file's other database tests: the workers project has no libSQL server (LIBSQL_URL is the placeholder ${NO_DATABASE_PLACEHOLDER})`);
-  }
-  describe.skip(name, body);
+  describe(name, () => {
+    it('has the libSQL server it needs', () => {
+      throw new Error(missingDatabaseMessage());
+    });
+  });
 }
 
-// Module state is per test file (each file gets its own module graph), so once per file.
-let skipReported = false;
+function missingDatabaseMessage(): string {
+  const found = typeof env.LIBSQL_URL !== 'string' || env.LIBSQL_URL === '' ? 'no LIBSQL_URL binding' : `LIBSQL_URL is the placeholder ${NO_DATABASE_PLACEHOLDER}`;
+  // Only the URL's absence is named: never the auth token.
+  return (
+    `the workers project has no libSQL server (${found}). ` +
+    'vitest.config.ts provides one: its workers project runs the global setup test/support/libsql-global-setup.ts, ' +
+    'which starts the local libSQL server in-process on an ephemeral port and passes its URL and token as the ' +
+    'LIBSQL_URL / LIBSQL_AUTH_TOKEN bindings. Run these tests from the repository root with ' +
+    '`npx vitest run --project workers <file>` or `npm test`, not with a config that leaves that global setup out.'
+  );
+}
 
 let config: ControlConfig | undefined;
 

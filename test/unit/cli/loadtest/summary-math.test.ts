@@ -1,6 +1,6 @@
 /** The load test's summary figures (cli/loadtest/summary-math.ts): known answers, worked by hand. */
 import { describe, expect, it } from 'vitest';
-import { histogram, InterarrivalJitter, lossSeries, niceWidth, percentile, PerSecondSeries, sortedCopy } from '../../../../cli/loadtest/summary-math.js';
+import { histogram, lossSeries, niceWidth, percentile, PerSecondSeries, sortedCopy } from '../../../../cli/loadtest/summary-math.js';
 
 describe('percentile (nearest rank)', () => {
   const oneToHundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -26,32 +26,6 @@ describe('percentile (nearest rank)', () => {
 
   it('sorts numerically, not as strings', () => {
     expect([...sortedCopy([10, 9, 100, 1.5])]).toEqual([1.5, 9, 10, 100]);
-  });
-});
-
-describe('InterarrivalJitter (RFC 3550 §6.4.1)', () => {
-  it('is 0 for a constant transit time, however long', () => {
-    const j = new InterarrivalJitter();
-    for (let i = 0; i < 100; i++) j.add(i * 20, i * 20 + 3.5);
-    expect(j.value).toBe(0);
-  });
-
-  it('follows J += (|D| − J)/16 step by step', () => {
-    const j = new InterarrivalJitter();
-    j.add(0, 10); // transit 10
-    expect(j.value).toBe(0);
-    j.add(20, 34); // transit 14: |D| = 4, J = 4/16
-    expect(j.value).toBeCloseTo(0.25, 12);
-    j.add(40, 50); // transit 10: |D| = 4, J = 0.25 + 3.75/16
-    expect(j.value).toBeCloseTo(0.484375, 12);
-    j.add(60, 70); // transit 10: |D| = 0, J = 0.484375 × 15/16
-    expect(j.value).toBeCloseTo(0.4541015625, 12);
-  });
-
-  it('converges to |D| when transit alternates by a constant step', () => {
-    const j = new InterarrivalJitter();
-    for (let i = 0; i < 400; i++) j.add(i * 20, i * 20 + (i % 2 === 0 ? 1 : 3));
-    expect(j.value).toBeCloseTo(2, 6);
   });
 });
 
