@@ -30,6 +30,7 @@ import { banSubject } from '../channels/ban-service.js';
 import { hasPermission, permissionsFromBits } from '../channels/permissions.js';
 import { ControlConfigError, loadControlConfig, type ControlConfig } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
+import { classifyDatabaseError } from '../db/database-errors.js';
 import { ApiError } from '../http/errors.js';
 import { newId } from '../ids.js';
 import { ExchangeError, PendingExchanges, startExchange, type PendingExchange } from './key-exchange.js';
@@ -246,6 +247,12 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#catalog = catalog;
   }
 
+  /** Tests: the room queries this database from now on (one that cannot be reached, case 23). */
+  useDatabase(db: Database): void {
+    this.#db = db;
+    this.#catalog = null;
+  }
+
   // ---- the upgrade -------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
@@ -324,6 +331,13 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       try {
         await this.#dispatch(ws, request);
       } catch (error) {
+        // A database the room cannot reach (case 23) is the client's to retry, not a bug; a
+        // database error's message holds the statement's parameters, so only names are logged.
+        const database = classifyDatabaseError(error);
+        if (database?.failure === 'unavailable') {
+          this.#log('warn', 'database_unavailable', { type: request.type, chain: database.chain.join(' < '), code: database.code });
+          return this.#sendError(ws, 'unavailable', { replyTo: request.id });
+        }
         this.#log('error', 'room_handler_failed', { type: request.type, error: error instanceof Error ? error.name : 'unknown' });
         this.#sendError(ws, 'internal_error', { replyTo: request.id });
       }

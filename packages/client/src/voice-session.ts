@@ -128,7 +128,7 @@ const RECONNECT_MAX_DELAY_MS = 5000;
 /** A move's exchange is tried this often before the error reaches the application (§5.9). */
 const MOVE_ATTEMPTS = 4;
 const MOVE_RETRY_FIRST_DELAY_MS = 250;
-const MOVE_RETRY_CODES = new Set(['relay_unavailable', 'exchange_timeout', 'no_exchange', 'timeout']);
+const MOVE_RETRY_CODES = new Set(['relay_unavailable', 'unavailable', 'exchange_timeout', 'no_exchange', 'timeout']);
 /** A text ping now and then keeps proxies from closing an idle socket (§5.3). */
 const SOCKET_PING_INTERVAL_MS = 30_000;
 
