@@ -42,6 +42,7 @@ import { clientLocationFrom, type ClientLocation } from '../relays/relay-selecti
 import { chooseRelay, databaseRelayCatalog, isRelayUsable, type RelayCatalog } from './relay-catalog.js';
 import { RelayCallError, RelaySessions, RELAY_PROBE_TIMEOUT_MS } from './relay-sessions.js';
 import { chooseMoveTarget, directoryVerdict, ProbeLimiter, probeVerdict, sameRun, type RelayRun } from './relay-failover.js';
+import { nextRevocationAttemptAt, revocationKey } from './relay-revocations.js';
 import { newResumeToken, resumeTokenMatches } from './resume.js';
 import { admitToRoom, principalOf } from './room-auth.js';
 import { AUTH_TIMEOUT_MS, CONFIRM_TIMEOUT_MS, dueDeadlines, nextAlarmAt, roomDeadlines, type RoomDeadline } from './room-alarm.js';
@@ -133,6 +134,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   clock: () => number = () => Date.now();
   /** X25519 for the room's side of exchanges: the runtime's WebCrypto (x25519-agreement.ts). */
   agreement: X25519Agreement = webCryptoX25519;
+  /** The room's requests to relays (§8). Tests put a faulty network path in front of a real relay. */
+  relayFetch: (request: Request) => Promise<Response> = (request) => fetch(request);
 
   /** Settles once the room has read its storage (events wait for it anyway: blockConcurrencyWhile). */
   readonly loaded: Promise<void>;
@@ -184,7 +187,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#room = (await storage.get<RoomRecord>(STORAGE_KEYS.room)) ?? null;
     for (const [, record] of await storage.list<VoiceSessionRecord>({ prefix: STORAGE_KEYS.sessionPrefix })) this.#sessions.set(record.sessionId, record);
     for (const [key] of await storage.list<true>({ prefix: STORAGE_KEYS.serverMutedPrefix })) this.#serverMuted.add(key.slice(STORAGE_KEYS.serverMutedPrefix.length));
-    for (const [, revocation] of await storage.list<PendingRevocation>({ prefix: STORAGE_KEYS.revocationPrefix })) this.#revocations.set(revocation.sessionId, revocation);
+    for (const [, revocation] of await storage.list<PendingRevocation>({ prefix: STORAGE_KEYS.revocationPrefix })) this.#revocations.set(revocationKey(revocation.sessionId, revocation.relay), revocation);
     this.#alarmAt = await storage.getAlarm();
     // What the sockets were last told is what the state says now: every change is published
     // as it is made. Sessions found orphaned below change it, and that goes out.
@@ -238,7 +241,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   #relaySessions(): RelaySessions {
     const config = this.#requireConfig();
     // Signed with the real time: the relay checks it against its own clock (§8.2).
-    this.#relays ??= new RelaySessions({ apiKey: config.relays.apiKey, fetch: (request) => fetch(request), now: () => Date.now() });
+    this.#relays ??= new RelaySessions({ apiKey: config.relays.apiKey, fetch: (request) => this.relayFetch(request), now: () => Date.now() });
     return this.#relays;
   }
 
@@ -812,10 +815,10 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const current = this.#attachment(ws);
     if (latest === undefined || latest.socketId !== a.socketId || current === null || current.closing || this.#gone.has(a.socketId)) {
       // Ended (kicked, left) while the relay answered: the new install goes too.
-      void this.#retireRelaySession(offer.relay, offer.ssrc, offer.sessionId);
+      void this.#retireRelaySession(offer.relay, offer.ssrc, offer.sessionId, keysExpireAt);
       return;
     }
-    const old = { relay: latest.relay, ssrc: latest.ssrc };
+    const old = { relay: latest.relay, ssrc: latest.ssrc, keysExpireAt: latest.keysExpireAt };
     const resume = newResumeToken();
     this.#putSession({
       ...latest,
@@ -839,21 +842,26 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#log('info', 'voice_moved', { from: old.relay.relayId, to: offer.relay.relayId, reason: move.reason });
     // Back on the same relay run (a lost session): the relay holds only the new install.
     if (sameRun(old.relay, offer.relay)) await this.#releaseOldSsrc(old.relay, old.ssrc, offer.sessionId);
-    else await this.#retireRelaySession(old.relay, old.ssrc, offer.sessionId);
+    else await this.#retireRelaySession(old.relay, old.ssrc, offer.sessionId, old.keysExpireAt);
     await this.#scheduleAlarm();
   }
 
   /**
-   * A session's install on a relay it no longer uses: revoked once (short timeout; a relay that
-   * does not answer is dead, or drops the keys at their expiry anyway), its SSRC released. The
-   * session record is already elsewhere, so nothing is kept to retry. Never throws.
+   * A session's install on a relay it no longer uses: revoked (short timeout), its SSRC
+   * released. A relay that does not answer may only be unreachable for a while and still hold
+   * the keys (a dead one has forgotten them), so the revoke is then owed and retried by the alarm
+   * with backoff (#oweRevocation) until the keys installed there (`keysExpireAt`) expire. Never
+   * throws.
    */
-  async #retireRelaySession(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
+  async #retireRelaySession(relay: RelayRef, ssrc: number, sessionId: string, keysExpireAt: number): Promise<void> {
     const [revoked, released] = await Promise.allSettled([
       this.#relaySessions().revoke(relay, sessionId, RELAY_PROBE_TIMEOUT_MS),
       releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock()),
     ]);
-    if (revoked.status === 'rejected') this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId });
+    if (revoked.status === 'rejected') {
+      this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
+      this.#oweRevocation(sessionId, relay, keysExpireAt);
+    }
     if (released.status === 'rejected') this.#log('warn', 'ssrc_release_failed', { error: released.reason instanceof Error ? released.reason.name : 'unknown' });
   }
 
@@ -1261,7 +1269,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     ]);
     if (revoked.status === 'rejected') {
       this.#log('warn', 'relay_revoke_failed', { relayId: session.relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
-      this.#putRevocation({ v: 1, sessionId, relay: session.relay, attempts: 1, nextAttemptAt: this.clock() + 1_000, giveUpAt: session.keysExpireAt });
+      this.#oweRevocation(sessionId, session.relay, session.keysExpireAt);
     }
     if (this.#sessions.size === 0 && this.#room !== null && this.#room.relay !== null) {
       this.#room = { ...this.#room, relay: null };
@@ -1285,27 +1293,43 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   }
 
   #putRevocation(revocation: PendingRevocation): void {
-    this.#revocations.set(revocation.sessionId, revocation);
-    void this.ctx.storage.put(`${STORAGE_KEYS.revocationPrefix}${revocation.sessionId}`, revocation);
+    const key = revocationKey(revocation.sessionId, revocation.relay);
+    this.#revocations.set(key, revocation);
+    void this.ctx.storage.put(`${STORAGE_KEYS.revocationPrefix}${key}`, revocation);
   }
 
-  async #retryRevocation(sessionId: string, now: number): Promise<void> {
-    const revocation = this.#revocations.get(sessionId);
+  #dropRevocation(key: string): void {
+    const revocation = this.#revocations.get(key);
+    this.#revocations.delete(key);
+    void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${key}`);
+    // Stored before revocations were keyed by relay run: under the session id alone.
+    if (revocation !== undefined) void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${revocation.sessionId}`);
+  }
+
+  /**
+   * A revoke the relay did not answer: owed, and tried again by the alarm with backoff
+   * (relay-revocations.ts), a bounded number of times and never past the keys' expiry.
+   */
+  #oweRevocation(sessionId: string, relay: RelayRef, giveUpAt: number): void {
+    const nextAttemptAt = nextRevocationAttemptAt(1, this.clock(), giveUpAt);
+    if (nextAttemptAt === null) return;
+    this.#putRevocation({ v: 1, sessionId, relay, attempts: 1, nextAttemptAt, giveUpAt });
+  }
+
+  async #retryRevocation(key: string, now: number): Promise<void> {
+    const revocation = this.#revocations.get(key);
     if (revocation === undefined) return;
-    let done = now >= revocation.giveUpAt;
-    if (!done) {
-      try {
-        await this.#relaySessions().revoke(revocation.relay, sessionId);
-        done = true;
-      } catch {
-        const attempts = revocation.attempts + 1;
-        this.#putRevocation({ ...revocation, attempts, nextAttemptAt: now + Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6)) });
-      }
+    if (now >= revocation.giveUpAt) return this.#dropRevocation(key);
+    try {
+      await this.#relaySessions().revoke(revocation.relay, revocation.sessionId);
+    } catch {
+      const attempts = revocation.attempts + 1;
+      const nextAttemptAt = nextRevocationAttemptAt(attempts, now, revocation.giveUpAt);
+      if (nextAttemptAt !== null) return this.#putRevocation({ ...revocation, attempts, nextAttemptAt });
+      // Out of tries: the relay drops the keys at their expiry (the install's expiresAt, §8.5).
+      this.#log('warn', 'relay_revoke_abandoned', { relayId: revocation.relay.relayId, attempts });
     }
-    if (done) {
-      this.#revocations.delete(sessionId);
-      void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${sessionId}`);
-    }
+    this.#dropRevocation(key);
   }
 
   /** Forgets the (login, channel) pair once the room holds nothing of that login. */
@@ -1522,7 +1546,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         return;
       }
       case 'retry_revocation':
-        return this.#retryRevocation(deadline.sessionId, now);
+        return this.#retryRevocation(deadline.key, now);
       case 'room_check':
         this.#lastCheckAt = now;
         if (this.#reconcileSessions(now) > 0) this.#publish();
