@@ -74,7 +74,7 @@ import {
   type SocketAttachment,
   type VoiceSessionRecord,
 } from './room-state.js';
-import { allocateSsrc, releaseSsrc, SsrcAllocationError } from './ssrc-allocation.js';
+import { allocateSsrc, releaseSessionSsrcs, releaseSsrc, SsrcAllocationError } from './ssrc-allocation.js';
 import { decodeKey32, webCryptoX25519, type X25519Agreement } from './x25519-agreement.js';
 
 /** Set by the Worker's route (http/voice-routes.ts) on the request it forwards; clients cannot. */
@@ -158,6 +158,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   readonly #gone = new Set<string>();
   readonly #speaking = new SpeakingLimiter();
   readonly #pendingSpeaking = new Map<string, boolean>();
+  /** What each socket's attachment holds, as last written or read (#attachment). */
+  readonly #attachments = new WeakMap<WebSocket, SocketAttachment>();
   readonly #probes = new ProbeLimiter();
   #published: Roster = new Map();
   #relayChoice: Promise<RelayRef | null> | null = null;
@@ -720,7 +722,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   /**
    * A confirmed rotation (§5.8): the new keys and SSRC installed on the relay as a rotation of
    * the same session (§8.5; the relay overlaps old and new keys, §6.5), the keys' expiry moved,
-   * listeners told the new SSRC before the member is, the old SSRC released.
+   * listeners told the new SSRC before the member is; the old SSRC is released with the session.
    */
   async #completeRotation(ws: WebSocket, a: SocketAttachment, exchange: PendingExchange, confirmed: ReturnType<PendingExchange['confirm']>, replyTo: string | undefined): Promise<void> {
     const offer = exchange.offer;
@@ -753,8 +755,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const resume = newResumeToken();
     const expiresAt = Math.max(latest.keysExpireAt, keysExpireAt);
     // The rotation the session owed is done; the next is due at the new keys' rotation age.
+    // The old SSRC stays the session's until it ends (releaseSessionSsrcs): no database write here.
     this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, keysIssuedAt: issuedAt, rekey: null, resumeTokenHash: resume.hash });
-    await release(latest.ssrc);
     // Listeners learn the new SSRC before the member is told to use it (§5.6).
     this.#publish();
     this.#send(ws, {
@@ -815,10 +817,10 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const current = this.#attachment(ws);
     if (latest === undefined || latest.socketId !== a.socketId || current === null || current.closing || this.#gone.has(a.socketId)) {
       // Ended (kicked, left) while the relay answered: the new install goes too.
-      void this.#retireRelaySession(offer.relay, offer.ssrc, offer.sessionId, keysExpireAt);
+      void this.#retireRelaySession(offer.relay, offer.sessionId, keysExpireAt);
       return;
     }
-    const old = { relay: latest.relay, ssrc: latest.ssrc, keysExpireAt: latest.keysExpireAt };
+    const old = { relay: latest.relay, keysExpireAt: latest.keysExpireAt };
     const resume = newResumeToken();
     this.#putSession({
       ...latest,
@@ -841,36 +843,28 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     });
     this.#log('info', 'voice_moved', { from: old.relay.relayId, to: offer.relay.relayId, reason: move.reason });
     // Back on the same relay run (a lost session): the relay holds only the new install.
-    if (sameRun(old.relay, offer.relay)) await this.#releaseOldSsrc(old.relay, old.ssrc, offer.sessionId);
-    else await this.#retireRelaySession(old.relay, old.ssrc, offer.sessionId, old.keysExpireAt);
+    // (There the old SSRC stays the session's until it ends, as after a rotation.)
+    if (!sameRun(old.relay, offer.relay)) await this.#retireRelaySession(old.relay, offer.sessionId, old.keysExpireAt);
     await this.#scheduleAlarm();
   }
 
   /**
-   * A session's install on a relay it no longer uses: revoked (short timeout), its SSRC
+   * A session's install on a relay it no longer uses: revoked (short timeout), its SSRCs there
    * released. A relay that does not answer may only be unreachable for a while and still hold
    * the keys (a dead one has forgotten them), so the revoke is then owed and retried by the alarm
    * with backoff (#oweRevocation) until the keys installed there (`keysExpireAt`) expire. Never
    * throws.
    */
-  async #retireRelaySession(relay: RelayRef, ssrc: number, sessionId: string, keysExpireAt: number): Promise<void> {
+  async #retireRelaySession(relay: RelayRef, sessionId: string, keysExpireAt: number): Promise<void> {
     const [revoked, released] = await Promise.allSettled([
       this.#relaySessions().revoke(relay, sessionId, RELAY_PROBE_TIMEOUT_MS),
-      releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock()),
+      releaseSessionSsrcs(this.#database(), relay.relayId, relay.bootId, sessionId, this.clock()),
     ]);
     if (revoked.status === 'rejected') {
       this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
       this.#oweRevocation(sessionId, relay, keysExpireAt);
     }
     if (released.status === 'rejected') this.#log('warn', 'ssrc_release_failed', { error: released.reason instanceof Error ? released.reason.name : 'unknown' });
-  }
-
-  async #releaseOldSsrc(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
-    try {
-      await releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock());
-    } catch (error) {
-      this.#log('warn', 'ssrc_release_failed', { error: error instanceof Error ? error.name : 'unknown' });
-    }
   }
 
   /**
@@ -1265,7 +1259,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const db = this.#database();
     const [revoked] = await Promise.allSettled([
       this.#relaySessions().revoke(session.relay, sessionId),
-      releaseSsrc(db, session.relay.relayId, session.relay.bootId, session.ssrc, sessionId, this.clock()),
+      releaseSessionSsrcs(db, session.relay.relayId, session.relay.bootId, sessionId, this.clock()),
     ]);
     if (revoked.status === 'rejected') {
       this.#log('warn', 'relay_revoke_failed', { relayId: session.relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
@@ -1571,27 +1565,46 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     return voiceKeysIssuedAt(session, voice.keyMaxAgeMs) + voice.keyRotateAfterMs;
   }
 
+  /**
+   * Makes sure the alarm fires no later than the earliest deadline. An alarm already set at or
+   * before it is left alone, and one set for a deadline that went away (an exchange confirmed,
+   * a socket authenticated) is not deleted: it fires early, finds nothing due and sets the next
+   * one. Moving it back and forth cost a storage write on every step of every exchange (each
+   * sets a confirmBy, then clears it), the largest item in the room's CPU per exchange; a
+   * wake-up with nothing to do costs less, and comes at most once per deadline that went away.
+   */
   async #scheduleAlarm(): Promise<void> {
     const next = nextAlarmAt(this.#deadlines());
-    if (next === this.#alarmAt) return;
+    if (next === null || (this.#alarmAt !== null && this.#alarmAt <= next)) return;
     this.#alarmAt = next;
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+    await this.ctx.storage.setAlarm(next);
   }
 
   // ---- sockets -----------------------------------------------------------------------------
 
+  /**
+   * The socket's attachment. The room is its only writer (#setAttachment), so what it last
+   * wrote or read is kept in memory: the room reads every socket's attachment many times per
+   * message (deadlines, roster, checks) and deserializing each time was a noticeable part of an
+   * exchange's CPU. After hibernation the memory is empty and the attachment is read again.
+   */
   #attachment(ws: WebSocket): SocketAttachment | null {
+    const known = this.#attachments.get(ws);
+    if (known !== undefined) return known;
+    let a: SocketAttachment | null;
     try {
-      return readSocketAttachment(ws.deserializeAttachment());
+      a = readSocketAttachment(ws.deserializeAttachment());
     } catch {
       return null;
     }
+    if (a !== null) this.#attachments.set(ws, a);
+    return a;
   }
 
   #setAttachment(ws: WebSocket, attachment: SocketAttachment): void {
     try {
       ws.serializeAttachment(attachment);
+      this.#attachments.set(ws, attachment);
     } catch {
       // The socket is gone; so is what it carried.
     }
