@@ -304,7 +304,7 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
     socket.on('message', (data, isBinary) => this.#onFrame(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClosed(socket, code));
     const token = await this.#client.accessToken();
-    // The id lets the room's error about it (internal_error while its database is down: new
+    // The id lets the room's error about it (unavailable while its database is down: new
     // joins fail closed, §5.9) end the wait at once instead of at the step timeout.
     const authId = `auth${this.#nextRequestId++}`;
     const authenticated = this.#waitFor((m) => m.type === 'authenticated' || (m.type === 'error' && m.replyTo === authId), 'authenticated');
