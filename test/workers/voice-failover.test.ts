@@ -9,9 +9,10 @@
  * same relay). What does not: one client's relay_unreachable while the relay answers the room's
  * probe. The real SIGKILL (probe fails) is test/e2e/voice-failover.test.ts.
  */
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeEach, expect, it } from 'vitest';
 import { ROOM_CHECK_INTERVAL_MS } from '../../control/src/room/room-alarm.js';
+import type { ChannelRoom } from '../../control/src/room/channel-room.js';
 import { createTestAccount } from '../support/test-principals.js';
 import type { VoiceRoomClient } from '../support/voice-room-client.js';
 import { describeWithDatabase, workerConfig, workerDatabase } from './support/control-fixtures.js';
@@ -221,5 +222,51 @@ describeWithDatabase('moving a channel to another relay (§5.9)', () => {
     await settled(b.client, 'bob');
     expect(b.client.drain().filter((msg) => msg.type === 'voice_moved')).toEqual([]);
     await finish(channelId, [al.client, b.client]);
+  });
+
+  it('the revoke on the old relay after a move: not answered, it is tried again with backoff until the relay, back, drops the session', async () => {
+    const [a, b] = failoverRelays();
+    const m = await twoMembersOnA();
+    const aliceSession = m.aliceJoined.ready.sessionId;
+    // The path to A loses Alice's revokes twice (A is up, and keeps her keys meanwhile): the
+    // room's relay calls go through this; everything else reaches the real relays.
+    const lost: string[] = [];
+    await runInDurableObject(roomStub(m.channelId), (room: ChannelRoom) => {
+      room.relayFetch = async (request) => {
+        if (request.method === 'DELETE' && request.url.startsWith(a.apiUrl) && request.url.includes(aliceSession) && lost.length < 2) {
+          lost.push(request.url);
+          throw new TypeError('Network connection lost.');
+        }
+        return fetch(request);
+      };
+    });
+    await registerRelay(db(), b, FAILOVER_REGION);
+    expect((await announceRelay('heartbeat', a, FAILOVER_REGION, { draining: true })).status).toBe(200);
+    expect(await m.aliceClient.next('voice_moved')).toMatchObject({ relayId: b.relayId });
+    expect(await m.bobClient.next('voice_moved')).toMatchObject({ relayId: b.relayId });
+    const aliceMoved = await m.aliceClient.joinVoice({ subject: m.alice.userId, channelId: m.channelId });
+    aliceMoved.keys.wipe();
+    await settled(m.aliceClient, 'moved');
+
+    // The one try after the move got no answer: A still holds her old keys, and the room owes it.
+    expect(lost).toHaveLength(1);
+    expect((await sessionsOn(a)).has(aliceSession)).toBe(true);
+    expect((await roomStub(m.channelId).summary()).pendingRevocations).toBe(1);
+
+    // 1 s later (the room's clock): tried again, lost again; still owed.
+    await shiftRoomClock(m.channelId, 1_500);
+    await runDurableObjectAlarm(roomStub(m.channelId));
+    expect(lost).toHaveLength(2);
+    expect((await sessionsOn(a)).has(aliceSession)).toBe(true);
+    expect((await roomStub(m.channelId).summary()).pendingRevocations).toBe(1);
+
+    // 2 s after that: the path is back; the revoke reaches A, which drops the session.
+    await shiftRoomClock(m.channelId, 1_500 + 2_500);
+    await runDurableObjectAlarm(roomStub(m.channelId));
+    expect((await sessionsOn(a)).has(aliceSession)).toBe(false);
+    expect((await sessionsOn(b)).get(aliceSession)).toEqual([aliceMoved.ready.ssrc]);
+    expect((await roomStub(m.channelId).summary()).pendingRevocations).toBe(0);
+    expect(lost).toHaveLength(2);
+    await finish(m.channelId, [m.aliceClient, m.bobClient]);
   });
 });

@@ -30,6 +30,7 @@ import { banSubject } from '../channels/ban-service.js';
 import { hasPermission, permissionsFromBits } from '../channels/permissions.js';
 import { ControlConfigError, loadControlConfig, type ControlConfig } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
+import { classifyDatabaseError } from '../db/database-errors.js';
 import { ApiError } from '../http/errors.js';
 import { newId } from '../ids.js';
 import { ExchangeError, PendingExchanges, startExchange, type PendingExchange } from './key-exchange.js';
@@ -41,6 +42,7 @@ import { clientLocationFrom, type ClientLocation } from '../relays/relay-selecti
 import { chooseRelay, databaseRelayCatalog, isRelayUsable, type RelayCatalog } from './relay-catalog.js';
 import { RelayCallError, RelaySessions, RELAY_PROBE_TIMEOUT_MS } from './relay-sessions.js';
 import { chooseMoveTarget, directoryVerdict, ProbeLimiter, probeVerdict, sameRun, type RelayRun } from './relay-failover.js';
+import { nextRevocationAttemptAt, revocationKey } from './relay-revocations.js';
 import { newResumeToken, resumeTokenMatches } from './resume.js';
 import { admitToRoom, principalOf } from './room-auth.js';
 import { AUTH_TIMEOUT_MS, CONFIRM_TIMEOUT_MS, dueDeadlines, nextAlarmAt, roomDeadlines, type RoomDeadline } from './room-alarm.js';
@@ -72,7 +74,7 @@ import {
   type SocketAttachment,
   type VoiceSessionRecord,
 } from './room-state.js';
-import { allocateSsrc, releaseSsrc, SsrcAllocationError } from './ssrc-allocation.js';
+import { allocateSsrc, releaseSessionSsrcs, releaseSsrc, SsrcAllocationError } from './ssrc-allocation.js';
 import { decodeKey32, webCryptoX25519, type X25519Agreement } from './x25519-agreement.js';
 
 /** Set by the Worker's route (http/voice-routes.ts) on the request it forwards; clients cannot. */
@@ -132,6 +134,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   clock: () => number = () => Date.now();
   /** X25519 for the room's side of exchanges: the runtime's WebCrypto (x25519-agreement.ts). */
   agreement: X25519Agreement = webCryptoX25519;
+  /** The room's requests to relays (§8). Tests put a faulty network path in front of a real relay. */
+  relayFetch: (request: Request) => Promise<Response> = (request) => fetch(request);
 
   /** Settles once the room has read its storage (events wait for it anyway: blockConcurrencyWhile). */
   readonly loaded: Promise<void>;
@@ -154,6 +158,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   readonly #gone = new Set<string>();
   readonly #speaking = new SpeakingLimiter();
   readonly #pendingSpeaking = new Map<string, boolean>();
+  /** What each socket's attachment holds, as last written or read (#attachment). */
+  readonly #attachments = new WeakMap<WebSocket, SocketAttachment>();
   readonly #probes = new ProbeLimiter();
   #published: Roster = new Map();
   #relayChoice: Promise<RelayRef | null> | null = null;
@@ -183,7 +189,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     this.#room = (await storage.get<RoomRecord>(STORAGE_KEYS.room)) ?? null;
     for (const [, record] of await storage.list<VoiceSessionRecord>({ prefix: STORAGE_KEYS.sessionPrefix })) this.#sessions.set(record.sessionId, record);
     for (const [key] of await storage.list<true>({ prefix: STORAGE_KEYS.serverMutedPrefix })) this.#serverMuted.add(key.slice(STORAGE_KEYS.serverMutedPrefix.length));
-    for (const [, revocation] of await storage.list<PendingRevocation>({ prefix: STORAGE_KEYS.revocationPrefix })) this.#revocations.set(revocation.sessionId, revocation);
+    for (const [, revocation] of await storage.list<PendingRevocation>({ prefix: STORAGE_KEYS.revocationPrefix })) this.#revocations.set(revocationKey(revocation.sessionId, revocation.relay), revocation);
     this.#alarmAt = await storage.getAlarm();
     // What the sockets were last told is what the state says now: every change is published
     // as it is made. Sessions found orphaned below change it, and that goes out.
@@ -237,13 +243,19 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   #relaySessions(): RelaySessions {
     const config = this.#requireConfig();
     // Signed with the real time: the relay checks it against its own clock (§8.2).
-    this.#relays ??= new RelaySessions({ apiKey: config.relays.apiKey, fetch: (request) => fetch(request), now: () => Date.now() });
+    this.#relays ??= new RelaySessions({ apiKey: config.relays.apiKey, fetch: (request) => this.relayFetch(request), now: () => Date.now() });
     return this.#relays;
   }
 
   /** Tests and local tools: the room hands out its relay catalog instead of the database's. */
   useRelayCatalog(catalog: RelayCatalog): void {
     this.#catalog = catalog;
+  }
+
+  /** Tests: the room queries this database from now on (one that cannot be reached, case 23). */
+  useDatabase(db: Database): void {
+    this.#db = db;
+    this.#catalog = null;
   }
 
   // ---- the upgrade -------------------------------------------------------------------------
@@ -324,6 +336,13 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
       try {
         await this.#dispatch(ws, request);
       } catch (error) {
+        // A database the room cannot reach (case 23) is the client's to retry, not a bug; a
+        // database error's message holds the statement's parameters, so only names are logged.
+        const database = classifyDatabaseError(error);
+        if (database?.failure === 'unavailable') {
+          this.#log('warn', 'database_unavailable', { type: request.type, chain: database.chain.join(' < '), code: database.code });
+          return this.#sendError(ws, 'unavailable', { replyTo: request.id });
+        }
         this.#log('error', 'room_handler_failed', { type: request.type, error: error instanceof Error ? error.name : 'unknown' });
         this.#sendError(ws, 'internal_error', { replyTo: request.id });
       }
@@ -703,7 +722,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   /**
    * A confirmed rotation (§5.8): the new keys and SSRC installed on the relay as a rotation of
    * the same session (§8.5; the relay overlaps old and new keys, §6.5), the keys' expiry moved,
-   * listeners told the new SSRC before the member is, the old SSRC released.
+   * listeners told the new SSRC before the member is; the old SSRC is released with the session.
    */
   async #completeRotation(ws: WebSocket, a: SocketAttachment, exchange: PendingExchange, confirmed: ReturnType<PendingExchange['confirm']>, replyTo: string | undefined): Promise<void> {
     const offer = exchange.offer;
@@ -736,8 +755,8 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const resume = newResumeToken();
     const expiresAt = Math.max(latest.keysExpireAt, keysExpireAt);
     // The rotation the session owed is done; the next is due at the new keys' rotation age.
+    // The old SSRC stays the session's until it ends (releaseSessionSsrcs): no database write here.
     this.#putSession({ ...latest, ssrc: offer.ssrc, keysExpireAt: expiresAt, keysIssuedAt: issuedAt, rekey: null, resumeTokenHash: resume.hash });
-    await release(latest.ssrc);
     // Listeners learn the new SSRC before the member is told to use it (§5.6).
     this.#publish();
     this.#send(ws, {
@@ -798,10 +817,10 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const current = this.#attachment(ws);
     if (latest === undefined || latest.socketId !== a.socketId || current === null || current.closing || this.#gone.has(a.socketId)) {
       // Ended (kicked, left) while the relay answered: the new install goes too.
-      void this.#retireRelaySession(offer.relay, offer.ssrc, offer.sessionId);
+      void this.#retireRelaySession(offer.relay, offer.sessionId, keysExpireAt);
       return;
     }
-    const old = { relay: latest.relay, ssrc: latest.ssrc };
+    const old = { relay: latest.relay, keysExpireAt: latest.keysExpireAt };
     const resume = newResumeToken();
     this.#putSession({
       ...latest,
@@ -824,31 +843,28 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     });
     this.#log('info', 'voice_moved', { from: old.relay.relayId, to: offer.relay.relayId, reason: move.reason });
     // Back on the same relay run (a lost session): the relay holds only the new install.
-    if (sameRun(old.relay, offer.relay)) await this.#releaseOldSsrc(old.relay, old.ssrc, offer.sessionId);
-    else await this.#retireRelaySession(old.relay, old.ssrc, offer.sessionId);
+    // (There the old SSRC stays the session's until it ends, as after a rotation.)
+    if (!sameRun(old.relay, offer.relay)) await this.#retireRelaySession(old.relay, offer.sessionId, old.keysExpireAt);
     await this.#scheduleAlarm();
   }
 
   /**
-   * A session's install on a relay it no longer uses: revoked once (short timeout; a relay that
-   * does not answer is dead, or drops the keys at their expiry anyway), its SSRC released. The
-   * session record is already elsewhere, so nothing is kept to retry. Never throws.
+   * A session's install on a relay it no longer uses: revoked (short timeout), its SSRCs there
+   * released. A relay that does not answer may only be unreachable for a while and still hold
+   * the keys (a dead one has forgotten them), so the revoke is then owed and retried by the alarm
+   * with backoff (#oweRevocation) until the keys installed there (`keysExpireAt`) expire. Never
+   * throws.
    */
-  async #retireRelaySession(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
+  async #retireRelaySession(relay: RelayRef, sessionId: string, keysExpireAt: number): Promise<void> {
     const [revoked, released] = await Promise.allSettled([
       this.#relaySessions().revoke(relay, sessionId, RELAY_PROBE_TIMEOUT_MS),
-      releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock()),
+      releaseSessionSsrcs(this.#database(), relay.relayId, relay.bootId, sessionId, this.clock()),
     ]);
-    if (revoked.status === 'rejected') this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId });
-    if (released.status === 'rejected') this.#log('warn', 'ssrc_release_failed', { error: released.reason instanceof Error ? released.reason.name : 'unknown' });
-  }
-
-  async #releaseOldSsrc(relay: RelayRef, ssrc: number, sessionId: string): Promise<void> {
-    try {
-      await releaseSsrc(this.#database(), relay.relayId, relay.bootId, ssrc, sessionId, this.clock());
-    } catch (error) {
-      this.#log('warn', 'ssrc_release_failed', { error: error instanceof Error ? error.name : 'unknown' });
+    if (revoked.status === 'rejected') {
+      this.#log('info', 'old_relay_revoke_failed', { relayId: relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
+      this.#oweRevocation(sessionId, relay, keysExpireAt);
     }
+    if (released.status === 'rejected') this.#log('warn', 'ssrc_release_failed', { error: released.reason instanceof Error ? released.reason.name : 'unknown' });
   }
 
   /**
@@ -1243,11 +1259,11 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const db = this.#database();
     const [revoked] = await Promise.allSettled([
       this.#relaySessions().revoke(session.relay, sessionId),
-      releaseSsrc(db, session.relay.relayId, session.relay.bootId, session.ssrc, sessionId, this.clock()),
+      releaseSessionSsrcs(db, session.relay.relayId, session.relay.bootId, sessionId, this.clock()),
     ]);
     if (revoked.status === 'rejected') {
       this.#log('warn', 'relay_revoke_failed', { relayId: session.relay.relayId, status: revoked.reason instanceof RelayCallError ? revoked.reason.status : 0 });
-      this.#putRevocation({ v: 1, sessionId, relay: session.relay, attempts: 1, nextAttemptAt: this.clock() + 1_000, giveUpAt: session.keysExpireAt });
+      this.#oweRevocation(sessionId, session.relay, session.keysExpireAt);
     }
     if (this.#sessions.size === 0 && this.#room !== null && this.#room.relay !== null) {
       this.#room = { ...this.#room, relay: null };
@@ -1271,27 +1287,43 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
   }
 
   #putRevocation(revocation: PendingRevocation): void {
-    this.#revocations.set(revocation.sessionId, revocation);
-    void this.ctx.storage.put(`${STORAGE_KEYS.revocationPrefix}${revocation.sessionId}`, revocation);
+    const key = revocationKey(revocation.sessionId, revocation.relay);
+    this.#revocations.set(key, revocation);
+    void this.ctx.storage.put(`${STORAGE_KEYS.revocationPrefix}${key}`, revocation);
   }
 
-  async #retryRevocation(sessionId: string, now: number): Promise<void> {
-    const revocation = this.#revocations.get(sessionId);
+  #dropRevocation(key: string): void {
+    const revocation = this.#revocations.get(key);
+    this.#revocations.delete(key);
+    void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${key}`);
+    // Stored before revocations were keyed by relay run: under the session id alone.
+    if (revocation !== undefined) void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${revocation.sessionId}`);
+  }
+
+  /**
+   * A revoke the relay did not answer: owed, and tried again by the alarm with backoff
+   * (relay-revocations.ts), a bounded number of times and never past the keys' expiry.
+   */
+  #oweRevocation(sessionId: string, relay: RelayRef, giveUpAt: number): void {
+    const nextAttemptAt = nextRevocationAttemptAt(1, this.clock(), giveUpAt);
+    if (nextAttemptAt === null) return;
+    this.#putRevocation({ v: 1, sessionId, relay, attempts: 1, nextAttemptAt, giveUpAt });
+  }
+
+  async #retryRevocation(key: string, now: number): Promise<void> {
+    const revocation = this.#revocations.get(key);
     if (revocation === undefined) return;
-    let done = now >= revocation.giveUpAt;
-    if (!done) {
-      try {
-        await this.#relaySessions().revoke(revocation.relay, sessionId);
-        done = true;
-      } catch {
-        const attempts = revocation.attempts + 1;
-        this.#putRevocation({ ...revocation, attempts, nextAttemptAt: now + Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6)) });
-      }
+    if (now >= revocation.giveUpAt) return this.#dropRevocation(key);
+    try {
+      await this.#relaySessions().revoke(revocation.relay, revocation.sessionId);
+    } catch {
+      const attempts = revocation.attempts + 1;
+      const nextAttemptAt = nextRevocationAttemptAt(attempts, now, revocation.giveUpAt);
+      if (nextAttemptAt !== null) return this.#putRevocation({ ...revocation, attempts, nextAttemptAt });
+      // Out of tries: the relay drops the keys at their expiry (the install's expiresAt, §8.5).
+      this.#log('warn', 'relay_revoke_abandoned', { relayId: revocation.relay.relayId, attempts });
     }
-    if (done) {
-      this.#revocations.delete(sessionId);
-      void this.ctx.storage.delete(`${STORAGE_KEYS.revocationPrefix}${sessionId}`);
-    }
+    this.#dropRevocation(key);
   }
 
   /** Forgets the (login, channel) pair once the room holds nothing of that login. */
@@ -1508,7 +1540,7 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
         return;
       }
       case 'retry_revocation':
-        return this.#retryRevocation(deadline.sessionId, now);
+        return this.#retryRevocation(deadline.key, now);
       case 'room_check':
         this.#lastCheckAt = now;
         if (this.#reconcileSessions(now) > 0) this.#publish();
@@ -1533,27 +1565,46 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     return voiceKeysIssuedAt(session, voice.keyMaxAgeMs) + voice.keyRotateAfterMs;
   }
 
+  /**
+   * Makes sure the alarm fires no later than the earliest deadline. An alarm already set at or
+   * before it is left alone, and one set for a deadline that went away (an exchange confirmed,
+   * a socket authenticated) is not deleted: it fires early, finds nothing due and sets the next
+   * one. Moving it back and forth cost a storage write on every step of every exchange (each
+   * sets a confirmBy, then clears it), the largest item in the room's CPU per exchange; a
+   * wake-up with nothing to do costs less, and comes at most once per deadline that went away.
+   */
   async #scheduleAlarm(): Promise<void> {
     const next = nextAlarmAt(this.#deadlines());
-    if (next === this.#alarmAt) return;
+    if (next === null || (this.#alarmAt !== null && this.#alarmAt <= next)) return;
     this.#alarmAt = next;
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+    await this.ctx.storage.setAlarm(next);
   }
 
   // ---- sockets -----------------------------------------------------------------------------
 
+  /**
+   * The socket's attachment. The room is its only writer (#setAttachment), so what it last
+   * wrote or read is kept in memory: the room reads every socket's attachment many times per
+   * message (deadlines, roster, checks) and deserializing each time was a noticeable part of an
+   * exchange's CPU. After hibernation the memory is empty and the attachment is read again.
+   */
   #attachment(ws: WebSocket): SocketAttachment | null {
+    const known = this.#attachments.get(ws);
+    if (known !== undefined) return known;
+    let a: SocketAttachment | null;
     try {
-      return readSocketAttachment(ws.deserializeAttachment());
+      a = readSocketAttachment(ws.deserializeAttachment());
     } catch {
       return null;
     }
+    if (a !== null) this.#attachments.set(ws, a);
+    return a;
   }
 
   #setAttachment(ws: WebSocket, attachment: SocketAttachment): void {
     try {
       ws.serializeAttachment(attachment);
+      this.#attachments.set(ws, attachment);
     } catch {
       // The socket is gone; so is what it carried.
     }

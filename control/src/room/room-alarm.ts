@@ -25,6 +25,7 @@
  * exchange is pending on its socket. The periodic check is also when the room reads the relay
  * directory for the relays its sessions are on (dead, draining, restarted: time to move).
  */
+import { revocationKey } from './relay-revocations.js';
 import type { PendingRevocation, SocketAttachment, VoiceSessionRecord } from './room-state.js';
 
 export const AUTH_TIMEOUT_MS = 5_000;
@@ -42,7 +43,8 @@ export type RoomDeadline =
   | { readonly kind: 'rotate_keys'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'rekey_timeout'; readonly at: number; readonly sessionId: string }
   | { readonly kind: 'move_timeout'; readonly at: number; readonly sessionId: string }
-  | { readonly kind: 'retry_revocation'; readonly at: number; readonly sessionId: string }
+  /** `key`: relay-revocations.ts revocationKey (a session and the relay run the revoke is owed on). */
+  | { readonly kind: 'retry_revocation'; readonly at: number; readonly key: string }
   | { readonly kind: 'room_check'; readonly at: number };
 
 export interface DeadlineInput {
@@ -97,7 +99,7 @@ export function roomDeadlines(input: DeadlineInput): RoomDeadline[] {
       deadlines.push({ kind: 'rekey_timeout', at: rekey.deadline, sessionId: session.sessionId });
     }
   }
-  for (const revocation of input.revocations) deadlines.push({ kind: 'retry_revocation', at: revocation.nextAttemptAt, sessionId: revocation.sessionId });
+  for (const revocation of input.revocations) deadlines.push({ kind: 'retry_revocation', at: revocation.nextAttemptAt, key: revocationKey(revocation.sessionId, revocation.relay) });
   if (sessions > 0) deadlines.push({ kind: 'room_check', at: input.lastCheckAt + ROOM_CHECK_INTERVAL_MS });
   return deadlines;
 }

@@ -200,6 +200,7 @@ export const ROOM_ERROR_CODES = [
   'no_relay_available',
   'relay_unavailable',
   'subject_not_found',
+  'unavailable',
   'internal_error',
 ] as const;
 export type RoomErrorCode = (typeof ROOM_ERROR_CODES)[number];
@@ -374,5 +375,6 @@ export const ROOM_ERROR_MESSAGES: Record<RoomErrorCode, string> = {
   no_relay_available: 'No voice relay is available for this channel.',
   relay_unavailable: 'The voice relay did not accept the session; try again.',
   subject_not_found: 'That member is not in this room.',
+  unavailable: 'The service is unavailable right now; try again in a few seconds.',
   internal_error: 'Something went wrong on our side.',
 };

@@ -7,6 +7,10 @@
  * allocates from one table whose primary key is (relay id, boot id, SSRC): an INSERT either
  * takes the SSRC or fails on the key, however many rooms race for it.
  *
+ * A session's SSRCs are released when it ends (releaseSessionSsrcs: every SSRC it held on that
+ * relay run, one statement), not when a rotation replaces one: the old SSRC stays the session's
+ * until then, which spares every rotation a database round trip and keeps the rows of a live
+ * session pointing at its channel (relay-reports.ts), and holding an SSRC longer is always safe.
  * A released SSRC stays taken for `cooldownMs`: a relay must not see an SSRC come back while
  * outbound contexts that knew the old stream may still be alive (§6.6), and those live at most
  * as long as a key set (the maximum key age plus its grace). After the cooldown the row is
@@ -81,4 +85,15 @@ export async function releaseSsrc(db: Database, relayId: string, bootId: string,
         sql`${voiceSsrcs.releasedAt} IS NULL`,
       ),
     );
+}
+
+/**
+ * Marks every SSRC the session still holds on the relay run released (its current one and those
+ * rotations replaced), when the session ends. They stay taken for the cooldown. Idempotent.
+ */
+export async function releaseSessionSsrcs(db: Database, relayId: string, bootId: string, sessionId: string, now: number): Promise<void> {
+  await db
+    .update(voiceSsrcs)
+    .set({ releasedAt: now })
+    .where(and(eq(voiceSsrcs.relayId, relayId), eq(voiceSsrcs.bootId, bootId), eq(voiceSsrcs.sessionId, sessionId), sql`${voiceSsrcs.releasedAt} IS NULL`));
 }

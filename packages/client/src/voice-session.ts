@@ -128,7 +128,7 @@ const RECONNECT_MAX_DELAY_MS = 5000;
 /** A move's exchange is tried this often before the error reaches the application (§5.9). */
 const MOVE_ATTEMPTS = 4;
 const MOVE_RETRY_FIRST_DELAY_MS = 250;
-const MOVE_RETRY_CODES = new Set(['relay_unavailable', 'exchange_timeout', 'no_exchange', 'timeout']);
+const MOVE_RETRY_CODES = new Set(['relay_unavailable', 'unavailable', 'exchange_timeout', 'no_exchange', 'timeout']);
 /** A text ping now and then keeps proxies from closing an idle socket (§5.3). */
 const SOCKET_PING_INTERVAL_MS = 30_000;
 
@@ -304,7 +304,7 @@ export class VoiceSession extends EventEmitter<VoiceSessionEvents> {
     socket.on('message', (data, isBinary) => this.#onFrame(socket, data, isBinary));
     socket.on('close', (code) => this.#onSocketClosed(socket, code));
     const token = await this.#client.accessToken();
-    // The id lets the room's error about it (internal_error while its database is down: new
+    // The id lets the room's error about it (unavailable while its database is down: new
     // joins fail closed, §5.9) end the wait at once instead of at the step timeout.
     const authId = `auth${this.#nextRequestId++}`;
     const authenticated = this.#waitFor((m) => m.type === 'authenticated' || (m.type === 'error' && m.replyTo === authId), 'authenticated');
