@@ -23,24 +23,7 @@ import { EPHEMERAL_PORTS, startLocalStack } from '../../control/dev/local-stack/
 import { readCommandLine } from '../../control/dev/local-stack/proc.js';
 import { ControlClient, expectValue } from './control-client.js';
 import { RoomSocket } from './room-socket.js';
-
-interface CallFrame {
-  readonly functionName: string;
-  readonly url: string;
-  readonly lineNumber: number;
-}
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: CallFrame;
-  readonly children?: readonly number[];
-}
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly startTime: number;
-  readonly endTime: number;
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
+import { sampleWeight, type CallFrame, type CpuProfile } from '../relay/cpu-profile-summary.js';
 
 function progress(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -148,7 +131,7 @@ function splitProfile(profile: CpuProfile, bundles: Map<string, (line: number) =
   const functions = new Map<string, number>();
   let busy = 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const weight = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
+    const weight = sampleWeight(profile, i);
     const node = byId.get(profile.samples[i]!);
     if (node === undefined) continue;
     const fn = node.callFrame.functionName || '(anonymous)';
@@ -167,7 +150,7 @@ function splitProfile(profile: CpuProfile, bundles: Map<string, (line: number) =
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
   const inclusive = new Map<string, number>();
   for (let i = 0; i < profile.samples.length; i++) {
-    const weight = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
+    const weight = sampleWeight(profile, i);
     const leaf = byId.get(profile.samples[i]!);
     if (leaf === undefined || leaf.callFrame.functionName === '(idle)') continue;
     const seen = new Set<string>();

@@ -8,24 +8,31 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-interface CallFrame {
+/** The parts of a V8 .cpuprofile (node --cpu-prof, or the DevTools Profiler domain) read here and in bench/control/room-profile.ts. */
+export interface CallFrame {
   readonly functionName: string;
   readonly url: string;
   readonly lineNumber: number;
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   readonly id: number;
   readonly callFrame: CallFrame;
+  readonly children?: readonly number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   /** Microseconds, on the same monotonic clock as process.hrtime (Linux). */
   readonly startTime: number;
   readonly endTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
+}
+
+/** Sample i's weight, µs: the gap to the next sample (the last one gets the previous gap). */
+export function sampleWeight(profile: CpuProfile, i: number): number {
+  return profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
 }
 
 export interface ProfileEntry {
@@ -69,8 +76,7 @@ export function summariseCpuProfile(path: string, options: { top?: number; windo
   for (let i = 0; i < profile.samples.length; i++) {
     time += profile.timeDeltas[i] ?? 0;
     if (time < from || time > to) continue;
-    // A sample's weight is the gap to the next sample (the last one gets the previous gap).
-    const weight = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
+    const weight = sampleWeight(profile, i);
     const node = byId.get(profile.samples[i]!);
     if (node === undefined) continue;
     const fn = node.callFrame.functionName || '(anonymous)';
