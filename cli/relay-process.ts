@@ -92,8 +92,31 @@ interface ReadyLine {
  * Starts relay/src/main.ts and waits for it to listen. With `RELAY_UDP_PORT: '0'` in `env`,
  * every worker binds an ephemeral port; the announced ports are in `ports` and `udpPorts`.
  */
-export async function startRelayProcess(options: { ports?: RelayPorts; env?: Record<string, string>; relayId?: string; cpu?: string } = {}): Promise<RelayProcess> {
-  const ports = options.ports ?? (await allocateRelayPorts());
+export async function startRelayProcess(options: RelayStartOptions = {}): Promise<RelayProcess> {
+  // Ports found free here can be taken before the relay binds them (another process, or a relay
+  // started at the same moment that drew the same port): with ports of our own choosing, draw
+  // again, a few times. Ports the caller chose are the caller's to fix.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRelayOnce(options, options.ports ?? (await allocateRelayPorts()));
+    } catch (error) {
+      const taken = error instanceof Error && error.message.includes('EADDRINUSE');
+      if (!taken || options.ports !== undefined || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Tries at starting a relay on freshly drawn ports before a port taken in between is an error. */
+const PORT_ATTEMPTS = 3;
+
+interface RelayStartOptions {
+  readonly ports?: RelayPorts;
+  readonly env?: Record<string, string>;
+  readonly relayId?: string;
+  readonly cpu?: string;
+}
+
+async function startRelayOnce(options: RelayStartOptions, ports: RelayPorts): Promise<RelayProcess> {
   const relayId = options.relayId ?? 'test-relay';
   const env = {
     ...process.env,

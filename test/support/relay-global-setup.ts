@@ -41,7 +41,15 @@ function provided(relay: RelayProcess): ProvidedRelay {
 
 export default async function setupRelay(project: TestProject): Promise<() => Promise<void>> {
   const env = { RELAY_UDP_PORT: '0', RELAY_LOG_LEVEL: 'warn' };
-  const started = await Promise.all(['workers-test-relay', 'workers-failover-a', 'workers-failover-b'].map((relayId) => startRelayProcess({ relayId, env })));
+  const attempts = await Promise.allSettled(['workers-test-relay', 'workers-failover-a', 'workers-failover-b'].map((relayId) => startRelayProcess({ relayId, env })));
+  const started = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  const failed = attempts.find((a) => a.status === 'rejected');
+  if (failed !== undefined) {
+    // One did not start: stop the others, or they outlive the run.
+    for (const r of started) r.kill('SIGTERM');
+    await Promise.all(started.map((r) => r.exited()));
+    throw failed.reason;
+  }
   const [relay, ...failover] = started;
   project.provide('relay', provided(relay!));
   project.provide('failoverRelays', failover.map(provided));
