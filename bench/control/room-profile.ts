@@ -14,7 +14,7 @@
  * A developer tool, not a test. `--keep <dir>` keeps the .cpuprofile files (Chrome DevTools
  * opens them).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -240,6 +240,7 @@ async function main(): Promise<void> {
       await inspector!.call('Profiler.start');
       for (let i = 0; i < count; i++) await op(i);
       const { profile } = await inspector!.call<{ profile: CpuProfile }>('Profiler.stop');
+      if (values.keep !== undefined) mkdirSync(values.keep, { recursive: true });
       if (values.keep !== undefined) writeFileSync(join(values.keep, `${name.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
       return [name, profile];
     };
