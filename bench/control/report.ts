@@ -151,6 +151,10 @@ export function formatReport(report: ControlBenchReport): string {
     `key exchange in the room (a rotation): ${fixed(voice.exchangeCpuMs)} ms worker CPU, target ≤ ${voice.exchangeCpuTargetMs} ms (${fixed(voice.exchangeCpuMs / voice.exchangeCpuTargetMs)}× the target); ` +
       `a join beyond its authentication (join and leave − authenticate): ${fixed(voice.joinBeyondAuthCpuMs)} ms (${fixed(voice.joinBeyondAuthCpuMs / voice.exchangeCpuTargetMs)}×)`,
   );
+  out.push(
+    `  the floors under it: a room message each way (ping with an id) ${fixed(voice.messageFloorCpuMs)} ms; a relay call with presence to the room (mute toggle − ping) ${fixed(voice.relayCallFloorCpuMs)} ms; ` +
+      `the exchange beyond its 3 messages and its relay call (rotation − 3 × ping − (mute − ping)): ${fixed(voice.exchangeBeyondFloorsCpuMs)} ms (${fixed(voice.exchangeBeyondFloorsCpuMs / voice.exchangeCpuTargetMs)}× the target)`,
+  );
   const c = voice.crypto;
   out.push(
     `  of which its crypto steps (their CPU in this Node process, same V8): the exchange (X25519 key pair and agreement, §3 key schedule) ${fixed(c.exchangeMs)} ms, ` +

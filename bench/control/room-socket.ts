@@ -25,7 +25,7 @@ export class RoomSocket {
   readonly #ws: WebSocket;
   readonly #channelId: string;
   readonly #closed: Promise<number>;
-  #waiter: { readonly types: ReadonlySet<string>; readonly resolve: (m: RoomMessage) => void; readonly reject: (e: Error) => void } | null = null;
+  #waiter: { readonly types: ReadonlySet<string>; readonly replyTo: string | undefined; readonly resolve: (m: RoomMessage) => void; readonly reject: (e: Error) => void } | null = null;
   #subject = '';
 
   private constructor(ws: WebSocket, channelId: string) {
@@ -43,7 +43,7 @@ export class RoomSocket {
       if (message.type === 'error') {
         this.#waiter.reject(new RoomAnswerError(message.code, `the room answered error ${message.code}`));
         this.#waiter = null;
-      } else if (this.#waiter.types.has(message.type)) {
+      } else if (this.#waiter.types.has(message.type) && (this.#waiter.replyTo === undefined || ('replyTo' in message && message.replyTo === this.#waiter.replyTo))) {
         this.#waiter.resolve(message);
         this.#waiter = null;
       }
@@ -89,6 +89,19 @@ export class RoomSocket {
     return this.exchange();
   }
 
+  /** `ping` → `pong` (§5.3): one small message each way, the socket's floor. */
+  async ping(): Promise<void> {
+    await this.#ask({ type: 'ping', id: 'p' }, 'pong');
+  }
+
+  /**
+   * `set_state` with `muted` (§5.7): the room tells the relay at once and sends the member's
+   * new state to everyone in the room (this socket's copy answers the request).
+   */
+  async setMuted(muted: boolean): Promise<void> {
+    await this.#ask({ type: 'set_state', id: 'm', muted }, 'member_updated');
+  }
+
   /** `leave` (§5.11): the room ends the voice session (revoked on the relay) and closes with 1000. */
   async leave(): Promise<number> {
     this.#ws.send(encodeClientMessage({ type: 'leave' }));
@@ -101,7 +114,7 @@ export class RoomSocket {
     return this.#closed;
   }
 
-  #ask(message: ClientMessage, answer: RoomMessage['type']): Promise<RoomMessage> {
+  #ask(message: ClientMessage & { readonly id?: string }, answer: RoomMessage['type']): Promise<RoomMessage> {
     return new Promise<RoomMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = null;
@@ -109,6 +122,8 @@ export class RoomSocket {
       }, ANSWER_TIMEOUT_MS);
       this.#waiter = {
         types: new Set([answer]),
+        // Another member's presence event has the same type: wait for the answer to this request.
+        replyTo: message.id,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);

@@ -32,6 +32,10 @@ import { RoomAnswerError, RoomSocket } from './room-socket.js';
 export const EXCHANGE_CPU_TARGET_MS = 2;
 /** Sockets the rotation phase takes turns on: each rotation is 4 messages, and a socket may send 20/s (§5.3). */
 const ROTATION_SOCKETS = 8;
+/** Messages a rotation's client sends: request_rekey, key_exchange_init, key_confirmation. */
+const ROTATION_CLIENT_MESSAGES = 3;
+/** Round robin over ROTATION_SOCKETS, one operation per 8 ms is 15.6 messages a second per socket: under §5.3's 20. */
+const FLOOR_SPACING_MS = 8;
 
 export interface VoiceOptions {
   readonly controlUrl: string;
@@ -78,6 +82,16 @@ export interface VoiceReport {
   readonly exchangeCpuMs: number;
   /** Worker CPU of a join beyond authenticating its socket (join and leave − authenticate), ms. */
   readonly joinBeyondAuthCpuMs: number;
+  /** Worker CPU of one `ping` with an id answered by the room: a message each way, ms. */
+  readonly messageFloorCpuMs: number;
+  /** A mute toggle beyond its message (mute − ping): a signed relay call and presence sent to the room, ms. */
+  readonly relayCallFloorCpuMs: number;
+  /**
+   * The rotation without its three messages' floor and one relay call with its presence (rotation
+   * − 3 × ping − (mute − ping)): the exchange's own work in the room — key pair, agreement,
+   * schedule, confirmation, seal, the SSRC's database round trip, storage — ms.
+   */
+  readonly exchangeBeyondFloorsCpuMs: number;
   readonly exchangeCpuTargetMs: number;
   /** The room's crypto steps of one exchange, CPU in this Node process. */
   readonly crypto: ExchangeCryptoResult;
@@ -98,7 +112,11 @@ function relayCpuMs(pid: number): number {
   return processCpuMs(pid) ?? Number.NaN;
 }
 
-async function serial(name: string, options: VoiceOptions, workerd: MeasuredProcesses, op: (i: number) => Promise<void>): Promise<VoiceSerialResult> {
+/**
+ * `spacingMs`: the least time from one operation's start to the next one's, for operations quick
+ * enough to outrun a socket's message rate (§5.3) on their own (workerd idles at no CPU between).
+ */
+async function serial(name: string, options: VoiceOptions, workerd: MeasuredProcesses, op: (i: number) => Promise<void>, spacingMs = 0): Promise<VoiceSerialResult> {
   progress(`  ${name}: ${options.count}, one at a time…`);
   const wall: number[] = [];
   const failures: Record<string, number> = {};
@@ -111,6 +129,8 @@ async function serial(name: string, options: VoiceOptions, workerd: MeasuredProc
     try {
       await op(i);
       wall.push(performance.now() - started);
+      const idle = spacingMs - (performance.now() - started);
+      if (idle > 0) await new Promise((resolve) => setTimeout(resolve, idle));
     } catch (error) {
       const code = failureCode(error);
       failures[code] = (failures[code] ?? 0) + 1;
@@ -174,6 +194,17 @@ export async function runVoicePhases(client: ControlClient, options: VoiceOption
         await inVoice[i % ROTATION_SOCKETS]!.rotate();
       }),
     );
+    // Two floors under a rotation's figure, on the same sockets in voice.
+    results.push(
+      await serial('ping with an id (the room answers: one message each way)', options, workerd, async (i) => {
+        await inVoice[i % ROTATION_SOCKETS]!.ping();
+      }, FLOOR_SPACING_MS),
+    );
+    results.push(
+      await serial('mute toggle (set_state: one relay call, presence to the room)', options, workerd, async (i) => {
+        await inVoice[i % ROTATION_SOCKETS]!.setMuted(Math.floor(i / ROTATION_SOCKETS) % 2 === 0);
+      }, FLOOR_SPACING_MS),
+    );
   } finally {
     await Promise.all(inVoice.map((s) => s.leave()));
   }
@@ -221,12 +252,16 @@ export async function runVoicePhases(client: ControlClient, options: VoiceOption
   progress(`  the exchange's crypto steps in this process: ${options.count} of each…`);
   const crypto = await measureExchangeCrypto(options.count);
 
-  const [auth, joinAndLeave, rotation] = results as [VoiceSerialResult, VoiceSerialResult, VoiceSerialResult];
+  const [auth, joinAndLeave, rotation, ping, mute] = results as [VoiceSerialResult, VoiceSerialResult, VoiceSerialResult, VoiceSerialResult, VoiceSerialResult];
   const count = (f: Readonly<Record<string, number>>) => Object.values(f).reduce((a, b) => a + b, 0);
   return {
     serial: results,
     exchangeCpuMs: rotation.runtimeCpuMsPerOperation,
     joinBeyondAuthCpuMs: joinAndLeave.runtimeCpuMsPerOperation - auth.runtimeCpuMsPerOperation,
+    messageFloorCpuMs: ping.runtimeCpuMsPerOperation,
+    relayCallFloorCpuMs: mute.runtimeCpuMsPerOperation - ping.runtimeCpuMsPerOperation,
+    exchangeBeyondFloorsCpuMs:
+      rotation.runtimeCpuMsPerOperation - ROTATION_CLIENT_MESSAGES * ping.runtimeCpuMsPerOperation - (mute.runtimeCpuMsPerOperation - ping.runtimeCpuMsPerOperation),
     exchangeCpuTargetMs: EXCHANGE_CPU_TARGET_MS,
     crypto,
     load,

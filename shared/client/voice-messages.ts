@@ -136,7 +136,8 @@ export type ClientMessage =
   | { readonly type: 'request_rekey' }
   | { readonly type: 'relay_unreachable'; readonly relayId: string }
   | { readonly type: 'moderate'; readonly action: string; readonly subject: string; readonly reason?: string }
-  | { readonly type: 'leave' };
+  | { readonly type: 'leave' }
+  | { readonly type: 'ping' };
 
 /**
  * One text frame (the room refuses extra fields: only what the message has is written). `id`, a
