@@ -46,6 +46,11 @@ export interface UpdateSessionBody {
 export interface RotateSessionBody {
   readonly ssrc: number;
   readonly sealedKeys: SealedKeys;
+  /**
+   * The session's new absolute expiry (ms since the Unix epoch), applied with the new keys: what
+   * a PATCH of `expiresAt` after the rotation would do, without a second signed request.
+   */
+  readonly expiresAt?: number;
 }
 
 /** DELETE /v1/sessions/:id — an empty body, or `{}`. */
@@ -214,8 +219,9 @@ export function parseUpdateSession(value: unknown): ParseResult<UpdateSessionBod
 
 export function parseRotateSession(value: unknown): ParseResult<RotateSessionBody> {
   try {
-    const o = object(value, 'body', ['ssrc', 'sealedKeys']);
-    return { ok: true, value: { ssrc: ssrc(o.ssrc, 'ssrc'), sealedKeys: sealedKeys(o.sealedKeys, 'sealedKeys') } };
+    const o = object(value, 'body', ['ssrc', 'sealedKeys', 'expiresAt']);
+    const body = { ssrc: ssrc(o.ssrc, 'ssrc'), sealedKeys: sealedKeys(o.sealedKeys, 'sealedKeys') };
+    return { ok: true, value: o.expiresAt === undefined ? body : { ...body, expiresAt: time(o.expiresAt, 'expiresAt') } };
   } catch (error) {
     return refusal(error);
   }

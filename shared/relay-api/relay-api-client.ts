@@ -91,9 +91,13 @@ export class RelayApiClient {
     await this.#request('PATCH', `v1/sessions/${encodeURIComponent(sessionId)}`, patch);
   }
 
-  /** New keys and SSRC for a session; `profile` must be the session's. */
-  async rotateSession(sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial): Promise<void> {
-    const body: RotateSessionBody = { ssrc, sealedKeys: await this.#seal(this.#sealContext(sessionId, ssrc, profile), keys) };
+  /**
+   * New keys and SSRC for a session; `profile` must be the session's. `expiresAt`, when given,
+   * becomes the session's expiry in the same request.
+   */
+  async rotateSession(sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial, expiresAt?: number): Promise<void> {
+    const sealedKeys = await this.#seal(this.#sealContext(sessionId, ssrc, profile), keys);
+    const body: RotateSessionBody = expiresAt === undefined ? { ssrc, sealedKeys } : { ssrc, sealedKeys, expiresAt };
     await this.#request('POST', `v1/sessions/${encodeURIComponent(sessionId)}/rotate`, body);
   }
 

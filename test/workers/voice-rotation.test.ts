@@ -45,6 +45,8 @@ describeWithDatabase('rotation (§5.8)', () => {
     // The relay holds the session under the new SSRC (the old one may overlap for a while, §6.5).
     const onRelay = await relaySession(joined.ready.sessionId);
     expect(onRelay?.ssrcs).toContain(rotated.ready.ssrc);
+    // …and with the new keys' expiry, set by the rotate request itself (§8.5: one signed request).
+    expect(onRelay?.expiresAt).toBe(rotated.ready.keysExpireAt);
     // Alice learns the new SSRC; on Bob's socket the announcement came before voice_ready.
     expect((await a.client.next('member_updated')).member).toMatchObject({ subject: bob.userId, ssrc: rotated.ready.ssrc });
     const order = b.client.received.map((m) => (m.type === 'member_updated' ? `updated:${m.member.ssrc}` : m.type));

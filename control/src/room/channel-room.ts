@@ -736,19 +736,13 @@ export class ChannelRoom extends DurableObject<ControlBindings> {
     const issuedAt = this.clock();
     const keysExpireAt = issuedAt + this.#voiceConfig().keyMaxAgeMs + KEY_EXPIRY_GRACE_MS;
     try {
-      await this.#relaySessions().rotate(offer.relay, offer.sessionId, offer.ssrc, offer.profile, confirmed.keys);
+      // One signed request: the new keys and the session's new expiry together (§8.3).
+      await this.#relaySessions().rotate(offer.relay, offer.sessionId, offer.ssrc, offer.profile, confirmed.keys, keysExpireAt);
     } catch (error) {
       await release(offer.ssrc);
       if (!(error instanceof RelayCallError)) throw error;
       this.#log('warn', 'relay_rotate_failed', { relayId: offer.relay.relayId, status: error.status, relayError: error.relayError });
       return this.#sendError(ws, 'relay_unavailable', { replyTo });
-    }
-    try {
-      await this.#relaySessions().update(offer.relay, offer.sessionId, { expiresAt: keysExpireAt });
-    } catch (error) {
-      // The new keys are in place; they expire when the old ones would have.
-      if (!(error instanceof RelayCallError)) throw error;
-      this.#log('warn', 'relay_expiry_update_failed', { relayId: offer.relay.relayId, status: error.status });
     }
     const latest = this.#sessions.get(offer.sessionId);
     if (latest === undefined) return;

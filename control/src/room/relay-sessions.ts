@@ -119,9 +119,10 @@ export class RelaySessions {
   }
 
   /** New keys and SSRC for a session (§8.5 rotate); the keys are wiped whatever happens. */
-  async rotate(relay: RelayRef, sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial): Promise<void> {
+  /** New keys and SSRC on the session's relay, and the session's new expiry with them. */
+  async rotate(relay: RelayRef, sessionId: string, ssrc: number, profile: SrtpProfileName, keys: SessionKeyMaterial, expiresAt: number): Promise<void> {
     try {
-      await this.#client(relay).rotateSession(sessionId, ssrc, profile, keys);
+      await this.#client(relay).rotateSession(sessionId, ssrc, profile, keys, expiresAt);
     } catch (error) {
       throw asCallError('rotate', error);
     } finally {

@@ -252,7 +252,10 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
     if (profile === undefined) return notFound(c);
     const parsed = parseBody(request.body, parseRotateSession);
     if (!parsed.ok) return badRequest(c, parsed.detail);
-    const { ssrc } = parsed.value;
+    const { ssrc, expiresAt } = parsed.value;
+    if (expiresAt !== undefined && expiresAt <= request.now) {
+      return badRequest(c, 'expiresAt must be in the future (use DELETE to end a session)');
+    }
     const keys = openKeys({ relayId, bootId, sessionId, ssrc, profile }, parsed.value.sealedKeys);
     if (!keys.ok) {
       log.warn({ event: 'internal_api.seal_refused', reason: keys.reason, sessionId, keyId: request.keyId }, 'sealed keys refused');
@@ -280,7 +283,12 @@ export function createInternalApi(deps: InternalApiDeps): Hono<Env> {
       claim.release(); // the session ended meanwhile: nothing holds these keys
       return notFound(c);
     }
-    log.info({ event: 'internal_api.session_rotated', sessionId, ssrc, keyId: request.keyId }, 'session keys rotated');
+    if (expiresAt !== undefined) {
+      // The new keys' lifetime, as a PATCH of expiresAt would set it; the spent-key record follows.
+      const state = await sessions.update(sessionId, { expiresAt });
+      if (state !== undefined) spentKeys.extend(sessionId, state.expiresAt);
+    }
+    log.info({ event: 'internal_api.session_rotated', sessionId, ssrc, expiresAt: expiresAt ?? null, keyId: request.keyId }, 'session keys rotated');
     return c.json({ sessionId, ssrcs });
   });
 

@@ -385,6 +385,27 @@ describe('POST /v1/sessions/:id/rotate', () => {
     expect(wrongSsrc.status).toBe(400);
     expect(h.registry.get('ses-1')!.epochs.map((e) => e.ssrc)).toEqual([1]);
   });
+
+  it('sets the session\'s new expiry with the new keys when the body carries expiresAt (one request, not a rotate and a PATCH)', async () => {
+    const h = harness();
+    await install(h, 'ses-1', 1);
+    const before = h.registry.get('ses-1')!.expiresAt;
+    const { body } = installBody('ses-1', 2, T0);
+    const response = await h.send('POST', '/v1/sessions/ses-1/rotate', { ssrc: 2, sealedKeys: body.sealedKeys, expiresAt: before + 90_000 });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ sessionId: 'ses-1', ssrcs: [2, 1] });
+    expect(h.registry.get('ses-1')!.expiresAt).toBe(before + 90_000);
+  });
+
+  it('refuses an expiresAt in the past before opening or spending the keys: 400, the same keys rotate in afterwards', async () => {
+    const h = harness();
+    await install(h, 'ses-1', 1);
+    const { body } = installBody('ses-1', 2, T0);
+    const past = await h.send('POST', '/v1/sessions/ses-1/rotate', { ssrc: 2, sealedKeys: body.sealedKeys, expiresAt: T0 });
+    expect(past.status).toBe(400);
+    expect(h.registry.get('ses-1')!.epochs.map((e) => e.ssrc)).toEqual([1]);
+    expect((await h.send('POST', '/v1/sessions/ses-1/rotate', { ssrc: 2, sealedKeys: body.sealedKeys })).status).toBe(200);
+  });
 });
 
 describe('DELETE /v1/sessions/:id', () => {
