@@ -25,7 +25,7 @@ export class RoomSocket {
   readonly #ws: WebSocket;
   readonly #channelId: string;
   readonly #closed: Promise<number>;
-  #waiter: { readonly types: ReadonlySet<string>; readonly replyTo: string | undefined; readonly resolve: (m: RoomMessage) => void; readonly reject: (e: Error) => void } | null = null;
+  #waiter: { readonly types: ReadonlySet<string>; readonly replyTo: string | undefined; readonly match: ((m: RoomMessage) => boolean) | undefined; readonly resolve: (m: RoomMessage) => void; readonly reject: (e: Error) => void } | null = null;
   #subject = '';
 
   private constructor(ws: WebSocket, channelId: string) {
@@ -43,7 +43,11 @@ export class RoomSocket {
       if (message.type === 'error') {
         this.#waiter.reject(new RoomAnswerError(message.code, `the room answered error ${message.code}`));
         this.#waiter = null;
-      } else if (this.#waiter.types.has(message.type) && (this.#waiter.replyTo === undefined || ('replyTo' in message && message.replyTo === this.#waiter.replyTo))) {
+      } else if (
+        this.#waiter.types.has(message.type) &&
+        (this.#waiter.replyTo === undefined || ('replyTo' in message && message.replyTo === this.#waiter.replyTo)) &&
+        (this.#waiter.match === undefined || this.#waiter.match(message))
+      ) {
         this.#waiter.resolve(message);
         this.#waiter = null;
       }
@@ -102,6 +106,15 @@ export class RoomSocket {
     await this.#ask({ type: 'set_state', id: 'm', muted }, 'member_updated');
   }
 
+  /**
+   * `speaking` (§5.6): the room sends the member's new state to everyone in the room, with no
+   * relay call and no answer of its own; resolves on this member's update. The room sends at
+   * most 5 changes a second per member (later ones wait), so callers space them.
+   */
+  async setSpeaking(speaking: boolean): Promise<void> {
+    await this.#ask({ type: 'speaking', speaking }, 'member_updated', (m) => m.type === 'member_updated' && m.member.subject === this.#subject && m.member.speaking === speaking);
+  }
+
   /** `leave` (§5.11): the room ends the voice session (revoked on the relay) and closes with 1000. */
   async leave(): Promise<number> {
     this.#ws.send(encodeClientMessage({ type: 'leave' }));
@@ -114,7 +127,7 @@ export class RoomSocket {
     return this.#closed;
   }
 
-  #ask(message: ClientMessage & { readonly id?: string }, answer: RoomMessage['type']): Promise<RoomMessage> {
+  #ask(message: ClientMessage & { readonly id?: string }, answer: RoomMessage['type'], match?: (m: RoomMessage) => boolean): Promise<RoomMessage> {
     return new Promise<RoomMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = null;
@@ -124,6 +137,7 @@ export class RoomSocket {
         types: new Set([answer]),
         // Another member's presence event has the same type: wait for the answer to this request.
         replyTo: message.id,
+        match,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);
