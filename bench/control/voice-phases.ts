@@ -14,8 +14,13 @@
  *    - rotation: on sockets already in voice, `request_rekey` then a whole exchange whose keys
  *      are installed as a rotation (§5.8) — the exchange without the socket's authentication or
  *      the session's presence. Round robin over a few sockets (the per-socket message rate).
- *    The exchange's CPU is the rotation's, and (a second estimate) a join's minus
- *    authenticate's; the target is 2 ms.
+ *    - the floors under a rotation, on the same sockets: a `ping` with an id (one message each
+ *      way), a `speaking` toggle (a member's change sent to the room, no relay call) and a `mute`
+ *      toggle (the same with one signed relay call), so presence = speaking − ping and one relay
+ *      call = mute − speaking.
+ *    The exchange's CPU is the rotation's without its relay round trip (rotation − relay call,
+ *    the issue's definition), against the 2 ms target; a join's minus authenticate's is a second
+ *    estimate.
  * 2. Joins a room sustains: `clients` concurrent members of one channel, each joining and
  *    leaving in a loop (so the room holds at most `clients` sessions), up to `joins` joins or the
  *    phase's seconds. Join latency is from opening the socket to `voice_ready`.
