@@ -8,6 +8,7 @@
 import { createClient, type Client } from '@libsql/client/web';
 import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import { drizzle } from 'drizzle-orm/libsql/web';
+import { DatabaseBatchError } from './database-errors.js';
 import * as schema from './schema.js';
 
 export type Database = LibSQLDatabase<typeof schema> & { readonly $client: Client };
@@ -19,10 +20,27 @@ export interface DatabaseSettings {
 
 export function openDatabase(settings: DatabaseSettings): Database {
   const client = createClient({ url: settings.url, authToken: settings.authToken, intMode: 'number' });
-  return drizzle(client, { schema });
+  return drizzle(withClassifiedBatches(client), { schema });
 }
 
 /** For Node (tests, tools): wraps any @libsql/client Client, e.g. one opened on a `file:` URL. */
 export function databaseFromClient(client: Client): Database {
-  return drizzle(client, { schema }) as Database;
+  return drizzle(withClassifiedBatches(client), { schema }) as Database;
+}
+
+/**
+ * The client with its batch failures wrapped in DatabaseBatchError (database-errors.ts), so an
+ * unreachable server reads as the database's whether a statement or a batch found it. drizzle's
+ * batch goes through the client's, so one wrapper covers both.
+ */
+function withClassifiedBatches(client: Client): Client {
+  const batch = client.batch.bind(client);
+  client.batch = (async (...args: Parameters<Client['batch']>) => {
+    try {
+      return await batch(...args);
+    } catch (error) {
+      throw new DatabaseBatchError(error);
+    }
+  }) as Client['batch'];
+  return client;
 }

@@ -40,11 +40,26 @@ const SYSTEM_NETWORK_CODE = /^(E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|HOST
 /** A fetch that never got an HTTP answer: workerd says "Network connection lost.", Node "fetch failed". */
 const NETWORK_MESSAGE = /network connection lost|fetch failed|connection refused|econnrefused|timed? ?out|socket hang up/i;
 
+/**
+ * A failed batch. drizzle wraps a failed statement in DrizzleQueryError, but a batch's failure
+ * (drizzle's or the client's own) comes through as it was thrown: with the server unreachable,
+ * a bare `TypeError: fetch failed` (workerd: "Network connection lost."), which says nothing of
+ * the database — so a login check or a refresh in a batch answered 500, not 503. openDatabase's
+ * client wraps every batch failure in this (client.ts), and the chain below it is classified
+ * like a statement's.
+ */
+export class DatabaseBatchError extends Error {
+  override readonly name = 'DatabaseBatchError';
+  constructor(cause: unknown) {
+    super('a database batch failed', { cause });
+  }
+}
+
 /** Undefined when `error` did not come from the database client. */
 export function classifyDatabaseError(error: unknown): DatabaseFailureReport | undefined {
   const chain: Error[] = [];
   for (let link: unknown = error; link instanceof Error && chain.length < 8; link = link.cause) chain.push(link);
-  const fromDatabase = chain.some((link) => link instanceof DrizzleQueryError || link.name === 'LibsqlError' || link.name === 'LibsqlBatchError');
+  const fromDatabase = chain.some((link) => link instanceof DrizzleQueryError || link instanceof DatabaseBatchError || link.name === 'LibsqlError' || link.name === 'LibsqlBatchError');
   if (!fromDatabase) return undefined;
   const codes = chain.map(errorCode).filter((c): c is string => c !== undefined);
   const code = codes[0];

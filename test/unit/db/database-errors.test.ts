@@ -65,6 +65,31 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(error)?.failure).toBe('unavailable');
   });
 
+  it('a batch to a server nobody listens on is unavailable too, through drizzle or the client (not a bare fetch error)', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const client = createClient({ url: `http://127.0.0.1:${port}`, authToken: 't' });
+    const db = databaseFromClient(client);
+    const viaDrizzle = await failureOf(() => db.batch([db.select().from(users).where(eq(users.id, 'x')), db.select().from(users)]));
+    const viaClient = await failureOf(() => db.$client.batch([{ sql: 'SELECT 1', args: [] }], 'write'));
+    client.close();
+    for (const error of [viaDrizzle, viaClient]) {
+      expect(classifyDatabaseError(error)).toMatchObject({ failure: 'unavailable' });
+      expect(classifyDatabaseError(error)?.chain[0]).toBe('DatabaseBatchError');
+    }
+  });
+
+  it('a batch statement the engine refuses is a statement failure with its SQLite code', async () => {
+    const row = { id: 'usr_dup2', username: 'dup2', usernameKey: 'dup2', passwordHash: 'h', createdAt: 1, updatedAt: 1, passwordChangedAt: 1 } as typeof users.$inferInsert;
+    await database.db.insert(users).values(row);
+    const error = await failureOf(() => database.db.batch([database.db.insert(users).values(row)]));
+    const report = classifyDatabaseError(error);
+    expect(report?.failure).toBe('statement');
+    expect(report?.code).toMatch(/^SQLITE_CONSTRAINT/);
+  });
+
   it('an error that did not come from the database is not classified', () => {
     expect(classifyDatabaseError(new TypeError('fetch failed'))).toBeUndefined();
     expect(classifyDatabaseError('a string')).toBeUndefined();
