@@ -145,7 +145,15 @@ function toLoaded(row: JoinedRow): LoadedChannel {
  * room calls this and then decideChannelAccess when someone joins voice.
  */
 export async function loadChannel(db: Database, actor: ChannelActor, channelId: string): Promise<LoadedChannel | null> {
-  const rows = await selectChannelsFor(db, actorUserId(actor), actorBanSubject(actor)).where(eq(channels.id, channelId)).limit(1);
+  return readLoadedChannel(await loadChannelQuery(db, actor, channelId));
+}
+
+/** The query behind loadChannel, for a batch with other reads (readLoadedChannel reads its rows). */
+export function loadChannelQuery(db: Database, actor: ChannelActor, channelId: string) {
+  return selectChannelsFor(db, actorUserId(actor), actorBanSubject(actor)).where(eq(channels.id, channelId)).limit(1);
+}
+
+export function readLoadedChannel(rows: readonly JoinedRow[]): LoadedChannel | null {
   const row = rows[0];
   return row === undefined ? null : toLoaded(row);
 }

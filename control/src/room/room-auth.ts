@@ -10,10 +10,10 @@
  * sockets; runs wherever the database does.
  */
 import { accessTokenKeys, verifyAccessToken } from '../auth/access-tokens.js';
-import { isAppKeyLive, liveAccountLogin } from '../auth/live-sessions.js';
+import { appKeyLiveQuery, liveAccountLoginQuery, readAppKeyLive, readLiveAccountLogin } from '../auth/live-sessions.js';
 import type { Principal } from '../auth/principal.js';
 import { decideChannelAccess, type ChannelAccess } from '../channels/access.js';
-import { loadChannel } from '../channels/channel-service.js';
+import { loadChannelQuery, readLoadedChannel, type LoadedChannel } from '../channels/channel-service.js';
 import { permissionsFromBits } from '../channels/permissions.js';
 import type { ControlConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -62,17 +62,23 @@ export async function admitToRoom(
   if (sameAs !== undefined && (principal.subject !== sameAs.subject || principal.sessionId !== sameAs.loginId)) {
     return refuse(CLOSE_CODES.unauthorized, 'other-subject-or-login');
   }
+  // The login's (or app key's) liveness and the channel are independent reads: one batch, one
+  // database round trip (each costs the room about as much CPU as a whole key exchange's crypto).
   let name: string;
+  let loaded: LoadedChannel | null;
   if (principal.kind === 'account') {
-    const live = await liveAccountLogin(db, principal.userId, principal.sessionId, now);
+    const [liveRows, channelRows] = await db.batch([liveAccountLoginQuery(db, principal.userId, principal.sessionId), loadChannelQuery(db, principal, channelId)]);
+    const live = readLiveAccountLogin(liveRows, now);
     if (live === null) return refuse(CLOSE_CODES.loggedOut, 'login-ended');
     name = live.username;
     principal = { ...principal, username: name };
+    loaded = readLoadedChannel(channelRows);
   } else {
-    if (!(await isAppKeyLive(db, principal.appKeyId))) return refuse(CLOSE_CODES.loggedOut, 'app-key-revoked');
+    const [keyRows, channelRows] = await db.batch([appKeyLiveQuery(db, principal.appKeyId), loadChannelQuery(db, principal, channelId)]);
+    if (!readAppKeyLive(keyRows)) return refuse(CLOSE_CODES.loggedOut, 'app-key-revoked');
     name = principal.displayName;
+    loaded = readLoadedChannel(channelRows);
   }
-  const loaded = await loadChannel(db, principal, channelId);
   if (loaded === null) return refuse(CLOSE_CODES.forbidden, 'no-such-channel');
   const decision = decideChannelAccess(principal, loaded, 'listen');
   if (!decision.allowed) return refuse(decision.refusal === 'banned' ? CLOSE_CODES.banned : CLOSE_CODES.forbidden, decision.refusal);
