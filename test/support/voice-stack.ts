@@ -5,7 +5,7 @@
  * endpoint, and members signed up through the client SDK who send numbered frames.
  */
 import { expect } from 'vitest';
-import { allocateRelayPorts, startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
+import { startRelayProcess, type RelayProcess } from '../../cli/relay-process.js';
 import { ParleyClient, type VoiceFrame, type VoiceSession } from '../../packages/client/src/index.js';
 import type { ClientTestStack } from './client-stack.js';
 import { UdpCaptureNat } from './udp-capture-nat.js';
@@ -36,9 +36,9 @@ export function voiceStackParts(): VoiceStackParts {
 export async function startCapturedRelay(stack: ClientTestStack, parts: VoiceStackParts, relayId: string): Promise<CapturedRelay> {
   const nat = await UdpCaptureNat.start();
   parts.nats.push(nat);
+  // Ports drawn by startRelayProcess, which draws again if one is taken before the relay binds it.
   const relay = await startRelayProcess({
     relayId,
-    ports: await allocateRelayPorts(),
     env: {
       RELAY_REGISTER: 'true',
       CONTROL_PLANE_URL: `${stack.controlUrl}/`,
