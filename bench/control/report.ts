@@ -147,6 +147,7 @@ export function formatReport(report: ControlBenchReport): string {
       ]),
     ),
   );
+  const minOperations = Math.max(1, Math.min(...voice.serial.map((r) => r.operations)));
   out.push(
     `key exchange in the room (a rotation: request_rekey and the exchange, with its relay call): ${fixed(voice.exchangeCpuMs)} ms worker CPU; ` +
       `without the relay round trip: ${fixed(voice.exchangeWithoutRelayCallCpuMs)} ms, target ≤ ${voice.exchangeCpuTargetMs} ms (${fixed(voice.exchangeWithoutRelayCallCpuMs / voice.exchangeCpuTargetMs)}× the target); ` +
@@ -154,7 +155,9 @@ export function formatReport(report: ControlBenchReport): string {
   );
   out.push(
     `  the floors under it: a room message each way (ping with an id) ${fixed(voice.messageFloorCpuMs)} ms; a member's change to the room's sockets (speaking − ping) ${fixed(voice.presenceCpuMs)} ms; ` +
-      `one signed relay call (mute − speaking) ${fixed(voice.relayCallCpuMs)} ms; the exchange beyond its relay call, its 3 messages and its presence: ${fixed(voice.exchangeBeyondFloorsCpuMs)} ms`,
+      `one signed relay call (mute − speaking) ${fixed(voice.relayCallCpuMs)} ms; the exchange beyond its relay call, its 3 messages and its presence: ${fixed(voice.exchangeBeyondFloorsCpuMs)} ms` +
+      // /proc counts CPU in 10 ms ticks: over n operations a phase's figure is good to 10/n ms.
+      ` (10 ms CPU ticks over ${minOperations} operations: each figure ±${fixed(10 / minOperations)} ms, each difference ±${fixed(20 / minOperations)} ms)`,
   );
   const c = voice.crypto;
   out.push(
