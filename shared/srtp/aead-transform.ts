@@ -97,11 +97,17 @@ export class AeadTransform implements SrtpTransform {
   #rtp: AesGcmEngine | null = null;
   #rtcp: AesGcmEngine | null = null;
   #wiped = false;
+  /**
+   * Whether the RTP engine is given the SRTP salt (a backend with sealRtpFanoutIndexed): it then
+   * builds its IVs itself, in openRtpInto and the indexed fan-out.
+   */
+  readonly #saltedRtp: boolean;
 
   constructor(backend: SrtpCryptoBackend, srtp: SessionKeys, srtcp: SessionKeys) {
     if (srtp.encryptionKey.length !== srtcp.encryptionKey.length) throw new RangeError('srtp: SRTP and SRTCP keys must have the same length');
     if (srtp.salt.length !== IV_LENGTH || srtcp.salt.length !== IV_LENGTH) throw new RangeError(`srtp: AEAD session salts must be ${IV_LENGTH} bytes`);
     this.#backend = backend;
+    this.#saltedRtp = backend.sealRtpFanoutIndexed !== undefined;
     this.#keyLength = srtp.encryptionKey.length;
     this.#keys = new Uint8Array(KEYS_AT + 2 * this.#keyLength);
     this.#keys.set(srtp.salt, SRTP_SALT_AT);
@@ -136,8 +142,14 @@ export class AeadTransform implements SrtpTransform {
     return engine;
   }
 
+  rtpFanoutEngine(): AesGcmEngine | null {
+    return this.#saltedRtp ? (this.#rtp ?? this.#keyRtp()) : null;
+  }
+
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
     const engine = this.#rtp ?? this.#keyRtp();
+    // The relay's path (native engines holding the salt): the IV is built natively.
+    if (this.#saltedRtp && engine.openRtpInto !== undefined) return engine.openRtpInto(ssrc, index, packet, headerLength, out, offset) >= 0;
     const iv = gcmRtpIv(this.#keys, ssrc, index, scratchIv);
     if (engine.openPacketInto !== undefined) return engine.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
     const header = packet.subarray(0, headerLength);
@@ -196,7 +208,7 @@ export class AeadTransform implements SrtpTransform {
   }
 
   #keyRtp(): AesGcmEngine {
-    return (this.#rtp = this.#keyEngine(KEYS_AT));
+    return (this.#rtp = this.#keyEngine(KEYS_AT, this.#saltedRtp ? this.#keys.subarray(SRTP_SALT_AT, SRTP_SALT_AT + IV_LENGTH) : undefined));
   }
 
   #keyRtcp(): AesGcmEngine {
@@ -204,11 +216,11 @@ export class AeadTransform implements SrtpTransform {
   }
 
   /** Hands the key at `at` to a new engine, which keeps its own copy, and erases it here. */
-  #keyEngine(at: number): AesGcmEngine {
+  #keyEngine(at: number, rtpSalt?: Uint8Array): AesGcmEngine {
     // The context refuses calls after close; this guards direct users of the transform.
     if (this.#wiped) throw new TypeError('srtp: transform used after wipe()');
     const key = this.#keys.subarray(at, at + this.#keyLength);
-    const engine = this.#backend.createAesGcm(key, GCM_TAG_LENGTH);
+    const engine = rtpSalt === undefined ? this.#backend.createAesGcm(key, GCM_TAG_LENGTH) : this.#backend.createAesGcm(key, GCM_TAG_LENGTH, rtpSalt);
     key.fill(0);
     return engine;
   }

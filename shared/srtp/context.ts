@@ -112,6 +112,8 @@ export class SrtpContext {
   #closed = false;
   /** Whether prepareRtpSeal works (see sealsFanout). */
   readonly #fanout: boolean;
+  /** Whether prepareRtpSealIndexed works (see sealsIndexedFanout). */
+  readonly #indexedFanout: boolean;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
     const profile = srtpProfile(options.profile);
@@ -133,6 +135,7 @@ export class SrtpContext {
     this.#requireEncryptedSrtcp = options.requireEncryptedSrtcp ?? true;
     this.#usage = new KeyUsage(options.priorKeyUsage);
     this.#fanout = options.backend.sealRtpFanout !== undefined && this.#transform.prepareRtpSeal !== undefined;
+    this.#indexedFanout = options.backend.sealRtpFanoutIndexed !== undefined && this.#transform.rtpFanoutEngine !== undefined;
   }
 
   /**
@@ -258,6 +261,41 @@ export class SrtpContext {
     const replay = this.#replayVerdict(stream?.window, index);
     if (replay !== null) return replay;
     const engine = this.#transform.prepareRtpSeal!(ssrc, index, ivs, ivOffset);
+    this.#commitRtp(stream, ssrc, index);
+    return engine;
+  }
+
+  /**
+   * Whether `prepareRtpSealIndexed` works here: an AEAD profile on a backend whose engines hold
+   * their salt and seal a packet for many receivers from packet indices
+   * (`SrtpCryptoBackend.sealRtpFanoutIndexed`).
+   */
+  get sealsIndexedFanout(): boolean {
+    return this.#indexedFanout;
+  }
+
+  /**
+   * prepareRtpSeal for `backend.sealRtpFanoutIndexed`: the same bookkeeping (key-usage limit,
+   * index estimate, refusal to protect an index twice, commit), but the packet index is written
+   * at `indices[at]` instead of an IV; the backend builds the IV from it. Returns the engine to
+   * seal with (its `handle` names it to the backend), or a refusal, which commits nothing. The
+   * caller must seal the packet carrying `seq` under that engine and index, or drop it. Only
+   * when `sealsIndexedFanout` (else a TypeError).
+   */
+  prepareRtpSealIndexed(ssrc: number, seq: number, indices: Float64Array, at: number): AesGcmEngine | SrtpErrorReason {
+    this.#assertOpen();
+    if (!this.#indexedFanout) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    this.#attemptedIndex = -1;
+    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
+    const stream = this.#rtpStream(ssrc);
+    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
+    this.#attemptedIndex = index;
+    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
+    const engine = this.#transform.rtpFanoutEngine!();
+    if (engine === null) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    indices[at] = index;
     this.#commitRtp(stream, ssrc, index);
     return engine;
   }

@@ -24,7 +24,7 @@
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
 import { checkRtpHeader, readUint32 } from '../../../shared/srtp/rtp-header.js';
-import type { AesGcmEngine, SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
 import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
 import { CONSENT_LIFETIME_MS } from './address-consent.js';
@@ -108,18 +108,13 @@ export class DatagramRouter {
   /** The relay-wide cap on packets from unlatched sources that reach decryption. */
   readonly #unlatchedCap: TokenBucket;
   /**
-   * The fan-out call's arguments, reused for every packet: each listener's engine, IV, sequence
-   * number and address. The arrays keep the last packet's engines and addresses referenced
-   * until overwritten (a closed session's engines are wiped: they hold no key).
-   */
-  readonly #fanoutEngines: AesGcmEngine[] = [];
-  /**
-   * The same engines' handles, when each has one (the native backend's): the fan-out call then
-   * takes these, and finds each engine without looking its object up (parley_gcm.c).
+   * The fan-out call's arguments, reused for every packet: each listener's engine handle (the
+   * native backend finds the engine by it, parley_gcm.c), packet index (the backend builds the
+   * IV from it and the engine's salt, and the sequence number is its low 16 bits) and address.
+   * The address array keeps the last packet's addresses referenced until overwritten.
    */
   readonly #fanoutHandles = new Uint32Array(MAX_FANOUT_RUN);
-  readonly #fanoutIvs = new Uint8Array(MAX_FANOUT_RUN * 12);
-  readonly #fanoutSeqs = new Uint16Array(MAX_FANOUT_RUN);
+  readonly #fanoutIndices = new Float64Array(MAX_FANOUT_RUN);
   readonly #fanoutTo: RemoteAddress[] = [];
   /** Listeners of this packet sealed one at a time after the fan-out call, and their numbers. */
   readonly #deferred: RelaySession[] = [];
@@ -198,7 +193,6 @@ export class DatagramRouter {
     const ssrc = epoch.ssrc;
     let fanoutBackend: SrtpCryptoBackend | null = null;
     let fanoutCount = 0;
-    let allHandles = true;
     let deferred = 0;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
@@ -214,18 +208,17 @@ export class DatagramRouter {
       }
       if (fanoutAt >= 0) {
         const outbound = listener.outbound;
-        if (outbound.sealsFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
-          const engine = outbound.prepareRtpSeal(ssrc, output & 0xffff, this.#fanoutIvs, fanoutCount * 12);
+        if (outbound.sealsIndexedFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
+          const engine = outbound.prepareRtpSealIndexed(ssrc, output & 0xffff, this.#fanoutIndices, fanoutCount);
           if (typeof engine === 'string') {
             this.counters.dropped(engine === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
             continue;
           }
           fanoutBackend = outbound.backend;
-          this.#fanoutEngines[fanoutCount] = engine;
           const handle = engine.handle;
-          if (handle === undefined) allHandles = false;
-          else this.#fanoutHandles[fanoutCount] = handle;
-          this.#fanoutSeqs[fanoutCount] = output & 0xffff;
+          // A backend with sealRtpFanoutIndexed names every engine by a handle (a bug otherwise).
+          if (handle === undefined) throw new TypeError('relay: an indexed fan-out engine has no handle');
+          this.#fanoutHandles[fanoutCount] = handle;
           this.#fanoutTo[fanoutCount] = listener.address!;
           fanoutCount++;
         } else {
@@ -240,7 +233,7 @@ export class DatagramRouter {
     if (fanoutCount > 0) {
       const sealedLength = plain.length + GCM_TAG_LENGTH;
       // Every index is committed already: each copy is sealed now, or (an exception) dropped.
-      fanoutBackend!.sealRtpFanout!(allHandles ? this.#fanoutHandles : this.#fanoutEngines, this.#fanoutIvs, this.#fanoutSeqs, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
+      fanoutBackend!.sealRtpFanoutIndexed!(this.#fanoutHandles, ssrc, this.#fanoutIndices, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
       sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount);
       for (let i = 0; i < fanoutCount; i++) this.counters.sent(sealedLength);
     }

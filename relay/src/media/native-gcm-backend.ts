@@ -35,14 +35,17 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
   sealPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** See AesGcmEngine: the relay opens each incoming packet into one reused buffer with this. */
   openPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** See AesGcmEngine: openPacketInto with the IV built natively from the engine's salt (engines created with one; else a TypeError). */
+  openRtpInto(ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** This engine's number for sealRtpFanout's Uint32Array form (relay/native/src/parley_gcm.c, "Engine handles"). */
   readonly handle: number;
 }
 
 /** The SRTP backend with native AES-GCM engines. */
 export interface NativeGcmBackend extends SrtpCryptoBackend {
-  createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): NativeAesGcmEngine;
   sealRtpFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  sealRtpFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** The OpenSSL the addon runs on: the node binary's own. */
   readonly opensslVersion: string;
 }
@@ -51,9 +54,11 @@ export interface NativeGcmBackend extends SrtpCryptoBackend {
 interface NativeGcmAddon {
   readonly abiVersion: number;
   readonly opensslVersion: string;
-  createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): NativeAesGcmEngine;
   /** relay/native/src/parley_gcm.c's sealFanout; see SrtpCryptoBackend.sealRtpFanout. */
   sealFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** parley_gcm.c's sealFanoutIndexed; see SrtpCryptoBackend.sealRtpFanoutIndexed. */
+  sealFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */
@@ -90,7 +95,8 @@ function isAddon(value: unknown): value is NativeGcmAddon {
     typeof candidate.abiVersion === 'number' &&
     typeof candidate.opensslVersion === 'string' &&
     typeof candidate.createAesGcm === 'function' &&
-    typeof candidate.sealFanout === 'function'
+    typeof candidate.sealFanout === 'function' &&
+    typeof candidate.sealFanoutIndexed === 'function'
   );
 }
 
@@ -102,6 +108,8 @@ function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
     createAesGcm: addon.createAesGcm,
     // One native call seals a forwarded packet for every listener (datagram-router.ts).
     sealRtpFanout: addon.sealFanout,
+    // The same, with each listener's IV built natively from its engine's salt (no JS IV per listener).
+    sealRtpFanoutIndexed: addon.sealFanoutIndexed,
     createAesCtr: loadNativeKeys()?.createAesCtr ?? nodeCryptoBackend.createAesCtr,
     createHmacSha1: nodeCryptoBackend.createHmacSha1,
   });
