@@ -102,6 +102,8 @@ export class AeadTransform implements SrtpTransform {
    * builds its IVs itself, in openRtpInto and the indexed fan-out.
    */
   readonly #saltedRtp: boolean;
+  /** The RTP engine's `handle` once it is keyed (-1 before, or when it has none). */
+  #rtpHandle = -1;
 
   constructor(backend: SrtpCryptoBackend, srtp: SessionKeys, srtcp: SessionKeys) {
     if (srtp.encryptionKey.length !== srtcp.encryptionKey.length) throw new RangeError('srtp: SRTP and SRTCP keys must have the same length');
@@ -142,8 +144,11 @@ export class AeadTransform implements SrtpTransform {
     return engine;
   }
 
-  rtpFanoutEngine(): AesGcmEngine | null {
-    return this.#saltedRtp ? (this.#rtp ?? this.#keyRtp()) : null;
+  rtpFanoutHandle(): number {
+    if (!this.#saltedRtp) return -1;
+    if (this.#rtp === null) this.#keyRtp();
+    // Kept here as a number: the fan-out then never reads the engine object itself.
+    return this.#rtpHandle;
   }
 
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
@@ -198,6 +203,7 @@ export class AeadTransform implements SrtpTransform {
     this.#rtcp?.wipe();
     this.#rtp = null;
     this.#rtcp = null;
+    this.#rtpHandle = -1;
     this.#keys.fill(0);
     scratchIv.fill(0);
   }
@@ -208,7 +214,9 @@ export class AeadTransform implements SrtpTransform {
   }
 
   #keyRtp(): AesGcmEngine {
-    return (this.#rtp = this.#keyEngine(KEYS_AT, this.#saltedRtp ? this.#keys.subarray(SRTP_SALT_AT, SRTP_SALT_AT + IV_LENGTH) : undefined));
+    const engine = this.#keyEngine(KEYS_AT, this.#saltedRtp ? this.#keys.subarray(SRTP_SALT_AT, SRTP_SALT_AT + IV_LENGTH) : undefined);
+    this.#rtpHandle = engine.handle ?? -1;
+    return (this.#rtp = engine);
   }
 
   #keyRtcp(): AesGcmEngine {

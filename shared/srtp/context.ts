@@ -135,7 +135,7 @@ export class SrtpContext {
     this.#requireEncryptedSrtcp = options.requireEncryptedSrtcp ?? true;
     this.#usage = new KeyUsage(options.priorKeyUsage);
     this.#fanout = options.backend.sealRtpFanout !== undefined && this.#transform.prepareRtpSeal !== undefined;
-    this.#indexedFanout = options.backend.sealRtpFanoutIndexed !== undefined && this.#transform.rtpFanoutEngine !== undefined;
+    this.#indexedFanout = options.backend.sealRtpFanoutIndexed !== undefined && this.#transform.rtpFanoutHandle !== undefined;
   }
 
   /**
@@ -277,12 +277,12 @@ export class SrtpContext {
   /**
    * prepareRtpSeal for `backend.sealRtpFanoutIndexed`: the same bookkeeping (key-usage limit,
    * index estimate, refusal to protect an index twice, commit), but the packet index is written
-   * at `indices[at]` instead of an IV; the backend builds the IV from it. Returns the engine to
-   * seal with (its `handle` names it to the backend), or a refusal, which commits nothing. The
-   * caller must seal the packet carrying `seq` under that engine and index, or drop it. Only
-   * when `sealsIndexedFanout` (else a TypeError).
+   * at `indices[at]` instead of an IV; the backend builds the IV from it. Returns the `handle` of
+   * the engine to seal with, or a refusal, which commits nothing. The caller must seal the packet
+   * carrying `seq` under that engine and index, or drop it. Only when `sealsIndexedFanout` (else
+   * a TypeError).
    */
-  prepareRtpSealIndexed(ssrc: number, seq: number, indices: Float64Array, at: number): AesGcmEngine | SrtpErrorReason {
+  prepareRtpSealIndexed(ssrc: number, seq: number, indices: Float64Array, at: number): number | SrtpErrorReason {
     this.#assertOpen();
     if (!this.#indexedFanout) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
     this.#attemptedIndex = -1;
@@ -293,11 +293,11 @@ export class SrtpContext {
     if (index > MAX_SRTP_INDEX) return 'key-exhausted';
     const replay = this.#replayVerdict(stream?.window, index);
     if (replay !== null) return replay;
-    const engine = this.#transform.rtpFanoutEngine!();
-    if (engine === null) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    const handle = this.#transform.rtpFanoutHandle!();
+    if (handle < 0) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
     indices[at] = index;
     this.#commitRtp(stream, ssrc, index);
-    return engine;
+    return handle;
   }
 
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */

@@ -209,15 +209,12 @@ export class DatagramRouter {
       if (fanoutAt >= 0) {
         const outbound = listener.outbound;
         if (outbound.sealsIndexedFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
-          const engine = outbound.prepareRtpSealIndexed(ssrc, output & 0xffff, this.#fanoutIndices, fanoutCount);
-          if (typeof engine === 'string') {
-            this.counters.dropped(engine === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+          const handle = outbound.prepareRtpSealIndexed(ssrc, output & 0xffff, this.#fanoutIndices, fanoutCount);
+          if (typeof handle === 'string') {
+            this.counters.dropped(handle === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
             continue;
           }
           fanoutBackend = outbound.backend;
-          const handle = engine.handle;
-          // A backend with sealRtpFanoutIndexed names every engine by a handle (a bug otherwise).
-          if (handle === undefined) throw new TypeError('relay: an indexed fan-out engine has no handle');
           this.#fanoutHandles[fanoutCount] = handle;
           this.#fanoutTo[fanoutCount] = listener.address!;
           fanoutCount++;

@@ -770,9 +770,9 @@ describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtp
     const indices = new Float64Array(2);
     const handles = new Uint32Array(1);
     for (const seq of [65534, 65535, 0, 1]) {
-      const engine = sender.prepareRtpSealIndexed(0x01020304, seq, indices, 1);
-      if (typeof engine === 'string') throw new Error(engine);
-      handles[0] = engine.handle!;
+      const handle = sender.prepareRtpSealIndexed(0x01020304, seq, indices, 1);
+      if (typeof handle === 'string') throw new Error(handle);
+      handles[0] = handle;
       backend.sealRtpFanoutIndexed(handles, 0x01020304, indices.subarray(1), 1, packet, 12, out, 0);
       const opened = receiver.unprotectRtp(out);
       expect((opened[2]! << 8) | opened[3]!).toBe(seq);
