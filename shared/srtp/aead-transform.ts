@@ -70,6 +70,31 @@ function join(head: Uint8Array, body: Uint8Array, tail?: Uint8Array): Uint8Array
 const scratchIv = new Uint8Array(IV_LENGTH);
 
 /**
+ * Staging for SRTCP with engines that seal and open packets into a buffer (sealPacketInto,
+ * openPacketInto: the native backend's). SRTCP's AAD is the 8-octet header and the 4-octet
+ * E‖index trailer, apart in the packet (RFC 7714 §9.2); staged as header ‖ trailer ‖ body they
+ * are one contiguous AAD, so one native call seals or opens the packet, where joining the AAD
+ * into a new small array, and the native result into another, cost a V8 backing store (a
+ * malloc) each. Off-heap from the start (an ArrayBuffer), so the addon never has to move them.
+ * Shared like scratchIv (every call is synchronous), grown when a packet needs more, and
+ * zeroed after each use.
+ */
+let rtcpStaged = new Uint8Array(new ArrayBuffer(1536));
+let rtcpSealed = new Uint8Array(new ArrayBuffer(1536));
+
+function rtcpScratch(length: number): void {
+  if (rtcpStaged.length < length) {
+    rtcpStaged = new Uint8Array(new ArrayBuffer(length));
+    rtcpSealed = new Uint8Array(new ArrayBuffer(length + GCM_TAG_LENGTH));
+  }
+}
+
+/** Writes the SRTCP trailer word (E flag, 31-bit index; RFC 3711 §3.4) at `at`. */
+function writeTrailer(out: Uint8Array, at: number, srtcpIndex: number, encrypted: boolean): void {
+  writeUint32(out, at, ((encrypted ? 0x80000000 : 0) | srtcpIndex) >>> 0);
+}
+
+/**
  * Where AeadTransform keeps its session values, all in one array (one allocation, one wipe):
  *   [0, 12)   SRTP session salt      — first, so `gcmRtpIv(keys, …)` reads it in place
  *   [12, 24)  SRTCP session salt
@@ -169,8 +194,25 @@ export class AeadTransform implements SrtpTransform {
   // rest is encrypted; with E=0 the whole packet plus that word is AAD and nothing is encrypted.
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array {
     const engine = this.#rtcp ?? this.#keyRtcp();
-    const trailer = srtcpTrailer(srtcpIndex, encrypt);
     const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
+    if (encrypt && engine.sealPacketInto !== undefined && packet.length >= RTCP_HEADER_LENGTH) {
+      // Staged as header ‖ trailer ‖ body (see rtcpStaged); out is header ‖ ciphertext ‖ tag ‖ trailer.
+      const body = packet.length - RTCP_HEADER_LENGTH;
+      const staged = RTCP_HEADER_LENGTH + TRAILER_LENGTH + body;
+      rtcpScratch(staged);
+      for (let i = 0; i < RTCP_HEADER_LENGTH; i++) rtcpStaged[i] = packet[i]!;
+      writeTrailer(rtcpStaged, RTCP_HEADER_LENGTH, srtcpIndex, true);
+      rtcpStaged.set(packet.subarray(RTCP_HEADER_LENGTH), RTCP_HEADER_LENGTH + TRAILER_LENGTH);
+      engine.sealPacketInto(iv, rtcpStaged.subarray(0, staged), RTCP_HEADER_LENGTH + TRAILER_LENGTH, rtcpSealed, 0);
+      const out = new Uint8Array(packet.length + GCM_TAG_LENGTH + TRAILER_LENGTH);
+      out.set(rtcpSealed.subarray(0, RTCP_HEADER_LENGTH), 0);
+      out.set(rtcpSealed.subarray(RTCP_HEADER_LENGTH + TRAILER_LENGTH, staged + GCM_TAG_LENGTH), RTCP_HEADER_LENGTH);
+      writeTrailer(out, out.length - TRAILER_LENGTH, srtcpIndex, true);
+      rtcpStaged.fill(0, 0, staged);
+      rtcpSealed.fill(0, 0, staged + GCM_TAG_LENGTH);
+      return out;
+    }
+    const trailer = srtcpTrailer(srtcpIndex, encrypt);
     if (encrypt) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const sealed = engine.seal(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH));
@@ -185,6 +227,25 @@ export class AeadTransform implements SrtpTransform {
     const trailerAt = packet.length - TRAILER_LENGTH;
     const trailer = packet.subarray(trailerAt);
     const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
+    if (encrypted && engine.openPacketInto !== undefined && trailerAt >= RTCP_HEADER_LENGTH) {
+      // Staged as header ‖ trailer ‖ ciphertext ‖ tag (see rtcpStaged): one contiguous AAD.
+      const sealed = trailerAt - RTCP_HEADER_LENGTH;
+      const staged = RTCP_HEADER_LENGTH + TRAILER_LENGTH + sealed;
+      rtcpScratch(staged);
+      for (let i = 0; i < RTCP_HEADER_LENGTH; i++) rtcpStaged[i] = packet[i]!;
+      for (let i = 0; i < TRAILER_LENGTH; i++) rtcpStaged[RTCP_HEADER_LENGTH + i] = packet[trailerAt + i]!;
+      rtcpStaged.set(packet.subarray(RTCP_HEADER_LENGTH, trailerAt), RTCP_HEADER_LENGTH + TRAILER_LENGTH);
+      const opened = engine.openPacketInto(iv, rtcpStaged.subarray(0, staged), RTCP_HEADER_LENGTH + TRAILER_LENGTH, rtcpSealed, 0);
+      let plain: Uint8Array | null = null;
+      if (opened >= 0) {
+        plain = new Uint8Array(opened - TRAILER_LENGTH);
+        plain.set(rtcpSealed.subarray(0, RTCP_HEADER_LENGTH), 0);
+        plain.set(rtcpSealed.subarray(RTCP_HEADER_LENGTH + TRAILER_LENGTH, opened), RTCP_HEADER_LENGTH);
+        rtcpSealed.fill(0, 0, opened);
+      }
+      rtcpStaged.fill(0, 0, staged);
+      return plain;
+    }
     if (encrypted) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const body = engine.open(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH, trailerAt));
