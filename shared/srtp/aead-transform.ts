@@ -123,8 +123,8 @@ export class AeadTransform implements SrtpTransform {
   #rtcp: AesGcmEngine | null = null;
   #wiped = false;
   /**
-   * Whether the RTP engine is given the SRTP salt (a backend with sealRtpFanoutIndexed): it then
-   * builds its IVs itself, in openRtpInto and the indexed fan-out.
+   * Whether the RTP engine is given the SRTP salt (a backend with sealRtpFanoutIndexed and
+   * openRtpIndexed): the backend then builds its IVs itself, named by the engine's handle.
    */
   readonly #saltedRtp: boolean;
   /** The RTP engine's `handle` once it is keyed (-1 before, or when it has none). */
@@ -134,7 +134,7 @@ export class AeadTransform implements SrtpTransform {
     if (srtp.encryptionKey.length !== srtcp.encryptionKey.length) throw new RangeError('srtp: SRTP and SRTCP keys must have the same length');
     if (srtp.salt.length !== IV_LENGTH || srtcp.salt.length !== IV_LENGTH) throw new RangeError(`srtp: AEAD session salts must be ${IV_LENGTH} bytes`);
     this.#backend = backend;
-    this.#saltedRtp = backend.sealRtpFanoutIndexed !== undefined;
+    this.#saltedRtp = backend.sealRtpFanoutIndexed !== undefined && backend.openRtpIndexed !== undefined;
     this.#keyLength = srtp.encryptionKey.length;
     this.#keys = new Uint8Array(KEYS_AT + 2 * this.#keyLength);
     this.#keys.set(srtp.salt, SRTP_SALT_AT);
@@ -178,8 +178,8 @@ export class AeadTransform implements SrtpTransform {
 
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
     const engine = this.#rtp ?? this.#keyRtp();
-    // The relay's path (native engines holding the salt): the IV is built natively.
-    if (this.#saltedRtp && engine.openRtpInto !== undefined) return engine.openRtpInto(ssrc, index, packet, headerLength, out, offset) >= 0;
+    // The relay's path (native engines holding the salt): the engine named by its handle, the IV built natively.
+    if (this.#saltedRtp && this.#rtpHandle >= 0) return this.#backend.openRtpIndexed!(this.#rtpHandle, ssrc, index, packet, headerLength, out, offset) >= 0;
     const iv = gcmRtpIv(this.#keys, ssrc, index, scratchIv);
     if (engine.openPacketInto !== undefined) return engine.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
     const header = packet.subarray(0, headerLength);

@@ -12,7 +12,7 @@ export interface SrtpCryptoBackend {
   /**
    * `rtpSalt` (optional, 12 bytes): the SRTP session salt of the key, for a backend with
    * `sealRtpFanoutIndexed`, whose engines then build RFC 7714 §8.1 IVs themselves
-   * (`openRtpInto`, `sealRtpFanoutIndexed`). Backends without it ignore the argument.
+   * (`openRtpIndexed`, `sealRtpFanoutIndexed`). Backends without it ignore the argument.
    */
   createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): AesGcmEngine;
   createAesCtr(key: Uint8Array): AesCtrEngine;
@@ -36,6 +36,12 @@ export interface SrtpCryptoBackend {
    * those IVs and sequence numbers; the IVs are never built in JS.
    */
   sealRtpFanoutIndexed?(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional (the native backend): the openPacketInto of the engine `handle` (created with its
+   * `rtpSalt`), with the IV of packet index `index` of `ssrc` (RFC 7714 §8.1) built by the
+   * backend from that engine's salt. The length written, or -1 when the packet does not verify.
+   */
+  openRtpIndexed?(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 export interface AesGcmEngine {
@@ -55,11 +61,6 @@ export interface AesGcmEngine {
    * not verify (then `out` holds no plaintext).
    */
   openPacketInto?(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
-  /**
-   * Optional (engines created with an `rtpSalt`): openPacketInto with the IV of packet index
-   * `index` of `ssrc` (RFC 7714 §8.1) built by the engine from its salt.
-   */
-  openRtpInto?(ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /**
    * Optional (engines of a backend with sealRtpFanout): a number naming this engine to the
    * backend's sealRtpFanout in place of the engine itself, within the thread that made it.

@@ -10,12 +10,14 @@
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
  *   createAesGcm(key, tagLength[, salt]) → an engine {seal, open, sealInto, sealPacketInto,
- *                                  openPacketInto, openRtpInto, wipe, handle}; `salt`, the
- *                                  SRTP session salt, lets it build RFC 7714 IVs itself
+ *                                  openPacketInto, wipe, handle}; `salt`, the SRTP session
+ *                                  salt, lets the addon build its RFC 7714 IVs itself
  *   sealFanout(engines, ivs, seqs, count, packet, aadLength, out, outOffset) → one packet
  *                                  sealed for `count` receivers in one call (below)
  *   sealFanoutIndexed(handles, ssrc, indices, count, packet, aadLength, out, outOffset) → the
  *                                  same, each IV built from its engine's salt (below)
+ *   openRtpIndexed(handle, ssrc, index, packet, aadLength, out, outOffset) → openPacketInto
+ *                                  of the engine `handle`, its IV built from its salt
  *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
  *   watchReadable                  socket readiness on the event loop: see parley_readable.c
  *   createSealOpener, createAesCtr, createSecretBuffer   keys kept off the JS heap: parley_keys.c
@@ -61,8 +63,8 @@
  * 6: sealFanout.
  * 7: engines carry a `handle`; sealFanout takes a Uint32Array of handles in place of the
  *    Array of engines.
- * 8: createAesGcm takes an optional SRTP session salt; sealFanoutIndexed and the engines'
- *    openRtpInto build each RFC 7714 §8.1 IV from it. */
+ * 8: createAesGcm takes an optional SRTP session salt; sealFanoutIndexed and openRtpIndexed
+ *    build each RFC 7714 §8.1 IV from it. */
 #define ABI_VERSION 8
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
@@ -434,7 +436,7 @@ static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
  * destination, or NULL with an exception pending. `grow` is +16 (seal) or -16 (open).
  */
 static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *packet, size_t *aad_length, long grow, size_t *out_length) {
-  /* iv NULL: the caller builds the IV itself (openRtpInto), and argv[0] is not read here. */
+  /* iv NULL: the caller builds the IV itself (openRtpIndexed), and argv[0] is not read here. */
   if (iv != NULL && !get_bytes(env, argv[0], iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array"), NULL;
   if (!get_bytes(env, argv[1], packet)) return throw_type(env, "native-gcm: packet must be a Uint8Array"), NULL;
   Bytes out;
@@ -526,46 +528,6 @@ static napi_value engine_open_packet_into(napi_env env, napi_callback_info info)
   return result;
 }
 
-/*
- * openRtpInto(ssrc, index, packet, aadLength, out, outOffset): number — openPacketInto with the
- * IV built here from the engine's salt (createAesGcm's third argument), `ssrc` and the packet
- * index `index` (RFC 7714 §8.1), instead of passed in: the relay's inbound path, which then
- * never reads the salt from the JS heap. Same answer as openPacketInto: the length, or -1 when
- * the packet does not verify. An engine without a salt is a TypeError.
- */
-static napi_value engine_open_rtp_into(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  GcmEngine *engine = engine_call(env, info, 6, argv);
-  if (engine == NULL) return NULL;
-  if (!engine->has_salt) return throw_type(env, "native-gcm: this engine was created without a salt");
-  uint32_t ssrc = 0;
-  double index = 0;
-  if (!get_ssrc(env, argv[0], &ssrc)) return NULL;
-  if (napi_get_value_double(env, argv[1], &index) != napi_ok) return throw_type(env, "native-gcm: index must be a number");
-  if (!is_rtp_index(index)) return throw_range(env, "native-gcm: index must be an integer from 0 to 2^48 - 1");
-  Bytes packet;
-  size_t aad_length = 0, out_length = 0;
-  /* argv + 1: packet_args reads packet, aadLength, out and outOffset at [1..4], and no IV. */
-  uint8_t *dst = packet_args(env, argv + 1, NULL, &packet, &aad_length, -(long)TAG_LENGTH, &out_length);
-  if (dst == NULL) return NULL;
-  int32_t answer = -1;
-  /* From here on the bytes are the network's: every failure is -1, never an exception. */
-  if (packet.length - aad_length >= TAG_LENGTH) {
-    uint8_t iv[IV_LENGTH];
-    rtp_iv(engine->salt, ssrc, (uint64_t)index, iv);
-    const Bytes aad = {packet.data, aad_length};
-    const Bytes sealed = {packet.data + aad_length, packet.length - aad_length};
-    if (gcm_open(engine->ctx, iv, &aad, &sealed, dst + aad_length)) {
-      memcpy(dst, packet.data, aad_length);
-      answer = (int32_t)out_length;
-    }
-    OPENSSL_cleanse(iv, sizeof iv);
-  }
-  napi_value result;
-  if (napi_create_int32(env, answer, &result) != napi_ok) return NULL;
-  return result;
-}
-
 /* open(iv, aad, sealed): Uint8Array | null — null when sealed is shorter than a tag or does not verify. */
 static napi_value engine_open(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -645,7 +607,7 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   Bytes key;
   if (!get_bytes(env, argv[0], &key)) return throw_type(env, "native-gcm: key must be a Uint8Array");
-  /* Optional: the SRTP session salt, for sealFanoutIndexed and openRtpInto (undefined: none). */
+  /* Optional: the SRTP session salt, for sealFanoutIndexed and openRtpIndexed (undefined: none). */
   Bytes salt = {NULL, 0};
   bool has_salt = false;
   if (argc >= 3) {
@@ -942,6 +904,59 @@ done:
   return result;
 }
 
+/*
+ * openRtpIndexed(handle, ssrc, index, packet, aadLength, out, outOffset): number
+ *
+ * An engine's openPacketInto, with the engine named by its `handle` and the IV built here from
+ * its salt (createAesGcm's third argument), `ssrc` and the packet index `index` (RFC 7714 §8.1):
+ * the relay's inbound path. Neither the salt nor the engine object is read from the JS heap,
+ * and the engine is found by a table lookup instead of napi_unwrap. Same answer as
+ * openPacketInto: the length written (packet.length - 16), or -1 when the packet does not verify
+ * (then out holds no plaintext). A handle naming no live engine of this thread, or an engine
+ * without a salt, is a TypeError.
+ */
+static napi_value open_rtp_indexed(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 7) return throw_type(env, "native-gcm: openRtpIndexed takes 7 arguments");
+  double handle_value = 0, index = 0;
+  if (napi_get_value_double(env, argv[0], &handle_value) != napi_ok) return throw_type(env, "native-gcm: handle must be a number");
+  if (!(handle_value >= 0) || !(handle_value <= 4294967295.0) || handle_value != (double)(uint32_t)handle_value) {
+    return throw_type(env, "native-gcm: not the handle of a live AES-GCM engine of this thread");
+  }
+  uint32_t ssrc = 0;
+  if (!get_ssrc(env, argv[1], &ssrc)) return NULL;
+  if (napi_get_value_double(env, argv[2], &index) != napi_ok) return throw_type(env, "native-gcm: index must be a number");
+  if (!is_rtp_index(index)) return throw_range(env, "native-gcm: index must be an integer from 0 to 2^48 - 1");
+  ModuleState *state = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) return throw_pending_or(env, "native-gcm: no engine table");
+  GcmEngine *engine = engine_by_handle(env, state, (uint32_t)handle_value);
+  if (engine == NULL) return NULL;
+  if (!engine->has_salt) return throw_type(env, "native-gcm: this engine was created without a salt");
+  Bytes packet;
+  size_t aad_length = 0, out_length = 0;
+  /* argv + 2: packet_args reads packet, aadLength, out and outOffset at [1..4], and no IV. */
+  uint8_t *dst = packet_args(env, argv + 2, NULL, &packet, &aad_length, -(long)TAG_LENGTH, &out_length);
+  if (dst == NULL) return NULL;
+  int32_t answer = -1;
+  /* From here on the bytes are the network's: every failure is -1, never an exception. */
+  if (packet.length - aad_length >= TAG_LENGTH) {
+    uint8_t iv[IV_LENGTH];
+    rtp_iv(engine->salt, ssrc, (uint64_t)index, iv);
+    const Bytes aad = {packet.data, aad_length};
+    const Bytes sealed = {packet.data + aad_length, packet.length - aad_length};
+    if (gcm_open(engine->ctx, iv, &aad, &sealed, dst + aad_length)) {
+      memcpy(dst, packet.data, aad_length);
+      answer = (int32_t)out_length;
+    }
+    OPENSSL_cleanse(iv, sizeof iv);
+  }
+  napi_value result;
+  if (napi_create_int32(env, answer, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static void free_module_state(napi_env env, void *data, void *hint) {
   (void)hint;
   ModuleState *state = data;
@@ -954,12 +969,13 @@ static void free_module_state(napi_env env, void *data, void *hint) {
 /* ---- module --------------------------------------------------------------------------------- */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value abi, openssl, create, fanout, fanout_indexed;
+  napi_value abi, openssl, create, fanout, fanout_indexed, open_indexed;
   if (napi_create_uint32(env, ABI_VERSION, &abi) != napi_ok ||
       napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &openssl) != napi_ok ||
       napi_create_function(env, "createAesGcm", NAPI_AUTO_LENGTH, create_aes_gcm, NULL, &create) != napi_ok ||
       napi_create_function(env, "sealFanout", NAPI_AUTO_LENGTH, seal_fanout, NULL, &fanout) != napi_ok ||
-      napi_create_function(env, "sealFanoutIndexed", NAPI_AUTO_LENGTH, seal_fanout_indexed, NULL, &fanout_indexed) != napi_ok) {
+      napi_create_function(env, "sealFanoutIndexed", NAPI_AUTO_LENGTH, seal_fanout_indexed, NULL, &fanout_indexed) != napi_ok ||
+      napi_create_function(env, "openRtpIndexed", NAPI_AUTO_LENGTH, open_rtp_indexed, NULL, &open_indexed) != napi_ok) {
     return NULL;
   }
   napi_property_descriptor props[] = {
@@ -968,6 +984,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"createAesGcm", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
       {"sealFanout", NULL, NULL, NULL, NULL, fanout, napi_enumerable, NULL},
       {"sealFanoutIndexed", NULL, NULL, NULL, NULL, fanout_indexed, napi_enumerable, NULL},
+      {"openRtpIndexed", NULL, NULL, NULL, NULL, open_indexed, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
 
@@ -978,7 +995,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"sealInto", NULL, engine_seal_into, NULL, NULL, NULL, napi_default_method, NULL},
       {"sealPacketInto", NULL, engine_seal_packet_into, NULL, NULL, NULL, napi_default_method, NULL},
       {"openPacketInto", NULL, engine_open_packet_into, NULL, NULL, NULL, napi_default_method, NULL},
-      {"openRtpInto", NULL, engine_open_rtp_into, NULL, NULL, NULL, napi_default_method, NULL},
       {"wipe", NULL, engine_wipe, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value engine_class;

@@ -35,8 +35,6 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
   sealPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** See AesGcmEngine: the relay opens each incoming packet into one reused buffer with this. */
   openPacketInto(iv: Uint8Array, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
-  /** See AesGcmEngine: openPacketInto with the IV built natively from the engine's salt (engines created with one; else a TypeError). */
-  openRtpInto(ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** This engine's number for sealRtpFanout's Uint32Array form (relay/native/src/parley_gcm.c, "Engine handles"). */
   readonly handle: number;
 }
@@ -46,6 +44,7 @@ export interface NativeGcmBackend extends SrtpCryptoBackend {
   createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): NativeAesGcmEngine;
   sealRtpFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   sealRtpFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  openRtpIndexed(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** The OpenSSL the addon runs on: the node binary's own. */
   readonly opensslVersion: string;
 }
@@ -59,6 +58,8 @@ interface NativeGcmAddon {
   sealFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** parley_gcm.c's sealFanoutIndexed; see SrtpCryptoBackend.sealRtpFanoutIndexed. */
   sealFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** parley_gcm.c's openRtpIndexed; see SrtpCryptoBackend.openRtpIndexed. */
+  openRtpIndexed(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */
@@ -96,7 +97,8 @@ function isAddon(value: unknown): value is NativeGcmAddon {
     typeof candidate.opensslVersion === 'string' &&
     typeof candidate.createAesGcm === 'function' &&
     typeof candidate.sealFanout === 'function' &&
-    typeof candidate.sealFanoutIndexed === 'function'
+    typeof candidate.sealFanoutIndexed === 'function' &&
+    typeof candidate.openRtpIndexed === 'function'
   );
 }
 
@@ -110,6 +112,8 @@ function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
     sealRtpFanout: addon.sealFanout,
     // The same, with each listener's IV built natively from its engine's salt (no JS IV per listener).
     sealRtpFanoutIndexed: addon.sealFanoutIndexed,
+    // Each incoming packet opened by its engine's handle, the IV built natively from its salt.
+    openRtpIndexed: addon.openRtpIndexed,
     createAesCtr: loadNativeKeys()?.createAesCtr ?? nodeCryptoBackend.createAesCtr,
     createHmacSha1: nodeCryptoBackend.createHmacSha1,
   });

@@ -660,7 +660,7 @@ describe('SrtpContext.prepareRtpSeal: the fan-out bookkeeping', () => {
   });
 });
 
-describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtpInto build the IVs natively', () => {
+describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtpIndexed build the IVs natively', () => {
   /** `n` receivers, each an engine made with its own key and salt; a packet with a CSRC and an extension. */
   function salted(n: number, keyLength: 16 | 32 = 16) {
     const backend = nativeBackend();
@@ -680,7 +680,7 @@ describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtp
     return { backend, packet, headerLength: header.length, keys, salts, engines, handles, indices };
   }
 
-  it('seals byte for byte what sealFanout seals with the IVs gcmRtpIv gives, and each receiver opens it with openRtpInto', () => {
+  it('seals byte for byte what sealFanout seals with the IVs gcmRtpIv gives, and each receiver opens it with openRtpIndexed', () => {
     for (const keyLength of KEY_SIZES) {
       for (const n of [1, 4, 20, 64, 65]) {
         const { backend, packet, headerLength, salts, engines, handles, indices } = salted(n, keyLength);
@@ -697,24 +697,23 @@ describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtp
         for (let i = 0; i < n; i++) {
           const copy = got.subarray(9 + i * sealedLength, 9 + (i + 1) * sealedLength);
           const opened = new Uint8Array(packet.length);
-          expect(engines[i]!.openRtpInto(ssrc, indices[i]!, copy, headerLength, opened, 0)).toBe(packet.length);
+          expect(backend.openRtpIndexed(handles[i]!, ssrc, indices[i]!, copy, headerLength, opened, 0)).toBe(packet.length);
           expect(bytesToHex(opened.subarray(headerLength))).toBe(bytesToHex(packet.subarray(headerLength)));
           expect((opened[2]! << 8) | opened[3]!).toBe(seqs[i]);
           // The wrong index (another IV) does not open, and leaves no plaintext.
           const wrong = new Uint8Array(packet.length);
-          expect(engines[i]!.openRtpInto(ssrc, indices[i]! + 0x10000 > 2 ** 48 - 1 ? indices[i]! - 0x10000 : indices[i]! + 0x10000, copy, headerLength, wrong, 0)).toBe(-1);
+          expect(backend.openRtpIndexed(handles[i]!, ssrc, indices[i]! + 0x10000 > 2 ** 48 - 1 ? indices[i]! - 0x10000 : indices[i]! + 0x10000, copy, headerLength, wrong, 0)).toBe(-1);
           expect(wrong.every((b) => b === 0)).toBe(true);
         }
       }
     }
   });
 
-  it('openRtpInto answers -1, never throws, for what the network sends', () => {
-    const { packet, headerLength, engines } = salted(1);
-    const engine = engines[0]!;
+  it('openRtpIndexed answers -1, never throws, for what the network sends', () => {
+    const { backend, packet, headerLength, handles } = salted(1);
     const out = new Uint8Array(packet.length);
-    expect(engine.openRtpInto(1, 1, packet, headerLength, out, 0)).toBe(-1); // a tag of random bytes
-    expect(engine.openRtpInto(1, 1, packet.subarray(0, headerLength + 15), headerLength, out, 0)).toBe(-1); // shorter than a tag
+    expect(backend.openRtpIndexed(handles[0]!, 1, 1, packet, headerLength, out, 0)).toBe(-1); // a tag of random bytes
+    expect(backend.openRtpIndexed(handles[0]!, 1, 1, packet.subarray(0, headerLength + 15), headerLength, out, 0)).toBe(-1); // shorter than a tag
   });
 
   it('refuses bad arguments and engines without a salt before writing anything', () => {
@@ -747,14 +746,17 @@ describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtp
     const mixed = Uint32Array.from(handles);
     mixed[2] = unsalted.handle;
     expect(seal({ handles: mixed })).toThrow(TypeError);
-    expect(() => unsalted.openRtpInto(1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(unsalted.handle, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(0, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(-1, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(handles[0]!, 2 ** 32, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(RangeError);
     expect(() => backend.createAesGcm(bytes(16), 16, bytes(11))).toThrow(RangeError);
     expect(() => backend.createAesGcm(bytes(16), 16, 'salt' as never)).toThrow(TypeError);
-    expect(() => engines[0]!.openRtpInto(1, 2 ** 48, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(RangeError);
+    expect(() => backend.openRtpIndexed(handles[0]!, 1, 2 ** 48, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(RangeError);
     expect(out.every((b) => b === 0)).toBe(true);
     engines[3]!.wipe();
     expect(seal({})).toThrow(TypeError);
-    expect(() => engines[3]!.openRtpInto(1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(handles[3]!, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
     expect(out.every((b) => b === 0)).toBe(true);
   });
 
