@@ -114,6 +114,8 @@ export class SrtpContext {
   readonly #fanout: boolean;
   /** Whether prepareRtpSealIndexed works (see sealsIndexedFanout). */
   readonly #indexedFanout: boolean;
+  /** The transform's rtpFanoutHandle() once asked (-1 before): a fixed number for the transform's life. */
+  #fanoutHandle = -1;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
     const profile = srtpProfile(options.profile);
@@ -293,7 +295,8 @@ export class SrtpContext {
     if (index > MAX_SRTP_INDEX) return 'key-exhausted';
     const replay = this.#replayVerdict(stream?.window, index);
     if (replay !== null) return replay;
-    const handle = this.#transform.rtpFanoutHandle!();
+    // Kept here: the per-listener loop then never reads the transform object.
+    const handle = this.#fanoutHandle >= 0 ? this.#fanoutHandle : (this.#fanoutHandle = this.#transform.rtpFanoutHandle!());
     if (handle < 0) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
     indices[at] = index;
     this.#commitRtp(stream, ssrc, index);
@@ -385,6 +388,7 @@ export class SrtpContext {
     if (this.#closed) return;
     this.#closed = true;
     this.#transform.wipe();
+    this.#fanoutHandle = -1;
     this.#rtpStreams = null;
     this.#lastStream = undefined;
     this.#rtcpStreams = null;
