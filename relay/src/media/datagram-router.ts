@@ -47,10 +47,11 @@ export interface DatagramSink {
    * Optional fan-out path (the sendmmsg batch): room for `count` datagrams of `length` bytes
    * back to back in `slab` (datagram i at the returned offset + i × length), or -1 (then one at
    * a time). `commitRun` queues the first `count` of them, datagram i to `to[i]`; nothing else
-   * may be sent in between.
+   * may be sent in between. Where `ports[i]` ≥ 0, `ipv4s[i]` (int32 bits) and `ports[i]` are
+   * `to[i]`'s IPv4 number and port, and the sink may use them instead of reading `to[i]`.
    */
   reserveRun?(count: number, length: number): number;
-  commitRun?(offset: number, length: number, to: readonly RemoteAddress[], count: number): void;
+  commitRun?(offset: number, length: number, to: readonly RemoteAddress[], count: number, ipv4s?: Int32Array, ports?: Int32Array): void;
 }
 
 /** The most listeners one native fan-out call seals for (the sendmmsg batch holds 64 datagrams). */
@@ -116,6 +117,9 @@ export class DatagramRouter {
   readonly #fanoutHandles = new Uint32Array(MAX_FANOUT_RUN);
   readonly #fanoutIndices = new Float64Array(MAX_FANOUT_RUN);
   readonly #fanoutTo: RemoteAddress[] = [];
+  /** The same addresses as numbers, from the session (RelaySession.batchIpv4/batchPort; port -1: use #fanoutTo). */
+  readonly #fanoutIpv4s = new Int32Array(MAX_FANOUT_RUN);
+  readonly #fanoutPorts = new Int32Array(MAX_FANOUT_RUN);
   /** Listeners of this packet sealed one at a time after the fan-out call, and their numbers. */
   readonly #deferred: RelaySession[] = [];
   readonly #deferredOutputs: number[] = [];
@@ -217,6 +221,8 @@ export class DatagramRouter {
           fanoutBackend = outbound.backend;
           this.#fanoutHandles[fanoutCount] = handle;
           this.#fanoutTo[fanoutCount] = listener.address!;
+          this.#fanoutIpv4s[fanoutCount] = listener.batchIpv4;
+          this.#fanoutPorts[fanoutCount] = listener.batchPort;
           fanoutCount++;
         } else {
           this.#deferred[deferred] = listener;
@@ -231,7 +237,7 @@ export class DatagramRouter {
       const sealedLength = plain.length + GCM_TAG_LENGTH;
       // Every index is committed already: each copy is sealed now, or (an exception) dropped.
       fanoutBackend!.sealRtpFanoutIndexed!(this.#fanoutHandles, ssrc, this.#fanoutIndices, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
-      sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount);
+      sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount, this.#fanoutIpv4s, this.#fanoutPorts);
       for (let i = 0; i < fanoutCount; i++) this.counters.sent(sealedLength);
     }
     for (let i = 0; i < deferred; i++) this.#sealFor(this.#deferred[i]!, plain, this.#deferredOutputs[i]!);

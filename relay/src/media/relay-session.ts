@@ -205,6 +205,14 @@ export class RelaySession {
   /** Where the client's newest authenticated packet came from (the latched address); null until the first. */
   address: RemoteAddress | null = null;
   /**
+   * The latched address's IPv4 number as int32 bits, and its port, when the receiver knew the
+   * number (`address.ipv4`); batchPort is -1 otherwise. Copies on the session itself, which the
+   * forwarding loop has read already, so that queuing a listener's datagram in the sendmmsg
+   * batch does not read the address object (a cold cache line per listener).
+   */
+  batchIpv4 = 0;
+  batchPort = -1;
+  /**
    * Voice may go to `address` while the clock is below this (0: not proved). Kept here, not in
    * the consent object, because the forwarding loop reads it for every listener of every packet.
    */
@@ -354,6 +362,8 @@ export class RelaySession {
     // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
     // latched address, so the forwarding loop's property reads stay monomorphic.
     this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    this.batchIpv4 = from.ipv4 === undefined ? 0 : from.ipv4 | 0;
+    this.batchPort = from.ipv4 === undefined ? -1 : from.port;
     this.provedUntil = 0;
     const consent = (this.#consent ??= new AddressConsent());
     consent.reset();
