@@ -70,6 +70,31 @@ function join(head: Uint8Array, body: Uint8Array, tail?: Uint8Array): Uint8Array
 const scratchIv = new Uint8Array(IV_LENGTH);
 
 /**
+ * Staging for SRTCP with engines that seal and open packets into a buffer (sealPacketInto,
+ * openPacketInto: the native backend's). SRTCP's AAD is the 8-octet header and the 4-octet
+ * E‖index trailer, apart in the packet (RFC 7714 §9.2); staged as header ‖ trailer ‖ body they
+ * are one contiguous AAD, so one native call seals or opens the packet, where joining the AAD
+ * into a new small array, and the native result into another, cost a V8 backing store (a
+ * malloc) each. Off-heap from the start (an ArrayBuffer), so the addon never has to move them.
+ * Shared like scratchIv (every call is synchronous), grown when a packet needs more, and
+ * zeroed after each use.
+ */
+let rtcpStaged = new Uint8Array(new ArrayBuffer(1536));
+let rtcpSealed = new Uint8Array(new ArrayBuffer(1536));
+
+function rtcpScratch(length: number): void {
+  if (rtcpStaged.length < length) {
+    rtcpStaged = new Uint8Array(new ArrayBuffer(length));
+    rtcpSealed = new Uint8Array(new ArrayBuffer(length + GCM_TAG_LENGTH));
+  }
+}
+
+/** Writes the SRTCP trailer word (E flag, 31-bit index; RFC 3711 §3.4) at `at`. */
+function writeTrailer(out: Uint8Array, at: number, srtcpIndex: number, encrypted: boolean): void {
+  writeUint32(out, at, ((encrypted ? 0x80000000 : 0) | srtcpIndex) >>> 0);
+}
+
+/**
  * Where AeadTransform keeps its session values, all in one array (one allocation, one wipe):
  *   [0, 12)   SRTP session salt      — first, so `gcmRtpIv(keys, …)` reads it in place
  *   [12, 24)  SRTCP session salt
@@ -97,11 +122,19 @@ export class AeadTransform implements SrtpTransform {
   #rtp: AesGcmEngine | null = null;
   #rtcp: AesGcmEngine | null = null;
   #wiped = false;
+  /**
+   * Whether the RTP engine is given the SRTP salt (a backend with sealRtpFanoutIndexed and
+   * openRtpIndexed): the backend then builds its IVs itself, named by the engine's handle.
+   */
+  readonly #saltedRtp: boolean;
+  /** The RTP engine's `handle` once it is keyed (-1 before, or when it has none). */
+  #rtpHandle = -1;
 
   constructor(backend: SrtpCryptoBackend, srtp: SessionKeys, srtcp: SessionKeys) {
     if (srtp.encryptionKey.length !== srtcp.encryptionKey.length) throw new RangeError('srtp: SRTP and SRTCP keys must have the same length');
     if (srtp.salt.length !== IV_LENGTH || srtcp.salt.length !== IV_LENGTH) throw new RangeError(`srtp: AEAD session salts must be ${IV_LENGTH} bytes`);
     this.#backend = backend;
+    this.#saltedRtp = backend.sealRtpFanoutIndexed !== undefined && backend.openRtpIndexed !== undefined;
     this.#keyLength = srtp.encryptionKey.length;
     this.#keys = new Uint8Array(KEYS_AT + 2 * this.#keyLength);
     this.#keys.set(srtp.salt, SRTP_SALT_AT);
@@ -136,8 +169,17 @@ export class AeadTransform implements SrtpTransform {
     return engine;
   }
 
+  rtpFanoutHandle(): number {
+    if (!this.#saltedRtp) return -1;
+    if (this.#rtp === null) this.#keyRtp();
+    // Kept here as a number: the fan-out then never reads the engine object itself.
+    return this.#rtpHandle;
+  }
+
   unprotectRtpInto(packet: Uint8Array, headerLength: number, ssrc: number, index: number, out: Uint8Array, offset: number): boolean {
     const engine = this.#rtp ?? this.#keyRtp();
+    // The relay's path (native engines holding the salt): the engine named by its handle, the IV built natively.
+    if (this.#saltedRtp && this.#rtpHandle >= 0) return this.#backend.openRtpIndexed!(this.#rtpHandle, ssrc, index, packet, headerLength, out, offset) >= 0;
     const iv = gcmRtpIv(this.#keys, ssrc, index, scratchIv);
     if (engine.openPacketInto !== undefined) return engine.openPacketInto(iv, packet, headerLength, out, offset) >= 0;
     const header = packet.subarray(0, headerLength);
@@ -152,8 +194,25 @@ export class AeadTransform implements SrtpTransform {
   // rest is encrypted; with E=0 the whole packet plus that word is AAD and nothing is encrypted.
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array {
     const engine = this.#rtcp ?? this.#keyRtcp();
-    const trailer = srtcpTrailer(srtcpIndex, encrypt);
     const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
+    if (encrypt && engine.sealPacketInto !== undefined && packet.length >= RTCP_HEADER_LENGTH) {
+      // Staged as header ‖ trailer ‖ body (see rtcpStaged); out is header ‖ ciphertext ‖ tag ‖ trailer.
+      const body = packet.length - RTCP_HEADER_LENGTH;
+      const staged = RTCP_HEADER_LENGTH + TRAILER_LENGTH + body;
+      rtcpScratch(staged);
+      for (let i = 0; i < RTCP_HEADER_LENGTH; i++) rtcpStaged[i] = packet[i]!;
+      writeTrailer(rtcpStaged, RTCP_HEADER_LENGTH, srtcpIndex, true);
+      rtcpStaged.set(packet.subarray(RTCP_HEADER_LENGTH), RTCP_HEADER_LENGTH + TRAILER_LENGTH);
+      engine.sealPacketInto(iv, rtcpStaged.subarray(0, staged), RTCP_HEADER_LENGTH + TRAILER_LENGTH, rtcpSealed, 0);
+      const out = new Uint8Array(packet.length + GCM_TAG_LENGTH + TRAILER_LENGTH);
+      out.set(rtcpSealed.subarray(0, RTCP_HEADER_LENGTH), 0);
+      out.set(rtcpSealed.subarray(RTCP_HEADER_LENGTH + TRAILER_LENGTH, staged + GCM_TAG_LENGTH), RTCP_HEADER_LENGTH);
+      writeTrailer(out, out.length - TRAILER_LENGTH, srtcpIndex, true);
+      rtcpStaged.fill(0, 0, staged);
+      rtcpSealed.fill(0, 0, staged + GCM_TAG_LENGTH);
+      return out;
+    }
+    const trailer = srtcpTrailer(srtcpIndex, encrypt);
     if (encrypt) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const sealed = engine.seal(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH));
@@ -168,6 +227,25 @@ export class AeadTransform implements SrtpTransform {
     const trailerAt = packet.length - TRAILER_LENGTH;
     const trailer = packet.subarray(trailerAt);
     const iv = gcmRtcpIv(this.#keys.subarray(SRTCP_SALT_AT, SRTCP_SALT_AT + IV_LENGTH), ssrc, srtcpIndex, scratchIv);
+    if (encrypted && engine.openPacketInto !== undefined && trailerAt >= RTCP_HEADER_LENGTH) {
+      // Staged as header ‖ trailer ‖ ciphertext ‖ tag (see rtcpStaged): one contiguous AAD.
+      const sealed = trailerAt - RTCP_HEADER_LENGTH;
+      const staged = RTCP_HEADER_LENGTH + TRAILER_LENGTH + sealed;
+      rtcpScratch(staged);
+      for (let i = 0; i < RTCP_HEADER_LENGTH; i++) rtcpStaged[i] = packet[i]!;
+      for (let i = 0; i < TRAILER_LENGTH; i++) rtcpStaged[RTCP_HEADER_LENGTH + i] = packet[trailerAt + i]!;
+      rtcpStaged.set(packet.subarray(RTCP_HEADER_LENGTH, trailerAt), RTCP_HEADER_LENGTH + TRAILER_LENGTH);
+      const opened = engine.openPacketInto(iv, rtcpStaged.subarray(0, staged), RTCP_HEADER_LENGTH + TRAILER_LENGTH, rtcpSealed, 0);
+      let plain: Uint8Array | null = null;
+      if (opened >= 0) {
+        plain = new Uint8Array(opened - TRAILER_LENGTH);
+        plain.set(rtcpSealed.subarray(0, RTCP_HEADER_LENGTH), 0);
+        plain.set(rtcpSealed.subarray(RTCP_HEADER_LENGTH + TRAILER_LENGTH, opened), RTCP_HEADER_LENGTH);
+        rtcpSealed.fill(0, 0, opened);
+      }
+      rtcpStaged.fill(0, 0, staged);
+      return plain;
+    }
     if (encrypted) {
       const header = packet.subarray(0, RTCP_HEADER_LENGTH);
       const body = engine.open(iv, join(header, trailer), packet.subarray(RTCP_HEADER_LENGTH, trailerAt));
@@ -186,6 +264,7 @@ export class AeadTransform implements SrtpTransform {
     this.#rtcp?.wipe();
     this.#rtp = null;
     this.#rtcp = null;
+    this.#rtpHandle = -1;
     this.#keys.fill(0);
     scratchIv.fill(0);
   }
@@ -196,7 +275,9 @@ export class AeadTransform implements SrtpTransform {
   }
 
   #keyRtp(): AesGcmEngine {
-    return (this.#rtp = this.#keyEngine(KEYS_AT));
+    const engine = this.#keyEngine(KEYS_AT, this.#saltedRtp ? this.#keys.subarray(SRTP_SALT_AT, SRTP_SALT_AT + IV_LENGTH) : undefined);
+    this.#rtpHandle = engine.handle ?? -1;
+    return (this.#rtp = engine);
   }
 
   #keyRtcp(): AesGcmEngine {
@@ -204,11 +285,11 @@ export class AeadTransform implements SrtpTransform {
   }
 
   /** Hands the key at `at` to a new engine, which keeps its own copy, and erases it here. */
-  #keyEngine(at: number): AesGcmEngine {
+  #keyEngine(at: number, rtpSalt?: Uint8Array): AesGcmEngine {
     // The context refuses calls after close; this guards direct users of the transform.
     if (this.#wiped) throw new TypeError('srtp: transform used after wipe()');
     const key = this.#keys.subarray(at, at + this.#keyLength);
-    const engine = this.#backend.createAesGcm(key, GCM_TAG_LENGTH);
+    const engine = rtpSalt === undefined ? this.#backend.createAesGcm(key, GCM_TAG_LENGTH) : this.#backend.createAesGcm(key, GCM_TAG_LENGTH, rtpSalt);
     key.fill(0);
     return engine;
   }

@@ -112,6 +112,10 @@ export class SrtpContext {
   #closed = false;
   /** Whether prepareRtpSeal works (see sealsFanout). */
   readonly #fanout: boolean;
+  /** Whether prepareRtpSealIndexed works (see sealsIndexedFanout). */
+  readonly #indexedFanout: boolean;
+  /** The transform's rtpFanoutHandle() once asked (-1 before): a fixed number for the transform's life. */
+  #fanoutHandle = -1;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
     const profile = srtpProfile(options.profile);
@@ -133,6 +137,7 @@ export class SrtpContext {
     this.#requireEncryptedSrtcp = options.requireEncryptedSrtcp ?? true;
     this.#usage = new KeyUsage(options.priorKeyUsage);
     this.#fanout = options.backend.sealRtpFanout !== undefined && this.#transform.prepareRtpSeal !== undefined;
+    this.#indexedFanout = options.backend.sealRtpFanoutIndexed !== undefined && this.#transform.rtpFanoutHandle !== undefined;
   }
 
   /**
@@ -262,6 +267,42 @@ export class SrtpContext {
     return engine;
   }
 
+  /**
+   * Whether `prepareRtpSealIndexed` works here: an AEAD profile on a backend whose engines hold
+   * their salt and seal a packet for many receivers from packet indices
+   * (`SrtpCryptoBackend.sealRtpFanoutIndexed`).
+   */
+  get sealsIndexedFanout(): boolean {
+    return this.#indexedFanout;
+  }
+
+  /**
+   * prepareRtpSeal for `backend.sealRtpFanoutIndexed`: the same bookkeeping (key-usage limit,
+   * index estimate, refusal to protect an index twice, commit), but the packet index is written
+   * at `indices[at]` instead of an IV; the backend builds the IV from it. Returns the `handle` of
+   * the engine to seal with, or a refusal, which commits nothing. The caller must seal the packet
+   * carrying `seq` under that engine and index, or drop it. Only when `sealsIndexedFanout` (else
+   * a TypeError).
+   */
+  prepareRtpSealIndexed(ssrc: number, seq: number, indices: Float64Array, at: number): number | SrtpErrorReason {
+    this.#assertOpen();
+    if (!this.#indexedFanout) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    this.#attemptedIndex = -1;
+    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
+    const stream = this.#rtpStream(ssrc);
+    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
+    this.#attemptedIndex = index;
+    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
+    const replay = this.#replayVerdict(stream?.window, index);
+    if (replay !== null) return replay;
+    // Kept here: the per-listener loop then never reads the transform object.
+    const handle = this.#fanoutHandle >= 0 ? this.#fanoutHandle : (this.#fanoutHandle = this.#transform.rtpFanoutHandle!());
+    if (handle < 0) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    indices[at] = index;
+    this.#commitRtp(stream, ssrc, index);
+    return handle;
+  }
+
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */
   unprotectRtp(packet: Uint8Array): Uint8Array {
     this.#assertOpen();
@@ -347,6 +388,7 @@ export class SrtpContext {
     if (this.#closed) return;
     this.#closed = true;
     this.#transform.wipe();
+    this.#fanoutHandle = -1;
     this.#rtpStreams = null;
     this.#lastStream = undefined;
     this.#rtcpStreams = null;

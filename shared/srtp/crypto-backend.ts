@@ -9,7 +9,12 @@
  */
 export interface SrtpCryptoBackend {
   readonly name: string;
-  createAesGcm(key: Uint8Array, tagLength: number): AesGcmEngine;
+  /**
+   * `rtpSalt` (optional, 12 bytes): the SRTP session salt of the key, for a backend with
+   * `sealRtpFanoutIndexed`, whose engines then build RFC 7714 §8.1 IVs themselves
+   * (`openRtpIndexed`, `sealRtpFanoutIndexed`). Backends without it ignore the argument.
+   */
+  createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): AesGcmEngine;
   createAesCtr(key: Uint8Array): AesCtrEngine;
   createHmacSha1(key: Uint8Array): HmacSha1Engine;
   /**
@@ -23,6 +28,20 @@ export interface SrtpCryptoBackend {
    * spares the backend looking each engine object up.
    */
   sealRtpFanout?(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional (the native backend): sealRtpFanout for engines created with their `rtpSalt`, named
+   * by `handle`: copy i carries sequence number indices[i] mod 2^16 and is sealed under the
+   * engine `handles[i]` with the IV of packet index `indices[i]` of `ssrc` (RFC 7714 §8.1),
+   * built by the backend from that engine's salt. Byte for byte what sealRtpFanout gives with
+   * those IVs and sequence numbers; the IVs are never built in JS.
+   */
+  sealRtpFanoutIndexed?(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /**
+   * Optional (the native backend): the openPacketInto of the engine `handle` (created with its
+   * `rtpSalt`), with the IV of packet index `index` of `ssrc` (RFC 7714 §8.1) built by the
+   * backend from that engine's salt. The length written, or -1 when the packet does not verify.
+   */
+  openRtpIndexed?(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 export interface AesGcmEngine {

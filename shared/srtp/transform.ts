@@ -29,6 +29,11 @@ export interface SrtpTransform {
    * the engine that seals it.
    */
   prepareRtpSeal?(ssrc: number, index: number, ivs: Uint8Array, ivOffset: number): AesGcmEngine;
+  /**
+   * Optional (AEAD profiles): the `handle` of the engine that seals RTP, when that engine holds
+   * the SRTP salt itself (the backend's sealRtpFanoutIndexed builds its IVs), else -1.
+   */
+  rtpFanoutHandle?(): number;
   protectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypt: boolean): Uint8Array;
   /** Returns the RTCP packet, or null when authentication fails. */
   unprotectRtcp(packet: Uint8Array, ssrc: number, srtcpIndex: number, encrypted: boolean): Uint8Array | null;

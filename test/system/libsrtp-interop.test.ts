@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nobleBackend } from '../../shared/srtp/backends/noble.js';
 import { nodeCryptoBackend } from '../../shared/srtp/backends/node-crypto.js';
 import type { SrtpCryptoBackend } from '../../shared/srtp/crypto-backend.js';
+import { loadNativeGcmBackend } from '../../relay/src/media/native-gcm-backend.js';
 import { SrtpContext } from '../../shared/srtp/context.js';
 import { isSrtpError } from '../../shared/srtp/errors.js';
 import { srtpProfile, type SrtpProfileName } from '../../shared/srtp/profiles.js';
@@ -108,7 +109,7 @@ describe.runIf(libsrtpReady)('libsrtp-peer on its own', () => {
 
 interface InteropCase {
   readonly profile: SrtpProfileName;
-  readonly backendName: 'node-crypto' | 'noble';
+  readonly backendName: 'node-crypto' | 'noble' | 'native-gcm';
   readonly backend: SrtpCryptoBackend;
   readonly rtpPackets: number;
 }
@@ -117,10 +118,14 @@ interface InteropCase {
 // here; the whole file takes about 25 s on a 2-core machine. If it grows, shorten the noble
 // streams (they only need to wrap: 8,000 packets from a start ≥ 60000 still do).
 const PROFILES: readonly SrtpProfileName[] = ['aes128gcm', 'aes256gcm', 'aescm128sha80'];
-const BACKENDS = [
+// The relay's native backend too when it is built (its engines build RTP IVs from their salt and
+// stage SRTCP natively; test/unit/relay/native-gcm-backend.test.ts fails when it is not built).
+const native = loadNativeGcmBackend();
+const BACKENDS: readonly { readonly backendName: InteropCase['backendName']; readonly backend: SrtpCryptoBackend }[] = [
   { backendName: 'node-crypto', backend: nodeCryptoBackend },
   { backendName: 'noble', backend: nobleBackend },
-] as const;
+  ...(native === null ? [] : [{ backendName: 'native-gcm' as const, backend: native }]),
+];
 const INTEROP_CASES: readonly InteropCase[] = BACKENDS.flatMap(({ backendName, backend }) =>
   PROFILES.map((profile) => ({ profile, backendName, backend, rtpPackets: 70_000 })),
 );

@@ -9,10 +9,15 @@
  * JS surface (relay/src/media/native-gcm-backend.ts wraps it):
  *   abiVersion: number             bumped whenever this surface changes
  *   opensslVersion: string         the OpenSSL this addon runs on (the node binary's)
- *   createAesGcm(key, tagLength) → an engine {seal, open, sealInto, sealPacketInto,
- *                                  openPacketInto, wipe, handle}
+ *   createAesGcm(key, tagLength[, salt]) → an engine {seal, open, sealInto, sealPacketInto,
+ *                                  openPacketInto, wipe, handle}; `salt`, the SRTP session
+ *                                  salt, lets the addon build its RFC 7714 IVs itself
  *   sealFanout(engines, ivs, seqs, count, packet, aadLength, out, outOffset) → one packet
  *                                  sealed for `count` receivers in one call (below)
+ *   sealFanoutIndexed(handles, ssrc, indices, count, packet, aadLength, out, outOffset) → the
+ *                                  same, each IV built from its engine's salt (below)
+ *   openRtpIndexed(handle, ssrc, index, packet, aadLength, out, outOffset) → openPacketInto
+ *                                  of the engine `handle`, its IV built from its salt
  *   sendBatch, recvBatch, udp4SocketPort   batched UDP I/O, Linux only: see parley_udp.c
  *   watchReadable                  socket readiness on the event loop: see parley_readable.c
  *   createSealOpener, createAesCtr, createSecretBuffer   keys kept off the JS heap: parley_keys.c
@@ -57,8 +62,10 @@
  *    (parley_udp.c) and the readable watch's restart() (parley_readable.c).
  * 6: sealFanout.
  * 7: engines carry a `handle`; sealFanout takes a Uint32Array of handles in place of the
- *    Array of engines. */
-#define ABI_VERSION 7
+ *    Array of engines.
+ * 8: createAesGcm takes an optional SRTP session salt; sealFanoutIndexed and openRtpIndexed
+ *    build each RFC 7714 §8.1 IV from it. */
+#define ABI_VERSION 8
 /* RFC 7714 §8.1 / §9.1: SRTP and SRTCP AES-GCM IVs are 12 octets. */
 #define IV_LENGTH 12
 /* RFC 7714 §5: SRTP's AEAD_AES_128_GCM / AEAD_AES_256_GCM use a 16-octet tag, and nothing else. */
@@ -80,6 +87,8 @@ typedef struct {
   uint8_t key[32];     /* until first use; cleansed once the context is keyed */
   uint8_t key_length;  /* 16 or 32; 0 once keyed or wiped */
   bool wiped;
+  bool has_salt;       /* created with an SRTP session salt (createAesGcm's third argument) */
+  uint8_t salt[12];    /* that salt (RFC 7714 §8.1), cleansed with the key; zero without one */
   uint32_t handle;     /* its handle in state's table (see below) */
   ModuleState *state;  /* the table of the environment that made it */
 } GcmEngine;
@@ -311,6 +320,46 @@ done:
   return ok;
 }
 
+/*
+ * RFC 7714 §8.1: the SRTP IV is (00 00 ‖ SSRC ‖ ROC ‖ SEQ) XOR the 12-octet session salt, where
+ * index = ROC · 2^16 + SEQ (a 48-bit packet index). What shared/srtp/aead-transform.ts's
+ * writeGcmRtpIv computes in JS, here for engines that hold their salt.
+ */
+static void rtp_iv(const uint8_t *salt, uint32_t ssrc, uint64_t index, uint8_t *iv) {
+  uint32_t roc = (uint32_t)(index >> 16);
+  iv[0] = salt[0];
+  iv[1] = salt[1];
+  iv[2] = (uint8_t)(salt[2] ^ (ssrc >> 24));
+  iv[3] = (uint8_t)(salt[3] ^ (ssrc >> 16));
+  iv[4] = (uint8_t)(salt[4] ^ (ssrc >> 8));
+  iv[5] = (uint8_t)(salt[5] ^ ssrc);
+  iv[6] = (uint8_t)(salt[6] ^ (roc >> 24));
+  iv[7] = (uint8_t)(salt[7] ^ (roc >> 16));
+  iv[8] = (uint8_t)(salt[8] ^ (roc >> 8));
+  iv[9] = (uint8_t)(salt[9] ^ roc);
+  iv[10] = (uint8_t)(salt[10] ^ (index >> 8));
+  iv[11] = (uint8_t)(salt[11] ^ index);
+}
+
+/* The largest SRTP packet index: 48 bits (RFC 3711 §3.3.1). */
+#define MAX_RTP_INDEX 281474976710655.0
+
+/* A JS number that is an SSRC (an integer from 0 to 2^32 - 1): 1, else 0 with a TypeError or RangeError pending. */
+static int get_ssrc(napi_env env, napi_value value, uint32_t *out) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return throw_type(env, "native-gcm: ssrc must be a number"), 0;
+  if (!(number >= 0) || !(number <= 4294967295.0) || number != (double)(uint32_t)number) {
+    return throw_range(env, "native-gcm: ssrc must be an integer from 0 to 2^32 - 1"), 0;
+  }
+  *out = (uint32_t)number;
+  return 1;
+}
+
+/* Whether a double is a packet index: an integer from 0 to 2^48 - 1 (NaN is not). */
+static bool is_rtp_index(double index) {
+  return index >= 0 && index <= MAX_RTP_INDEX && index == (double)(uint64_t)index;
+}
+
 /* ---- engine functions ----------------------------------------------------------------------- */
 
 /* Shared argument checks of seal and sealInto: (iv, aad, plaintext, ...). */
@@ -387,14 +436,15 @@ static napi_value engine_seal_into(napi_env env, napi_callback_info info) {
  * destination, or NULL with an exception pending. `grow` is +16 (seal) or -16 (open).
  */
 static uint8_t *packet_args(napi_env env, napi_value *argv, Bytes *iv, Bytes *packet, size_t *aad_length, long grow, size_t *out_length) {
-  if (!get_bytes(env, argv[0], iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array"), NULL;
+  /* iv NULL: the caller builds the IV itself (openRtpIndexed), and argv[0] is not read here. */
+  if (iv != NULL && !get_bytes(env, argv[0], iv)) return throw_type(env, "native-gcm: iv must be a Uint8Array"), NULL;
   if (!get_bytes(env, argv[1], packet)) return throw_type(env, "native-gcm: packet must be a Uint8Array"), NULL;
   Bytes out;
   if (!get_bytes(env, argv[3], &out)) return throw_type(env, "native-gcm: out must be a Uint8Array"), NULL;
   double aad_value = 0, offset_value = 0;
   if (napi_get_value_double(env, argv[2], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number"), NULL;
   if (napi_get_value_double(env, argv[4], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number"), NULL;
-  if (iv->length != IV_LENGTH) return throw_range(env, "native-gcm: iv must be 12 bytes"), NULL;
+  if (iv != NULL && iv->length != IV_LENGTH) return throw_range(env, "native-gcm: iv must be 12 bytes"), NULL;
   if (!fits_int(packet->length)) return throw_range(env, "native-gcm: input too long"), NULL;
   /* The negated comparisons also catch NaN. */
   if (!(aad_value >= 0) || !(aad_value <= (double)packet->length) || aad_value != (double)(size_t)aad_value) {
@@ -512,6 +562,7 @@ static napi_value engine_wipe(napi_env env, napi_callback_info info) {
   if (engine->ctx != NULL) EVP_CIPHER_CTX_free(engine->ctx);
   engine->ctx = NULL;
   OPENSSL_cleanse(engine->key, sizeof engine->key);
+  OPENSSL_cleanse(engine->salt, sizeof engine->salt);
   engine->key_length = 0;
   engine->wiped = true;
   return NULL;
@@ -524,6 +575,7 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   GcmEngine *engine = data;
   if (engine->ctx != NULL) EVP_CIPHER_CTX_free(engine->ctx);
   OPENSSL_cleanse(engine->key, sizeof engine->key);
+  OPENSSL_cleanse(engine->salt, sizeof engine->salt);
   remove_engine(engine);
   free(engine);
 }
@@ -550,11 +602,23 @@ static EVP_CIPHER_CTX *keyed_context(const uint8_t *key, size_t key_length) {
 }
 
 static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   Bytes key;
   if (!get_bytes(env, argv[0], &key)) return throw_type(env, "native-gcm: key must be a Uint8Array");
+  /* Optional: the SRTP session salt, for sealFanoutIndexed and openRtpIndexed (undefined: none). */
+  Bytes salt = {NULL, 0};
+  bool has_salt = false;
+  if (argc >= 3) {
+    napi_valuetype salt_type;
+    if (napi_typeof(env, argv[2], &salt_type) != napi_ok) return NULL;
+    if (salt_type != napi_undefined) {
+      if (!get_bytes(env, argv[2], &salt)) return throw_type(env, "native-gcm: salt must be a Uint8Array");
+      if (salt.length != IV_LENGTH) return throw_range(env, "native-gcm: salt must be 12 bytes");
+      has_salt = true;
+    }
+  }
   napi_valuetype tag_type;
   double tag_length = 0;
   if (napi_typeof(env, argv[1], &tag_type) != napi_ok) return NULL;
@@ -574,13 +638,17 @@ static napi_value create_aes_gcm(napi_env env, napi_callback_info info) {
   if (engine == NULL) return throw_openssl(env, "native-gcm: out of memory");
   memcpy(engine->key, key.data, key.length);
   engine->key_length = (uint8_t)key.length;
+  if (has_salt) memcpy(engine->salt, salt.data, IV_LENGTH);
+  engine->has_salt = has_salt;
   if (!add_engine(state, engine)) {
     OPENSSL_cleanse(engine->key, sizeof engine->key);
+    OPENSSL_cleanse(engine->salt, sizeof engine->salt);
     free(engine);
     return throw_openssl(env, "native-gcm: out of memory (engine handles)");
   }
   if (napi_wrap(env, object, engine, finalize_engine, NULL, NULL) != napi_ok) {
     OPENSSL_cleanse(engine->key, sizeof engine->key);
+    OPENSSL_cleanse(engine->salt, sizeof engine->salt);
     remove_engine(engine);
     free(engine);
     return throw_pending_or(env, "native-gcm: could not create the engine");
@@ -723,6 +791,172 @@ done:
   return result;
 }
 
+/*
+ * sealFanoutIndexed(handles, ssrc, indices, count, packet, aadLength, out, outOffset): number
+ *
+ * sealFanout for engines that hold their SRTP session salt (created with createAesGcm's third
+ * argument): receiver i's copy is sealed under the engine with handles[i], carrying the sequence
+ * number indices[i] mod 2^16, with the IV built here from that engine's salt, `ssrc` and the
+ * packet index indices[i] (RFC 7714 §8.1) — what sealFanout gives when handed those IVs and
+ * sequence numbers. Returns count.
+ *
+ *   handles  Uint32Array of at least count engine handles
+ *   ssrc     the packet's SSRC (every receiver's copy carries the same one)
+ *   indices  Float64Array of at least count packet indices, integers from 0 to 2^48 - 1
+ *
+ * Why: building each receiver's IV in JS read that receiver's salt from the JS heap, a cache
+ * line per receiver (on the relay, its profile's largest JS item after the router itself); the
+ * engine's salt sits beside the cipher context this call reads anyway. Checks as sealFanout's:
+ * nothing is written for anyone if an argument is wrong (an engine without a salt included).
+ */
+static napi_value seal_fanout_indexed(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 8) return throw_type(env, "native-gcm: sealFanoutIndexed takes 8 arguments");
+  napi_typedarray_type type;
+  void *handles_data = NULL, *indices_data = NULL;
+  size_t handle_count = 0, index_count = 0;
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, argv[0], &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, argv[0], &type, &handle_count, &handles_data, NULL, NULL) != napi_ok || type != napi_uint32_array) {
+    return throw_type(env, "native-gcm: handles must be a Uint32Array");
+  }
+  uint32_t ssrc = 0;
+  if (!get_ssrc(env, argv[1], &ssrc)) return NULL;
+  is_typedarray = false;
+  if (napi_is_typedarray(env, argv[2], &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, argv[2], &type, &index_count, &indices_data, NULL, NULL) != napi_ok || type != napi_float64_array) {
+    return throw_type(env, "native-gcm: indices must be a Float64Array");
+  }
+  Bytes packet, out;
+  if (!get_bytes(env, argv[4], &packet)) return throw_type(env, "native-gcm: packet must be a Uint8Array");
+  if (!get_bytes(env, argv[6], &out)) return throw_type(env, "native-gcm: out must be a Uint8Array");
+  double count_value = 0, aad_value = 0, offset_value = 0;
+  if (napi_get_value_double(env, argv[3], &count_value) != napi_ok) return throw_type(env, "native-gcm: count must be a number");
+  if (napi_get_value_double(env, argv[5], &aad_value) != napi_ok) return throw_type(env, "native-gcm: aadLength must be a number");
+  if (napi_get_value_double(env, argv[7], &offset_value) != napi_ok) return throw_type(env, "native-gcm: outOffset must be a number");
+  /* The negated comparisons also catch NaN. */
+  if (!(count_value >= 0) || !(count_value <= (double)handle_count) || count_value != (double)(size_t)count_value) {
+    return throw_range(env, "native-gcm: count must be an integer no larger than handles.length");
+  }
+  size_t count = (size_t)count_value;
+  if (index_count < count) return throw_range(env, "native-gcm: indices holds fewer than count packet indices");
+  if (!fits_int(packet.length)) return throw_range(env, "native-gcm: packet too long");
+  if (!(aad_value >= 4) || !(aad_value <= (double)packet.length) || aad_value != (double)(size_t)aad_value) {
+    return throw_range(env, "native-gcm: aadLength must be an integer from 4 to packet.length");
+  }
+  if (!(offset_value >= 0) || !(offset_value <= (double)out.length) || offset_value != (double)(size_t)offset_value) {
+    return throw_range(env, "native-gcm: outOffset must be an integer within out");
+  }
+  const uint32_t *handles = handles_data;
+  const double *indices = indices_data;
+  size_t aad_length = (size_t)aad_value;
+  size_t offset = (size_t)offset_value;
+  size_t sealed_length = packet.length + TAG_LENGTH;
+  if (count > 0 && (out.length - offset) / sealed_length < count) return throw_range(env, "native-gcm: out is too short for count sealed copies");
+  size_t run_length = count * sealed_length;
+  uint8_t *run = out.data + offset;
+  if (overlaps(run, run_length, packet.data, packet.length) || (count > 0 && overlaps(run, run_length, (const uint8_t *)indices, count * sizeof(double))) ||
+      (count > 0 && overlaps(run, run_length, (const uint8_t *)handles, count * sizeof(uint32_t)))) {
+    return throw_range(env, "native-gcm: out overlaps packet, indices or handles");
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (!is_rtp_index(indices[i])) return throw_range(env, "native-gcm: every index must be an integer from 0 to 2^48 - 1");
+  }
+  /* Every engine first, so that a wrong one is found before anything is written. */
+  GcmEngine *stack_engines[64];
+  GcmEngine **engines = count <= 64 ? stack_engines : malloc(count * sizeof *engines);
+  if (engines == NULL) return throw_openssl(env, "native-gcm: out of memory");
+  napi_value result = NULL;
+  ModuleState *state = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) {
+    throw_pending_or(env, "native-gcm: no engine table");
+    goto done;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if ((engines[i] = engine_by_handle(env, state, handles[i])) == NULL) goto done;
+    if (!engines[i]->has_salt) {
+      throw_type(env, "native-gcm: sealFanoutIndexed needs engines created with a salt");
+      goto done;
+    }
+  }
+  const size_t pt_length = packet.length - aad_length;
+  uint8_t iv[IV_LENGTH];
+  for (size_t i = 0; i < count; i++) {
+    uint8_t *dst = run + i * sealed_length;
+    uint64_t index = (uint64_t)indices[i];
+    memcpy(dst, packet.data, aad_length);
+    dst[2] = (uint8_t)(index >> 8);
+    dst[3] = (uint8_t)index;
+    rtp_iv(engines[i]->salt, ssrc, index, iv);
+    const Bytes aad = {dst, aad_length};
+    if (!gcm_seal(engines[i]->ctx, iv, &aad, packet.data + aad_length, pt_length, dst + aad_length)) {
+      throw_openssl(env, "native-gcm: seal failed");
+      goto wiped;
+    }
+  }
+  if (napi_create_uint32(env, (uint32_t)count, &result) != napi_ok) result = NULL;
+wiped:
+  OPENSSL_cleanse(iv, sizeof iv);
+done:
+  if (engines != stack_engines) free(engines);
+  return result;
+}
+
+/*
+ * openRtpIndexed(handle, ssrc, index, packet, aadLength, out, outOffset): number
+ *
+ * An engine's openPacketInto, with the engine named by its `handle` and the IV built here from
+ * its salt (createAesGcm's third argument), `ssrc` and the packet index `index` (RFC 7714 §8.1):
+ * the relay's inbound path. Neither the salt nor the engine object is read from the JS heap,
+ * and the engine is found by a table lookup instead of napi_unwrap. Same answer as
+ * openPacketInto: the length written (packet.length - 16), or -1 when the packet does not verify
+ * (then out holds no plaintext). A handle naming no live engine of this thread, or an engine
+ * without a salt, is a TypeError.
+ */
+static napi_value open_rtp_indexed(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 7) return throw_type(env, "native-gcm: openRtpIndexed takes 7 arguments");
+  double handle_value = 0, index = 0;
+  if (napi_get_value_double(env, argv[0], &handle_value) != napi_ok) return throw_type(env, "native-gcm: handle must be a number");
+  if (!(handle_value >= 0) || !(handle_value <= 4294967295.0) || handle_value != (double)(uint32_t)handle_value) {
+    return throw_type(env, "native-gcm: not the handle of a live AES-GCM engine of this thread");
+  }
+  uint32_t ssrc = 0;
+  if (!get_ssrc(env, argv[1], &ssrc)) return NULL;
+  if (napi_get_value_double(env, argv[2], &index) != napi_ok) return throw_type(env, "native-gcm: index must be a number");
+  if (!is_rtp_index(index)) return throw_range(env, "native-gcm: index must be an integer from 0 to 2^48 - 1");
+  ModuleState *state = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) return throw_pending_or(env, "native-gcm: no engine table");
+  GcmEngine *engine = engine_by_handle(env, state, (uint32_t)handle_value);
+  if (engine == NULL) return NULL;
+  if (!engine->has_salt) return throw_type(env, "native-gcm: this engine was created without a salt");
+  Bytes packet;
+  size_t aad_length = 0, out_length = 0;
+  /* argv + 2: packet_args reads packet, aadLength, out and outOffset at [1..4], and no IV. */
+  uint8_t *dst = packet_args(env, argv + 2, NULL, &packet, &aad_length, -(long)TAG_LENGTH, &out_length);
+  if (dst == NULL) return NULL;
+  int32_t answer = -1;
+  /* From here on the bytes are the network's: every failure is -1, never an exception. */
+  if (packet.length - aad_length >= TAG_LENGTH) {
+    uint8_t iv[IV_LENGTH];
+    rtp_iv(engine->salt, ssrc, (uint64_t)index, iv);
+    const Bytes aad = {packet.data, aad_length};
+    const Bytes sealed = {packet.data + aad_length, packet.length - aad_length};
+    if (gcm_open(engine->ctx, iv, &aad, &sealed, dst + aad_length)) {
+      memcpy(dst, packet.data, aad_length);
+      answer = (int32_t)out_length;
+    }
+    OPENSSL_cleanse(iv, sizeof iv);
+  }
+  napi_value result;
+  if (napi_create_int32(env, answer, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static void free_module_state(napi_env env, void *data, void *hint) {
   (void)hint;
   ModuleState *state = data;
@@ -735,11 +969,13 @@ static void free_module_state(napi_env env, void *data, void *hint) {
 /* ---- module --------------------------------------------------------------------------------- */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value abi, openssl, create, fanout;
+  napi_value abi, openssl, create, fanout, fanout_indexed, open_indexed;
   if (napi_create_uint32(env, ABI_VERSION, &abi) != napi_ok ||
       napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &openssl) != napi_ok ||
       napi_create_function(env, "createAesGcm", NAPI_AUTO_LENGTH, create_aes_gcm, NULL, &create) != napi_ok ||
-      napi_create_function(env, "sealFanout", NAPI_AUTO_LENGTH, seal_fanout, NULL, &fanout) != napi_ok) {
+      napi_create_function(env, "sealFanout", NAPI_AUTO_LENGTH, seal_fanout, NULL, &fanout) != napi_ok ||
+      napi_create_function(env, "sealFanoutIndexed", NAPI_AUTO_LENGTH, seal_fanout_indexed, NULL, &fanout_indexed) != napi_ok ||
+      napi_create_function(env, "openRtpIndexed", NAPI_AUTO_LENGTH, open_rtp_indexed, NULL, &open_indexed) != napi_ok) {
     return NULL;
   }
   napi_property_descriptor props[] = {
@@ -747,6 +983,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"opensslVersion", NULL, NULL, NULL, NULL, openssl, napi_enumerable, NULL},
       {"createAesGcm", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
       {"sealFanout", NULL, NULL, NULL, NULL, fanout, napi_enumerable, NULL},
+      {"sealFanoutIndexed", NULL, NULL, NULL, NULL, fanout_indexed, napi_enumerable, NULL},
+      {"openRtpIndexed", NULL, NULL, NULL, NULL, open_indexed, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Must equal ABI_VERSION in relay/native/src/parley_gcm.c: a stale build is refused rather than misused. */
-export const ADDON_ABI_VERSION = 7;
+export const ADDON_ABI_VERSION = 8;
 
 /**
  * Where node-gyp puts the addon, relative to this module: from relay/src/io/ when run from source

@@ -247,11 +247,20 @@ export class UdpTransport implements DatagramSink {
     return batch.reserveRun(count, length);
   }
 
-  /** Queues the first `count` datagrams of the last `reserveRun` (at `offset`, `length` bytes each), datagram i to `to[i]`. */
-  commitRun(offset: number, length: number, to: readonly RemoteAddress[], count: number): void {
+  /**
+   * Queues the first `count` datagrams of the last `reserveRun` (at `offset`, `length` bytes
+   * each), datagram i to `to[i]`, or to `ipv4s[i]`/`ports[i]` where `ports[i]` ≥ 0 (the same
+   * address as numbers: `to[i]` is then not read).
+   */
+  commitRun(offset: number, length: number, to: readonly RemoteAddress[], count: number, ipv4s?: Int32Array, ports?: Int32Array): void {
     const batch = this.#batch;
     if (batch === null) return;
     for (let i = 0, at = offset; i < count; i++, at += length) {
+      const port = ports === undefined ? -1 : ports[i]!;
+      if (port >= 0) {
+        batch.commitAt(at, length, ipv4s![i]! >>> 0, port);
+        continue;
+      }
       const address = to[i]!;
       const ipv4 = this.#ipv4For(address);
       if (ipv4 !== null) batch.commitAt(at, length, ipv4, address.port);

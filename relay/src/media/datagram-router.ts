@@ -24,7 +24,7 @@
  */
 import { isRtcpPacket } from '../../../shared/srtp/demux.js';
 import { checkRtpHeader, readUint32 } from '../../../shared/srtp/rtp-header.js';
-import type { AesGcmEngine, SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
+import type { SrtpCryptoBackend } from '../../../shared/srtp/crypto-backend.js';
 import { SrtpError, type SrtpErrorReason } from '../../../shared/srtp/errors.js';
 import { encodeKeepalive, isKeepalive, KEEPALIVE_COOKIE_OFFSET, KEEPALIVE_LENGTH, KEEPALIVE_TOKEN_LENGTH, KEEPALIVE_TOKEN_OFFSET } from '../../../shared/protocol/keepalive.js';
 import { CONSENT_LIFETIME_MS } from './address-consent.js';
@@ -47,10 +47,11 @@ export interface DatagramSink {
    * Optional fan-out path (the sendmmsg batch): room for `count` datagrams of `length` bytes
    * back to back in `slab` (datagram i at the returned offset + i × length), or -1 (then one at
    * a time). `commitRun` queues the first `count` of them, datagram i to `to[i]`; nothing else
-   * may be sent in between.
+   * may be sent in between. Where `ports[i]` ≥ 0, `ipv4s[i]` (int32 bits) and `ports[i]` are
+   * `to[i]`'s IPv4 number and port, and the sink may use them instead of reading `to[i]`.
    */
   reserveRun?(count: number, length: number): number;
-  commitRun?(offset: number, length: number, to: readonly RemoteAddress[], count: number): void;
+  commitRun?(offset: number, length: number, to: readonly RemoteAddress[], count: number, ipv4s?: Int32Array, ports?: Int32Array): void;
 }
 
 /** The most listeners one native fan-out call seals for (the sendmmsg batch holds 64 datagrams). */
@@ -108,19 +109,17 @@ export class DatagramRouter {
   /** The relay-wide cap on packets from unlatched sources that reach decryption. */
   readonly #unlatchedCap: TokenBucket;
   /**
-   * The fan-out call's arguments, reused for every packet: each listener's engine, IV, sequence
-   * number and address. The arrays keep the last packet's engines and addresses referenced
-   * until overwritten (a closed session's engines are wiped: they hold no key).
-   */
-  readonly #fanoutEngines: AesGcmEngine[] = [];
-  /**
-   * The same engines' handles, when each has one (the native backend's): the fan-out call then
-   * takes these, and finds each engine without looking its object up (parley_gcm.c).
+   * The fan-out call's arguments, reused for every packet: each listener's engine handle (the
+   * native backend finds the engine by it, parley_gcm.c), packet index (the backend builds the
+   * IV from it and the engine's salt, and the sequence number is its low 16 bits) and address.
+   * The address array keeps the last packet's addresses referenced until overwritten.
    */
   readonly #fanoutHandles = new Uint32Array(MAX_FANOUT_RUN);
-  readonly #fanoutIvs = new Uint8Array(MAX_FANOUT_RUN * 12);
-  readonly #fanoutSeqs = new Uint16Array(MAX_FANOUT_RUN);
+  readonly #fanoutIndices = new Float64Array(MAX_FANOUT_RUN);
   readonly #fanoutTo: RemoteAddress[] = [];
+  /** The same addresses as numbers, from the session (RelaySession.batchIpv4/batchPort; port -1: use #fanoutTo). */
+  readonly #fanoutIpv4s = new Int32Array(MAX_FANOUT_RUN);
+  readonly #fanoutPorts = new Int32Array(MAX_FANOUT_RUN);
   /** Listeners of this packet sealed one at a time after the fan-out call, and their numbers. */
   readonly #deferred: RelaySession[] = [];
   readonly #deferredOutputs: number[] = [];
@@ -198,7 +197,6 @@ export class DatagramRouter {
     const ssrc = epoch.ssrc;
     let fanoutBackend: SrtpCryptoBackend | null = null;
     let fanoutCount = 0;
-    let allHandles = true;
     let deferred = 0;
     for (let i = 0; i < members.length; i++) {
       const listener = members[i]!;
@@ -214,19 +212,17 @@ export class DatagramRouter {
       }
       if (fanoutAt >= 0) {
         const outbound = listener.outbound;
-        if (outbound.sealsFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
-          const engine = outbound.prepareRtpSeal(ssrc, output & 0xffff, this.#fanoutIvs, fanoutCount * 12);
-          if (typeof engine === 'string') {
-            this.counters.dropped(engine === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
+        if (outbound.sealsIndexedFanout && (fanoutBackend === null || outbound.backend === fanoutBackend)) {
+          const handle = outbound.prepareRtpSealIndexed(ssrc, output & 0xffff, this.#fanoutIndices, fanoutCount);
+          if (typeof handle === 'string') {
+            this.counters.dropped(handle === 'key-exhausted' ? 'key-exhausted' : 'protect-refused');
             continue;
           }
           fanoutBackend = outbound.backend;
-          this.#fanoutEngines[fanoutCount] = engine;
-          const handle = engine.handle;
-          if (handle === undefined) allHandles = false;
-          else this.#fanoutHandles[fanoutCount] = handle;
-          this.#fanoutSeqs[fanoutCount] = output & 0xffff;
+          this.#fanoutHandles[fanoutCount] = handle;
           this.#fanoutTo[fanoutCount] = listener.address!;
+          this.#fanoutIpv4s[fanoutCount] = listener.batchIpv4;
+          this.#fanoutPorts[fanoutCount] = listener.batchPort;
           fanoutCount++;
         } else {
           this.#deferred[deferred] = listener;
@@ -240,8 +236,8 @@ export class DatagramRouter {
     if (fanoutCount > 0) {
       const sealedLength = plain.length + GCM_TAG_LENGTH;
       // Every index is committed already: each copy is sealed now, or (an exception) dropped.
-      fanoutBackend!.sealRtpFanout!(allHandles ? this.#fanoutHandles : this.#fanoutEngines, this.#fanoutIvs, this.#fanoutSeqs, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
-      sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount);
+      fanoutBackend!.sealRtpFanoutIndexed!(this.#fanoutHandles, ssrc, this.#fanoutIndices, fanoutCount, plain, this.#headerLength(plain), sink.slab!, fanoutAt);
+      sink.commitRun!(fanoutAt, sealedLength, this.#fanoutTo, fanoutCount, this.#fanoutIpv4s, this.#fanoutPorts);
       for (let i = 0; i < fanoutCount; i++) this.counters.sent(sealedLength);
     }
     for (let i = 0; i < deferred; i++) this.#sealFor(this.#deferred[i]!, plain, this.#deferredOutputs[i]!);

@@ -41,8 +41,10 @@ export interface NativeAesGcmEngine extends AesGcmEngine {
 
 /** The SRTP backend with native AES-GCM engines. */
 export interface NativeGcmBackend extends SrtpCryptoBackend {
-  createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): NativeAesGcmEngine;
   sealRtpFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  sealRtpFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  openRtpIndexed(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
   /** The OpenSSL the addon runs on: the node binary's own. */
   readonly opensslVersion: string;
 }
@@ -51,9 +53,13 @@ export interface NativeGcmBackend extends SrtpCryptoBackend {
 interface NativeGcmAddon {
   readonly abiVersion: number;
   readonly opensslVersion: string;
-  createAesGcm(key: Uint8Array, tagLength: number): NativeAesGcmEngine;
+  createAesGcm(key: Uint8Array, tagLength: number, rtpSalt?: Uint8Array): NativeAesGcmEngine;
   /** relay/native/src/parley_gcm.c's sealFanout; see SrtpCryptoBackend.sealRtpFanout. */
   sealFanout(engines: readonly AesGcmEngine[] | Uint32Array, ivs: Uint8Array, seqs: Uint16Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** parley_gcm.c's sealFanoutIndexed; see SrtpCryptoBackend.sealRtpFanoutIndexed. */
+  sealFanoutIndexed(handles: Uint32Array, ssrc: number, indices: Float64Array, count: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
+  /** parley_gcm.c's openRtpIndexed; see SrtpCryptoBackend.openRtpIndexed. */
+  openRtpIndexed(handle: number, ssrc: number, index: number, packet: Uint8Array, aadLength: number, out: Uint8Array, outOffset: number): number;
 }
 
 /** Why the last `loadNativeGcmBackend()` returned null; null when it loaded (or was never asked). */
@@ -90,7 +96,9 @@ function isAddon(value: unknown): value is NativeGcmAddon {
     typeof candidate.abiVersion === 'number' &&
     typeof candidate.opensslVersion === 'string' &&
     typeof candidate.createAesGcm === 'function' &&
-    typeof candidate.sealFanout === 'function'
+    typeof candidate.sealFanout === 'function' &&
+    typeof candidate.sealFanoutIndexed === 'function' &&
+    typeof candidate.openRtpIndexed === 'function'
   );
 }
 
@@ -102,6 +110,10 @@ function backendOf(addon: NativeGcmAddon): NativeGcmBackend {
     createAesGcm: addon.createAesGcm,
     // One native call seals a forwarded packet for every listener (datagram-router.ts).
     sealRtpFanout: addon.sealFanout,
+    // The same, with each listener's IV built natively from its engine's salt (no JS IV per listener).
+    sealRtpFanoutIndexed: addon.sealFanoutIndexed,
+    // Each incoming packet opened by its engine's handle, the IV built natively from its salt.
+    openRtpIndexed: addon.openRtpIndexed,
     createAesCtr: loadNativeKeys()?.createAesCtr ?? nodeCryptoBackend.createAesCtr,
     createHmacSha1: nodeCryptoBackend.createHmacSha1,
   });

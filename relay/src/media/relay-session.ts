@@ -205,6 +205,14 @@ export class RelaySession {
   /** Where the client's newest authenticated packet came from (the latched address); null until the first. */
   address: RemoteAddress | null = null;
   /**
+   * The latched address's IPv4 number as int32 bits, and its port, when the receiver knew the
+   * number (`address.ipv4`); batchPort is -1 otherwise. Copies on the session itself, which the
+   * forwarding loop has read already, so that queuing a listener's datagram in the sendmmsg
+   * batch does not read the address object (a cold cache line per listener).
+   */
+  batchIpv4 = 0;
+  batchPort = -1;
+  /**
    * Voice may go to `address` while the clock is below this (0: not proved). Kept here, not in
    * the consent object, because the forwarding loop reads it for every listener of every packet.
    */
@@ -230,6 +238,12 @@ export class RelaySession {
    * relay still has (a rotation overlap ended before the client used its new keys).
    */
   #sendEpoch: KeyEpoch | null;
+  /**
+   * `#sendEpoch`'s outbound context once asked for (null until then, and again whenever the send
+   * epoch changes): the forwarding loop asks for it for every listener of every packet, and this
+   * spares it a read of the epoch object. Still derived lazily, by the epoch, on first use.
+   */
+  #sendContext: SrtpContext | null = null;
   #closed = false;
 
   constructor(spec: SessionSpec, backend: SrtpCryptoBackend, limits: SessionLimits, now: number) {
@@ -286,7 +300,7 @@ export class RelaySession {
    */
   get outbound(): SrtpContext {
     // The throw lives in a function of its own, so this getter stays small enough to inline.
-    return (this.#sendEpoch ?? noSendKeys()).outbound;
+    return this.#sendContext ?? (this.#sendContext = (this.#sendEpoch ?? noSendKeys()).outbound);
   }
 
   /** Whether the current keys reached the soft key-usage limit: the relay asks for a rotation. */
@@ -336,7 +350,7 @@ export class RelaySession {
     // The client sent under these keys, so it holds them: send to it under them from now on.
     const sendEpoch = this.#sendEpoch;
     if (epoch !== sendEpoch && (sendEpoch === null || this.#epochs.indexOf(epoch) < this.#epochs.indexOf(sendEpoch))) {
-      this.#sendEpoch = epoch;
+      this.#setSendEpoch(epoch);
     }
     const latched = this.address;
     if (latched !== null && latched.port === from.port && latched.address === from.address) {
@@ -348,6 +362,8 @@ export class RelaySession {
     // A copy, not `from`: node:dgram's rinfo carries more than we keep. One shape for every
     // latched address, so the forwarding loop's property reads stay monomorphic.
     this.address = { address: from.address, port: from.port, ipv4: from.ipv4 };
+    this.batchIpv4 = from.ipv4 === undefined ? 0 : from.ipv4 | 0;
+    this.batchPort = from.ipv4 === undefined ? -1 : from.port;
     this.provedUntil = 0;
     const consent = (this.#consent ??= new AddressConsent());
     consent.reset();
@@ -375,7 +391,7 @@ export class RelaySession {
     const next = new KeyEpoch(keys.ssrc, now, this.profile, keys, this.#backend, this.#limits.replayWindowSize, this.#limits.keyUsageAtInstall);
     this.#epochs = [next, current];
     // The client never used `current`'s keys (it would be the send epoch): it holds none left.
-    if (this.#sendEpoch !== null && dropped.includes(this.#sendEpoch)) this.#sendEpoch = null;
+    if (this.#sendEpoch !== null && dropped.includes(this.#sendEpoch)) this.#setSendEpoch(null);
     return dropped;
   }
 
@@ -390,8 +406,14 @@ export class RelaySession {
     if (old === undefined || old.retiresAt === null || old.retiresAt > now) return null;
     old.close();
     this.#epochs = [this.#epochs[0]!];
-    if (this.#sendEpoch === old) this.#sendEpoch = null;
+    if (this.#sendEpoch === old) this.#setSendEpoch(null);
     return old;
+  }
+
+  /** Changes the epoch voice is sent under, and forgets the context cached for the old one. */
+  #setSendEpoch(epoch: KeyEpoch | null): void {
+    this.#sendEpoch = epoch;
+    this.#sendContext = null;
   }
 
   /** Wipes every key. Idempotent. */

@@ -166,6 +166,48 @@ property(
   },
 );
 
+// ABI 8: engines holding their salt; the fan-out and the inbound open build the IVs natively.
+const rtpIndex = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 2 ** 48 - 1 }) }, { weight: 1, arbitrary: fc.constantFrom(-1, 0.5, 2 ** 48, Number.NaN, Infinity) });
+property(
+  'sealFanoutIndexed',
+  fc.record({
+    keys: fc.array(sized(16, 32), { maxLength: 70 }),
+    salt: orJunk(sized(12)),
+    ssrc: fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(-1, 2 ** 32, 0.5, Number.NaN)),
+    indices: orJunk(fc.array(rtpIndex, { maxLength: 80 }).map((a) => Float64Array.from(a) as unknown)),
+    count: index,
+    packet: orJunk(bytes(600)),
+    aadLength: index,
+    outLength: index,
+    offset: index,
+    unsalted: fc.boolean(),
+    junkHandle: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+    shareWithPacket: fc.boolean(),
+  }),
+  ({ keys, salt, ssrc, indices, count, packet, aadLength, outLength, offset, unsalted, junkHandle, shareWithPacket }) => {
+    const engines: Record<string, Fn>[] = [];
+    for (const [i, key] of keys.entries()) {
+      const engine = answer(() => (unsalted && i === 0 ? call(addon['createAesGcm'], key, 16) : call(addon['createAesGcm'], key, 16, salt)));
+      if (engine.ok) engines.push(engine.value as Record<string, Fn>);
+    }
+    const handles = Uint32Array.from(engines, (engine) => (engine as unknown as { handle: number }).handle);
+    if (junkHandle !== undefined && handles.length > 0) handles[handles.length >> 1] = junkHandle;
+    const out: unknown = shareWithPacket && packet instanceof Uint8Array ? packet : new Uint8Array(reasonableLength(outLength, 40));
+    const sealed = answer(() => call(addon['sealFanoutIndexed'], handles, ssrc, indices, count, packet, aadLength, out, offset));
+    if (sealed.ok && sealed.value !== count) throw new Error('sealFanoutIndexed answered another count than it was asked for');
+    // Each engine opens what it may have sealed, or refuses: never anything else.
+    const first = engines[0];
+    if (first !== undefined && packet instanceof Uint8Array) {
+      const opened = answer(() => call(addon['openRtpIndexed'], handles[0], ssrc, indices instanceof Float64Array ? indices[0] : 0, packet, aadLength, new Uint8Array(reasonableLength(outLength, 40)), offset));
+      if (opened.ok && typeof opened.value !== 'number') throw new Error('openRtpIndexed answered something else');
+    }
+    for (const engine of engines) engine['wipe']!();
+    if (first !== undefined && answer(() => call(addon['openRtpIndexed'], handles[0], 1, 1, new Uint8Array(40), 12, new Uint8Array(40), 0)).ok) {
+      throw new Error('openRtpIndexed worked after wipe()');
+    }
+  },
+);
+
 // ---- the seal opener ----------------------------------------------------------------------------
 
 const LOW_ORDER = [new Uint8Array(32), Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), new Uint8Array(32).fill(0xff)];

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNativeGcmBackend, nativeGcmBackendError, type NativeGcmBackend } from '../../../relay/src/media/native-gcm-backend.js';
 import { loadNativeKeys } from '../../../relay/src/io/native-keys.js';
 import { bytesToHex, hexToBytes } from '../../../shared/bytes.js';
-import { AeadTransform } from '../../../shared/srtp/aead-transform.js';
+import { AeadTransform, gcmRtpIv } from '../../../shared/srtp/aead-transform.js';
 import { nodeCryptoBackend } from '../../../shared/srtp/backends/node-crypto.js';
 import { SrtpContext } from '../../../shared/srtp/context.js';
 import type { SessionKeys, SrtpSessionKeys } from '../../../shared/srtp/kdf.js';
@@ -657,5 +657,165 @@ describe('SrtpContext.prepareRtpSeal: the fan-out bookkeeping', () => {
     expect(() => onNode.prepareRtpSeal(1, 1, new Uint8Array(12), 0)).toThrow(TypeError);
     const cm = new SrtpContext({ profile: 'aescm128sha80', backend: nativeBackend(), masterKey, masterSalt: bytes(14) });
     expect(cm.sealsFanout).toBe(false);
+  });
+});
+
+describe('engines holding their SRTP salt (ABI 8): sealFanoutIndexed and openRtpIndexed build the IVs natively', () => {
+  /** `n` receivers, each an engine made with its own key and salt; a packet with a CSRC and an extension. */
+  function salted(n: number, keyLength: 16 | 32 = 16) {
+    const backend = nativeBackend();
+    const header = serializeRtpPacket(
+      { padding: false, marker: true, payloadType: 111, sequenceNumber: 0x1234, timestamp: 0xdeadbeef, ssrc: 0x0a0b0c0d, csrcs: [7], extension: { profile: 0xbede, data: bytes(4) } },
+      new Uint8Array(0),
+    );
+    const packet = new Uint8Array(header.length + VOICE.payload);
+    packet.set(header, 0);
+    packet.set(bytes(VOICE.payload), header.length);
+    const keys = Array.from({ length: n }, () => bytes(keyLength));
+    const salts = Array.from({ length: n }, () => bytes(12));
+    const engines = keys.map((key, i) => backend.createAesGcm(key, 16, salts[i]));
+    const handles = Uint32Array.from(engines, (engine) => engine.handle);
+    // Indices across a rollover and near the top of the 48-bit space.
+    const indices = Float64Array.from({ length: n }, (_, i) => (i % 3 === 2 ? 2 ** 48 - 1 - i : 0xfff0 + 7 * i));
+    return { backend, packet, headerLength: header.length, keys, salts, engines, handles, indices };
+  }
+
+  it('seals byte for byte what sealFanout seals with the IVs gcmRtpIv gives, and each receiver opens it with openRtpIndexed', () => {
+    for (const keyLength of KEY_SIZES) {
+      for (const n of [1, 4, 20, 64, 65]) {
+        const { backend, packet, headerLength, salts, engines, handles, indices } = salted(n, keyLength);
+        const ssrc = 0xfedcba98;
+        const sealedLength = packet.length + 16;
+        const ivs = new Uint8Array(12 * n);
+        salts.forEach((salt, i) => ivs.set(gcmRtpIv(salt, ssrc, indices[i]!), 12 * i));
+        const seqs = Uint16Array.from(indices, (index) => index % 0x10000);
+        const reference = new Uint8Array(9 + n * sealedLength);
+        const got = new Uint8Array(9 + n * sealedLength);
+        expect(backend.sealRtpFanout(handles, ivs, seqs, n, packet, headerLength, reference, 9)).toBe(n);
+        expect(backend.sealRtpFanoutIndexed(handles, ssrc, indices, n, packet, headerLength, got, 9)).toBe(n);
+        expect(bytesToHex(got)).toBe(bytesToHex(reference));
+        for (let i = 0; i < n; i++) {
+          const copy = got.subarray(9 + i * sealedLength, 9 + (i + 1) * sealedLength);
+          const opened = new Uint8Array(packet.length);
+          expect(backend.openRtpIndexed(handles[i]!, ssrc, indices[i]!, copy, headerLength, opened, 0)).toBe(packet.length);
+          expect(bytesToHex(opened.subarray(headerLength))).toBe(bytesToHex(packet.subarray(headerLength)));
+          expect((opened[2]! << 8) | opened[3]!).toBe(seqs[i]);
+          // The wrong index (another IV) does not open, and leaves no plaintext.
+          const wrong = new Uint8Array(packet.length);
+          expect(backend.openRtpIndexed(handles[i]!, ssrc, indices[i]! + 0x10000 > 2 ** 48 - 1 ? indices[i]! - 0x10000 : indices[i]! + 0x10000, copy, headerLength, wrong, 0)).toBe(-1);
+          expect(wrong.every((b) => b === 0)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('openRtpIndexed answers -1, never throws, for what the network sends', () => {
+    const { backend, packet, headerLength, handles } = salted(1);
+    const out = new Uint8Array(packet.length);
+    expect(backend.openRtpIndexed(handles[0]!, 1, 1, packet, headerLength, out, 0)).toBe(-1); // a tag of random bytes
+    expect(backend.openRtpIndexed(handles[0]!, 1, 1, packet.subarray(0, headerLength + 15), headerLength, out, 0)).toBe(-1); // shorter than a tag
+  });
+
+  it('refuses bad arguments and engines without a salt before writing anything', () => {
+    const { backend, packet, headerLength, engines, handles, indices } = salted(4);
+    const out = new Uint8Array(4 * (packet.length + 16));
+    const seal = (overrides: Partial<{ handles: unknown; ssrc: unknown; indices: unknown; count: unknown }>) => () =>
+      backend.sealRtpFanoutIndexed(
+        (overrides.handles ?? handles) as Uint32Array,
+        (overrides.ssrc ?? 1) as number,
+        (overrides.indices ?? indices) as Float64Array,
+        (overrides.count ?? 4) as number,
+        packet,
+        headerLength,
+        out,
+        0,
+      );
+    expect(seal({ count: 5 })).toThrow(RangeError);
+    expect(seal({ indices: new Float64Array(3) })).toThrow(RangeError);
+    expect(seal({ indices: new Uint32Array(4) })).toThrow(TypeError);
+    expect(seal({ indices: Float64Array.of(1, 2, 2 ** 48, 3) })).toThrow(RangeError);
+    expect(seal({ indices: Float64Array.of(1, 2, -1, 3) })).toThrow(RangeError);
+    expect(seal({ indices: Float64Array.of(1, 2, 0.5, 3) })).toThrow(RangeError);
+    expect(seal({ indices: Float64Array.of(1, 2, Number.NaN, 3) })).toThrow(RangeError);
+    expect(seal({ ssrc: 2 ** 32 })).toThrow(RangeError);
+    expect(seal({ ssrc: -1 })).toThrow(RangeError);
+    expect(seal({ ssrc: 'x' })).toThrow(TypeError);
+    expect(seal({ handles: [...handles] })).toThrow(TypeError);
+    // An engine made without a salt cannot build its IV: refused, for everyone.
+    const unsalted = backend.createAesGcm(bytes(16), 16);
+    const mixed = Uint32Array.from(handles);
+    mixed[2] = unsalted.handle;
+    expect(seal({ handles: mixed })).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(unsalted.handle, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(0, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(-1, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(handles[0]!, 2 ** 32, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(RangeError);
+    expect(() => backend.createAesGcm(bytes(16), 16, bytes(11))).toThrow(RangeError);
+    expect(() => backend.createAesGcm(bytes(16), 16, 'salt' as never)).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(handles[0]!, 1, 2 ** 48, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(RangeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+    engines[3]!.wipe();
+    expect(seal({})).toThrow(TypeError);
+    expect(() => backend.openRtpIndexed(handles[3]!, 1, 1, packet, headerLength, new Uint8Array(packet.length), 0)).toThrow(TypeError);
+    expect(out.every((b) => b === 0)).toBe(true);
+  });
+
+  it('SrtpContext.prepareRtpSealIndexed takes each index once, and what it prepares a receiver opens', () => {
+    const backend = nativeBackend();
+    const masterKey = bytes(16);
+    const masterSalt = bytes(12);
+    const sender = new SrtpContext({ profile: 'aes128gcm', backend, masterKey, masterSalt });
+    const receiver = new SrtpContext({ profile: 'aes128gcm', backend: nodeCryptoBackend, masterKey, masterSalt });
+    expect(sender.sealsIndexedFanout).toBe(true);
+    const packet = serializeRtpPacket({ padding: false, marker: false, payloadType: 111, sequenceNumber: 0, timestamp: 960, ssrc: 0x01020304, csrcs: [], extension: null }, bytes(160));
+    const out = new Uint8Array(packet.length + 16);
+    const indices = new Float64Array(2);
+    const handles = new Uint32Array(1);
+    for (const seq of [65534, 65535, 0, 1]) {
+      const handle = sender.prepareRtpSealIndexed(0x01020304, seq, indices, 1);
+      if (typeof handle === 'string') throw new Error(handle);
+      handles[0] = handle;
+      backend.sealRtpFanoutIndexed(handles, 0x01020304, indices.subarray(1), 1, packet, 12, out, 0);
+      const opened = receiver.unprotectRtp(out);
+      expect((opened[2]! << 8) | opened[3]!).toBe(seq);
+      expect(bytesToHex(opened.subarray(12))).toBe(bytesToHex(packet.subarray(12)));
+    }
+    expect(indices[1]).toBe(0x10001);
+    expect(sender.rtpStreamState(0x01020304)).toEqual({ highestIndex: 0x10001, rolloverCounter: 1 });
+    expect(sender.prepareRtpSealIndexed(0x01020304, 1, indices, 0)).toBe('replay');
+    expect(sender.keyUsage.srtp).toBe(4);
+    sender.close();
+    expect(() => sender.prepareRtpSealIndexed(0x01020304, 2, indices, 0)).toThrow(TypeError);
+    const onNode = new SrtpContext({ profile: 'aes128gcm', backend: nodeCryptoBackend, masterKey, masterSalt });
+    expect(onNode.sealsIndexedFanout).toBe(false);
+    expect(() => onNode.prepareRtpSealIndexed(1, 1, indices, 0)).toThrow(TypeError);
+  });
+});
+
+describe('SRTCP on native engines: one staged seal or open per packet', () => {
+  it('agrees with node:crypto both ways for every body length, and refuses a tampered packet', () => {
+    const masterKey = bytes(16);
+    const masterSalt = bytes(12);
+    const make = (backend: NativeGcmBackend | typeof nodeCryptoBackend) => new SrtpContext({ profile: 'aes128gcm', backend, masterKey, masterSalt });
+    const nativeSender = make(nativeBackend());
+    const nodeSender = make(nodeCryptoBackend);
+    const nativeReceiver = make(nativeBackend());
+    const nodeReceiver = make(nodeCryptoBackend);
+    for (const body of [0, 4, 20, 56, 57, 200, 1400, 2000]) {
+      const rtcp = new Uint8Array(8 + body);
+      rtcp.set(hexToBytes('81c90007 1234abcd'), 0);
+      rtcp.set(bytes(body), 8);
+      const sealed = nativeSender.protectRtcp(rtcp);
+      expect(bytesToHex(sealed)).toBe(bytesToHex(nodeSender.protectRtcp(rtcp)));
+      expect(bytesToHex(nativeReceiver.unprotectRtcp(sealed))).toBe(bytesToHex(rtcp));
+      expect(bytesToHex(nodeReceiver.unprotectRtcp(sealed))).toBe(bytesToHex(rtcp));
+      for (const at of [0, 7, 8, sealed.length - 5, sealed.length - 1]) {
+        const tampered = Uint8Array.from(sealed);
+        tampered[at]! ^= 0x01;
+        // A receiver that has not seen the genuine packet (else it is a replay): the header, the
+        // ciphertext, the tag and the index (last octets) are all authenticated.
+        expect(make(nativeBackend()).openRtcp(tampered)).toBe('auth-failed');
+      }
+    }
   });
 });
