@@ -43,5 +43,6 @@ USER node
 # listener. Defaults; see docs/deploying-relays.md.
 EXPOSE 40000/udp 7400/tcp 9091/tcp
 # Exec form: node receives SIGTERM itself and drains. Outside fly.io (which runs its own init),
-# use `docker run --init` so signals reach node and zombies are reaped.
-CMD ["node", "--enable-source-maps", "dist/relay/src/main.js"]
+# use `docker run --init` so signals reach node and zombies are reaped. The node options are
+# relay/src/node-flags.ts's (why each is there).
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/relay/src/main.js"]

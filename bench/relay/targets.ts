@@ -3,6 +3,7 @@
  * starts it, or the plain forwarder on one core, and the load generator on the other, each a
  * pinned child process.
  */
+import { RELAY_NODE_FLAGS } from '../../relay/src/node-flags.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,8 +100,8 @@ export async function startRelay(options: RelayProcessOptions): Promise<RelayPro
   if (options.probe) nodeArgs.push('--expose-gc');
   if (options.cpuProfileDir !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
   nodeArgs.push(...(options.nodeFlags ?? []));
-  // The Docker image's command line: node --enable-source-maps dist/relay/src/main.js.
-  nodeArgs.push('--enable-source-maps');
+  // The Docker image's command line: node <RELAY_NODE_FLAGS> dist/relay/src/main.js.
+  nodeArgs.push(...RELAY_NODE_FLAGS);
   if (options.probe) nodeArgs.push('--import', COMPILED_PROBE);
   nodeArgs.push(COMPILED_RELAY);
   const child = startPinnedChild({

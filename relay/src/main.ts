@@ -1,5 +1,5 @@
 /**
- * The relay process: `node --enable-source-maps dist/relay/src/main.js`, in the Docker image and
+ * The relay process: `node <node-flags.ts's flags> dist/relay/src/main.js`, in the Docker image and
  * locally (`npm run relay:build`, then `npm run relay`, which execs that same command so that
  * signals reach the relay itself). Tests may run the source under tsx. Configuration comes from
  * the environment (relay/src/config.ts, docs/deploying-relays.md).

@@ -3,6 +3,7 @@
  * build with the Docker image's own command line, passing SIGTERM on to the relay (which then
  * drains and exits) instead of leaving it orphaned behind a shell.
  */
+import { RELAY_NODE_FLAGS } from '../../relay/src/node-flags.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -39,6 +40,8 @@ describe('npm run relay (the compiled relay, as the Docker image runs it)', () =
   it('runs the command of the Dockerfile, exec-ed so that the relay is npm\'s own child', () => {
     const scripts = (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
     expect(scripts['relay']).toBe(`exec ${dockerCommand().join(' ')}`);
+    // …which is node with the relay's own flags (the local stack and the benchmarks use them too).
+    expect(dockerCommand()).toEqual(['node', ...RELAY_NODE_FLAGS, 'dist/relay/src/main.js']);
     expect(scripts['relay:build']).toBe('tsc -p relay/tsconfig.build.json');
   });
 

@@ -11,6 +11,7 @@
  * RELAY_ANNOUNCE_PORTS=true makes the relay print one JSON line with the ports it bound, which
  * also says it is listening.
  */
+import { RELAY_NODE_FLAGS } from '../../../relay/src/node-flags.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
@@ -104,7 +105,7 @@ export function relayEnvironment(launch: RelayLaunch): NodeJS.ProcessEnv {
 export function startStackRelay(launch: RelayLaunch, compiled: boolean): StackRelay {
   const entry = compiled ? COMPILED_RELAY_ENTRY : join('relay', 'src', 'main.ts');
   if (compiled && !existsSync(join(launch.repoRoot, entry))) throw new Error(`stack-relay: ${entry} is missing; run npm run relay:build`);
-  const args = compiled ? ['--enable-source-maps', entry] : ['--import', 'tsx', entry];
+  const args = compiled ? [...RELAY_NODE_FLAGS, entry] : ['--import', 'tsx', entry];
   const process_ = SupervisedProcess.start({
     name: 'relay',
     command: process.execPath,
