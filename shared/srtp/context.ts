@@ -116,6 +116,8 @@ export class SrtpContext {
   readonly #indexedFanout: boolean;
   /** The transform's rtpFanoutHandle() once asked (-1 before): a fixed number for the transform's life. */
   #fanoutHandle = -1;
+  /** The stream #fanoutIndex looked up, for its caller's commit (undefined: a new stream). */
+  #fanoutStream: RtpStreamState | undefined = undefined;
 
   constructor(options: SrtpContextOptions | SrtpSessionKeyOptions) {
     const profile = srtpProfile(options.profile);
@@ -254,16 +256,10 @@ export class SrtpContext {
   prepareRtpSeal(ssrc: number, seq: number, ivs: Uint8Array, ivOffset: number): AesGcmEngine | SrtpErrorReason {
     this.#assertOpen();
     if (!this.#fanout) throw new TypeError('srtp: this context cannot seal in fan-out batches');
-    this.#attemptedIndex = -1;
-    if (!this.#usage.srtpAvailable()) return 'key-exhausted';
-    const stream = this.#rtpStream(ssrc);
-    const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
-    this.#attemptedIndex = index;
-    if (index > MAX_SRTP_INDEX) return 'key-exhausted';
-    const replay = this.#replayVerdict(stream?.window, index);
-    if (replay !== null) return replay;
+    const index = this.#fanoutIndex(ssrc, seq);
+    if (typeof index === 'string') return index;
     const engine = this.#transform.prepareRtpSeal!(ssrc, index, ivs, ivOffset);
-    this.#commitRtp(stream, ssrc, index);
+    this.#commitRtp(this.#fanoutStream, ssrc, index);
     return engine;
   }
 
@@ -287,7 +283,25 @@ export class SrtpContext {
   prepareRtpSealIndexed(ssrc: number, seq: number, indices: Float64Array, at: number): number | SrtpErrorReason {
     this.#assertOpen();
     if (!this.#indexedFanout) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    const index = this.#fanoutIndex(ssrc, seq);
+    if (typeof index === 'string') return index;
+    // Kept here: the per-listener loop then never reads the transform object.
+    const handle = this.#fanoutHandle >= 0 ? this.#fanoutHandle : (this.#fanoutHandle = this.#transform.rtpFanoutHandle!());
+    if (handle < 0) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
+    indices[at] = index;
+    this.#commitRtp(this.#fanoutStream, ssrc, index);
+    return handle;
+  }
+
+  /**
+   * The bookkeeping both fan-out preparations share, up to the commit: the index to seal `seq`
+   * at (key-usage limit, RFC 3711 §3.3.1's estimate, never an index twice), or the refusal.
+   * The stream it looked up is left in #fanoutStream for the caller's commit, so the
+   * per-listener path looks it up once.
+   */
+  #fanoutIndex(ssrc: number, seq: number): number | SrtpErrorReason {
     this.#attemptedIndex = -1;
+    this.#fanoutStream = undefined;
     if (!this.#usage.srtpAvailable()) return 'key-exhausted';
     const stream = this.#rtpStream(ssrc);
     const index = stream === undefined ? seq : estimateSrtpIndex(stream.window.highest, seq);
@@ -295,12 +309,8 @@ export class SrtpContext {
     if (index > MAX_SRTP_INDEX) return 'key-exhausted';
     const replay = this.#replayVerdict(stream?.window, index);
     if (replay !== null) return replay;
-    // Kept here: the per-listener loop then never reads the transform object.
-    const handle = this.#fanoutHandle >= 0 ? this.#fanoutHandle : (this.#fanoutHandle = this.#transform.rtpFanoutHandle!());
-    if (handle < 0) throw new TypeError('srtp: this context cannot seal in indexed fan-out batches');
-    indices[at] = index;
-    this.#commitRtp(stream, ssrc, index);
-    return handle;
+    this.#fanoutStream = stream;
+    return index;
   }
 
   /** RFC 3711 §3.3: verifies and decrypts one SRTP packet; throws SrtpError on any failure. */
